@@ -1,0 +1,13 @@
+"""labdeck's engine: experiments, the training loop, the run store and the CLI. Never imports the UI.
+
+Importing this package does not import torch; only run processes and prediction do.
+"""
+
+from . import events, registry
+from .errors import DataError, LabdeckError, ParamError, RunNotFound, StoreError
+from .runs import create, pause, reap, resume, spawn, stop
+from .store import ACTIVE, STATUSES, RunInfo, Store, default_home
+
+__all__ = ["events", "registry", "create", "pause", "reap", "resume", "spawn", "stop", "Store", "RunInfo",
+           "ACTIVE", "STATUSES", "default_home", "LabdeckError", "ParamError", "DataError", "RunNotFound",
+           "StoreError"]

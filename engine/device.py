@@ -1,0 +1,132 @@
+"""Where and in which precision to train: CUDA with AMP, MPS, or CPU with bf16 autocast only where measured faster."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class Plan:
+    device: torch.device
+    precision: str  # fp32 | bf16 | fp16
+    reason: str = ""
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+
+    def autocast(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        # Loss scaling is needed only for fp16; a disabled scaler is a no-op pass-through.
+        return torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+
+    def describe(self) -> str:
+        name = self.device.type
+        if self.device.type == "cuda":
+            name = f"cuda ({torch.cuda.get_device_name(self.device)})"
+        return f"{name}, {self.precision}" + (f" [{self.reason}]" if self.reason else "")
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested != "auto":
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cache_file() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("labdeck", appauthor=False)) / "precision.json"
+
+
+def choose_precision(device: torch.device, requested: str, key: str,
+                     probe: Callable[[str], float] | None = None) -> Plan:
+    """Resolve ``requested`` (auto|fp32|bf16|fp16) for ``device``.
+
+    On CPU, ``auto`` times ``probe(precision)`` (seconds per training step of the real model) for fp32 and
+    bf16 and keeps the faster; the answer is cached per model ``key``, CPU and torch version.
+    """
+    if requested != "auto":
+        return Plan(device, requested, "requested")
+    if device.type == "cuda":
+        bf16 = torch.cuda.is_bf16_supported()
+        return Plan(device, "bf16" if bf16 else "fp16", "CUDA AMP")
+    if device.type != "cpu" or probe is None:
+        return Plan(device, "fp32", "")
+    cache_key = f"{key}|{cpu_name()}|torch {torch.__version__}"
+    cache = _cache_file()
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if cache_key in known:
+        return Plan(device, known[cache_key]["precision"], "measured earlier: " + known[cache_key]["why"])
+    fp32 = probe("fp32")
+    try:
+        bf16 = probe("bf16")
+    except RuntimeError as exc:  # e.g. oneDNN has no bf16 kernel for this layer on this CPU
+        bf16, why = math.inf, f"bf16 unsupported here ({str(exc).splitlines()[0][:80]})"
+    else:
+        why = f"bf16 step {bf16 * 1e3:.1f} ms vs fp32 {fp32 * 1e3:.1f} ms"
+    precision = "bf16" if bf16 < 0.9 * fp32 else "fp32"  # demand a clear win: bf16 costs accuracy
+    known[cache_key] = {"precision": precision, "why": why}
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(known, indent=1))
+    except OSError:
+        pass  # a read-only cache only costs a re-measure next time
+    return Plan(device, precision, "measured: " + why)
+
+
+def time_steps(model: torch.nn.Module, step: Callable[[], torch.Tensor], device: torch.device,
+               precision: str, repeats: int = 3) -> float:
+    """Median seconds of forward+backward under ``precision``; restores weights, grads and RNG afterwards."""
+    saved = copy.deepcopy(model.state_dict())
+    rng = torch.get_rng_state()
+    plan = Plan(device, precision)
+    times = []
+    try:
+        for i in range(repeats + 1):  # the first call warms up kernels and is not counted
+            t0 = time.perf_counter()
+            with plan.autocast():
+                loss = step()
+            loss.backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if i:
+                times.append(time.perf_counter() - t0)
+    finally:
+        model.load_state_dict(saved)
+        model.zero_grad(set_to_none=True)
+        torch.set_rng_state(rng)
+    return sorted(times)[len(times) // 2]

@@ -1,0 +1,111 @@
+"""Typed run events: frozen dataclasses of plain numbers, strings, lists and dicts (never tensors).
+
+Runs write them to the store as JSON; any process reads them back with :func:`from_record`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    run_id: str
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    experiment: str
+    params: dict[str, Any]
+    device: str
+    precision: str
+    resumed_from_epoch: int = 0
+
+
+@dataclass(frozen=True)
+class DataSummary(Event):
+    """What the lab's 'inspect the data' step shows: first rows, statistics, missing values, split sizes."""
+
+    columns: list[str]
+    head: list[list[Any]]
+    stats: dict[str, dict[str, float]]
+    missing: dict[str, int]
+    sizes: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EpochMetrics(Event):
+    epoch: int
+    epochs: int  # planned epochs; 0 when the budget decides
+    metrics: dict[str, float]
+    lr: float
+    train_seconds: float
+    progress: float  # 0..1 of the planned training (steps or budget)
+
+
+@dataclass(frozen=True)
+class BatchMetrics(Event):
+    epoch: int
+    step: int
+    loss: float
+    samples_per_second: float
+    progress: float
+
+
+@dataclass(frozen=True)
+class Evaluation(Event):
+    metrics: dict[str, float]
+    tables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Predictions(Event):
+    series: dict[str, list[float]]
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(Event):
+    epoch: int
+    path: str
+
+
+@dataclass(frozen=True)
+class StatusChanged(Event):
+    status: str  # paused | running
+
+
+@dataclass(frozen=True)
+class RunEnded(Event):
+    status: str  # finished | failed | stopped
+    metrics: dict[str, float]
+    train_seconds: float
+    epochs: int
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class LogLine(Event):
+    text: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (RunStarted, DataSummary, EpochMetrics, BatchMetrics, Evaluation, Predictions,
+                CheckpointSaved, StatusChanged, RunEnded, LogLine)
+}
+
+
+def to_record(event: Event) -> tuple[str, dict[str, Any]]:
+    """(kind, payload) for storage; the payload omits ``run_id``, which the store keeps in its own column."""
+    payload = dataclasses.asdict(event)
+    payload.pop("run_id")
+    return type(event).__name__, payload
+
+
+def from_record(run_id: str, kind: str, payload: dict[str, Any]) -> Event:
+    cls = EVENT_TYPES[kind]
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(run_id=run_id, **{k: v for k, v in payload.items() if k in names})

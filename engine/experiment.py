@@ -1,0 +1,120 @@
+"""What an experiment provides to the shared training loop.
+
+An experiment declares its hyperparameters once and builds a :class:`Task`: the data, the model and the
+optimizer, plus how to compute a batch loss, evaluate, and report at the end. The loop in
+:mod:`engine.trainer` does everything else (device, precision, schedule, budget, checkpoints, control).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import torch
+
+from .device import Plan
+from .events import Event
+from .spec import Spec  # noqa: F401  (type of Experiment.spec)
+
+
+def make_optimizer(name: str, params: Iterable, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
+def warmup_cosine(progress: float, warmup: float, floor: float = 0.02) -> float:
+    """Learning-rate multiplier for training progress in [0, 1]."""
+    if warmup > 0 and progress < warmup:
+        return max(progress / warmup, 0.01)
+    span = max(1e-9, 1.0 - warmup)
+    t = min(1.0, (progress - warmup) / span)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+@dataclass
+class Context:
+    """What an experiment's ``build`` may use."""
+
+    run_id: str
+    plan: Plan
+    run_dir: Path
+    data_dir: Path
+    log: Callable[[str], None] = print
+
+
+class Task:
+    """A built experiment, ready for the loop. Subclasses fill in the data and model parts."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    clip: float = 0.0
+    warmup: float = 0.05
+
+    def summary(self) -> dict[str, Any]:
+        """Fields of :class:`engine.events.DataSummary` (without ``run_id``)."""
+        raise NotImplementedError
+
+    def steps_per_epoch(self) -> int:
+        raise NotImplementedError
+
+    def batches(self, epoch: int) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def loss(self, batch: Any) -> tuple[torch.Tensor, int]:
+        """Mean loss of ``batch`` (called under autocast) and the number of samples in it."""
+        raise NotImplementedError
+
+    def evaluate(self) -> dict[str, float]:
+        """Per-epoch held-out metrics (``test_loss`` and the like)."""
+        return {}
+
+    def report(self, run_id: str) -> tuple[dict[str, float], list[Event]]:
+        """Final metrics and the evaluation/prediction events of a trained model."""
+        return self.evaluate(), []
+
+    def lr_multiplier(self, progress: float) -> float:
+        return warmup_cosine(progress, self.warmup)
+
+    def probe_step(self) -> torch.Tensor:
+        """One representative loss for timing precisions (forward only; the caller runs backward)."""
+        batch = next(iter(self.batches(0)))
+        return self.loss(batch)[0]
+
+    def state(self) -> dict[str, Any]:
+        """Extra, non-model state a checkpoint needs for prediction (scalers, vocabularies)."""
+        return {}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class Experiment:
+    """An experiment type's training side: how to build a task from validated parameters."""
+
+    spec: "Spec"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def build(self, params: dict[str, Any], ctx: Context) -> Task:
+        raise NotImplementedError
+
+    def model_key(self, params: dict[str, Any]) -> str:
+        """Identifies the compute shape of a model, for caching the measured precision choice."""
+        return self.name
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a checkpoint file holds, loaded for prediction."""
+
+    params: dict[str, Any]
+    model_state: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+    epoch: int = 0

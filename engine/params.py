@@ -1,0 +1,125 @@
+"""Hyperparameter declarations: one declaration drives validation, the CLI and the dashboard form."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from .errors import ParamError
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyperparameter: its name, type, default, allowed values and a one-line help."""
+
+    name: str
+    type: str  # "int" | "float" | "str" | "bool"
+    default: Any
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    # Extra check for free-form strings (e.g. a data source); raises ParamError with the reason.
+    check: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+
+    def allowed(self) -> str:
+        """Human description of what the parameter accepts."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.type == "bool":
+            return "true or false"
+        kind = {"int": "an integer", "float": "a number", "str": "text"}[self.type]
+        if self.low is not None and self.high is not None:
+            return f"{kind} from {_fmt(self.low)} to {_fmt(self.high)}"
+        if self.low is not None:
+            return f"{kind} >= {_fmt(self.low)}"
+        if self.high is not None:
+            return f"{kind} <= {_fmt(self.high)}"
+        return kind
+
+    def coerce(self, raw: Any) -> Any:
+        """Convert ``raw`` (a string from the CLI or the form, or a Python value) and validate it."""
+        value = self._convert(raw)
+        if self.choices and value not in self.choices:
+            raise self._error(raw)
+        if self.type in ("int", "float"):
+            if not math.isfinite(value):
+                raise self._error(raw)
+            if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+                raise self._error(raw)
+        if self.check is not None:
+            try:
+                self.check(value)
+            except ParamError as exc:
+                raise ParamError(f"{self.name}: {exc}") from None
+        return value
+
+    def _convert(self, raw: Any) -> Any:
+        if self.type == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise self._error(raw)
+        if self.type == "str":
+            return str(raw).strip()
+        try:
+            if self.type == "int":
+                if isinstance(raw, float) and not raw.is_integer():
+                    raise ValueError
+                return int(str(raw).strip()) if not isinstance(raw, (int, float)) else int(raw)
+            return float(raw)
+        except (TypeError, ValueError):
+            raise self._error(raw) from None
+
+    def _error(self, raw: Any) -> ParamError:
+        return ParamError(f"{self.name}: must be {self.allowed()} (got {raw!r})")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+class ParamSpec:
+    """The ordered set of an experiment's parameters."""
+
+    def __init__(self, params: Iterable[Param]):
+        self.params: dict[str, Param] = {p.name: p for p in params}
+
+    def __iter__(self):
+        return iter(self.params.values())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.params
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self}
+
+    def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults updated with ``overrides``; every key known, every value valid."""
+        values = self.defaults()
+        for key, raw in (overrides or {}).items():
+            if key not in self.params:
+                known = ", ".join(self.params)
+                raise ParamError(f"{key}: unknown parameter (known: {known})")
+            values[key] = self.params[key].coerce(raw)
+        return values
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, str]:
+    """Parse ``KEY=VALUE`` strings from the command line."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ParamError(f"{item!r}: expected KEY=VALUE")
+        out[key.strip()] = value
+    return out

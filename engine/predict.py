@@ -1,0 +1,42 @@
+"""Prediction on new data with a trained run's checkpoint, per experiment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import LabdeckError, ParamError
+from .store import RunInfo, Store
+from .trainer import CHECKPOINT, load_checkpoint
+
+
+def _series(inputs: list[str], csv: str | None) -> np.ndarray:
+    if csv:
+        from .experiments.sequence.data import read_csv_column
+
+        return read_csv_column("csv:" + csv)[0]
+    values = []
+    for item in inputs:
+        for part in item.replace(",", " ").split():
+            try:
+                values.append(float(part))
+            except ValueError:
+                raise ParamError(f"values: {part!r} is not a number") from None
+    if not values:
+        raise ParamError("values: give the last values of the series as numbers, or --csv PATH[:COLUMN]")
+    return np.array(values, dtype=np.float64)
+
+
+def predict(store: Store, info: RunInfo, inputs: list[str], csv: str | None = None, steps: int = 20
+            ) -> dict[str, Any]:
+    ckpt = load_checkpoint(store.run_dir(info.id) / CHECKPOINT)
+    if info.experiment == "sequence":
+        from .experiments.sequence.experiment import predict as forecast
+
+        if steps < 1:
+            raise ParamError(f"steps: must be an integer >= 1 (got {steps})")
+        out = forecast(ckpt, _series(inputs, csv), steps)
+        return {"run_id": info.id, "forecast": out.tolist(),
+                "lines": [f"{i + 1}\t{v:.6g}" for i, v in enumerate(out)]}
+    raise LabdeckError(f"prediction is not available for {info.experiment} runs")

@@ -1,0 +1,100 @@
+"""Starting and controlling runs. Each run is an OS process of its own; control goes through the store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Any, Callable
+
+from .errors import LabdeckError
+from .events import Event, RunEnded
+from .procs import process_start_time
+from .store import ACTIVE, Store
+from . import registry
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def create(store: Store, experiment: str, overrides: dict[str, Any], budget: float | None = None,
+           sweep: str | None = None) -> str:
+    """Validate everything first (bad input creates no run), then record a queued run."""
+    spec = registry.get(experiment)
+    params = spec.resolve(overrides)
+    if budget is not None and not budget > 0:
+        raise LabdeckError(f"budget: must be a number of seconds > 0 (got {budget:g})")
+    return store.create_run(experiment, params, budget, sweep)
+
+
+def run_here(store: Store, run_id: str, resume: bool = False,
+             on_event: Callable[[Event], None] | None = None) -> RunEnded:
+    """Train ``run_id`` in this process (foreground CLI and the detached worker)."""
+    from .trainer import Trainer  # imports torch: only run processes pay for it
+
+    info = store.get(run_id)
+    experiment = registry.get(info.experiment).load()
+    return Trainer(store, experiment, info.id, info.params, info.budget, on_event).run(resume=resume)
+
+
+def spawn(store: Store, run_id: str, resume: bool = False) -> int:
+    """Start the run in a detached process that outlives this one (its own session: no SIGHUP)."""
+    log = open(store.run_dir(run_id) / "output.log", "ab")
+    cmd = [sys.executable, "-m", "engine.worker", "--home", str(store.home), run_id]
+    if resume:
+        cmd.append("--resume")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env, close_fds=True)
+    finally:
+        log.close()
+    store.set_process(run_id, proc.pid, process_start_time(proc.pid))
+    _children.append(proc)
+    return proc.pid
+
+
+_children: list[subprocess.Popen] = []
+
+
+def reap() -> None:
+    """Collect exited children so they do not linger as zombies in a long-lived parent (the dashboard)."""
+    for proc in list(_children):
+        if proc.poll() is not None:
+            _children.remove(proc)
+
+
+def pause(store: Store, run_id: str) -> str:
+    info = store.get(run_id)
+    if info.status != "running":
+        raise LabdeckError(f"run {info.id} is {info.status}; only a running run can be paused")
+    store.request(info.id, "pause")
+    return info.id
+
+
+def stop(store: Store, run_id: str) -> str:
+    info = store.get(run_id)
+    if info.status not in ACTIVE:
+        raise LabdeckError(f"run {info.id} is {info.status}; only a queued, running or paused run can be stopped")
+    store.request(info.id, "stop")
+    if info.pid and info.pid != os.getpid():
+        try:
+            os.kill(info.pid, signal.SIGTERM)  # reaches a run still loading data, before it polls the store
+        except OSError:
+            pass
+    return info.id
+
+
+def resume(store: Store, run_id: str) -> str:
+    """Unpause a paused run, or continue a stopped, interrupted or failed run from its last checkpoint."""
+    info = store.get(run_id)
+    if info.status == "paused" or (info.status == "running" and info.control == "pause"):
+        store.request(info.id, "run")
+        return info.id
+    if info.status in ("stopped", "interrupted", "failed"):
+        if not (store.run_dir(info.id) / CHECKPOINT).exists():
+            raise LabdeckError(f"run {info.id} has no checkpoint to resume from (it ended before its first epoch)")
+        store.set_status(info.id, "queued", "")
+        spawn(store, info.id, resume=True)
+        return info.id
+    raise LabdeckError(f"run {info.id} is {info.status}; nothing to resume")

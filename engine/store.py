@@ -1,0 +1,297 @@
+"""The run store: SQLite (WAL) for runs, parameters, metrics and events, plus a folder per run for files.
+
+Many processes may write at once (each run is its own process); every write is a short transaction, so a
+``kill -9`` at any moment loses nothing that was committed before it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import RunNotFound, StoreError
+from .events import Event, from_record, to_record
+from .procs import process_alive
+
+ACTIVE = ("queued", "running", "paused")
+STATUSES = ACTIVE + ("finished", "failed", "stopped", "interrupted")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    status TEXT NOT NULL,
+    params TEXT NOT NULL,
+    created REAL NOT NULL,
+    ended REAL,
+    pid INTEGER,
+    pid_start REAL,
+    control TEXT NOT NULL DEFAULT 'run',
+    message TEXT NOT NULL DEFAULT '',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    train_seconds REAL NOT NULL DEFAULT 0,
+    epochs INTEGER NOT NULL DEFAULT 0,
+    device TEXT NOT NULL DEFAULT '',
+    sweep TEXT,
+    budget REAL
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (run_id, epoch, key)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    t REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
+"""
+
+
+def default_home() -> Path:
+    """``$LABDECK_HOME`` or the user's data directory."""
+    env = os.environ.get("LABDECK_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("labdeck", appauthor=False))
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: str
+    experiment: str
+    status: str
+    params: dict[str, Any]
+    created: float
+    ended: float | None
+    pid: int | None
+    message: str
+    metrics: dict[str, float]
+    train_seconds: float
+    epochs: int
+    device: str
+    control: str
+    sweep: str | None = None
+    budget: float | None = None
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in (
+            "id", "experiment", "status", "params", "created", "ended", "pid", "message", "metrics",
+            "train_seconds", "epochs", "device", "sweep", "budget")}
+        out["run_id"] = out.pop("id")
+        if out["status"] not in ACTIVE:
+            out["pid"] = None
+        out["history"] = self.history
+        return out
+
+
+class Store:
+    """Access to one labdeck home: ``home/labdeck.db`` and ``home/runs/<id>/``."""
+
+    def __init__(self, home: str | os.PathLike | None = None):
+        self.home = Path(home) if home else default_home()
+        try:
+            (self.home / "runs").mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.home / "labdeck.db", timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the run store at {self.home}: {exc}") from None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- low level -------------------------------------------------------------------------
+    def _write(self, sql: str, args: tuple = (), many: list[tuple] | None = None) -> sqlite3.Cursor:
+        with self._lock:
+            try:
+                if many is not None:
+                    return self._db.executemany(sql, many)
+                return self._db.execute(sql, args)
+            except sqlite3.Error as exc:
+                raise StoreError(f"run store write failed ({self.home}): {exc}") from None
+
+    def _tx(self, statements: list[tuple[str, tuple]]) -> None:
+        """Run several writes atomically."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql, args in statements:
+                        self._db.execute(sql, args)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"run store write failed ({self.home}): {exc}") from None
+
+    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"run store read failed ({self.home}): {exc}") from None
+
+    # -- runs --------------------------------------------------------------------------------
+    def run_dir(self, run_id: str) -> Path:
+        return self.home / "runs" / run_id
+
+    def create_run(self, experiment: str, params: dict[str, Any], budget: float | None = None,
+                   sweep: str | None = None) -> str:
+        run_id = time.strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+        self._write("INSERT INTO runs (id, experiment, status, params, created, sweep, budget) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    (run_id, experiment, "queued", json.dumps(params), time.time(), sweep, budget))
+        self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+        return run_id
+
+    def claim(self, run_id: str, pid: int, pid_start: float | None, device: str = "") -> None:
+        """Mark the run as running in process ``pid``."""
+        self._write("UPDATE runs SET status='running', pid=?, pid_start=?, control='run', message='', "
+                    "ended=NULL, device=? WHERE id=?", (pid, pid_start, device, run_id))
+
+    def set_process(self, run_id: str, pid: int, pid_start: float | None) -> None:
+        self._write("UPDATE runs SET pid=?, pid_start=? WHERE id=?", (pid, pid_start, run_id))
+
+    def set_status(self, run_id: str, status: str, message: str | None = None) -> None:
+        if message is None:
+            self._write("UPDATE runs SET status=? WHERE id=?", (status, run_id))
+        else:
+            self._write("UPDATE runs SET status=?, message=? WHERE id=?", (status, message, run_id))
+
+    def finish(self, run_id: str, status: str, metrics: dict[str, float], train_seconds: float,
+               epochs: int, message: str = "") -> None:
+        self._write("UPDATE runs SET status=?, metrics=?, train_seconds=?, epochs=?, message=?, ended=?, "
+                    "control='run' WHERE id=?",
+                    (status, json.dumps(metrics), train_seconds, epochs, message, time.time(), run_id))
+
+    def request(self, run_id: str, control: str) -> None:
+        """Ask a live run to ``pause``, ``stop`` or ``run`` (resume); the run polls this."""
+        self._write("UPDATE runs SET control=? WHERE id=?", (control, run_id))
+
+    def control(self, run_id: str) -> str:
+        rows = self._read("SELECT control FROM runs WHERE id=?", (run_id,))
+        return rows[0][0] if rows else "stop"
+
+    def delete_run(self, run_id: str) -> None:
+        self.get(run_id)
+        self._tx([("DELETE FROM events WHERE run_id=?", (run_id,)),
+                  ("DELETE FROM metrics WHERE run_id=?", (run_id,)),
+                  ("DELETE FROM runs WHERE id=?", (run_id,))])
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+    _COLS = ("id, experiment, status, params, created, ended, pid, pid_start, message, metrics, "
+             "train_seconds, epochs, device, control, sweep, budget")
+
+    def _info(self, row: tuple, history: dict[str, list[float]] | None = None) -> RunInfo:
+        (rid, exp, status, params, created, ended, pid, pid_start, message, metrics, secs, epochs, device,
+         control, sweep, budget) = row
+        if status in ACTIVE and not process_alive(pid, pid_start):
+            status = "interrupted"
+        return RunInfo(rid, exp, status, json.loads(params), created, ended, pid, message, json.loads(metrics),
+                       secs, epochs, device, control, sweep, budget, history or {})
+
+    def get(self, run_id: str, history: bool = False) -> RunInfo:
+        rows = self._read(f"SELECT {self._COLS} FROM runs WHERE id=?", (run_id,))
+        if not rows:
+            # Allow an unambiguous prefix, as people type short ids.
+            rows = self._read(f"SELECT {self._COLS} FROM runs WHERE id LIKE ?", (run_id + "%",))
+            if len(rows) != 1:
+                raise RunNotFound(f"no run {run_id!r} in {self.home}" if not rows else
+                                  f"{run_id!r} matches {len(rows)} runs; type more of the id")
+        info = self._info(rows[0])
+        if history:
+            info = self._info(rows[0], self.history(info.id))
+        return info
+
+    def runs(self, experiment: str | None = None) -> list[RunInfo]:
+        if experiment:
+            rows = self._read(f"SELECT {self._COLS} FROM runs WHERE experiment=? ORDER BY created", (experiment,))
+        else:
+            rows = self._read(f"SELECT {self._COLS} FROM runs ORDER BY created")
+        return [self._info(r) for r in rows]
+
+    # -- metrics and events -----------------------------------------------------------------
+    def log_epoch(self, run_id: str, epoch: int, metrics: dict[str, float], event: Event) -> None:
+        kind, payload = to_record(event)
+        stmts = [("INSERT OR REPLACE INTO metrics (run_id, epoch, key, value) VALUES (?,?,?,?)",
+                  (run_id, epoch, k, float(v))) for k, v in metrics.items()]
+        stmts.append(("INSERT INTO events (run_id, kind, payload, t) VALUES (?,?,?,?)",
+                      (run_id, kind, json.dumps(payload), time.time())))
+        self._tx(stmts)
+
+    def emit(self, event: Event) -> int:
+        kind, payload = to_record(event)
+        cur = self._write("INSERT INTO events (run_id, kind, payload, t) VALUES (?,?,?,?)",
+                          (event.run_id, kind, json.dumps(payload), time.time()))
+        return cur.lastrowid
+
+    def history(self, run_id: str) -> dict[str, list[float]]:
+        """Per-epoch metric history: ``{"epoch": [1, 2, ...], "train_loss": [...], ...}``."""
+        rows = self._read("SELECT epoch, key, value FROM metrics WHERE run_id=? ORDER BY epoch", (run_id,))
+        epochs = sorted({r[0] for r in rows})
+        index = {e: i for i, e in enumerate(epochs)}
+        out: dict[str, list[float]] = {"epoch": [float(e) for e in epochs]}
+        for epoch, key, value in rows:
+            out.setdefault(key, [float("nan")] * len(epochs))[index[epoch]] = value
+        return out
+
+    def events(self, run_id: str | None = None, after: int = 0, limit: int = 10_000,
+               kinds: tuple[str, ...] = ()) -> list[tuple[int, Event]]:
+        """Events with id > ``after`` in order, for one run or all runs."""
+        sql = "SELECT id, run_id, kind, payload FROM events WHERE id > ?"
+        args: list[Any] = [after]
+        if run_id:
+            sql += " AND run_id = ?"
+            args.append(run_id)
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args.extend(kinds)
+        sql += " ORDER BY id LIMIT ?"
+        args.append(limit)
+        return [(i, from_record(r, k, json.loads(p))) for i, r, k, p in self._read(sql, tuple(args))]
+
+    def last_event_id(self) -> int:
+        return self._read("SELECT COALESCE(MAX(id), 0) FROM events")[0][0]
+
+    def truncate_after_epoch(self, run_id: str, epoch: int) -> None:
+        """Forget what a run logged after ``epoch`` (resume from that epoch's checkpoint)."""
+        keep = self._read("SELECT MAX(id) FROM events WHERE run_id=? AND kind='CheckpointSaved' "
+                          "AND json_extract(payload, '$.epoch') = ?", (run_id, epoch))[0][0] or 0
+        self._tx([("DELETE FROM metrics WHERE run_id=? AND epoch>?", (run_id, epoch)),
+                  ("DELETE FROM events WHERE run_id=? AND id>?",
+                   (run_id, keep))])
+
+    def iter_new_events(self, run_id: str, poll: float = 0.2) -> Iterator[Event]:
+        """Follow a run's events until it is no longer active (used by ``labdeck watch``)."""
+        after = 0
+        while True:
+            batch = self.events(run_id, after)
+            for i, event in batch:
+                after = i
+                yield event
+            if not batch and self.get(run_id).status not in ACTIVE:
+                return
+            if not batch:
+                time.sleep(poll)

@@ -1,0 +1,269 @@
+"""The one training loop every experiment runs through.
+
+It owns device and precision, seeding, the learning-rate schedule (fitted to the wall-clock budget when one is
+given), throttled batch logging, a checkpoint every epoch, and pause/stop requests read from the store.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import signal
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .device import Plan, choose_precision, pick_device, time_steps
+from .errors import LabdeckError
+from .events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, Event, LogLine, RunEnded,
+                     RunStarted, StatusChanged)
+from .experiment import Context, Experiment, Task
+from .procs import process_start_time
+from .store import Store
+
+BATCH_LOG_SECONDS = 0.5  # batch metrics reach the store at most twice a second
+CONTROL_POLL_SECONDS = 0.25
+CHECKPOINT = "checkpoint.pt"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def data_dir() -> Path:
+    env = os.environ.get("LABDECK_DATA")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("labdeck", appauthor=False)) / "data"
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    """Write a checkpoint so that a crash or a full disk never leaves a half-written file in its place."""
+    tmp = path.with_suffix(".tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise LabdeckError(f"disk full: cannot write checkpoint {path} (the previous one is kept)") from None
+        raise LabdeckError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
+    except RuntimeError as exc:  # torch reports write failures as RuntimeError
+        tmp.unlink(missing_ok=True)
+        raise LabdeckError(f"cannot write checkpoint {path}: {str(exc).splitlines()[0]}") from None
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise LabdeckError(f"no checkpoint at {path} (the run saved none yet)")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def one_line(exc: BaseException) -> str:
+    if isinstance(exc, LabdeckError):
+        return str(exc)
+    if isinstance(exc, torch.OutOfMemoryError):
+        return "out of GPU memory: lower batch_size or the model size"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Trainer:
+    """Runs one experiment for one run id, writing every event to the store."""
+
+    def __init__(self, store: Store, experiment: Experiment, run_id: str, params: dict[str, Any],
+                 budget: float | None = None, on_event: Callable[[Event], None] | None = None):
+        self.store, self.experiment, self.run_id, self.params = store, experiment, run_id, params
+        self.budget = budget
+        self.on_event = on_event
+        self.run_dir = store.run_dir(run_id)
+        self._stop_signal = False
+        self._last_poll = 0.0
+        self._control = "run"
+
+    # -- events ----------------------------------------------------------------------------
+    def emit(self, event: Event) -> None:
+        self.store.emit(event)
+        if self.on_event:
+            self.on_event(event)
+
+    def log(self, text: str) -> None:
+        self.emit(LogLine(self.run_id, text))
+
+    # -- control ---------------------------------------------------------------------------
+    def _on_signal(self, signum, frame) -> None:
+        self._stop_signal = True
+
+    def _check_control(self) -> str:
+        """'run' or 'stop'; blocks while the run is paused. Reads the store at most every 0.25 s."""
+        now = time.monotonic()
+        if self._stop_signal:
+            return "stop"
+        if now - self._last_poll < CONTROL_POLL_SECONDS:
+            return self._control
+        self._last_poll = now
+        self._control = self.store.control(self.run_id)
+        if self._control == "pause":
+            self.store.set_status(self.run_id, "paused")
+            self.emit(StatusChanged(self.run_id, "paused"))
+            while self._control == "pause" and not self._stop_signal:
+                time.sleep(CONTROL_POLL_SECONDS)
+                self._control = self.store.control(self.run_id)
+            if self._stop_signal:
+                self._control = "stop"
+            if self._control != "stop":
+                self.store.set_status(self.run_id, "running")
+                self.emit(StatusChanged(self.run_id, "running"))
+        return self._control
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self, resume: bool = False) -> RunEnded:
+        """Train to the end (or until stopped) and return the final event; never raises for run failures."""
+        pid = os.getpid()
+        self.store.claim(self.run_id, pid, process_start_time(pid))
+        previous = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                previous[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:  # not the main thread (tests); stop requests still arrive through the store
+                pass
+        state = {"epoch": 0, "step": 0, "train_seconds": 0.0}
+        try:
+            ended = self._run(resume, state)
+        except KeyboardInterrupt:
+            ended = self._end("stopped", {}, state, "interrupted by keyboard")
+        except BaseException as exc:  # noqa: BLE001 - a run must end as failed, never crash its caller
+            (self.run_dir / "error.log").write_text(traceback.format_exc())
+            ended = self._end("failed", {}, state, one_line(exc))
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return ended
+
+    def _end(self, status: str, metrics: dict[str, float], state: dict[str, Any], message: str = "") -> RunEnded:
+        event = RunEnded(self.run_id, status, metrics, round(state["train_seconds"], 3), state["epoch"], message)
+        try:
+            self.emit(event)
+            self.store.finish(self.run_id, status, metrics, event.train_seconds, event.epochs, message)
+        except LabdeckError:
+            pass  # the store itself is failing (full disk); the process exit still marks the run interrupted
+        return event
+
+    def _run(self, resume: bool, state: dict[str, Any]) -> RunEnded:
+        p = self.params
+        seed_everything(p["seed"])
+        device = pick_device(p["device"])
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise LabdeckError("device=cuda requested but no CUDA GPU is available")
+        ctx = Context(self.run_id, Plan(device, "fp32"), self.run_dir, data_dir(), self.log)
+        task = self.experiment.build(p, ctx)
+        task.model.to(device)
+        plan = choose_precision(device, p["precision"], self.experiment.model_key(p),
+                                probe=lambda prec: time_steps(task.model, task.probe_step, device, prec))
+        ctx.plan = plan
+        scaler = plan.grad_scaler()
+        ckpt_path = self.run_dir / CHECKPOINT
+        if resume:
+            ckpt = load_checkpoint(ckpt_path)
+            task.model.load_state_dict(ckpt["model"])
+            task.optimizer.load_state_dict(ckpt["optimizer"])
+            scaler.load_state_dict(ckpt["scaler"])
+            task.load_state(ckpt["extra"])
+            torch.set_rng_state(ckpt["rng"])
+            state.update(epoch=ckpt["epoch"], step=ckpt["step"], train_seconds=ckpt["train_seconds"])
+            self.store.truncate_after_epoch(self.run_id, ckpt["epoch"])
+        self.store.claim(self.run_id, os.getpid(), process_start_time(os.getpid()), plan.describe())
+        self.emit(RunStarted(self.run_id, self.experiment.name, p, plan.describe(), plan.precision, state["epoch"]))
+        self.emit(DataSummary(self.run_id, **task.summary()))
+
+        steps_per_epoch = max(1, task.steps_per_epoch())
+        epochs = 0 if self.budget else p["epochs"]
+        total_steps = steps_per_epoch * max(1, epochs)
+        base_lrs = [g["lr"] for g in task.optimizer.param_groups]
+
+        def progress() -> float:
+            if self.budget:
+                return min(1.0, state["train_seconds"] / self.budget)
+            return min(1.0, state["step"] / total_steps)
+
+        def save(epoch: int) -> None:
+            save_atomic({"model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(),
+                         "scaler": scaler.state_dict(), "extra": task.state(), "rng": torch.get_rng_state(),
+                         "epoch": epoch, "step": state["step"], "train_seconds": state["train_seconds"],
+                         "params": p, "experiment": self.experiment.name}, ckpt_path)
+            self.emit(CheckpointSaved(self.run_id, epoch, str(ckpt_path)))
+
+        stopped = False
+        lr = base_lrs[0]
+        while progress() < 1.0 and not stopped:
+            epoch = state["epoch"] + 1
+            task.model.train()
+            loss_sum = torch.zeros((), device=device)
+            samples = 0
+            log_loss, log_samples, log_t = torch.zeros((), device=device), 0, time.perf_counter()
+            for batch in task.batches(epoch):
+                if self._check_control() == "stop":
+                    stopped = True
+                    break
+                if progress() >= 1.0:
+                    break
+                t0 = time.perf_counter()
+                mult = task.lr_multiplier(progress())
+                for g, base in zip(task.optimizer.param_groups, base_lrs):
+                    g["lr"] = base * mult
+                lr = base_lrs[0] * mult
+                with plan.autocast():
+                    loss, n = task.loss(batch)
+                task.optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if task.clip > 0:
+                    scaler.unscale_(task.optimizer)
+                    torch.nn.utils.clip_grad_norm_(task.model.parameters(), task.clip)
+                scaler.step(task.optimizer)
+                scaler.update()
+                detached = loss.detach().float() * n
+                loss_sum += detached
+                log_loss += detached
+                samples += n
+                log_samples += n
+                state["step"] += 1
+                now = time.perf_counter()
+                state["train_seconds"] += now - t0
+                if now - log_t >= BATCH_LOG_SECONDS:
+                    # The only host sync of the loop, twice a second.
+                    self.emit(BatchMetrics(self.run_id, epoch, state["step"], (log_loss / log_samples).item(),
+                                           log_samples / (now - log_t), progress()))
+                    log_loss, log_samples, log_t = torch.zeros((), device=device), 0, now
+            if samples == 0:
+                break
+            state["epoch"] = epoch
+            task.model.eval()
+            with torch.no_grad(), plan.autocast():
+                held_out = task.evaluate()
+            metrics = {"train_loss": (loss_sum / samples).item(), **held_out}
+            event = EpochMetrics(self.run_id, epoch, epochs, metrics, lr, round(state["train_seconds"], 3),
+                                 progress())
+            self.store.log_epoch(self.run_id, epoch, metrics, event)
+            if self.on_event:
+                self.on_event(event)
+            save(epoch)
+
+        task.model.eval()
+        final, events = task.report(self.run_id)
+        for event in events:
+            self.emit(event)
+        if state["epoch"] == 0:
+            return self._end("stopped" if stopped else "failed", final, state,
+                             "stopped before the first epoch ended" if stopped else "no training step ran")
+        if stopped:
+            save(state["epoch"])  # keep the weights of the partial epoch too
+        return self._end("stopped" if stopped else "finished", final, state)
