@@ -8,7 +8,7 @@ import subprocess
 import sys
 from typing import Any, Callable
 
-from .errors import LabdeckError
+from .errors import LabdeckError, ParamError
 from .events import Event, RunEnded
 from .procs import process_start_time
 from .store import ACTIVE, Store
@@ -23,7 +23,7 @@ def create(store: Store, experiment: str, overrides: dict[str, Any], budget: flo
     spec = registry.get(experiment)
     params = spec.resolve(overrides)
     if budget is not None and not budget > 0:
-        raise LabdeckError(f"budget: must be a number of seconds > 0 (got {budget:g})")
+        raise ParamError(f"budget: must be a number of seconds > 0 (got {budget:g})")
     return store.create_run(experiment, params, budget, sweep)
 
 

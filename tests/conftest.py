@@ -1,0 +1,60 @@
+"""Shared fixtures: an isolated labdeck home, tiny experiment settings, and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+# A sequence run that trains in well under a second per epoch.
+TINY_SEQ = {"length": "300", "hidden": "8", "window": "10", "horizon": "20", "batch_size": "32", "epochs": "2"}
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    h = tmp_path / "home"
+    monkeypatch.setenv("LABDECK_HOME", str(h))
+    monkeypatch.setenv("LABDECK_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return h
+
+
+def tiny(**over) -> dict[str, str]:
+    out = dict(TINY_SEQ)
+    out.update({k: str(v) for k, v in over.items()})
+    return out
+
+
+def set_args(params: dict[str, str]) -> list[str]:
+    args = []
+    for k, v in params.items():
+        args += ["--set", f"{k}={v}"]
+    return args
+
+
+def cli(*args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ))
+    if check and proc.returncode != 0:
+        raise AssertionError(f"labdeck {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def show(run_id: str) -> dict:
+    return json.loads(cli("show", run_id, "--json", check=True).stdout)
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value (polling a real process, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")

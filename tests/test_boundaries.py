@@ -1,0 +1,31 @@
+"""Architecture rules: the engine never imports the UI, and the UI can start and watch without torch."""
+
+import subprocess
+import sys
+
+CHECK = """
+import sys
+{imports}
+bad = sorted(m for m in sys.modules if m.split('.')[0] in {forbidden})
+print(','.join(bad))
+"""
+
+
+def _loaded(imports: str, forbidden: set[str]) -> str:
+    code = CHECK.format(imports=imports, forbidden=forbidden)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def test_engine_never_imports_textual_or_tui():
+    imports = "\n".join(f"import {m}" for m in (
+        "engine", "engine.cli", "engine.trainer", "engine.runs", "engine.store", "engine.predict",
+        "engine.experiments.sequence.experiment", "engine.worker"))
+    assert _loaded(imports, {"textual", "tui", "textual_plotext", "plotext"}) == ""
+
+
+def test_engine_public_api_does_not_import_torch():
+    # The dashboard uses these to build forms, validate, start and watch runs.
+    imports = "import engine, engine.registry, engine.store, engine.runs\nfrom engine import registry\n" \
+              "registry.get('sequence').resolve({})"
+    assert _loaded(imports, {"torch"}) == ""

@@ -1,0 +1,103 @@
+"""The CLI contract, run as a real subprocess: bad input, JSON output, detach, control, kill -9 and resume."""
+
+import json
+import os
+import signal
+
+import pytest
+
+from .conftest import cli, set_args, show, tiny, wait_for
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["run", "sequence", "--set", "lr=-1"], "lr: must be a number from"),
+    (["run", "sequence", "--set", "hidden=0"], "hidden: must be an integer from 1"),
+    (["run", "sequence", "--set", "window=5000"], "window: 5000 is not shorter"),
+    (["run", "sequence", "--set", "colour=red"], "colour: unknown parameter"),
+    (["run", "sequence", "--set", "source=csv:/no/such.csv"], "cannot read /no/such.csv"),
+    (["run", "sequence", "--budget", "-3"], "budget: must be"),
+    (["run", "nosuch"], "unknown 'nosuch'"),
+    (["show", "nosuchrun"], "no run 'nosuchrun'"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_is_one_line_and_exit_2(home, args, fragment):
+    proc = cli(*args)
+    assert proc.returncode == 2
+    assert fragment in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert json.loads(cli("runs", "--json").stdout) == []  # no run created
+
+
+def test_run_json_contract_and_show(home):
+    proc = cli("run", "sequence", *set_args(tiny()), "--json", check=True)
+    assert "Traceback" not in proc.stderr and "\r" not in proc.stdout  # plain lines when not a terminal
+    lines = proc.stdout.strip().splitlines()
+    assert any(line.startswith("epoch 1/2") for line in lines)
+    result = json.loads(lines[-1])
+    assert set(result) >= {"run_id", "experiment", "status", "params", "metrics", "train_seconds", "epochs"}
+    assert result["status"] == "finished" and result["epochs"] == 2 and result["params"]["hidden"] == 8
+    assert {"test_mse", "test_mae", "forecast_rmse"} <= set(result["metrics"])
+    info = show(result["run_id"])
+    assert info["status"] == "finished" and info["pid"] is None
+    assert info["history"]["epoch"] == [1.0, 2.0]
+    listing = cli("runs", check=True).stdout
+    assert result["run_id"] in listing and "finished" in listing
+    human = cli("show", result["run_id"], check=True).stdout
+    assert "params:" in human and "test_mse" in human
+
+
+def test_params_lists_the_declaration(home):
+    out = cli("params", "sequence", check=True).stdout
+    assert "hidden" in out and "an integer from 1 to 4096" in out
+    declared = json.loads(cli("params", "sequence", "--json", check=True).stdout)
+    assert {"name": "cell", "type": "str", "default": "lstm"}.items() <= declared[[d["name"] for d in declared]
+                                                                                   .index("cell")].items()
+
+
+def test_predict_from_values_and_csv(home, tmp_path):
+    run_id = json.loads(cli("run", "sequence", *set_args(tiny()), "--json", check=True).stdout.splitlines()[-1])[
+        "run_id"]
+    values = ",".join(f"{v / 10:.2f}" for v in range(12))
+    out = json.loads(cli("predict", run_id, values, "--steps", "4", "--json", check=True).stdout)
+    assert len(out["forecast"]) == 4
+    csv = tmp_path / "s.csv"
+    csv.write_text("x\n" + "\n".join(str(v / 7) for v in range(30)) + "\n")
+    text = cli("predict", run_id, "--csv", f"{csv}:x", "--steps", "3", check=True).stdout
+    assert len(text.strip().splitlines()) == 3
+    bad = cli("predict", run_id, "1", "2")
+    assert bad.returncode == 2 and "need at least window=10" in bad.stderr
+
+
+def test_detach_pause_resume_stop(home):
+    proc = cli("run", "sequence", *set_args(tiny(epochs=100000, length=2000, window=40, hidden=32)), "--detach",
+               check=True)
+    run_id = proc.stdout.strip()
+    wait_for(lambda: show(run_id)["history"]["epoch"], what="first epoch")
+    assert show(run_id)["status"] == "running" and show(run_id)["pid"]
+    cli("pause", run_id, check=True)
+    wait_for(lambda: show(run_id)["status"] == "paused", what="paused")
+    frozen = len(show(run_id)["history"]["epoch"])
+    again = cli("pause", run_id)
+    assert again.returncode == 1 and "only a running run can be paused" in again.stderr
+    cli("resume", run_id, check=True)
+    wait_for(lambda: show(run_id)["status"] == "running", what="running again")
+    wait_for(lambda: len(show(run_id)["history"]["epoch"]) > frozen, what="epochs after resume")
+    cli("stop", run_id, check=True)
+    info = wait_for(lambda: (i := show(run_id))["status"] == "stopped" and i, what="stopped")
+    assert info["pid"] is None and info["epochs"] >= 1
+
+
+def test_kill_9_then_resume_gives_an_unbroken_history(home):
+    run_id = cli("run", "sequence", *set_args(tiny(epochs=14, length=2000, window=40, hidden=32)), "--detach",
+                 check=True).stdout.strip()
+    wait_for(lambda: len(show(run_id)["history"]["epoch"]) >= 3, what="three epochs")
+    pid = show(run_id)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    info = wait_for(lambda: (i := show(run_id))["status"] == "interrupted" and i, what="interrupted")
+    logged = info["history"]["epoch"]
+    assert len(logged) >= 3  # every metric committed before the kill is still there
+    assert "interrupted" in cli("runs", check=True).stdout
+    cli("resume", run_id, check=True)
+    done = wait_for(lambda: (i := show(run_id))["status"] == "finished" and i, timeout=120, what="finished")
+    assert done["history"]["epoch"] == [float(e) for e in range(1, 15)]
+    assert done["epochs"] == 14 and all(len(v) == 14 for v in done["history"].values())

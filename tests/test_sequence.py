@@ -1,0 +1,150 @@
+"""The Sequence experiment end to end on tiny data, through the real training loop and store."""
+
+import math
+
+import numpy as np
+import pytest
+
+from engine import runs
+from engine.errors import DataError, ParamError
+from engine.events import (CheckpointSaved, DataSummary, EpochMetrics, Evaluation, Predictions, RunEnded,
+                           RunStarted)
+from engine.store import Store
+
+from .conftest import tiny
+
+
+def train(store, budget=None, **over):
+    run_id = runs.create(store, "sequence", tiny(**over), budget)
+    seen = []
+    ended = runs.run_here(store, run_id, on_event=seen.append)
+    return run_id, ended, seen
+
+
+def test_trains_and_reports_every_lab_step(home):
+    store = Store()
+    run_id, ended, seen = train(store, epochs=3)
+    assert ended.status == "finished", ended.message
+    kinds = [type(e) for e in seen]
+    assert kinds[0] is RunStarted and DataSummary in kinds and kinds[-1] is RunEnded
+    assert [e.epoch for e in seen if isinstance(e, EpochMetrics)] == [1, 2, 3]
+    assert sum(isinstance(e, CheckpointSaved) for e in seen) == 3
+    summary = next(e for e in seen if isinstance(e, DataSummary))
+    assert summary.sizes["train_samples"] == 210 and summary.sizes["test_samples"] == 90  # 70/30
+    assert summary.head[0][0] == 0 and len(summary.head) == 10
+    assert summary.stats["cosine"]["max"] == pytest.approx(1.0, abs=1e-3)
+    for key in ("test_mse", "test_mae", "forecast_rmse"):
+        assert math.isfinite(ended.metrics[key])
+    evaluation = next(e for e in seen if isinstance(e, Evaluation))
+    assert len(evaluation.tables["grad_norms"]) == 10  # one per time step of the window
+    preds = next(e for e in seen if isinstance(e, Predictions))
+    assert len(preds.series["forecast"]) == 20 and len(preds.series["true"]) == 90
+    # everything also landed in the store
+    hist = store.history(run_id)
+    assert hist["epoch"] == [1.0, 2.0, 3.0] and len(hist["test_mse"]) == 3
+    assert store.get(run_id).status == "finished"
+    assert (store.run_dir(run_id) / "checkpoint.pt").exists()
+
+
+def test_learns_the_wave(home):
+    _, ended, _ = train(Store(), epochs=15, length=600, hidden=16)
+    # A flat prediction of a unit cosine has MSE 0.5; a trained model is far below it.
+    assert ended.metrics["test_mse"] < 0.01
+
+
+def test_same_seed_same_result(home):
+    store = Store()
+    a = train(store, seed=3)[1].metrics
+    b = train(store, seed=3)[1].metrics
+    c = train(store, seed=4)[1].metrics
+    assert a == b
+    assert a != c
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_other_cells(home, cell):
+    _, ended, _ = train(Store(), cell=cell, epochs=1)
+    assert ended.status == "finished"
+
+
+def test_budget_stops_training_in_time(home):
+    store = Store()
+    run_id, ended, seen = train(store, budget=1.5, length=2000, hidden=32, window=40, horizon=50, epochs=1)
+    assert ended.status == "finished"
+    assert 1.0 <= ended.train_seconds <= 1.5 + 0.5
+    epochs = [e for e in seen if isinstance(e, EpochMetrics)]
+    assert len(epochs) > 1  # epochs=1 is ignored under a budget
+    assert epochs[-1].progress == pytest.approx(1.0)
+    assert epochs[-1].lr < epochs[0].lr  # the schedule decayed to the budget's end
+
+
+def test_csv_source_with_missing_values(home, tmp_path):
+    t = np.arange(200)
+    values = np.sin(t / 5.0)
+    lines = ["when,level"] + [f"{i},{'' if i % 10 == 3 else f'{v:.5f}'}" for i, v in zip(t, values)]
+    path = tmp_path / "series.csv"
+    path.write_text("\n".join(lines) + "\n")
+    store = Store()
+    run_id, ended, seen = train(store, source=f"csv:{path}:level", window=8, horizon=10)
+    assert ended.status == "finished", ended.message
+    summary = next(e for e in seen if isinstance(e, DataSummary))
+    assert summary.missing == {"level": 20}
+    assert any("filled 20 missing" in n for n in summary.notes)
+
+
+def test_bad_csv_is_a_clear_error(home, tmp_path):
+    store = Store()
+    with pytest.raises(DataError, match="cannot read"):
+        runs.create(store, "sequence", tiny(source=f"csv:{tmp_path}/missing.csv"))
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(DataError, match="not a text CSV"):
+        runs.create(store, "sequence", tiny(source=f"csv:{binary}"))
+    text = tmp_path / "words.csv"
+    text.write_text("a,b\nx,y\nz,w\n")
+    with pytest.raises(DataError, match="no numeric values"):
+        runs.create(store, "sequence", tiny(source=f"csv:{text}"))
+    with pytest.raises(ParamError, match="window"):
+        runs.create(store, "sequence", tiny(window=500))
+    assert store.runs() == []  # bad input creates no run
+
+
+def test_stop_request_ends_the_run_as_stopped_with_a_checkpoint(home):
+    store = Store()
+    run_id = runs.create(store, "sequence", tiny(epochs=1000))
+
+    def stop_after_two(event):
+        if isinstance(event, EpochMetrics) and event.epoch == 2:
+            store.request(run_id, "stop")
+
+    ended = runs.run_here(store, run_id, on_event=stop_after_two)
+    assert ended.status == "stopped" and 2 <= ended.epochs < 1000
+    assert store.get(run_id).status == "stopped"
+    assert (store.run_dir(run_id) / "checkpoint.pt").exists()
+
+
+def test_predict_forecasts_from_given_values(home):
+    from engine.predict import predict
+
+    store = Store()
+    run_id, ended, _ = train(store, epochs=2)
+    out = predict(store, store.get(run_id), ["0.1, 0.2 0.3"] + [str(v) for v in range(7)], steps=5)
+    assert len(out["forecast"]) == 5 and all(math.isfinite(v) for v in out["forecast"])
+    with pytest.raises(ParamError, match="need at least window=10 values"):
+        predict(store, store.get(run_id), ["1", "2"], steps=5)
+    with pytest.raises(ParamError, match="not a number"):
+        predict(store, store.get(run_id), ["abc"], steps=5)
+
+
+def test_failure_inside_a_run_ends_it_as_failed(home, monkeypatch):
+    from engine.experiments.sequence import experiment
+
+    def broken(self, batch):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(experiment.SequenceTask, "loss", broken)
+    store = Store()
+    run_id, ended, _ = train(store)
+    assert ended.status == "failed" and ended.message == "RuntimeError: boom"
+    assert store.get(run_id).message == "RuntimeError: boom"
+    assert "Traceback" in (store.run_dir(run_id) / "error.log").read_text()
