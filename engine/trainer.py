@@ -252,7 +252,8 @@ class Trainer:
             metrics = {"train_loss": (loss_sum / samples).item(), **held_out}
             event = EpochMetrics(self.run_id, epoch, epochs, metrics, lr, round(state["train_seconds"], 3),
                                  progress())
-            self.store.log_epoch(self.run_id, epoch, metrics, event)
+            self.store.log_epoch(self.run_id, epoch, {**metrics, "lr": lr, "train_seconds": event.train_seconds},
+                                 event)
             if self.on_event:
                 self.on_event(event)
             save(epoch)
