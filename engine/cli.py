@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from typing import Any
 
 from . import registry, runs
 from .errors import DataError, LabdeckError, ParamError, RunNotFound
-from .events import BatchMetrics, DataSummary, EpochMetrics, Event, LogLine, RunEnded, RunStarted, StatusChanged
+from .events import BatchMetrics, Event
+from .formatting import fmt as _fmt, format_event
 from .params import parse_assignments
 from .store import ACTIVE, Store
 
@@ -28,40 +28,6 @@ class UsageError(LabdeckError):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, like every other bad input
         raise UsageError(message)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}" if math.isfinite(v) else str(v)
-    return str(v)
-
-
-def format_event(event: Event, tty: bool = False) -> str | None:
-    """A readable progress line for ``event`` (None for events not worth a line)."""
-    if isinstance(event, RunStarted):
-        how = f" (resumed after epoch {event.resumed_from_epoch})" if event.resumed_from_epoch else ""
-        return f"run {event.run_id}: {event.experiment} on {event.device}{how}"
-    if isinstance(event, DataSummary):
-        sizes = ", ".join(f"{k} {v}" for k, v in event.sizes.items())
-        return "data: " + sizes + ("; " + "; ".join(event.notes) if event.notes else "")
-    if isinstance(event, EpochMetrics):
-        total = f"/{event.epochs}" if event.epochs else ""
-        metrics = "  ".join(f"{k} {_fmt(v)}" for k, v in event.metrics.items())
-        return (f"epoch {event.epoch}{total}  {metrics}  lr {event.lr:.3g}  {event.train_seconds:.1f}s "
-                f"({event.progress:.0%})")
-    if isinstance(event, BatchMetrics):
-        if not tty:
-            return None
-        return f"  step {event.step}  loss {event.loss:.4g}  {event.samples_per_second:.0f}/s  {event.progress:.0%}"
-    if isinstance(event, StatusChanged):
-        return f"run {event.run_id} {event.status}"
-    if isinstance(event, LogLine):
-        return event.text
-    if isinstance(event, RunEnded):
-        metrics = "  ".join(f"{k} {_fmt(v)}" for k, v in event.metrics.items())
-        tail = f": {event.message}" if event.message else ""
-        return f"{event.status} after {event.epochs} epochs, {event.train_seconds:.1f}s{tail}\n{metrics}".rstrip()
-    return None
 
 
 class _Printer:

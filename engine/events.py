@@ -44,6 +44,7 @@ class EpochMetrics(Event):
     lr: float
     train_seconds: float
     progress: float  # 0..1 of the planned training (steps or budget)
+    step: int = 0  # optimizer steps so far, the x-axis shared with batch metrics
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from .device import Plan, choose_precision, pick_device, time_steps
 from .errors import LabdeckError
 from .events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, Event, LogLine, RunEnded,
                      RunStarted, StatusChanged)
-from .experiment import Context, Experiment, Task
+from .experiment import Context, Experiment
 from .procs import process_start_time
 from .store import Store
 
@@ -251,7 +251,7 @@ class Trainer:
                 held_out = task.evaluate()
             metrics = {"train_loss": (loss_sum / samples).item(), **held_out}
             event = EpochMetrics(self.run_id, epoch, epochs, metrics, lr, round(state["train_seconds"], 3),
-                                 progress())
+                                 progress(), state["step"])
             self.store.log_epoch(self.run_id, epoch, {**metrics, "lr": lr, "train_seconds": event.train_seconds},
                                  event)
             if self.on_event:
