@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import LabdeckError, ParamError
 from .store import RunInfo, Store
-from .trainer import CHECKPOINT, load_checkpoint
+from .trainer import load_checkpoint
 
 
 def _series(inputs: list[str], csv: str | None) -> np.ndarray:
@@ -30,7 +30,7 @@ def _series(inputs: list[str], csv: str | None) -> np.ndarray:
 
 def predict(store: Store, info: RunInfo, inputs: list[str], csv: str | None = None, steps: int = 20
             ) -> dict[str, Any]:
-    ckpt = load_checkpoint(store.run_dir(info.id) / CHECKPOINT)
+    ckpt = load_checkpoint(store.checkpoint_path(info.id))
     if info.experiment == "sequence":
         from .experiments.sequence.experiment import predict as forecast
 

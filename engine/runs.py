@@ -14,9 +14,6 @@ from .procs import process_start_time
 from .store import ACTIVE, Store
 from . import registry
 
-CHECKPOINT = "checkpoint.pt"
-
-
 def create(store: Store, experiment: str, overrides: dict[str, Any], budget: float | None = None,
            sweep: str | None = None) -> str:
     """Validate everything first (bad input creates no run), then record a queued run."""
@@ -92,7 +89,7 @@ def resume(store: Store, run_id: str) -> str:
         store.request(info.id, "run")
         return info.id
     if info.status in ("stopped", "interrupted", "failed"):
-        if not (store.run_dir(info.id) / CHECKPOINT).exists():
+        if not store.checkpoint_path(info.id).exists():
             raise LabdeckError(f"run {info.id} has no checkpoint to resume from (it ended before its first epoch)")
         store.set_status(info.id, "queued", "")
         spawn(store, info.id, resume=True)

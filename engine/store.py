@@ -21,6 +21,7 @@ from .errors import RunNotFound, StoreError
 from .events import Event, from_record, to_record
 from .procs import process_alive
 
+CHECKPOINT = "checkpoint.pt"
 ACTIVE = ("queued", "running", "paused")
 STATUSES = ACTIVE + ("finished", "failed", "stopped", "interrupted")
 
@@ -157,12 +158,17 @@ class Store:
     def run_dir(self, run_id: str) -> Path:
         return self.home / "runs" / run_id
 
+    def checkpoint_path(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / CHECKPOINT
+
     def create_run(self, experiment: str, params: dict[str, Any], budget: float | None = None,
-                   sweep: str | None = None) -> str:
-        run_id = time.strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+                   sweep: str | None = None, run_id: str | None = None, created: float | None = None) -> str:
+        """Record a queued run; ``run_id`` and ``created`` are for imports and reproducible fixtures."""
+        created = time.time() if created is None else created
+        run_id = run_id or time.strftime("%y%m%d-%H%M%S", time.localtime(created)) + "-" + secrets.token_hex(2)
         self._write("INSERT INTO runs (id, experiment, status, params, created, sweep, budget) "
                     "VALUES (?,?,?,?,?,?,?)",
-                    (run_id, experiment, "queued", json.dumps(params), time.time(), sweep, budget))
+                    (run_id, experiment, "queued", json.dumps(params), created, sweep, budget))
         self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
         return run_id
 

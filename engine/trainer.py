@@ -28,7 +28,6 @@ from .store import Store
 
 BATCH_LOG_SECONDS = 0.5  # batch metrics reach the store at most twice a second
 CONTROL_POLL_SECONDS = 0.25
-CHECKPOINT = "checkpoint.pt"
 
 
 def seed_everything(seed: int) -> None:
@@ -171,7 +170,7 @@ class Trainer:
                                 probe=lambda prec: time_steps(task.model, task.probe_step, device, prec))
         ctx.plan = plan
         scaler = plan.grad_scaler()
-        ckpt_path = self.run_dir / CHECKPOINT
+        ckpt_path = self.store.checkpoint_path(self.run_id)
         if resume:
             ckpt = load_checkpoint(ckpt_path)
             task.model.load_state_dict(ckpt["model"])

@@ -1,0 +1,331 @@
+"""labdeck's dashboard: a tab per experiment plus Runs; starts, watches and controls runs.
+
+Runs are separate processes. The app never waits on training: a watcher thread reads the store and posts
+messages; plots are redrawn on a 5 Hz timer inside ``batch_update()``, and only when something changed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState, get_current_worker
+
+import engine
+from engine import LabdeckError, RunInfo, Store, registry
+
+from .commands import LabdeckCommands
+from .experiment_pane import ExperimentPane
+from .messages import Launched, RunEvents, RunsChanged, StoreFailed, SystemStats
+from .presets import Presets
+from .runs_pane import RunsPane
+from .screens.dialogs import AskName, Confirm, Pick
+from .screens.help import HelpScreen
+from .state import RunState
+from .watcher import StoreWatcher
+from .widgets.sys_status import system_text
+
+REDRAW_SECONDS = 0.2  # 5 Hz
+TABS = [(s.name, s.title) for s in registry.specs()] + [("runs", "Runs")]
+TAB_KEYS = [Binding(str(i + 1), f"tab('{name}')", title, show=False, id=f"tab.{name}")
+            for i, (name, title) in enumerate(TABS)]
+
+
+class LabdeckApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "labdeck"
+    COMMANDS = App.COMMANDS | {LabdeckCommands}
+
+    BINDINGS = [
+        Binding("s", "start", "Start", id="run.start", tooltip="Start a run with the form's values"),
+        Binding("p", "pause", "Pause", id="run.pause"),
+        Binding("r", "resume", "Resume", id="run.resume"),
+        Binding("x", "stop", "Stop", id="run.stop"),
+        Binding("l", "toggle_log", "Log scale", id="view.log"),
+        Binding("S", "save_preset", "Save preset", show=False, id="preset.save"),
+        Binding("O", "load_preset", "Load preset", show=False, id="preset.load"),
+        Binding("escape", "leave_form", "Leave field", show=False, id="view.leave"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit the dashboard; runs keep going"),
+        *TAB_KEYS,
+    ]
+
+    def __init__(self, home: str | Path | None = None, system_stats: bool = True):
+        super().__init__()
+        self.home = Path(home) if home else engine.default_home()
+        self.system_stats = system_stats
+        self.specs = registry.specs()
+        self.states: dict[str, RunState] = {}
+        self.infos: dict[str, RunInfo] = {}
+        self.log_scale = True  # losses span decades
+        self.presets = Presets(self.home)
+        self.watcher: StoreWatcher | None = None
+        self.tab_keys = TAB_KEYS
+
+    # -- layout ------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="tabs"):
+            for spec in self.specs:
+                with TabPane(f"{self.specs.index(spec) + 1} {spec.title}", id=f"tab-{spec.name}"):
+                    yield ExperimentPane(spec, id=f"pane-{spec.name}")
+            with TabPane(f"{len(self.specs) + 1} Runs", id="tab-runs"):
+                yield RunsPane(id="pane-runs")
+        yield Static("", id="status-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.home)
+        self.watch_store()
+        if self.system_stats:
+            self.poll_system()
+        self.set_interval(REDRAW_SECONDS, self.redraw)
+        self.query_one("#tabs", TabbedContent).focus()
+
+    # -- background work ---------------------------------------------------------------------------
+    @work(thread=True, group="watch", exclusive=True, exit_on_error=False)
+    def watch_store(self) -> None:
+        worker = get_current_worker()
+        self.watcher = StoreWatcher(self.home, self.post_message, lambda: worker.is_cancelled)
+        self.watcher.run()
+
+    @work(thread=True, group="system", exclusive=True, exit_on_error=False)
+    def poll_system(self) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            self.post_message(SystemStats(system_text()))
+            for _ in range(20):  # 2 s, waking often enough to exit promptly
+                if worker.is_cancelled:
+                    return
+                time.sleep(0.1)
+
+    @work(thread=True, group="launch", exit_on_error=False)
+    def launch(self, experiment: str, raw: dict) -> None:
+        try:
+            store = Store(self.home)
+            run_id = engine.create(store, experiment, raw)
+            engine.spawn(store, run_id)
+        except LabdeckError as exc:
+            self.post_message(Launched(experiment, None, str(exc)))
+            return
+        self.post_message(Launched(experiment, run_id))
+
+    @work(thread=True, group="control", exit_on_error=False)
+    def control(self, action: str, run_id: str) -> None:
+        try:
+            getattr(engine, action)(Store(self.home), run_id)
+        except LabdeckError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="warning")
+            return
+        engine.reap()
+        if self.watcher:
+            self.watcher.refresh_runs()
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.notify(f"{event.worker.group}: {event.worker.error}", severity="error", timeout=10)
+
+    # -- messages from threads ---------------------------------------------------------------------
+    def on_run_events(self, message: RunEvents) -> None:
+        state = self.states.get(message.run_id)
+        if state is None or message.reset:
+            state = self.states[message.run_id] = RunState(message.run_id)
+        for event in message.events:
+            state.apply(event)
+            ended = getattr(event, "status", None) == "failed" and type(event).__name__ == "RunEnded"
+            if ended and not message.reset:
+                self.notify(f"run {message.run_id} failed: {event.message}", severity="error", timeout=10)
+        info = self.infos.get(message.run_id)
+        if info is not None and state.status != info.status and info.status == "interrupted":
+            state.status = info.status
+
+    def on_runs_changed(self, message: RunsChanged) -> None:
+        self.infos = {i.id: i for i in message.runs}
+        for info in message.runs:
+            state = self.states.get(info.id)
+            if state is not None and state.status != info.status and (
+                    info.status == "interrupted" or state.ended is None):
+                state.status = info.status
+                state.version += 1
+        newest: dict[str, RunInfo] = {}
+        for info in message.runs:
+            newest[info.experiment] = info
+        for spec in self.specs:
+            pane = self.query_one(f"#pane-{spec.name}", ExperimentPane)
+            if spec.name in newest and not pane.pinned:
+                self.show_run(pane, newest[spec.name].id)
+        self.query_one(RunsPane).update_runs(message.runs)
+
+    def on_store_failed(self, message: StoreFailed) -> None:
+        self.query_one("#status-bar", Static).update(f"[b $error]{message.error}[/]")
+        self.notify(message.error, severity="error", timeout=30)
+
+    def on_system_stats(self, message: SystemStats) -> None:
+        self.query_one("#status-bar", Static).update(message.text)
+
+    def on_launched(self, message: Launched) -> None:
+        pane = self.query_one(f"#pane-{message.experiment}", ExperimentPane)
+        if message.error:
+            pane.show_error(message.error)
+            self.notify(message.error, severity="error")
+            return
+        pane.show_error("")
+        pane.pinned = False
+        self.show_run(pane, message.run_id)
+        self.notify(f"started run {message.run_id}")
+        if self.watcher:
+            self.watcher.refresh_runs()
+
+    def show_run(self, pane: ExperimentPane, run_id: str, pinned: bool = False) -> None:
+        pane.follow(run_id, pinned)
+        if self.watcher:
+            self.watcher.subscribe(run_id)
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def active_tab(self) -> str:
+        return (self.query_one("#tabs", TabbedContent).active or "tab-runs").removeprefix("tab-")
+
+    def compared_states(self) -> list[RunState]:
+        runs = self.query_one(RunsPane)
+        return [self.states[r] for r in runs.compared_ids() if r in self.states]
+
+    def redraw(self) -> None:
+        tab = self.active_tab()
+        with self.batch_update():
+            if tab == "runs":
+                runs = self.query_one(RunsPane)
+                for run_id in runs.compared_ids():
+                    if run_id not in self.states and self.watcher:
+                        self.watcher.subscribe(run_id)
+                runs.redraw(self.compared_states(), self.log_scale)
+                return
+            pane = self.query_one(f"#pane-{tab}", ExperimentPane)
+            state = self.states.get(pane.run_id) if pane.run_id else None
+            compared = [s for s in self.compared_states() if s.experiment == tab]
+            pane.redraw(state, compared, self.log_scale)
+
+    # -- actions -----------------------------------------------------------------------------------
+    def current_pane(self) -> ExperimentPane | None:
+        tab = self.active_tab()
+        return None if tab == "runs" else self.query_one(f"#pane-{tab}", ExperimentPane)
+
+    def current_run(self) -> str | None:
+        pane = self.current_pane()
+        return pane.run_id if pane else self.query_one(RunsPane).cursor_run()
+
+    def action_tab(self, name: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = f"tab-{name}"
+        self.redraw()
+
+    def action_start(self) -> None:
+        pane = self.current_pane()
+        if pane is None:
+            self.notify("open an experiment tab to start a run", severity="warning")
+            return
+        errors = pane.form.field_errors()
+        if errors:
+            pane.show_error(errors[0])
+            self.notify(errors[0], severity="error")
+            return
+        pane.show_error("starting…")
+        self.launch(pane.spec.name, pane.form.raw_values())
+
+    def _control(self, action: str) -> None:
+        run_id = self.current_run()
+        if not run_id:
+            self.notify("no run selected", severity="warning")
+            return
+        self.control(action, run_id)
+
+    def action_pause(self) -> None:
+        self._control("pause")
+
+    def action_resume(self) -> None:
+        self._control("resume")
+
+    def action_stop(self) -> None:
+        self._control("stop")
+
+    def action_toggle_log(self) -> None:
+        self.log_scale = not self.log_scale
+        for pane in self.query(ExperimentPane):
+            pane._drawn_version = -1
+        self.redraw()
+
+    def action_leave_form(self) -> None:
+        self.query_one("#tabs", TabbedContent).focus()
+
+    def action_help(self) -> None:
+        runs_keys = list(RunsPane.BINDINGS)
+        self.push_screen(HelpScreen([("Everywhere", list(self.BINDINGS)), ("Runs tab", runs_keys)]))
+
+    def action_save_preset(self) -> None:
+        pane = self.current_pane()
+        if pane is None:
+            return
+
+        def save(name: str | None) -> None:
+            if name:
+                self.presets.save(pane.spec.name, name, pane.form.overrides())
+                self.notify(f"saved preset {name!r}")
+
+        self.push_screen(AskName(f"Save the {pane.spec.title} form as preset:"), save)
+
+    def action_load_preset(self) -> None:
+        pane = self.current_pane()
+        if pane is None:
+            return
+        presets = self.presets.all(pane.spec.name)
+        if not presets:
+            self.notify(f"no {pane.spec.title} presets yet (Shift+S saves one)", severity="warning")
+            return
+
+        def load(name: str | None) -> None:
+            if name:
+                pane.form.load(presets[name])
+                self.notify(f"loaded preset {name!r}")
+
+        self.push_screen(Pick("Load preset", sorted(presets)), load)
+
+    # Runs tab actions (bound in RunsPane)
+    def action_open_run(self) -> None:
+        run_id = self.query_one(RunsPane).cursor_run()
+        info = self.infos.get(run_id or "")
+        if info is None or info.experiment not in {s.name for s in self.specs}:
+            return
+        pane = self.query_one(f"#pane-{info.experiment}", ExperimentPane)
+        self.show_run(pane, info.id, pinned=True)
+        pane.form.load(info.params)
+        self.action_tab(info.experiment)
+
+    def action_delete_run(self) -> None:
+        run_id = self.query_one(RunsPane).cursor_run()
+        if not run_id:
+            return
+
+        def delete(yes: bool | None) -> None:
+            if yes:
+                self.delete(run_id)
+
+        self.push_screen(Confirm(f"Delete run {run_id} and its files?"), delete)
+
+    @work(thread=True, group="delete", exit_on_error=False)
+    def delete(self, run_id: str) -> None:
+        store = Store(self.home)
+        info = store.get(run_id)
+        if info.status in engine.ACTIVE:
+            self.call_from_thread(self.notify, f"run {run_id} is {info.status}; stop it first", severity="warning")
+            return
+        store.delete_run(run_id)
+        if self.watcher:
+            self.watcher.refresh_runs()
+
+
+def run_dashboard(home: str | None = None) -> int:
+    LabdeckApp(home).run()
+    return 0

@@ -1,0 +1,36 @@
+"""Sequence results: true vs predicted vs forecast values, and the gradient reach per time step."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+
+from ..state import RunState
+from ..widgets.line_plot import Line, LinePlot
+
+
+class SequenceResults(Horizontal):
+    DEFAULT_CSS = """
+    SequenceResults { height: 1fr; }
+    SequenceResults LinePlot { width: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield LinePlot("test part: true / predicted / forecast", "t", id="seq-waves")
+        yield LinePlot("|d loss / d x_t| per time step", "time step in window", id="seq-grads")
+
+    def show(self, state: RunState | None, compared: list[RunState], log: bool) -> None:
+        waves, grads = [], []
+        if state is not None and state.predictions is not None:
+            s = state.predictions.series
+            n = len(s["true"])
+            xs = [float(i) for i in range(n)]
+            waves = [Line("true", xs, s["true"]), Line("predicted", xs, s["predicted"]),
+                     Line("forecast", xs[: len(s["forecast"])], s["forecast"])]
+        for run in ([state] if state is not None else []) + [r for r in compared if r is not state]:
+            if run.evaluation is not None and "grad_norms" in run.evaluation.tables:
+                g = run.evaluation.tables["grad_norms"]
+                label = f"{run.evaluation.tables.get('cell', '?')} {run.run_id[-4:]}"
+                grads.append(Line(label, [float(i) for i in range(len(g))], g))
+        self.query_one("#seq-waves", LinePlot).show(waves)
+        self.query_one("#seq-grads", LinePlot).show(grads, log=True)

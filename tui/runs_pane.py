@@ -1,0 +1,177 @@
+"""The Runs tab: every run in the store, live; filter, sort, open, mark several to compare, delete."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Input, Static
+
+from engine import RunInfo, registry
+from engine.formatting import fmt
+
+from .state import STATUS_STYLE, RunState
+from .widgets.line_plot import Line, LinePlot
+
+SORTS = ("created", "experiment", "status", "score")
+
+
+def score(info: RunInfo) -> tuple[str, float | None]:
+    try:
+        target = registry.get(info.experiment).target
+    except Exception:  # noqa: BLE001 - a run of an experiment this version does not know
+        return "", None
+    return target, info.metrics.get(target)
+
+
+def key_params(info: RunInfo) -> str:
+    try:
+        keys = registry.get(info.experiment).key_params
+    except Exception:  # noqa: BLE001
+        keys = ()
+    return " ".join(f"{k}={fmt(info.params[k])}" for k in keys if k in info.params)
+
+
+class RunsPane(Vertical):
+    BINDINGS = [
+        Binding("space", "mark", "Mark", id="runs.mark", tooltip="Mark runs to overlay and compare"),
+        Binding("enter", "app.open_run", "Open", id="runs.open"),
+        Binding("o", "sort", "Sort", id="runs.sort"),
+        Binding("slash", "filter", "Filter", key_display="/", id="runs.filter"),
+        Binding("d", "app.delete_run", "Delete", id="runs.delete"),
+    ]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.infos: list[RunInfo] = []
+        self.marked: set[str] = set()
+        self.sort = "created"
+        self.filter = ""
+        self._drawn_key: object = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="runs-bar"):
+            yield Input(placeholder="filter runs (/)", id="runs-filter")
+            yield Static("", id="runs-info")
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="compare"):
+            yield LinePlot("loss of the marked runs (or the one under the cursor)", "step", id="compare-plot")
+            yield DataTable(id="compare-params", cursor_type="none", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#runs-table", DataTable)
+        for label, key in (("", "mark"), ("run", "id"), ("experiment", "experiment"), ("status", "status"),
+                           ("epochs", "epochs"), ("score", "score"), ("parameters", "params"),
+                           ("created", "created")):
+            table.add_column(label, key=key)
+
+    def action_mark(self) -> None:
+        self.toggle_mark()
+
+    def action_sort(self) -> None:
+        self.cycle_sort()
+
+    def action_filter(self) -> None:
+        self.query_one("#runs-filter", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#runs-table", DataTable).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.action_open_run()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "runs-filter":
+            self.filter = event.value.strip().lower()
+            self.update_runs(self.infos)
+
+    def visible(self) -> list[RunInfo]:
+        rows = [i for i in self.infos if not self.filter or self.filter in
+                f"{i.id} {i.experiment} {i.status} {key_params(i)}".lower()]
+        if self.sort == "created":
+            return sorted(rows, key=lambda i: i.created, reverse=True)
+        if self.sort == "score":
+            return sorted(rows, key=lambda i: (score(i)[1] is None, score(i)[1] or 0.0))
+        return sorted(rows, key=lambda i: (getattr(i, self.sort), -i.created))
+
+    def update_runs(self, infos: list[RunInfo]) -> None:
+        self.infos = infos
+        self.marked &= {i.id for i in infos}
+        rows = self.visible()
+        key = (tuple((i.id, i.status, i.epochs, tuple(i.metrics.items())) for i in rows),
+               frozenset(self.marked), self.sort)
+        if key == self._drawn_key:
+            return
+        self._drawn_key = key
+        table = self.query_one("#runs-table", DataTable)
+        cursor = self.cursor_run()
+        table.clear()
+        for i in rows:
+            target, value = score(i)
+            table.add_row("●" if i.id in self.marked else " ", i.id, i.experiment,
+                          Text(i.status, style=STATUS_STYLE.get(i.status, "")), str(i.epochs),
+                          f"{target} {fmt(value)}" if value is not None else "", key_params(i),
+                          time.strftime("%m-%d %H:%M", time.localtime(i.created)), key=i.id)
+        if cursor in {i.id for i in rows}:
+            table.move_cursor(row=table.get_row_index(cursor))
+        self.query_one("#runs-info", Static).update(
+            f"{len(rows)} of {len(infos)} runs · sort: {self.sort} · {len(self.marked)} marked")
+
+    def cursor_run(self) -> str | None:
+        table = self.query_one("#runs-table", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001 - cursor outside the rows while the table refills
+            return None
+
+    def toggle_mark(self) -> None:
+        run_id = self.cursor_run()
+        if run_id:
+            self.marked ^= {run_id}
+            self._drawn_key = None
+            self.update_runs(self.infos)
+
+    def cycle_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self._drawn_key = None
+        self.update_runs(self.infos)
+
+    def compared_ids(self) -> list[str]:
+        if self.marked:
+            return sorted(self.marked)
+        run_id = self.cursor_run()
+        return [run_id] if run_id else []
+
+    def redraw(self, states: list[RunState], log_scale: bool) -> None:
+        lines = []
+        for s in states:
+            for key in ("train_loss", "test_loss", "val_loss"):
+                xs, ys = s.series(key)
+                if xs:
+                    lines.append(Line(f"{s.run_id[-4:]} {key}", xs, ys))
+        self.query_one("#compare-plot", LinePlot).show(lines, log=log_scale)
+        table = self.query_one("#compare-params", DataTable)
+        key = tuple((s.run_id, s.version) for s in states)
+        if key == getattr(self, "_params_key", None):
+            return
+        self._params_key = key
+        table.clear(columns=True)
+        if not states:
+            return
+        table.add_column("parameter")
+        for s in states:
+            table.add_column(s.run_id[-11:])
+        names = list(dict.fromkeys(k for s in states for k in s.params))
+        metrics = list(dict.fromkeys(k for s in states for k in s.latest_metrics()))
+        for name in names:
+            values = [s.params.get(name) for s in states]
+            style = "bold" if len({repr(v) for v in values}) > 1 else "dim"
+            table.add_row(Text(name, style=style), *(Text(fmt(v), style=style) for v in values))
+        for name in metrics:
+            table.add_row(Text(name, style="italic"), *(fmt(s.latest_metrics().get(name, float("nan")))
+                                                         for s in states))

@@ -1,0 +1,31 @@
+"""The ``?`` screen: every key of the app, generated from the bindings themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+
+class HelpScreen(ModalScreen[None]):
+    CSS_PATH = Path(__file__).with_name("help.tcss")
+    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close", id="help.close")]
+
+    def __init__(self, sections: list[tuple[str, list[Binding]]]):
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="help"):
+            yield Static("[b]labdeck keys[/]  (Escape closes; Ctrl+P opens the command palette)")
+            for title, bindings in self.sections:
+                yield Static(f"\n[b]{title}[/]")
+                table = DataTable(cursor_type="none", show_header=False)
+                table.add_columns("key", "action")
+                for b in bindings:
+                    table.add_row(b.key_display or b.key, b.description)
+                yield table

@@ -1,0 +1,45 @@
+"""The current run's identity, status, progress bar, rate and ETA."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import ProgressBar, Static
+
+from ..state import STATUS_STYLE, RunState
+
+
+def eta_text(state: RunState) -> str:
+    progress, spent = state.progress(), state.train_seconds()
+    if state.status not in ("running", "paused") or progress <= 0:
+        return ""
+    left = spent * (1 - progress) / progress
+    return f"ETA {int(left // 60)}:{int(left % 60):02d}"
+
+
+class RunHeader(Horizontal):
+    DEFAULT_CSS = """
+    RunHeader { height: 1; }
+    RunHeader .run-title { width: auto; margin-right: 2; }
+    RunHeader ProgressBar { width: 1fr; }
+    RunHeader ProgressBar Bar { width: 1fr; }
+    RunHeader .run-rate { width: auto; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("no run", classes="run-title")
+        yield ProgressBar(total=100, show_eta=False)
+        yield Static("", classes="run-rate")
+
+    def show(self, state: RunState | None) -> None:
+        if state is None:
+            return
+        epoch = max(state.epochs) if state.epochs else 0
+        self.query_one(".run-title", Static).update(Text.assemble(
+            (state.run_id, "bold"), " ", (state.status, STATUS_STYLE.get(state.status, "")), f" epoch {epoch}"))
+        self.query_one(ProgressBar).update(progress=round(state.progress() * 100, 1))
+        rate = f"{state.last_batch.samples_per_second:,.0f}/s " if state.last_batch and state.status == "running" \
+            else ""
+        self.query_one(".run-rate", Static).update(rate + eta_text(state))
+
