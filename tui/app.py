@@ -12,6 +12,7 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -195,6 +196,12 @@ class LabdeckApp(App):
         return [self.states[r] for r in runs.compared_ids() if r in self.states]
 
     def redraw(self) -> None:
+        try:
+            self._redraw()
+        except NoMatches:  # the timer may fire once more while the DOM is torn down at exit
+            pass
+
+    def _redraw(self) -> None:
         tab = self.active_tab()
         with self.batch_update():
             if tab == "runs":
