@@ -229,6 +229,14 @@ class LabdeckApp(App):
         self.query_one("#tabs", TabbedContent).active = f"tab-{name}"
         self.redraw()
 
+    @on(TabbedContent.TabActivated, "#tabs")
+    def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # The Runs tab's keys act on its table; experiment tabs keep focus off the form so letter keys work.
+        if event.pane.id == "tab-runs":
+            self.query_one("#runs-table").focus()
+        else:
+            self.query_one("#tabs", TabbedContent).focus()
+
     def action_start(self) -> None:
         pane = self.current_pane()
         if pane is None:

@@ -1,0 +1,80 @@
+"""Snapshot tests of each tab at a fixed terminal size, over deterministic runs in a store."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tui.app import LabdeckApp
+from tui.experiment_pane import ExperimentPane
+
+from .demo_runs import demo_store
+
+SIZE = (100, 30)
+
+
+@pytest.fixture
+def app(home, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    demo_store(home)
+    yield LabdeckApp(home, system_stats=False)
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+async def settle(pilot) -> None:
+    """Wait until the newest run is loaded and drawn, then pin the path-dependent subtitle."""
+    app = pilot.app
+    pilot.app.sub_title = "snapshot"
+    deadline = time.monotonic() + 30
+    pane = app.query_one("#pane-sequence", ExperimentPane)
+    while time.monotonic() < deadline:
+        state = app.states.get(pane.run_id or "")
+        if state and state.ended and pane._drawn_version == state.version:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.3)
+
+
+def test_sequence_curves(app, snap_compare):
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
+
+def test_sequence_results(app, snap_compare):
+    async def results(pilot):
+        await settle(pilot)
+        pilot.app.query_one("#pane-sequence TabbedContent").active = "results-sequence"
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=results)
+
+
+def test_sequence_data(app, snap_compare):
+    async def data(pilot):
+        await settle(pilot)
+        pilot.app.query_one("#pane-sequence TabbedContent").active = "data-sequence"
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=data)
+
+
+def test_runs_tab_compare(app, snap_compare):
+    async def runs(pilot):
+        await settle(pilot)
+        await pilot.press("2")
+        await pilot.press("down", "space", "down", "space")
+        await pilot.pause(0.5)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=runs)
+
+
+def test_help_screen(app, snap_compare):
+    async def help_screen(pilot):
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=help_screen)
