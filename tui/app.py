@@ -39,6 +39,7 @@ TAB_KEYS = [Binding(str(i + 1), f"tab('{name}')", title, show=False, id=f"tab.{n
 class LabdeckApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "labdeck"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     COMMANDS = App.COMMANDS | {LabdeckCommands}
 
     BINDINGS = [

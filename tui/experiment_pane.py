@@ -44,7 +44,7 @@ class ExperimentPane(Horizontal):
             yield RunHeader()
             with TabbedContent(classes="run-tabs"):
                 with TabPane("Curves", id=f"curves-{self.spec.name}"):
-                    with Horizontal():
+                    with Horizontal(classes="curves-row"):
                         yield LinePlot("loss", "step", classes="loss-plot")
                         yield MetricsPanel()
                 with TabPane("Data", id=f"data-{self.spec.name}"):
