@@ -41,7 +41,7 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         app.sub_title = "~/.local/share/labdeck"
         pane = app.query_one("#pane-sequence")
-        await until(pilot, lambda: (s := app.states.get(pane.run_id or "")) and s.ended)
+        await until(pilot, lambda: (s := app.states.get(pane.run_id or "")) and s.ended and app.query("#form-sequence"))
         await pilot.pause(0.5)
         # the three finished runs, compared in the Runs tab
         await pilot.press("2")

@@ -32,7 +32,8 @@ async def settle(pilot) -> None:
     pane = app.query_one("#pane-sequence", ExperimentPane)
     while time.monotonic() < deadline:
         state = app.states.get(pane.run_id or "")
-        if state and state.ended and pane._drawn_version == state.version:
+        mounted = app.query("#form-sequence") and app.query("RunsPane")
+        if mounted and state and state.ended and pane._drawn_version == state.version:
             break
         await pilot.pause(0.05)
     await pilot.pause(0.3)

@@ -29,6 +29,11 @@ async def until(pilot, predicate, timeout: float = 90.0, what: str = "condition"
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def ready(pilot) -> None:
+    """The form and the Runs tab are mounted just after the first paint."""
+    await until(pilot, lambda: pilot.app.query("#form-sequence") and pilot.app.query(RunsPane), what="mounted")
+
+
 def fill(app: LabdeckApp, values: dict[str, str]) -> None:
     for key, value in values.items():
         app.query_one(f"#p-sequence-{key}", Input).value = value
@@ -42,6 +47,7 @@ def pane_state(app: LabdeckApp):
 async def test_start_a_run_from_the_form_and_watch_epochs_arrive(home):
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
         fill(app, tiny(epochs=4))
         await pilot.press("s")
         state = await until(pilot, lambda: (s := pane_state(app)) and s.epochs and s, what="first epoch")
@@ -60,6 +66,7 @@ async def test_start_a_run_from_the_form_and_watch_epochs_arrive(home):
 async def test_pause_resume_stop_from_the_keyboard(home):
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
         fill(app, tiny(epochs=100000, length=2000, window=40, hidden=32))
         await pilot.press("s")
         state = await until(pilot, lambda: (s := pane_state(app)) and s.epochs and s, what="first epoch")
@@ -75,6 +82,7 @@ async def test_pause_resume_stop_from_the_keyboard(home):
 async def test_invalid_form_input_shows_an_error_and_starts_nothing(home):
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
         fill(app, {"hidden": "0"})
         await pilot.pause()
         error = app.query_one("#p-sequence-hidden-err", Static)
@@ -92,6 +100,7 @@ async def test_invalid_form_input_shows_an_error_and_starts_nothing(home):
 async def test_a_run_started_from_the_cli_appears_and_streams(home):
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
         proc = subprocess.run([sys.executable, "-m", "engine", "run", "sequence",
                                *set_args(tiny(epochs=8, length=2000, window=40, hidden=32)), "--detach"],
                               capture_output=True, text=True, check=True)
@@ -110,6 +119,7 @@ async def test_a_store_that_cannot_be_opened_is_a_message_not_a_crash(tmp_path):
     not_a_dir.write_text("x")
     app = LabdeckApp(not_a_dir, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
         bar = app.query_one("#status-bar", Static)
         await until(pilot, lambda: "cannot open the run store" in str(bar.render()), what="store error")
         await pilot.press("2")
@@ -119,6 +129,7 @@ async def test_a_store_that_cannot_be_opened_is_a_message_not_a_crash(tmp_path):
 async def test_presets_help_and_palette(home):
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
         fill(app, {"hidden": "24"})
         await pilot.press("escape", "S")
         await pilot.press(*"wide", "enter")

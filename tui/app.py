@@ -12,6 +12,7 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.lazy import Lazy
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -19,11 +20,11 @@ from textual.worker import Worker, WorkerState, get_current_worker
 import engine
 from engine import LabdeckError, RunInfo, Store, registry
 
-from .commands import LabdeckCommands
 from .experiment_pane import ExperimentPane
 from .messages import Launched, RunEvents, RunsChanged, StoreFailed, SystemStats
 from .presets import Presets
 from .runs_pane import RunsPane
+from .widgets.param_form import ParamForm
 from .screens.dialogs import AskName, Confirm, Pick
 from .screens.help import HelpScreen
 from .state import RunState
@@ -31,6 +32,12 @@ from .watcher import StoreWatcher
 from .widgets.sys_status import system_text
 
 REDRAW_SECONDS = 0.2  # 5 Hz
+
+
+def _commands_provider():
+    from .commands import LabdeckCommands  # textual.command is imported when the palette first opens
+
+    return LabdeckCommands
 TABS = [(s.name, s.title) for s in registry.specs()] + [("runs", "Runs")]
 TAB_KEYS = [Binding(str(i + 1), f"tab('{name}')", title, show=False, id=f"tab.{name}")
             for i, (name, title) in enumerate(TABS)]
@@ -40,7 +47,7 @@ class LabdeckApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "labdeck"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    COMMANDS = App.COMMANDS | {LabdeckCommands}
+    COMMANDS = App.COMMANDS | {lambda: _commands_provider()}
 
     BINDINGS = [
         Binding("s", "start", "Start", id="run.start", tooltip="Start a run with the form's values"),
@@ -76,7 +83,7 @@ class LabdeckApp(App):
                 with TabPane(f"{self.specs.index(spec) + 1} {spec.title}", id=f"tab-{spec.name}"):
                     yield ExperimentPane(spec, id=f"pane-{spec.name}")
             with TabPane(f"{len(self.specs) + 1} Runs", id="tab-runs"):
-                yield RunsPane(id="pane-runs")
+                yield Lazy(RunsPane(id="pane-runs"))
         yield Static("", id="status-bar")
         yield Footer()
 
@@ -157,11 +164,11 @@ class LabdeckApp(App):
         newest: dict[str, RunInfo] = {}
         for info in message.runs:
             newest[info.experiment] = info
-        for spec in self.specs:
-            pane = self.query_one(f"#pane-{spec.name}", ExperimentPane)
-            if spec.name in newest and not pane.pinned:
-                self.show_run(pane, newest[spec.name].id)
-        self.query_one(RunsPane).update_runs(message.runs)
+        for pane in self.query(ExperimentPane):  # query(): safe while the DOM is torn down at exit
+            if pane.spec.name in newest and not pane.pinned:
+                self.show_run(pane, newest[pane.spec.name].id)
+        for runs in self.query(RunsPane):  # absent until mounted (lazily); it pulls self.infos on mount
+            runs.update_runs(message.runs)
 
     def on_store_failed(self, message: StoreFailed) -> None:
         self.query_one("#status-bar", Static).update(f"[b $error]{message.error}[/]")
@@ -193,8 +200,7 @@ class LabdeckApp(App):
         return (self.query_one("#tabs", TabbedContent).active or "tab-runs").removeprefix("tab-")
 
     def compared_states(self) -> list[RunState]:
-        runs = self.query_one(RunsPane)
-        return [self.states[r] for r in runs.compared_ids() if r in self.states]
+        return [self.states[r] for runs in self.query(RunsPane) for r in runs.compared_ids() if r in self.states]
 
     def redraw(self) -> None:
         try:
@@ -240,7 +246,7 @@ class LabdeckApp(App):
 
     def action_start(self) -> None:
         pane = self.current_pane()
-        if pane is None:
+        if pane is None or not pane.query(ParamForm):
             self.notify("open an experiment tab to start a run", severity="warning")
             return
         errors = pane.form.field_errors()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.lazy import Lazy
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, RichLog, Static, TabbedContent, TabPane
 
@@ -33,7 +34,7 @@ class ExperimentPane(Horizontal):
     def compose(self) -> ComposeResult:
         with Vertical(classes="form-column"):
             yield Static(f"[b]{self.spec.title}[/]: {self.spec.summary}", classes="pane-title")
-            yield ParamForm(self.spec, id=f"form-{self.spec.name}")
+            yield Lazy(ParamForm(self.spec, id=f"form-{self.spec.name}"))
             yield Static("", classes="form-error")
             with Horizontal(classes="controls"):
                 yield Button("Start", id=f"start-{self.spec.name}", variant="success", classes="start", compact=True)
@@ -47,13 +48,14 @@ class ExperimentPane(Horizontal):
                     with Horizontal(classes="curves-row"):
                         yield LinePlot("loss", "step", classes="loss-plot")
                         yield MetricsPanel()
+                # Hidden at first: mounted just after the first paint.
                 with TabPane("Data", id=f"data-{self.spec.name}"):
-                    yield DataView()
+                    yield Lazy(DataView())
                 if self.spec.name in RESULTS:
                     with TabPane("Results", id=f"results-{self.spec.name}"):
-                        yield RESULTS[self.spec.name]()
+                        yield Lazy(RESULTS[self.spec.name]())
                 with TabPane("Log", id=f"log-{self.spec.name}"):
-                    yield RichLog(max_lines=1000, wrap=True, markup=False)
+                    yield Lazy(RichLog(max_lines=1000, wrap=True, markup=False))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         for action in ("start", "pause", "resume", "stop"):
@@ -72,16 +74,18 @@ class ExperimentPane(Horizontal):
             self.run_id = run_id
             self._drawn_version = -1
             self._log_lines = 0
-            self.query_one(RichLog).clear()
+            for log in self.query(RichLog):
+                log.clear()
         self.pinned = pinned or self.pinned
 
     def redraw(self, state: RunState | None, compared: list[RunState], log_scale: bool) -> None:
         """Called by the app's timer (inside ``batch_update``); cheap when nothing changed."""
+        results = self.query(RESULTS[self.spec.name]) if self.spec.name in RESULTS else []
         if state is None or state.version == self._drawn_version:
-            if RESULTS.get(self.spec.name) and compared:
-                self.query_one(RESULTS[self.spec.name]).show(state, compared, log_scale)
+            for view in results:
+                if compared:
+                    view.show(state, compared, log_scale)
             return
-        self._drawn_version = state.version
         self.query_one(RunHeader).show(state)
         lines = []
         for key in LOSS_KEYS:
@@ -94,11 +98,15 @@ class ExperimentPane(Horizontal):
         self.query_one(".loss-plot", LinePlot).show(lines, log=log_scale,
                                                     title="loss (log)" if log_scale else "loss")
         self.query_one(MetricsPanel).show(state.latest_metrics())
-        self.query_one(DataView).show(state.summary)
-        if self.spec.name in RESULTS:
-            self.query_one(RESULTS[self.spec.name]).show(state, compared, log_scale)
-        log = self.query_one(RichLog)
-        fresh = min(state.log_total - self._log_lines, len(state.log))
-        for line in list(state.log)[len(state.log) - fresh:] if fresh > 0 else []:
-            log.write(line)
-        self._log_lines = state.log_total
+        views = [*self.query(DataView), *results, *self.query(RichLog)]
+        for view in self.query(DataView):
+            view.show(state.summary)
+        for view in results:
+            view.show(state, compared, log_scale)
+        for log in self.query(RichLog):
+            fresh = min(state.log_total - self._log_lines, len(state.log))
+            for line in list(state.log)[len(state.log) - fresh:] if fresh > 0 else []:
+                log.write(line)
+            self._log_lines = state.log_total
+        if len(views) == (3 if self.spec.name in RESULTS else 2):  # every lazy view has drawn this version
+            self._drawn_version = state.version

@@ -51,6 +51,7 @@ class RunsPane(Vertical):
         self.sort = "created"
         self.filter = ""
         self._drawn_key: object = None
+        self._ready = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="runs-bar"):
@@ -67,6 +68,8 @@ class RunsPane(Vertical):
                            ("epochs", "epochs"), ("score", "score"), ("parameters", "params"),
                            ("created", "created")):
             table.add_column(label, key=key)
+        self._ready = True
+        self.update_runs(list(self.app.infos.values()))
 
     def action_mark(self) -> None:
         self.toggle_mark()
@@ -99,6 +102,8 @@ class RunsPane(Vertical):
 
     def update_runs(self, infos: list[RunInfo]) -> None:
         self.infos = infos
+        if not self._ready:
+            return  # still being mounted (lazily): on_mount draws the list
         self.marked &= {i.id for i in infos}
         rows = self.visible()
         key = (tuple((i.id, i.status, i.epochs, tuple(i.metrics.items())) for i in rows),
@@ -142,6 +147,8 @@ class RunsPane(Vertical):
         self.update_runs(self.infos)
 
     def compared_ids(self) -> list[str]:
+        if not self._ready:
+            return []
         if self.marked:
             return sorted(self.marked)
         run_id = self.cursor_run()

@@ -20,7 +20,6 @@ class ParamForm(VerticalScroll):
     ParamForm { height: 1fr; padding: 0 1; }
     ParamForm .param-label { color: $text-muted; }
     ParamForm .param-error { color: $error; height: auto; }
-    ParamForm .param-error.-empty { display: none; }
     ParamForm Input.-invalid { background: $error 30%; }
     ParamForm Input, ParamForm Select { width: 100%; }
     """
@@ -43,7 +42,6 @@ class ParamForm(VerticalScroll):
             else:
                 yield Input(str(p.default), id=self._wid(p), name=p.name, tooltip=p.allowed(),
                             placeholder=p.allowed(), compact=True)
-            yield Static("", id=self._wid(p) + "-err", classes="param-error -empty")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         param = self.spec.params.params.get(event.input.name or "")
@@ -51,17 +49,20 @@ class ParamForm(VerticalScroll):
             self._show(param, event.value)
 
     def _show(self, param: Param, raw: Any) -> bool:
-        err = self.query_one(f"#{self._wid(param)}-err", Static)
+        """Mark the field and show its message under it; the message widget exists only while needed."""
+        field = self.query_one(f"#{self._wid(param)}")
+        errors = self.query(f"#{self._wid(param)}-err")
         try:
             param.coerce(raw)
         except LabdeckError as exc:
-            err.update(str(exc))
-            err.remove_class("-empty")
-            self.query_one(f"#{self._wid(param)}").add_class("-invalid")
+            field.add_class("-invalid")
+            if errors:
+                errors.first(Static).update(str(exc))
+            else:
+                self.mount(Static(str(exc), id=f"{self._wid(param)}-err", classes="param-error"), after=field)
             return False
-        err.update("")
-        err.add_class("-empty")
-        self.query_one(f"#{self._wid(param)}").remove_class("-invalid")
+        field.remove_class("-invalid")
+        errors.remove()
         return True
 
     def raw_values(self) -> dict[str, Any]:

@@ -1,0 +1,167 @@
+"""Dashboard benchmark: the real ``labdeck`` process in a pseudo-terminal.
+
+Run: ``python bench/ui.py``. Measures, in one run on this machine:
+- first paint: launch to the first frame that shows the tab bar;
+- key-press to screen update while a run trains (p50/p99 over alternating tab switches);
+- the dashboard's RSS, and that it never loads torch;
+- throughput of the same training run headless vs watched by the dashboard (alternated, medians).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+
+import psutil
+
+RUN = ["--set", "epochs=25", "--set", "seed=1"]
+
+
+class Terminal:
+    """A child process on a pty, with everything it writes recorded with arrival times."""
+
+    def __init__(self, argv: list[str], cols: int = 120, rows: int = 36, env: dict | None = None):
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.t_start = time.perf_counter()
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                                     env={**os.environ, "TERM": "xterm-256color", **(env or {})})
+        os.close(slave)
+        self.master = master
+        self.chunks: list[tuple[float, bytes]] = []
+        self.lock = threading.Lock()
+        self._stop = False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while not self._stop:
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if ready:
+                try:
+                    data = os.read(self.master, 65536)
+                except OSError:
+                    return
+                with self.lock:
+                    self.chunks.append((time.perf_counter(), data))
+
+    def wait_for(self, marker: bytes, since: int = 0, timeout: float = 20.0) -> tuple[float, int]:
+        """Arrival time of the chunk that completes ``marker`` in the output after chunk ``since``."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            with self.lock:
+                chunks = list(self.chunks[since:])
+            buf = b""
+            for i, (t, data) in enumerate(chunks):
+                buf += data
+                if marker in buf:
+                    return t, since + i + 1
+            time.sleep(0.002)
+        raise TimeoutError(f"{marker!r} never appeared")
+
+    def mark(self) -> int:
+        with self.lock:
+            return len(self.chunks)
+
+    def send(self, keys: bytes) -> float:
+        t = time.perf_counter()
+        os.write(self.master, keys)
+        return t
+
+    def close(self) -> None:
+        self._stop = True
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        self.proc.wait(10)
+        os.close(self.master)
+
+
+def dashboard(home: str) -> Terminal:
+    return Terminal([sys.executable, "-m", "tui.launcher", "--home", home])
+
+
+def train_seconds(home: str) -> float:
+    out = subprocess.run([sys.executable, "-m", "engine", "--home", home, "run", "sequence", *RUN, "--json"],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["train_seconds"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pairs", type=int, default=3, help="headless/watched run pairs")
+    ap.add_argument("--keys", type=int, default=60, help="key presses timed")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        subprocess.run([sys.executable, "-m", "engine", "--home", home, "run", "sequence", "--set", "epochs=1"],
+                       capture_output=True, check=True)  # warm caches (precision probe, page cache)
+
+        # First paint, three launches.
+        paints = []
+        for _ in range(3):
+            term = dashboard(home)
+            t, _ = term.wait_for(b"Runs")
+            paints.append(t - term.t_start)
+            term.close()
+
+        # Throughput: the same run headless and watched, alternated.
+        headless, watched = [], []
+        term = dashboard(home)
+        term.wait_for(b"Runs")
+        for _ in range(a.pairs):
+            watched.append(train_seconds(home))
+        term.close()
+        for _ in range(a.pairs):
+            headless.append(train_seconds(home))
+
+        # Key-press latency and memory while a run trains in the background.
+        run_id = subprocess.run([sys.executable, "-m", "engine", "--home", home, "run", "sequence",
+                                 "--set", "epochs=100000", "--detach"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        term = dashboard(home)
+        term.wait_for(b"Runs")
+        time.sleep(3)  # let the run start streaming
+        latencies = []
+        for i in range(a.keys):
+            # Runs tab shows "Mark" in the footer; the Sequence tab shows its "Curves" sub-tab.
+            key, marker = (b"2", b"Mark") if i % 2 == 0 else (b"1", b"Curves")
+            since = term.mark()
+            sent = term.send(key)
+            t, _ = term.wait_for(marker, since)
+            latencies.append((t - sent) * 1000)
+            time.sleep(0.1)
+        proc = psutil.Process(term.proc.pid)
+        rss = proc.memory_info().rss / 2**20
+        torch_loaded = any("libtorch" in m.path for m in proc.memory_maps())
+        term.close()
+        subprocess.run([sys.executable, "-m", "engine", "--home", home, "stop", run_id], capture_output=True)
+
+    lat = sorted(latencies)
+    p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
+    ratio = statistics.median(headless) / statistics.median(watched)
+    print(f"first paint: median {statistics.median(paints) * 1000:.0f} ms (runs: "
+          + ", ".join(f"{p * 1000:.0f}" for p in paints) + " ms; goal <= 500 ms)")
+    print(f"key-press to screen update while training: p50 {statistics.median(lat):.1f} ms, p99 {p99:.1f} ms "
+          f"over {len(lat)} presses (goal p99 <= 50 ms)")
+    print(f"dashboard RSS {rss:.0f} MB (goal <= 200 MB); torch loaded in the dashboard: {torch_loaded}")
+    print(f"training time of the same run: headless median {statistics.median(headless):.2f} s, watched median "
+          f"{statistics.median(watched):.2f} s -> watched keeps {ratio:.1%} of headless throughput (goal >= 97%)")
+    ok = (statistics.median(paints) <= 0.5 and p99 <= 50 and rss <= 200 and not torch_loaded and ratio >= 0.97)
+    print("goals:", "met" if ok else "NOT all met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
