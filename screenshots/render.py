@@ -60,7 +60,7 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
         app.save_screenshot(str(OUT / "sequence-data.svg"))
         # a live run, started from the form
         app.query_one("#pane-sequence TabbedContent").active = "curves-sequence"
-        app.query_one("#p-sequence-epochs").value = "400"
+        app.query_one("#form-sequence").set_value("epochs", "400")
         await pilot.press("s")
         await until(pilot, lambda: (s := app.states.get(pane.run_id or "")) and len(s.epochs) >= 25
                     and s.run_id not in ids.values())

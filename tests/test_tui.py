@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
 from engine import Store
 from tui.app import LabdeckApp
@@ -14,6 +14,7 @@ from tui.commands import LabdeckCommands
 from tui.experiment_pane import ExperimentPane
 from tui.runs_pane import RunsPane
 from tui.widgets.metrics_panel import MetricsPanel
+from tui.widgets.param_form import ParamForm
 
 from .conftest import set_args, tiny
 
@@ -35,8 +36,9 @@ async def ready(pilot) -> None:
 
 
 def fill(app: LabdeckApp, values: dict[str, str]) -> None:
+    form = app.query_one("#form-sequence", ParamForm)
     for key, value in values.items():
-        app.query_one(f"#p-sequence-{key}", Input).value = value
+        form.set_value(key, value)
 
 
 def pane_state(app: LabdeckApp):
@@ -83,12 +85,15 @@ async def test_invalid_form_input_shows_an_error_and_starts_nothing(home):
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        fill(app, {"hidden": "0"})
-        await pilot.pause()
-        error = app.query_one("#p-sequence-hidden-err", Static)
+        form = app.query_one("#form-sequence", ParamForm)
+        form.grid.focus()
+        form.grid.move_cursor(row=form.grid.get_row_index("hidden"))
+        await pilot.press("enter", "backspace", "backspace", "0")  # edit "64" into "0"
+        error = form.query_one(".param-error", Static)
         assert "hidden: must be an integer from 1" in str(error.render())
-        await pilot.press("s")
+        await pilot.press("enter", "s")  # apply the bad value, then try to start
         assert "hidden" in str(app.query_one(".form-error", Static).render())
+        assert form.raw_values()["hidden"] == "0"
         fill(app, {"hidden": "8", "window": "5000"})
         await pilot.press("s")
         await until(pilot, lambda: "window: 5000" in str(app.query_one(".form-error", Static).render()),
@@ -136,7 +141,7 @@ async def test_presets_help_and_palette(home):
         fill(app, {"hidden": "64"})
         await pilot.press("O", "enter")
         await pilot.pause()
-        assert app.query_one("#p-sequence-hidden", Input).value == "24"
+        assert app.query_one("#form-sequence", ParamForm).raw_values()["hidden"] == "24"
         await pilot.press("question_mark")
         assert type(app.screen).__name__ == "HelpScreen"
         await pilot.press("escape")

@@ -24,7 +24,6 @@ from .experiment_pane import ExperimentPane
 from .messages import Launched, RunEvents, RunsChanged, StoreFailed, SystemStats
 from .presets import Presets
 from .runs_pane import RunsPane
-from .widgets.param_form import ParamForm
 from .screens.dialogs import AskName, Confirm, Pick
 from .screens.help import HelpScreen
 from .state import RunState
@@ -57,7 +56,7 @@ class LabdeckApp(App):
         Binding("l", "toggle_log", "Log scale", id="view.log"),
         Binding("S", "save_preset", "Save preset", show=False, id="preset.save"),
         Binding("O", "load_preset", "Load preset", show=False, id="preset.load"),
-        Binding("escape", "leave_form", "Leave field", show=False, id="view.leave"),
+        Binding("escape", "leave_form", "Cancel edit", show=False, id="view.leave"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit the dashboard; runs keep going"),
         *TAB_KEYS,
@@ -89,6 +88,9 @@ class LabdeckApp(App):
 
     def on_mount(self) -> None:
         self.sub_title = str(self.home)
+        self.call_after_refresh(self._start_background)  # paint first, then start reading
+
+    def _start_background(self) -> None:
         self.watch_store()
         if self.system_stats:
             self.poll_system()
@@ -246,7 +248,7 @@ class LabdeckApp(App):
 
     def action_start(self) -> None:
         pane = self.current_pane()
-        if pane is None or not pane.query(ParamForm):
+        if pane is None:
             self.notify("open an experiment tab to start a run", severity="warning")
             return
         errors = pane.form.field_errors()
@@ -280,7 +282,9 @@ class LabdeckApp(App):
         self.redraw()
 
     def action_leave_form(self) -> None:
-        self.query_one("#tabs", TabbedContent).focus()
+        pane = self.current_pane()
+        if pane is None or not pane.form.cancel_edit():
+            self.query_one("#tabs", TabbedContent).focus()
 
     def action_help(self) -> None:
         runs_keys = list(RunsPane.BINDINGS)

@@ -34,7 +34,7 @@ class ExperimentPane(Horizontal):
     def compose(self) -> ComposeResult:
         with Vertical(classes="form-column"):
             yield Static(f"[b]{self.spec.title}[/]: {self.spec.summary}", classes="pane-title")
-            yield Lazy(ParamForm(self.spec, id=f"form-{self.spec.name}"))
+            yield ParamForm(self.spec, id=f"form-{self.spec.name}")
             yield Static("", classes="form-error")
             with Horizontal(classes="controls"):
                 yield Button("Start", id=f"start-{self.spec.name}", variant="success", classes="start", compact=True)

@@ -1,110 +1,180 @@
-"""A hyperparameter form generated from an experiment's declaration, validating as you type."""
+"""A hyperparameter form generated from an experiment's declaration: a property grid with one editor.
+
+Arrow keys move through the parameters, Enter edits the highlighted one in the editor below the grid
+(validated as you type), Enter again applies, Escape cancels. Four widgets however many parameters there are,
+which keeps the dashboard quick to start and to switch tabs.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Input, Label, Select, Static, Switch
+from textual.containers import Vertical
+from textual.widgets import DataTable, Input, Static
 
 from engine.errors import LabdeckError
 from engine.params import Param
 from engine.spec import Spec
 
 
-class ParamForm(VerticalScroll):
-    """One row per parameter: a label with its help, an input (Select for choices, Switch for bools), an error."""
-
+class ParamForm(Vertical):
     DEFAULT_CSS = """
-    ParamForm { height: 1fr; padding: 0 1; }
-    ParamForm .param-label { color: $text-muted; }
-    ParamForm .param-error { color: $error; height: auto; }
-    ParamForm Input.-invalid { background: $error 30%; }
-    ParamForm Input, ParamForm Select { width: 100%; }
+    ParamForm { height: 1fr; }
+    ParamForm > DataTable { height: 1fr; }
+    ParamForm > .param-help { height: auto; max-height: 3; color: $text-muted; padding: 0 1; }
+    ParamForm > Input { margin: 0 1; }
+    ParamForm > Input.-invalid { background: $error 30%; }
+    ParamForm > .param-error { height: auto; color: $error; padding: 0 1; }
     """
 
     def __init__(self, spec: Spec, **kwargs):
         super().__init__(**kwargs)
         self.spec = spec
-
-    def _wid(self, p: Param) -> str:
-        return f"p-{self.spec.name}-{p.name}"
+        self.raw: dict[str, str] = {p.name: _text(p.default) for p in spec.params}
+        self._editing: str | None = None
 
     def compose(self) -> ComposeResult:
+        yield DataTable(cursor_type="row", show_header=False, zebra_stripes=True, id=f"grid-{self.spec.name}")
+        yield Static("", classes="param-help")
+        yield Input(compact=True, id=f"editor-{self.spec.name}", placeholder="Enter on a row to edit it")
+        yield Static("", classes="param-error")
+
+    def on_mount(self) -> None:
+        grid = self.grid
+        grid.add_column("parameter", key="name")
+        grid.add_column("value", key="value")
         for p in self.spec.params:
-            yield Label(f"{p.name}  [dim]{p.help}[/]", classes="param-label")
-            if p.choices:
-                yield Select([(c, c) for c in p.choices], value=p.default, allow_blank=False, id=self._wid(p),
-                             name=p.name, compact=True)
-            elif p.type == "bool":
-                yield Switch(value=bool(p.default), id=self._wid(p), name=p.name)
-            else:
-                yield Input(str(p.default), id=self._wid(p), name=p.name, tooltip=p.allowed(),
-                            placeholder=p.allowed(), compact=True)
+            grid.add_row(p.name, self._cell(p), key=p.name)
+        self._describe(next(iter(self.spec.params)))
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        param = self.spec.params.params.get(event.input.name or "")
-        if param is not None:
-            self._show(param, event.value)
+    @property
+    def grid(self) -> DataTable:
+        return self.query_one(DataTable)
 
-    def _show(self, param: Param, raw: Any) -> bool:
-        """Mark the field and show its message under it; the message widget exists only while needed."""
-        field = self.query_one(f"#{self._wid(param)}")
-        errors = self.query(f"#{self._wid(param)}-err")
-        try:
-            param.coerce(raw)
-        except LabdeckError as exc:
-            field.add_class("-invalid")
-            if errors:
-                errors.first(Static).update(str(exc))
-            else:
-                self.mount(Static(str(exc), id=f"{self._wid(param)}-err", classes="param-error"), after=field)
+    @property
+    def editor(self) -> Input:
+        return self.query_one(Input)
+
+    # -- editing -------------------------------------------------------------------------------------
+    def _param_at_cursor(self) -> Param | None:
+        grid = self.grid
+        if grid.row_count == 0:
+            return None
+        key = grid.coordinate_to_cell_key(grid.cursor_coordinate).row_key.value
+        return self.spec.params.params.get(key)
+
+    def _describe(self, p: Param) -> None:
+        self.query_one(".param-help", Static).update(f"[b]{p.name}[/b]: {p.help}. Allowed: {p.allowed()}.")
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        p = self.spec.params.params.get(event.row_key.value)
+        if p is not None and self._editing is None:
+            self._describe(p)
+            self.editor.value = self.raw[p.name]
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        p = self._param_at_cursor()
+        if p is None:
+            return
+        self._editing = p.name
+        self._describe(p)
+        self.editor.value = self.raw[p.name]
+        self.editor.focus()
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if self._editing:
+            self._check(self.spec.params.params[self._editing], event.value)
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        name = self._editing or (p.name if (p := self._param_at_cursor()) else None)
+        if name is None:
+            return
+        self.set_value(name, event.value)
+        self._editing = None
+        self.grid.focus()
+
+    def cancel_edit(self) -> bool:
+        """Escape in the editor: drop the edit. Returns whether an edit was cancelled."""
+        if self._editing is None:
             return False
-        field.remove_class("-invalid")
-        errors.remove()
+        name, self._editing = self._editing, None
+        self.editor.value = self.raw[name]
+        self._check(self.spec.params.params[name], self.raw[name])
+        self.grid.focus()
         return True
 
-    def raw_values(self) -> dict[str, Any]:
-        """The form's values as entered (strings for inputs), keyed by parameter name."""
-        out: dict[str, Any] = {}
-        for p in self.spec.params:
-            widget = self.query_one(f"#{self._wid(p)}")
-            out[p.name] = widget.value
-        return out
+    def _check(self, p: Param, raw: Any) -> str | None:
+        """Validate one value, showing the message under the editor; returns the message or None."""
+        try:
+            p.coerce(raw)
+        except LabdeckError as exc:
+            self.editor.add_class("-invalid")
+            self.query_one(".param-error", Static).update(str(exc))
+            return str(exc)
+        self.editor.remove_class("-invalid")
+        self.query_one(".param-error", Static).update("")
+        return None
+
+    def _cell(self, p: Param) -> Text:
+        raw = self.raw[p.name]
+        try:
+            value = p.coerce(raw)
+        except LabdeckError:
+            return Text(raw or "∅", style="bold red")
+        return Text(raw, style="" if value == p.default else "bold")
+
+    # -- the form's values ---------------------------------------------------------------------------
+    def set_value(self, name: str, raw: Any) -> None:
+        """Put ``raw`` in a field (invalid values are kept, marked, and refused at start)."""
+        p = self.spec.params.params[name]
+        self.raw[name] = _text(raw)
+        self.grid.update_cell(name, "value", self._cell(p))
+        self._check(p, self.raw[name])
+
+    def raw_values(self) -> dict[str, str]:
+        return dict(self.raw)
 
     def field_errors(self) -> list[str]:
-        """Validate every field, marking the bad ones; returns their messages."""
-        bad = []
+        """Every field's message, marking the first bad field in the editor."""
+        errors = []
         for p in self.spec.params:
-            raw = self.query_one(f"#{self._wid(p)}").value
-            if not self._show(p, raw):
-                try:
-                    p.coerce(raw)
-                except LabdeckError as exc:
-                    bad.append(str(exc))
-        return bad
+            try:
+                p.coerce(self.raw[p.name])
+            except LabdeckError as exc:
+                if not errors:
+                    self.grid.move_cursor(row=self.grid.get_row_index(p.name))
+                    self.editor.value = self.raw[p.name]
+                    self._check(p, self.raw[p.name])
+                errors.append(str(exc))
+        return errors
 
-    def overrides(self) -> dict[str, Any]:
+    def overrides(self) -> dict[str, str]:
         """Only the values that differ from the defaults (what a preset stores)."""
         out = {}
-        for name, raw in self.raw_values().items():
-            p = self.spec.params.params[name]
+        for p in self.spec.params:
             try:
-                if p.coerce(raw) != p.default:
-                    out[name] = raw
+                same = p.coerce(self.raw[p.name]) == p.default
             except LabdeckError:
-                out[name] = raw
+                same = False
+            if not same:
+                out[p.name] = self.raw[p.name]
         return out
 
     def load(self, values: dict[str, Any]) -> None:
-        """Set fields from a preset or a run's parameters (unknown keys are ignored)."""
+        """Set every field from a preset or a run's parameters (missing keys take their defaults)."""
         for p in self.spec.params:
-            value = values.get(p.name, p.default)
-            widget = self.query_one(f"#{self._wid(p)}")
-            if isinstance(widget, Input):
-                widget.value = str(value)
-            elif isinstance(widget, Switch):
-                widget.value = bool(value) if not isinstance(value, str) else value.lower() in ("1", "true", "yes")
-            else:
-                widget.value = value
+            self.set_value(p.name, values.get(p.name, p.default))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
