@@ -79,13 +79,25 @@ class Terminal:
         os.write(self.master, keys)
         return t
 
+    def __enter__(self) -> "Terminal":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
+        if self._stop:
+            return
         self._stop = True
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
         except OSError:
             pass
-        self.proc.wait(10)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
         os.close(self.master)
 
 
@@ -109,44 +121,46 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "engine", "--home", home, "run", "sequence", "--set", "epochs=1"],
                        capture_output=True, check=True)  # warm caches (precision probe, page cache)
 
-        # First paint, three launches.
+        # First paint, five launches.
         paints = []
-        for _ in range(3):
-            term = dashboard(home)
-            t, _ = term.wait_for(b"Runs")
-            paints.append(t - term.t_start)
-            term.close()
+        for _ in range(5):
+            with dashboard(home) as term:
+                t, _ = term.wait_for(b"Runs")
+                paints.append(t - term.t_start)
 
         # Throughput: the same run headless and watched by the dashboard, alternated against drift.
         headless, watched = [], []
         for _ in range(a.pairs):
             headless.append(train_seconds(home))
-            term = dashboard(home)
-            term.wait_for(b"Runs")
-            watched.append(train_seconds(home))
-            term.close()
+            with dashboard(home) as term:
+                term.wait_for(b"Runs")
+                watched.append(train_seconds(home))
 
         # Key-press latency and memory while a run trains in the background.
         run_id = subprocess.run([sys.executable, "-m", "engine", "--home", home, "run", "sequence",
                                  "--set", "epochs=100000", "--detach"], capture_output=True, text=True,
                                 check=True).stdout.strip()
         term = dashboard(home)
-        term.wait_for(b"Runs")
-        time.sleep(3)  # let the run start streaming
-        latencies = []
-        for i in range(a.keys):
-            # Runs tab shows "Mark" in the footer; the Sequence tab shows its "Curves" sub-tab.
-            key, marker = (b"2", b"Mark") if i % 2 == 0 else (b"1", b"Curves")
-            since = term.mark()
-            sent = term.send(key)
-            t, _ = term.wait_for(marker, since)
-            latencies.append((t - sent) * 1000)
-            time.sleep(0.1)
-        proc = psutil.Process(term.proc.pid)
-        rss = proc.memory_info().rss / 2**20
-        torch_loaded = any("libtorch" in m.path for m in proc.memory_maps())
-        term.close()
-        subprocess.run([sys.executable, "-m", "engine", "--home", home, "stop", run_id], capture_output=True)
+        try:
+            term.wait_for(b"Runs")
+            subprocess.run([sys.executable, "-m", "engine", "--home", home, "show", run_id], check=True,
+                           capture_output=True)
+            time.sleep(6)  # the run process starts (imports torch) and streams epochs
+            latencies = []
+            for i in range(a.keys):
+                # Runs tab shows "Mark" in the footer; the Sequence tab shows its "Curves" sub-tab.
+                key, marker = (b"2", b"Mark") if i % 2 == 0 else (b"1", b"Curves")
+                since = term.mark()
+                sent = term.send(key)
+                t, _ = term.wait_for(marker, since)
+                latencies.append((t - sent) * 1000)
+                time.sleep(0.1)
+            proc = psutil.Process(term.proc.pid)
+            rss = proc.memory_info().rss / 2**20
+            torch_loaded = any("libtorch" in m.path for m in proc.memory_maps())
+        finally:
+            term.close()
+            subprocess.run([sys.executable, "-m", "engine", "--home", home, "stop", run_id], capture_output=True)
 
     lat = sorted(latencies)
     p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]

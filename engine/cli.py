@@ -167,9 +167,12 @@ def cmd_predict(store: Store, a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    home_help = "run store folder (default: $LABDECK_HOME or the user data dir)"
+    # Accepted before or after the command; SUPPRESS keeps a subcommand from resetting a --home given before it.
     common = _Parser(add_help=False)
-    common.add_argument("--home", help="run store folder (default: $LABDECK_HOME or the user data dir)")
-    ap = _Parser(prog="labdeck", description="Run and watch deep-learning lab experiments.", parents=[common])
+    common.add_argument("--home", default=argparse.SUPPRESS, help=home_help)
+    ap = _Parser(prog="labdeck", description="Run and watch deep-learning lab experiments.")
+    ap.add_argument("--home", default=None, help=home_help)
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     names = ", ".join(registry.names())
 

@@ -46,6 +46,15 @@ def test_run_json_contract_and_show(home):
     assert "params:" in human and "test_mse" in human
 
 
+def test_home_before_or_after_the_command(home, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    before = cli("--home", str(elsewhere), "run", "sequence", *set_args(tiny(epochs=1)), "--json", check=True)
+    run_id = json.loads(before.stdout.splitlines()[-1])["run_id"]
+    assert json.loads(cli("runs", "--json").stdout) == []  # not in $LABDECK_HOME
+    assert cli("show", run_id, "--home", str(elsewhere), check=True).returncode == 0
+    assert [r["run_id"] for r in json.loads(cli("--home", str(elsewhere), "runs", "--json").stdout)] == [run_id]
+
+
 def test_params_lists_the_declaration(home):
     out = cli("params", "sequence", check=True).stdout
     assert "hidden" in out and "an integer from 1 to 4096" in out
