@@ -24,6 +24,7 @@ from .experiment_pane import ExperimentPane
 from .messages import Launched, RunEvents, RunsChanged, StoreFailed, SystemStats
 from .presets import Presets
 from .runs_pane import RunsPane
+from .widgets.param_form import ParamForm
 from .screens.dialogs import AskName, Confirm, Pick
 from .screens.help import HelpScreen
 from .state import RunState
@@ -88,6 +89,7 @@ class LabdeckApp(App):
 
     def on_mount(self) -> None:
         self.sub_title = str(self.home)
+        self.query_one(ParamForm).grid.focus()
         self.call_after_refresh(self._start_background)  # paint first, then start reading
 
     def _start_background(self) -> None:
@@ -95,7 +97,6 @@ class LabdeckApp(App):
         if self.system_stats:
             self.poll_system()
         self.set_interval(REDRAW_SECONDS, self.redraw)
-        self.query_one("#tabs", TabbedContent).focus()
 
     # -- background work ---------------------------------------------------------------------------
     @work(thread=True, group="watch", exclusive=True, exit_on_error=False)
@@ -240,11 +241,11 @@ class LabdeckApp(App):
 
     @on(TabbedContent.TabActivated, "#tabs")
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        # The Runs tab's keys act on its table; experiment tabs keep focus off the form so letter keys work.
+        # Arrow keys act on the tab's table: the runs, or the parameter grid (letters still reach the app).
         if event.pane.id == "tab-runs":
             self.query_one("#runs-table").focus()
         else:
-            self.query_one("#tabs", TabbedContent).focus()
+            event.pane.query_one(ParamForm).grid.focus()
 
     def action_start(self) -> None:
         pane = self.current_pane()
