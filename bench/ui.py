@@ -148,7 +148,7 @@ def main() -> int:
             time.sleep(6)  # the run process starts (imports torch) and streams epochs
             from engine import registry
 
-            helps = [p.help[:14].encode() for p in registry.get("sequence").params]
+            helps = [p.help[:9].encode() for p in registry.get("sequence").params]
             arrows, help_keys = [], []
             row = 0
             for i in range(a.keys):

@@ -203,12 +203,13 @@ class Trainer:
 
         stopped = False
         lr = base_lrs[0]
+        # The batch-log window spans epochs: short epochs still give a point every BATCH_LOG_SECONDS.
+        log_loss, log_samples, log_t = torch.zeros((), device=device), 0, time.perf_counter()
         while progress() < 1.0 and not stopped:
             epoch = state["epoch"] + 1
             task.model.train()
             loss_sum = torch.zeros((), device=device)
             samples = 0
-            log_loss, log_samples, log_t = torch.zeros((), device=device), 0, time.perf_counter()
             for batch in task.batches(epoch):
                 if self._check_control() == "stop":
                     stopped = True

@@ -46,6 +46,20 @@ def test_trains_and_reports_every_lab_step(home):
     assert (store.run_dir(run_id) / "checkpoint.pt").exists()
 
 
+def test_batch_metrics_are_throttled_across_short_epochs(home, monkeypatch):
+    from engine import trainer
+    from engine.events import BatchMetrics
+
+    monkeypatch.setattr(trainer, "BATCH_LOG_SECONDS", 0.05)
+    _, ended, seen = train(Store(), epochs=6)
+    batches = [e for e in seen if isinstance(e, BatchMetrics)]
+    epochs = [e for e in seen if isinstance(e, EpochMetrics)]
+    # epochs of this tiny run are far shorter than a second; batch points still come at the throttle's pace
+    assert 1 <= len(batches) <= int(ended.train_seconds / 0.05) + len(epochs) + 1
+    assert all(b.loss > 0 and b.samples_per_second > 0 for b in batches)
+    assert [b.step for b in batches] == sorted(b.step for b in batches)
+
+
 def test_learns_the_wave(home):
     _, ended, _ = train(Store(), epochs=15, length=600, hidden=16)
     # A flat prediction of a unit cosine has MSE 0.5; a trained model is far below it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.lazy import Lazy
+from textual.widget import Widget
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, RichLog, Static, TabbedContent, TabPane
 
@@ -30,6 +31,7 @@ class ExperimentPane(Horizontal):
         self.pinned = False  # True when the user opened a run: new runs then do not take over the view
         self._drawn_version = -1
         self._log_lines = 0
+        self._views: dict[type, Widget] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form-column"):
@@ -62,6 +64,11 @@ class ExperimentPane(Horizontal):
             if event.button.has_class(action):
                 getattr(self.app, f"action_{action}")()
 
+    def on_mount(self) -> None:
+        self._header = self.query_one(RunHeader)
+        self._loss_plot = self.query_one(".loss-plot", LinePlot)
+        self._metrics = self.query_one(MetricsPanel)
+
     @property
     def form(self) -> ParamForm:
         return self.query_one(ParamForm)
@@ -74,19 +81,27 @@ class ExperimentPane(Horizontal):
             self.run_id = run_id
             self._drawn_version = -1
             self._log_lines = 0
-            for log in self.query(RichLog):
+            if (log := self._view(RichLog)) is not None:
                 log.clear()
         self.pinned = pinned or self.pinned
 
+    def _view(self, kind: type) -> Widget | None:
+        """A lazily mounted view, looked up once (a DOM query per redraw tick costs more than the drawing)."""
+        view = self._views.get(kind)
+        if view is None:
+            found = self.query(kind)
+            if found:
+                view = self._views[kind] = found.first()
+        return view
+
     def redraw(self, state: RunState | None, compared: list[RunState], log_scale: bool) -> None:
         """Called by the app's timer (inside ``batch_update``); cheap when nothing changed."""
-        results = self.query(RESULTS[self.spec.name]) if self.spec.name in RESULTS else []
+        results = self._view(RESULTS[self.spec.name]) if self.spec.name in RESULTS else None
         if state is None or state.version == self._drawn_version:
-            for view in results:
-                if compared:
-                    view.show(state, compared, log_scale)
+            if results is not None and compared:
+                results.show(state, compared, log_scale)
             return
-        self.query_one(RunHeader).show(state)
+        self._header.show(state)
         lines = []
         for key in LOSS_KEYS:
             xs, ys = state.series(key)
@@ -95,18 +110,17 @@ class ExperimentPane(Horizontal):
         bx, by = state.smoothed_batches()
         if bx:
             lines.append(Line("batch (smoothed)", bx, by))
-        self.query_one(".loss-plot", LinePlot).show(lines, log=log_scale,
-                                                    title="loss (log)" if log_scale else "loss")
-        self.query_one(MetricsPanel).show(state.latest_metrics())
-        views = [*self.query(DataView), *results, *self.query(RichLog)]
-        for view in self.query(DataView):
-            view.show(state.summary)
-        for view in results:
-            view.show(state, compared, log_scale)
-        for log in self.query(RichLog):
+        self._loss_plot.show(lines, log=log_scale, title="loss (log)" if log_scale else "loss")
+        self._metrics.show(state.latest_metrics())
+        data, log = self._view(DataView), self._view(RichLog)
+        if data is not None:
+            data.show(state.summary)
+        if results is not None:
+            results.show(state, compared, log_scale)
+        if log is not None:
             fresh = min(state.log_total - self._log_lines, len(state.log))
             for line in list(state.log)[len(state.log) - fresh:] if fresh > 0 else []:
                 log.write(line)
             self._log_lines = state.log_total
-        if len(views) == (3 if self.spec.name in RESULTS else 2):  # every lazy view has drawn this version
-            self._drawn_version = state.version
+        if data is not None and log is not None and (results is not None or self.spec.name not in RESULTS):
+            self._drawn_version = state.version  # every lazily mounted view has drawn this version

@@ -82,7 +82,7 @@ class RunState:
             keys.update(dict.fromkeys(m.metrics))
         return list(keys)
 
-    def smoothed_batches(self, alpha: float = 0.1) -> tuple[list[float], list[float]]:
+    def smoothed_batches(self, alpha: float = 0.3) -> tuple[list[float], list[float]]:
         xs, ys, ema = [], [], None
         for step, loss in self.batches:
             ema = loss if ema is None else (1 - alpha) * ema + alpha * loss

@@ -14,12 +14,15 @@ class MetricsPanel(DataTable):
 
     def on_mount(self) -> None:
         self.cursor_type = "none"
-        self.add_columns("metric", "value")
+        self.add_column("metric", key="metric")
+        self.add_column("value", key="value")
 
     def show(self, metrics: dict[str, float]) -> None:
-        rows = [(k, fmt(v)) for k, v in metrics.items()]
-        if [tuple(self.get_row_at(i)) for i in range(self.row_count)] == rows:
+        keys = list(metrics)
+        if keys == [str(r.value) for r in self.rows]:
+            for k, v in metrics.items():  # same rows: update values in place (no relayout)
+                self.update_cell(k, "value", fmt(v))
             return
         self.clear()
-        for k, v in rows:
-            self.add_row(k, v)
+        for k, v in metrics.items():
+            self.add_row(k, fmt(v), key=k)

@@ -21,10 +21,11 @@ def eta_text(state: RunState) -> str:
 class RunHeader(Horizontal):
     DEFAULT_CSS = """
     RunHeader { height: 1; }
-    RunHeader .run-title { width: auto; margin-right: 2; }
+    /* fixed widths: a text update never triggers a layout pass */
+    RunHeader .run-title { width: 42; }
     RunHeader ProgressBar { width: 1fr; }
     RunHeader ProgressBar Bar { width: 1fr; }
-    RunHeader .run-rate { width: auto; }
+    RunHeader .run-rate { width: 22; text-align: right; }
     """
 
     def compose(self) -> ComposeResult:
