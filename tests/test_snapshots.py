@@ -43,22 +43,23 @@ def test_sequence_curves(app, snap_compare):
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
 
 
-def test_sequence_results(app, snap_compare):
-    async def results(pilot):
+def on_subtab(name: str):
+    """A run_before that shows one of the Sequence tab's sub-tabs (results, data)."""
+
+    async def show(pilot):
         await settle(pilot)
-        pilot.app.query_one("#pane-sequence TabbedContent").active = "results-sequence"
+        pilot.app.query_one("#pane-sequence TabbedContent").active = f"{name}-sequence"
         await pilot.pause(0.3)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=results)
+    return show
+
+
+def test_sequence_results(app, snap_compare):
+    assert snap_compare(app, terminal_size=SIZE, run_before=on_subtab("results"))
 
 
 def test_sequence_data(app, snap_compare):
-    async def data(pilot):
-        await settle(pilot)
-        pilot.app.query_one("#pane-sequence TabbedContent").active = "data-sequence"
-        await pilot.pause(0.3)
-
-    assert snap_compare(app, terminal_size=SIZE, run_before=data)
+    assert snap_compare(app, terminal_size=SIZE, run_before=on_subtab("data"))
 
 
 def test_runs_tab_compare(app, snap_compare):

@@ -1,7 +1,7 @@
 """labdeck's dashboard: a tab per experiment plus Runs; starts, watches and controls runs.
 
 Runs are separate processes. The app never waits on training: a watcher thread reads the store and posts
-messages; plots are redrawn on a 5 Hz timer inside ``batch_update()``, and only when something changed.
+messages; plots are redrawn on a 4 Hz timer inside ``batch_update()``, and only when something changed.
 """
 
 from __future__ import annotations
@@ -12,23 +12,24 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.lazy import Lazy
 from textual.css.query import NoMatches
+from textual.lazy import Lazy
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 import engine
 from engine import LabdeckError, RunInfo, Store, registry
+from engine.events import RunEnded
 
 from .experiment_pane import ExperimentPane
 from .messages import Launched, RunEvents, RunsChanged, StoreFailed, SystemStats
 from .presets import Presets
 from .runs_pane import RunsPane
-from .widgets.param_form import ParamForm
 from .screens.dialogs import AskName, Confirm, Pick
 from .screens.help import HelpScreen
 from .state import RunState
 from .watcher import StoreWatcher
+from .widgets.param_form import ParamForm
 from .widgets.sys_status import system_text
 
 REDRAW_SECONDS = 0.25  # 4 Hz: the low end of 4-10 Hz, as each plot rebuild costs ~50 ms of a 2-core CPU
@@ -38,6 +39,8 @@ def _commands_provider():
     from .commands import LabdeckCommands  # textual.command is imported when the palette first opens
 
     return LabdeckCommands
+
+
 TABS = [(s.name, s.title) for s in registry.specs()] + [("runs", "Runs")]
 TAB_KEYS = [Binding(str(i + 1), f"tab('{name}')", title, show=False, id=f"tab.{name}")
             for i, (name, title) in enumerate(TABS)]
@@ -47,7 +50,7 @@ class LabdeckApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "labdeck"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    COMMANDS = App.COMMANDS | {lambda: _commands_provider()}
+    COMMANDS = App.COMMANDS | {_commands_provider}
 
     BINDINGS = [
         Binding("s", "start", "Start", id="run.start", tooltip="Start a run with the form's values"),
@@ -150,8 +153,7 @@ class LabdeckApp(App):
             state = self.states[message.run_id] = RunState(message.run_id)
         for event in message.events:
             state.apply(event)
-            ended = getattr(event, "status", None) == "failed" and type(event).__name__ == "RunEnded"
-            if ended and not message.reset:
+            if isinstance(event, RunEnded) and event.status == "failed" and not message.reset:
                 self.notify(f"run {message.run_id} failed: {event.message}", severity="error", timeout=10)
         info = self.infos.get(message.run_id)
         if info is not None and state.status != info.status and info.status == "interrupted":

@@ -24,10 +24,11 @@ class ParamForm(Vertical):
     DEFAULT_CSS = """
     ParamForm { height: 1fr; }
     ParamForm > DataTable { height: 1fr; }
-    ParamForm > .param-help { height: auto; max-height: 3; color: $text-muted; padding: 0 1; }
+    /* fixed heights: moving through the grid updates these lines without a layout pass */
+    ParamForm > .param-help { height: 3; color: $text-muted; padding: 0 1; }
     ParamForm > Input { margin: 0 1; }
     ParamForm > Input.-invalid { background: $error 30%; }
-    ParamForm > .param-error { height: auto; color: $error; padding: 0 1; }
+    ParamForm > .param-error { height: 2; color: $error; padding: 0 1; }
     """
 
     def __init__(self, spec: Spec, **kwargs):
