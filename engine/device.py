@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import math
 import platform
 import time
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Callable
 import torch
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEFAULT_THREADS = torch.get_num_threads()  # torch's choice at start: the physical cores it may use
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class Plan:
     device: torch.device
     precision: str  # fp32 | bf16 | fp16
     reason: str = ""
+    threads: int = 0  # CPU intra-op threads (0: torch's default)
 
     @property
     def dtype(self) -> torch.dtype | None:
@@ -40,7 +41,8 @@ class Plan:
         name = self.device.type
         if self.device.type == "cuda":
             name = f"cuda ({torch.cuda.get_device_name(self.device)})"
-        return f"{name}, {self.precision}" + (f" [{self.reason}]" if self.reason else "")
+        threads = f", {self.threads} thread{'s' if self.threads > 1 else ''}" if self.threads else ""
+        return f"{name}, {self.precision}{threads}" + (f" [{self.reason}]" if self.reason else "")
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -69,6 +71,48 @@ def _cache_file() -> Path:
     return Path(platformdirs.user_cache_dir("labdeck", appauthor=False)) / "precision.json"
 
 
+def _cached(cache_key: str, measure: Callable[[], dict]) -> tuple[dict, bool]:
+    """A measured decision, from the cache file or measured now and stored."""
+    cache = _cache_file()
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if cache_key in known:
+        return known[cache_key], True
+    known[cache_key] = measure()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(known, indent=1))
+    except OSError:
+        pass  # a read-only cache only costs a re-measure next time
+    return known[cache_key], False
+
+
+def choose_threads(key: str, probe: Callable[[], float]) -> tuple[int, str]:
+    """CPU intra-op threads for a model: all cores only when clearly faster than one.
+
+    Small models gain little from a second thread, and a multi-threaded step stalls whenever another process (the
+    dashboard, a shell) takes a core; so more threads must earn their place: >= 25% faster per step.
+    """
+    cores = DEFAULT_THREADS
+    if cores <= 1:
+        return 1, "one core"
+
+    def measure() -> dict:
+        times = {}
+        for n in (1, cores):
+            torch.set_num_threads(n)
+            times[n] = probe()
+        best = cores if times[cores] < 0.8 * times[1] else 1
+        return {"threads": best, "why": f"{times[1] * 1e3:.1f} ms/step on 1 thread, "
+                                        f"{times[cores] * 1e3:.1f} on {cores}"}
+
+    decision, cached = _cached(f"threads|{key}|{cpu_name()}|{cores} cores|torch {torch.__version__}", measure)
+    torch.set_num_threads(decision["threads"])
+    return decision["threads"], ("measured earlier: " if cached else "measured: ") + decision["why"]
+
+
 def choose_precision(device: torch.device, requested: str, key: str,
                      probe: Callable[[str], float] | None = None) -> Plan:
     """Resolve ``requested`` (auto|fp32|bf16|fp16) for ``device``.
@@ -83,29 +127,17 @@ def choose_precision(device: torch.device, requested: str, key: str,
         return Plan(device, "bf16" if bf16 else "fp16", "CUDA AMP")
     if device.type != "cpu" or probe is None:
         return Plan(device, "fp32", "")
-    cache_key = f"{key}|{cpu_name()}|torch {torch.__version__}"
-    cache = _cache_file()
-    try:
-        known = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if cache_key in known:
-        return Plan(device, known[cache_key]["precision"], "measured earlier: " + known[cache_key]["why"])
-    fp32 = probe("fp32")
-    try:
-        bf16 = probe("bf16")
-    except RuntimeError as exc:  # e.g. oneDNN has no bf16 kernel for this layer on this CPU
-        bf16, why = math.inf, f"bf16 unsupported here ({str(exc).splitlines()[0][:80]})"
-    else:
-        why = f"bf16 step {bf16 * 1e3:.1f} ms vs fp32 {fp32 * 1e3:.1f} ms"
-    precision = "bf16" if bf16 < 0.9 * fp32 else "fp32"  # demand a clear win: bf16 costs accuracy
-    known[cache_key] = {"precision": precision, "why": why}
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(known, indent=1))
-    except OSError:
-        pass  # a read-only cache only costs a re-measure next time
-    return Plan(device, precision, "measured: " + why)
+    def measure() -> dict:
+        fp32 = probe("fp32")
+        try:
+            bf16 = probe("bf16")
+        except RuntimeError as exc:  # e.g. oneDNN has no bf16 kernel for this layer on this CPU
+            return {"precision": "fp32", "why": f"bf16 unsupported here ({str(exc).splitlines()[0][:80]})"}
+        precision = "bf16" if bf16 < 0.9 * fp32 else "fp32"  # demand a clear win: bf16 costs accuracy
+        return {"precision": precision, "why": f"bf16 step {bf16 * 1e3:.1f} ms vs fp32 {fp32 * 1e3:.1f} ms"}
+
+    decision, cached = _cached(f"{key}|{cpu_name()}|torch {torch.__version__}", measure)
+    return Plan(device, decision["precision"], ("measured earlier: " if cached else "measured: ") + decision["why"])
 
 
 def time_steps(model: torch.nn.Module, step: Callable[[], torch.Tensor], device: torch.device,

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .device import Plan, choose_precision, pick_device, time_steps
+from .device import Plan, choose_precision, choose_threads, pick_device, time_steps
 from .errors import LabdeckError
 from .events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, Event, LogLine, RunEnded,
                      RunStarted, StatusChanged)
@@ -166,8 +166,13 @@ class Trainer:
         ctx = Context(self.run_id, Plan(device, "fp32"), self.run_dir, data_dir(), self.log)
         task = self.experiment.build(p, ctx)
         task.model.to(device)
-        plan = choose_precision(device, p["precision"], self.experiment.model_key(p),
+        key = self.experiment.model_key(p)
+        threads, threads_why = (choose_threads(key, lambda: time_steps(task.model, task.probe_step, device, "fp32"))
+                                if device.type == "cpu" else (0, ""))
+        plan = choose_precision(device, p["precision"], key,
                                 probe=lambda prec: time_steps(task.model, task.probe_step, device, prec))
+        if threads:
+            plan = Plan(plan.device, plan.precision, f"{plan.reason}; {threads_why}", threads)
         ctx.plan = plan
         scaler = plan.grad_scaler()
         ckpt_path = self.store.checkpoint_path(self.run_id)

@@ -1,0 +1,43 @@
+"""Measured CPU decisions: bf16 only when clearly faster, more threads only when clearly faster; both cached."""
+
+import torch
+
+from engine import device
+
+
+def test_bf16_needs_a_clear_win_and_is_cached(home):
+    cpu = torch.device("cpu")
+    times = {"fp32": 0.010, "bf16": 0.004}
+    plan = device.choose_precision(cpu, "auto", "m1", probe=lambda prec: times[prec])
+    assert plan.precision == "bf16" and plan.reason.startswith("measured:")
+    again = device.choose_precision(cpu, "auto", "m1", probe=lambda prec: 1 / 0)  # cached: the probe is not run
+    assert again.precision == "bf16" and again.reason.startswith("measured earlier")
+    close = {"fp32": 0.010, "bf16": 0.0095}
+    assert device.choose_precision(cpu, "auto", "m2", probe=lambda prec: close[prec]).precision == "fp32"
+
+
+def test_bf16_unsupported_falls_back_to_fp32(home):
+    def probe(prec):
+        if prec == "bf16":
+            raise RuntimeError("could not create a primitive descriptor\nmore")
+        return 0.01
+
+    plan = device.choose_precision(torch.device("cpu"), "auto", "m3", probe=probe)
+    assert plan.precision == "fp32" and "unsupported" in plan.reason
+
+
+def test_requested_precision_is_kept():
+    assert device.choose_precision(torch.device("cpu"), "bf16", "m4").precision == "bf16"
+
+
+def test_threads_only_when_clearly_faster(home, monkeypatch):
+    monkeypatch.setattr(device, "DEFAULT_THREADS", 2)
+    before = torch.get_num_threads()
+    try:
+        fast = iter([0.010, 0.004])  # 1 thread, then 2 threads
+        assert device.choose_threads("t1", lambda: next(fast))[0] == 2
+        slight = iter([0.010, 0.009])
+        assert device.choose_threads("t2", lambda: next(slight))[0] == 1
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
