@@ -117,7 +117,7 @@ def main() -> int:
     ap.add_argument("--pairs", type=int, default=3, help="headless/watched run pairs")
     ap.add_argument("--keys", type=int, default=60, help="key presses timed")
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as home:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as home:
         subprocess.run([sys.executable, "-m", "engine", "--home", home, "run", "sequence", "--set", "epochs=1"],
                        capture_output=True, check=True)  # warm caches (precision probe, page cache)
 
@@ -175,6 +175,12 @@ def main() -> int:
         finally:
             term.close()
             subprocess.run([sys.executable, "-m", "engine", "--home", home, "stop", run_id], capture_output=True)
+            for _ in range(100):  # let it write its last checkpoint before the folder goes
+                show = subprocess.run([sys.executable, "-m", "engine", "--home", home, "show", run_id, "--json"],
+                                      capture_output=True, text=True)
+                if json.loads(show.stdout or "{}").get("status") not in ("queued", "running", "paused"):
+                    break
+                time.sleep(0.2)
 
     def pct(values, q):
         values = sorted(values)
