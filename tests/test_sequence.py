@@ -162,3 +162,30 @@ def test_failure_inside_a_run_ends_it_as_failed(home, monkeypatch):
     assert ended.status == "failed" and ended.message == "RuntimeError: boom"
     assert store.get(run_id).message == "RuntimeError: boom"
     assert "Traceback" in (store.run_dir(run_id) / "error.log").read_text()
+
+
+def test_full_disk_fails_the_run_cleanly_and_keeps_the_last_checkpoint(home, monkeypatch):
+    import errno
+
+    import torch
+
+    from engine import trainer
+
+    store = Store()
+    run_id = runs.create(store, "sequence", tiny(epochs=4))
+    real_save, saves = torch.save, []
+
+    def save(obj, path, *args, **kwargs):
+        saves.append(path)
+        if len(saves) == 3:  # the third checkpoint hits a full disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(trainer.torch, "save", save)
+    ended = runs.run_here(store, run_id)
+    assert ended.status == "failed"
+    assert ended.message.startswith("disk full: cannot write checkpoint") and "\n" not in ended.message
+    ckpt = torch.load(store.checkpoint_path(run_id), weights_only=False)
+    assert ckpt["epoch"] == 2  # the last good checkpoint is intact, no half-written file beside it
+    assert not store.checkpoint_path(run_id).with_suffix(".tmp").exists()
+    assert store.history(run_id)["epoch"] == [1.0, 2.0, 3.0]  # what was logged before the failure stays

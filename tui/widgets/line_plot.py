@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 
@@ -17,11 +18,18 @@ class Line:
 
 
 class LinePlot(PlotextPlot):
-    """Several labelled lines, optional log y-axis. ``show`` replots; nothing happens per event."""
+    """Several labelled lines, optional log y-axis.
+
+    ``show`` stores the lines and refreshes only when they changed; ``render`` rebuilds the figure from them each
+    time, because plotext transforms its data in place (a log scale applied twice, on a resize, would fail).
+    """
 
     def __init__(self, title: str = "", xlabel: str = "", **kwargs):
         super().__init__(**kwargs)
         self.title, self.xlabel = title, xlabel
+        self._lines: list[Line] = []
+        self._log = False
+        self._title: str | None = None
         self._key: object = None
 
     def show(self, lines: list[Line], log: bool = False, title: str | None = None) -> None:
@@ -29,19 +37,27 @@ class LinePlot(PlotextPlot):
         if key == self._key:
             return  # nothing new: skip the rebuild
         self._key = key
+        self._lines, self._log, self._title = lines, log, title
+        self.refresh()
+
+    def render(self) -> RenderResult:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(title if title is not None else self.title)
+        plt.title(self._title if self._title is not None else self.title)
         plt.xlabel(self.xlabel)
         drawn = False
-        for ln in lines:
-            pts = [(x, y) for x, y in zip(ln.xs, ln.ys) if math.isfinite(y) and (y > 0 or not log)]
+        most = max(64, 4 * self.size.width)  # more points than the plot has dots only costs time
+        for ln in self._lines:
+            pts = [(x, y) for x, y in zip(ln.xs, ln.ys) if math.isfinite(y) and (y > 0 or not self._log)]
             if not pts:
                 continue
+            if len(pts) > most:
+                step = len(pts) / most
+                pts = [pts[int(i * step)] for i in range(most)] + [pts[-1]]
             xs, ys = zip(*pts)
             plt.plot(list(xs), list(ys), label=ln.label, marker=ln.marker)
             drawn = True
-        if log and drawn:
+        if self._log and drawn:
             plt.yscale("log")
-        self.refresh()
+        return super().render()

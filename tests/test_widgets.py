@@ -1,0 +1,43 @@
+"""Reusable widgets on their own."""
+
+from textual.app import App, ComposeResult
+
+from tui.widgets.line_plot import Line, LinePlot
+
+
+class PlotApp(App):
+    def compose(self) -> ComposeResult:
+        yield LinePlot("t", "x")
+
+
+def decay(n: int) -> Line:
+    return Line("loss", [float(i) for i in range(n)], [1.0 / (i + 1) for i in range(n)])
+
+
+async def test_long_series_are_downsampled_to_the_plot_width():
+    app = PlotApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        plot = app.query_one(LinePlot)
+        drawn = []
+        real = plot.plt.plot
+        plot.plt.plot = lambda xs, ys, **kw: (drawn.append((xs, ys)), real(xs, ys, **kw))
+        n = 10_000
+        plot.show([decay(n), Line("short", [0.0, 1.0], [1.0, 0.5])], log=True)
+        await pilot.pause()
+        (xs, ys), (sx, _) = drawn[-2:]
+        assert len(xs) <= 4 * 60 + 1 and xs[0] == 0.0 and xs[-1] == n - 1  # ends kept
+        assert ys == sorted(ys, reverse=True)  # still the same decreasing curve
+        assert sx == [0.0, 1.0]  # short lines untouched
+
+
+async def test_a_log_plot_survives_a_resize():
+    # plotext transforms its data in place: rendering the same figure twice used to take the log of a log.
+    app = PlotApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        plot = app.query_one(LinePlot)
+        plot.show([decay(100)], log=True)
+        await pilot.pause()
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert app.is_running
+        assert "loss" in str(plot.render()) and "loss" in str(plot.render())
