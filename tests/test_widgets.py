@@ -41,3 +41,15 @@ async def test_a_log_plot_survives_a_resize():
         await pilot.pause()
         assert app.is_running
         assert "loss" in str(plot.render()) and "loss" in str(plot.render())
+
+
+def test_smoothed_batch_loss_follows_a_fall_through_decades():
+    from tui.state import RunState
+
+    state = RunState("r")
+    for step, loss in enumerate([1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]):
+        state.batches.append((step, loss))
+    xs, ys = state.smoothed_batches()
+    assert xs == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert ys == sorted(ys, reverse=True)
+    assert ys[-1] < 1e-5  # within a decade of the last point, not stuck near the first

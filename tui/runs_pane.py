@@ -78,7 +78,8 @@ class RunsPane(Vertical):
         self.cycle_sort()
 
     def action_filter(self) -> None:
-        self.query_one("#runs-filter", Input).focus()
+        # Immediately, not scheduled: keys typed right after "/" must land in the filter, not on the app's keys.
+        self.screen.set_focus(self.query_one("#runs-filter", Input))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.query_one("#runs-table", DataTable).focus()
@@ -106,7 +107,12 @@ class RunsPane(Vertical):
             return  # still being mounted (lazily): on_mount draws the list
         self.marked &= {i.id for i in infos}
         rows = self.visible()
-        key = (tuple((i.id, i.status, i.epochs, tuple(i.metrics.items())) for i in rows),
+        states = self.app.states
+
+        def epochs(i: RunInfo) -> int:  # live for a run being watched; the store fills it in at the end
+            return max(i.epochs, len(states[i.id].epochs)) if i.id in states else i.epochs
+
+        key = (tuple((i.id, i.status, epochs(i), tuple(i.metrics.items())) for i in rows),
                frozenset(self.marked), self.sort)
         if key == self._drawn_key:
             return
@@ -117,7 +123,7 @@ class RunsPane(Vertical):
         for i in rows:
             target, value = score(i)
             table.add_row("●" if i.id in self.marked else " ", i.id, i.experiment,
-                          Text(i.status, style=STATUS_STYLE.get(i.status, "")), str(i.epochs),
+                          Text(i.status, style=STATUS_STYLE.get(i.status, "")), str(epochs(i)),
                           f"{target} {fmt(value)}" if value is not None else "", key_params(i),
                           time.strftime("%m-%d %H:%M", time.localtime(i.created)), key=i.id)
         if cursor in {i.id for i in rows}:

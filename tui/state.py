@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -82,12 +83,16 @@ class RunState:
             keys.update(dict.fromkeys(m.metrics))
         return list(keys)
 
-    def smoothed_batches(self, alpha: float = 0.3) -> tuple[list[float], list[float]]:
+    def smoothed_batches(self, alpha: float = 0.5) -> tuple[list[float], list[float]]:
+        """Batch losses smoothed in log space: a loss falling through decades is not dragged by its past."""
         xs, ys, ema = [], [], None
         for step, loss in self.batches:
-            ema = loss if ema is None else (1 - alpha) * ema + alpha * loss
+            if not loss > 0:
+                continue
+            log = math.log(loss)
+            ema = log if ema is None else (1 - alpha) * ema + alpha * log
             xs.append(float(step))
-            ys.append(ema)
+            ys.append(math.exp(ema))
         return xs, ys
 
     def latest_metrics(self) -> dict[str, float]:

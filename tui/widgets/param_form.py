@@ -12,12 +12,25 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
 from engine.errors import LabdeckError
 from engine.params import Param
 from engine.spec import Spec
+
+
+class ParamGrid(DataTable):
+    """The form's table. Enter opens the editor within the key's own handling (a binding, not a message), so
+    keys typed right after it already go to the editor."""
+
+    BINDINGS = [Binding("enter", "edit", "Edit", id="form.edit")]
+
+    def action_edit(self) -> None:
+        form = self.parent
+        if isinstance(form, ParamForm):
+            form.begin_edit()
 
 
 class ParamForm(Vertical):
@@ -38,7 +51,7 @@ class ParamForm(Vertical):
         self._editing: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield DataTable(cursor_type="row", show_header=False, zebra_stripes=True, id=f"grid-{self.spec.name}")
+        yield ParamGrid(cursor_type="row", show_header=False, zebra_stripes=True, id=f"grid-{self.spec.name}")
         yield Static("", classes="param-help")
         yield Input(compact=True, id=f"editor-{self.spec.name}", placeholder="Enter on a row to edit it")
         yield Static("", classes="param-error")
@@ -79,13 +92,16 @@ class ParamForm(Vertical):
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
+        self.begin_edit()  # a mouse click on a row
+
+    def begin_edit(self) -> None:
         p = self._param_at_cursor()
         if p is None:
             return
         self._editing = p.name
         self._describe(p)
         self.editor.value = self.raw[p.name]
-        self.editor.focus()
+        self.screen.set_focus(self.editor)  # now, so that keys typed right after Enter edit the value
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
