@@ -53,3 +53,22 @@ def test_smoothed_batch_loss_follows_a_fall_through_decades():
     assert xs == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     assert ys == sorted(ys, reverse=True)
     assert ys[-1] < 1e-5  # within a decade of the last point, not stuck near the first
+
+
+async def test_the_form_editor_keeps_a_burst_of_keys_in_order(tmp_path):
+    # Keys posted back-to-back, as a paste or fast typing over SSH delivers them: bound keys (backspace, enter) must
+    # not overtake printable ones.
+    from textual import events
+
+    from tui.app import LabdeckApp
+
+    app = LabdeckApp(tmp_path, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        form = app.query_one("#form-sequence")
+        await pilot.press("down", "down", "enter")  # edit "length" (2000)
+        assert form.editor.has_focus
+        burst = [("backspace", None)] * 4 + [("1", "1"), ("0", "0"), ("0", "0"), ("0", "0"), ("enter", None)]
+        for key, character in burst:
+            app.post_message(events.Key(key, character))
+        await pilot.pause()
+        assert form.raw["length"] == "1000"

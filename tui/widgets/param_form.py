@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -33,6 +33,22 @@ class ParamGrid(DataTable):
             form.begin_edit()
 
 
+class ParamEditor(Input):
+    """The form's editor. Its bound keys (backspace, enter, arrows, ...) run from ``_on_key``, the path printable
+    keys take: dispatched as bindings (Textual's default) they overtook printable keys in a burst (a paste, fast
+    typing over SSH), so backspace, 1, 0, 0, 0, enter on "2000" submitted an empty value."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        bindings = self._bindings.key_to_bindings.get(event.key)
+        if bindings:
+            event.stop()
+            event.prevent_default()
+            self._restart_blink()
+            await self.run_action(bindings[0].action)
+            return
+        await super()._on_key(event)
+
+
 class ParamForm(Vertical):
     DEFAULT_CSS = """
     ParamForm { height: 1fr; }
@@ -53,7 +69,7 @@ class ParamForm(Vertical):
     def compose(self) -> ComposeResult:
         yield ParamGrid(cursor_type="row", show_header=False, zebra_stripes=True, id=f"grid-{self.spec.name}")
         yield Static("", classes="param-help")
-        yield Input(compact=True, id=f"editor-{self.spec.name}", placeholder="Enter on a row to edit it")
+        yield ParamEditor(compact=True, id=f"editor-{self.spec.name}", placeholder="Enter on a row to edit it")
         yield Static("", classes="param-error")
 
     def on_mount(self) -> None:
