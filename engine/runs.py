@@ -34,6 +34,9 @@ def run_here(store: Store, run_id: str, resume: bool = False,
     return Trainer(store, experiment, info.id, info.params, info.budget, on_event).run(resume=resume)
 
 
+_children: list[subprocess.Popen] = []  # runs this process started, reaped by reap()
+
+
 def spawn(store: Store, run_id: str, resume: bool = False) -> int:
     """Start the run in a detached process that outlives this one (its own session: no SIGHUP)."""
     log = open(store.run_dir(run_id) / "output.log", "ab")
@@ -50,8 +53,6 @@ def spawn(store: Store, run_id: str, resume: bool = False) -> int:
     _children.append(proc)
     return proc.pid
 
-
-_children: list[subprocess.Popen] = []
 
 
 def reap() -> None:

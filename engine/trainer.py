@@ -6,6 +6,7 @@ given), throttled batch logging, a checkpoint every epoch, and pause/stop reques
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import random
@@ -167,12 +168,14 @@ class Trainer:
         task = self.experiment.build(p, ctx)
         task.model.to(device)
         key = self.experiment.model_key(p)
-        threads, threads_why = (choose_threads(key, lambda: time_steps(task.model, task.probe_step, device, "fp32"))
-                                if device.type == "cpu" else (0, ""))
-        plan = choose_precision(device, p["precision"], key,
-                                probe=lambda prec: time_steps(task.model, task.probe_step, device, prec))
-        if threads:
-            plan = Plan(plan.device, plan.precision, f"{plan.reason}; {threads_why}", threads)
+
+        def step_seconds(precision: str = "fp32") -> float:
+            return time_steps(task.model, task.probe_step, device, precision)
+
+        plan = choose_precision(device, p["precision"], key, probe=step_seconds)
+        if device.type == "cpu":
+            threads, why = choose_threads(key, step_seconds)
+            plan = dataclasses.replace(plan, threads=threads, reason=f"{plan.reason}; {why}")
         ctx.plan = plan
         scaler = plan.grad_scaler()
         ckpt_path = self.store.checkpoint_path(self.run_id)
@@ -209,7 +212,7 @@ class Trainer:
         stopped = False
         lr = base_lrs[0]
         # The batch-log window spans epochs: short epochs still give a point every BATCH_LOG_SECONDS.
-        log_loss, log_samples, log_t = torch.zeros((), device=device), 0, time.perf_counter()
+        log_loss, log_samples, log_seconds, log_t = torch.zeros((), device=device), 0, 0.0, time.perf_counter()
         while progress() < 1.0 and not stopped:
             epoch = state["epoch"] + 1
             task.model.train()
@@ -243,11 +246,12 @@ class Trainer:
                 state["step"] += 1
                 now = time.perf_counter()
                 state["train_seconds"] += now - t0
+                log_seconds += now - t0
                 if now - log_t >= BATCH_LOG_SECONDS:
-                    # The only host sync of the loop, twice a second.
+                    # The only host sync of the loop, twice a second. The rate counts training steps only.
                     self.emit(BatchMetrics(self.run_id, epoch, state["step"], (log_loss / log_samples).item(),
-                                           log_samples / (now - log_t), progress()))
-                    log_loss, log_samples, log_t = torch.zeros((), device=device), 0, now
+                                           log_samples / max(log_seconds, 1e-9), progress()))
+                    log_loss, log_samples, log_seconds, log_t = torch.zeros((), device=device), 0, 0.0, now
             if samples == 0:
                 break
             state["epoch"] = epoch

@@ -137,7 +137,6 @@ class LabdeckApp(App):
         except LabdeckError as exc:
             self.call_from_thread(self.notify, str(exc), severity="warning")
             return
-        engine.reap()
         if self.watcher:
             self.watcher.refresh_runs()
 
@@ -160,6 +159,7 @@ class LabdeckApp(App):
             state.status = info.status
 
     def on_runs_changed(self, message: RunsChanged) -> None:
+        engine.reap()  # runs this dashboard started and that have ended must not linger as zombies
         self.infos = {i.id: i for i in message.runs}
         for info in message.runs:
             state = self.states.get(info.id)

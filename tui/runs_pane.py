@@ -180,11 +180,11 @@ class RunsPane(Vertical):
         for s in states:
             table.add_column(s.run_id[-11:])
         names = list(dict.fromkeys(k for s in states for k in s.params))
-        metrics = list(dict.fromkeys(k for s in states for k in s.latest_metrics()))
+        latest = [s.latest_metrics() for s in states]
+        metrics = list(dict.fromkeys(k for m in latest for k in m))
         differs = {n: len({repr(s.params.get(n)) for s in states}) > 1 for n in names}
         for name in sorted(names, key=lambda n: not differs[n]):  # what differs first, in bold
             style = "bold" if differs[name] else "dim"
             table.add_row(Text(name, style=style), *(Text(fmt(s.params.get(name)), style=style) for s in states))
         for name in metrics:
-            table.add_row(Text(name, style="italic"), *(fmt(s.latest_metrics().get(name, float("nan")))
-                                                         for s in states))
+            table.add_row(Text(name, style="italic"), *(fmt(m.get(name, float("nan"))) for m in latest))

@@ -1,7 +1,7 @@
 """Reads the run store from a background thread and posts what changed to the app.
 
-Each subscribed run has its own event cursor, so subscribing to an old run loads its whole history once and
-then only what is new. Runs are re-listed every second for live statuses.
+Subscribing to a run loads its whole history once; after that one query per tick reads every new event of the
+store and passes on those of subscribed runs. Runs are re-listed every second for live statuses.
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ class StoreWatcher:
         self._wake = threading.Event()
 
     def subscribe(self, run_id: str) -> None:
+        """Follow a run; only a run not yet followed wakes the reader (the app re-subscribes every second)."""
         with self._lock:
-            self._cursors.setdefault(run_id, 0)
+            if run_id in self._cursors:
+                return
+            self._cursors[run_id] = 0
         self._wake.set()
 
     def refresh_runs(self) -> None:
@@ -44,6 +47,7 @@ class StoreWatcher:
             return
         last_list = 0.0
         try:
+            tail = store.last_event_id()  # the newest event any subscribed run has been given
             while not self.cancelled():
                 now = time.monotonic()
                 if now - last_list >= RUNS_SECONDS or self._wake.is_set():
@@ -51,13 +55,24 @@ class StoreWatcher:
                     last_list = now
                 self._wake.clear()
                 with self._lock:
-                    cursors = dict(self._cursors)
-                for run_id, after in cursors.items():
-                    batch = store.events(run_id, after)
+                    new = [r for r, cursor in self._cursors.items() if cursor == 0]
+                for run_id in new:  # whole history, once
+                    batch = store.events(run_id)
+                    with self._lock:
+                        self._cursors[run_id] = batch[-1][0] if batch else -1
                     if batch:
-                        with self._lock:
-                            self._cursors[run_id] = batch[-1][0]
-                        self.post(RunEvents(run_id, [e for _, e in batch], reset=after == 0))
+                        self.post(RunEvents(run_id, [e for _, e in batch], reset=True))
+                fresh: dict[str, list] = {}
+                for event_id, event in store.events(after=tail):
+                    tail = event_id
+                    with self._lock:
+                        cursor = self._cursors.get(event.run_id)
+                        if cursor is None or event_id <= cursor:
+                            continue  # not followed, or already in the history it was given
+                        self._cursors[event.run_id] = event_id
+                    fresh.setdefault(event.run_id, []).append(event)
+                for run_id, events in fresh.items():
+                    self.post(RunEvents(run_id, events))
                 self._wake.wait(POLL_SECONDS)
         except StoreError as exc:
             self.post(StoreFailed(str(exc)))
