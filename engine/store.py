@@ -263,17 +263,13 @@ class Store:
             out.setdefault(key, [float("nan")] * len(epochs))[index[epoch]] = value
         return out
 
-    def events(self, run_id: str | None = None, after: int = 0, limit: int = 10_000,
-               kinds: tuple[str, ...] = ()) -> list[tuple[int, Event]]:
+    def events(self, run_id: str | None = None, after: int = 0, limit: int = 10_000) -> list[tuple[int, Event]]:
         """Events with id > ``after`` in order, for one run or all runs."""
         sql = "SELECT id, run_id, kind, payload FROM events WHERE id > ?"
         args: list[Any] = [after]
         if run_id:
             sql += " AND run_id = ?"
             args.append(run_id)
-        if kinds:
-            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
-            args.extend(kinds)
         sql += " ORDER BY id LIMIT ?"
         args.append(limit)
         return [(i, from_record(r, k, json.loads(p))) for i, r, k, p in self._read(sql, tuple(args))]

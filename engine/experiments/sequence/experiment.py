@@ -73,12 +73,15 @@ class SequenceTask(Task):
         out = [self.model(self.x_test[i: i + 4096]).float() for i in range(0, len(self.x_test), 4096)]
         return torch.cat(out).cpu().numpy().astype(np.float64)
 
-    def evaluate(self) -> dict[str, float]:
-        pred = self._predict_test()
+    def _scores(self, pred: np.ndarray) -> dict[str, float]:
+        """Held-out scores of scaled one-step predictions: the loss on the scaled series, MSE/MAE on the original."""
         true = self.y_test.cpu().numpy().astype(np.float64)
         p, t = self.data.unscale(pred), self.data.unscale(true)
         return {"test_loss": float(np.mean((pred - true) ** 2)), "test_mse": float(np.mean((p - t) ** 2)),
                 "test_mae": float(np.mean(np.abs(p - t)))}
+
+    def evaluate(self) -> dict[str, float]:
+        return self._scores(self._predict_test())
 
     def _forecast(self) -> np.ndarray:
         d, w, h = self.data, self.p["window"], self.p["horizon"]
@@ -91,18 +94,17 @@ class SequenceTask(Task):
 
     def report(self, run_id: str) -> tuple[dict[str, float], list[Event]]:
         with torch.no_grad():
-            metrics = self.evaluate()
+            pred = self._predict_test()
+        metrics = self._scores(pred)
         d, h = self.data, self.p["horizon"]
         fc = self._forecast()
         truth = d.values[d.n_train: d.n_train + h]
         metrics["forecast_rmse"] = float(np.sqrt(np.mean((fc - truth) ** 2)))
         n = min(len(self.x_test), 512)
         grads = input_gradient_norms(self.model, self.x_test[:n], self.y_test[:n])
-        with torch.no_grad():
-            predicted = d.unscale(self._predict_test())
         series = {
             "true": d.values[d.n_train:].tolist(),
-            "predicted": predicted.tolist(),
+            "predicted": d.unscale(pred).tolist(),
             "forecast": fc.tolist(),
             "train_tail": d.values[max(0, d.n_train - 200): d.n_train].tolist(),
         }
