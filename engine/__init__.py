@@ -8,6 +8,15 @@ from .errors import DataError, LabdeckError, ParamError, RunNotFound, StoreError
 from .runs import create, pause, reap, resume, spawn, stop
 from .store import ACTIVE, STATUSES, RunInfo, Store, default_home
 
-__all__ = ["events", "registry", "create", "pause", "reap", "resume", "spawn", "stop", "Store", "RunInfo",
+
+
+def predict(store: Store, run: str, inputs: list[str], **options):
+    """Use a trained run on new data (sequence: values; vision: image files). Imports torch on first use."""
+    from .predict import predict as _predict
+
+    return _predict(store, store.get(run), inputs, **options)
+
+
+__all__ = ["predict", "events", "registry", "create", "pause", "reap", "resume", "spawn", "stop", "Store", "RunInfo",
            "ACTIVE", "STATUSES", "default_home", "LabdeckError", "ParamError", "DataError", "RunNotFound",
            "StoreError"]

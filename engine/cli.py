@@ -13,7 +13,7 @@ from typing import Any
 
 from . import registry, runs
 from .errors import DataError, LabdeckError, ParamError, RunNotFound
-from .events import BatchMetrics, Event
+from .events import BatchMetrics, Event, Progress
 from .formatting import fmt as _fmt, format_event
 from .params import parse_assignments
 from .store import ACTIVE, Store
@@ -40,7 +40,7 @@ class _Printer:
         line = format_event(event, self.tty)
         if line is None:
             return
-        if isinstance(event, BatchMetrics):
+        if isinstance(event, (BatchMetrics, Progress)) and self.tty:
             self.stream.write("\r\033[K" + line)
             self._transient = True
         else:
@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", parents=[common], help="use a trained run on new data")
     p.add_argument("run")
-    p.add_argument("inputs", nargs="*", help="sequence: the last values of a series (numbers)")
+    p.add_argument("inputs", nargs="*", help="sequence: the last values of a series (numbers); vision: image files")
     p.add_argument("--csv", metavar="PATH[:COLUMN]", help="sequence: read the series from a CSV column")
     p.add_argument("--steps", type=int, default=20, help="sequence: values to forecast")
     p.add_argument("--json", action="store_true")

@@ -34,6 +34,8 @@ class DataSummary(Event):
     missing: dict[str, int]
     sizes: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    # sample images: {"label", "size", "pixels": flat RGB ints of a size x size thumbnail}
+    images: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,15 @@ class RunEnded(Event):
 
 
 @dataclass(frozen=True)
+class Progress(Event):
+    """Slow data preparation before training: a download or a decode."""
+
+    stage: str
+    done: float
+    total: float  # 0 when unknown
+
+
+@dataclass(frozen=True)
 class LogLine(Event):
     text: str
 
@@ -95,7 +106,7 @@ class LogLine(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (RunStarted, DataSummary, EpochMetrics, BatchMetrics, Evaluation, Predictions,
-                CheckpointSaved, StatusChanged, RunEnded, LogLine)
+                CheckpointSaved, StatusChanged, RunEnded, Progress, LogLine)
 }
 
 

@@ -45,6 +45,8 @@ class Context:
     run_dir: Path
     data_dir: Path
     log: Callable[[str], None] = print
+    # (stage, done, total) of slow data preparation: downloads, decoding
+    progress: Callable[[str, float, float], None] = lambda stage, done, total: None
 
 
 class Task:

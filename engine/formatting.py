@@ -5,13 +5,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .events import BatchMetrics, DataSummary, EpochMetrics, Event, LogLine, RunEnded, RunStarted, StatusChanged
+from .events import (BatchMetrics, DataSummary, EpochMetrics, Event, LogLine, Progress, RunEnded, RunStarted,
+                     StatusChanged)
 
 
 def fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}" if math.isfinite(v) else str(v)
     return str(v)
+
+
+def progress_line(event: Progress) -> str:
+    if event.stage == "download":
+        mb = f"{event.done / 1e6:.1f}" + (f" of {event.total / 1e6:.1f} MB" if event.total else " MB")
+        return f"  downloading: {mb}" + (f" ({event.done / event.total:.0%})" if event.total else "")
+    part = f"{event.done:.0f}/{event.total:.0f}" if event.total else f"{event.done:.0f}"
+    return f"  {event.stage}: {part}" + (f" ({event.done / event.total:.0%})" if event.total else "")
 
 
 def format_event(event: Event, tty: bool = False) -> str | None:
@@ -31,6 +40,8 @@ def format_event(event: Event, tty: bool = False) -> str | None:
         if not tty:
             return None
         return f"  step {event.step}  loss {event.loss:.4g}  {event.samples_per_second:.0f}/s  {event.progress:.0%}"
+    if isinstance(event, Progress):
+        return progress_line(event) if tty or (event.total and event.done >= event.total) else None
     if isinstance(event, StatusChanged):
         return f"run {event.run_id} {event.status}"
     if isinstance(event, LogLine):

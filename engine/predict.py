@@ -39,4 +39,13 @@ def predict(store: Store, info: RunInfo, inputs: list[str], csv: str | None = No
         out = forecast(ckpt, _series(inputs, csv), steps)
         return {"run_id": info.id, "forecast": out.tolist(),
                 "lines": [f"{i + 1}\t{v:.6g}" for i, v in enumerate(out)]}
+    if info.experiment == "vision":
+        from .experiments.vision.experiment import predict as classify
+
+        results = classify(ckpt, inputs)
+        lines = []
+        for r in results:
+            lines.append(r["image"])
+            lines += [f"  {t['probability']:7.2%}  {t['class']}" for t in r["top"]]
+        return {"run_id": info.id, "images": results, "lines": lines}
     raise LabdeckError(f"prediction is not available for {info.experiment} runs")

@@ -21,7 +21,7 @@ import torch
 
 from .device import Plan, choose_precision, choose_threads, pick_device, time_steps
 from .errors import LabdeckError
-from .events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, Event, LogLine, RunEnded,
+from .events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, Event, LogLine, Progress, RunEnded,
                      RunStarted, StatusChanged)
 from .experiment import Context, Experiment
 from .procs import process_start_time
@@ -89,6 +89,7 @@ class Trainer:
         self._stop_signal = False
         self._last_poll = 0.0
         self._control = "run"
+        self._last_progress = 0.0
 
     # -- events ----------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -98,6 +99,13 @@ class Trainer:
 
     def log(self, text: str) -> None:
         self.emit(LogLine(self.run_id, text))
+
+    def progress(self, stage: str, done: float, total: float) -> None:
+        """Data-preparation progress, at most twice a second (and always its end)."""
+        now = time.monotonic()
+        if now - self._last_progress >= BATCH_LOG_SECONDS or (total and done >= total):
+            self._last_progress = now
+            self.emit(Progress(self.run_id, stage, float(done), float(total)))
 
     # -- control ---------------------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
@@ -164,7 +172,7 @@ class Trainer:
         device = pick_device(p["device"])
         if device.type == "cuda" and not torch.cuda.is_available():
             raise LabdeckError("device=cuda requested but no CUDA GPU is available")
-        ctx = Context(self.run_id, Plan(device, "fp32"), self.run_dir, data_dir(), self.log)
+        ctx = Context(self.run_id, Plan(device, "fp32"), self.run_dir, data_dir(), self.log, self.progress)
         task = self.experiment.build(p, ctx)
         task.model.to(device)
         key = self.experiment.model_key(p)

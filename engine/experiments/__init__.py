@@ -1,5 +1,6 @@
 """The experiments labdeck ships. Only their torch-free specs are imported here."""
 
 from .sequence.spec import SPEC as SEQUENCE
+from .vision.spec import SPEC as VISION
 
-SPECS = (SEQUENCE,)
+SPECS = (SEQUENCE, VISION)

@@ -1,5 +1,6 @@
 """Experiment-specific result views, by experiment name."""
 
 from .sequence import SequenceResults
+from .vision import VisionResults
 
-RESULTS = {"sequence": SequenceResults}
+RESULTS = {"sequence": SequenceResults, "vision": VisionResults}

@@ -9,6 +9,8 @@ from textual.widgets import DataTable, Static
 from engine.events import DataSummary
 from engine.formatting import fmt
 
+from .image_grid import ImageGrid
+
 
 class DataView(VerticalScroll):
     DEFAULT_CSS = """
@@ -21,6 +23,7 @@ class DataView(VerticalScroll):
         yield Static("No run yet: start one to see its data.", classes="data-notes")
         yield DataTable(id="data-head", zebra_stripes=True, cursor_type="none")
         yield DataTable(id="data-stats", zebra_stripes=True, cursor_type="none")
+        yield ImageGrid(id="data-images")
 
     def show(self, summary: DataSummary | None) -> None:
         if summary is None:
@@ -35,6 +38,8 @@ class DataView(VerticalScroll):
         head.add_columns(*summary.columns)
         for row in summary.head:
             head.add_row(*("—" if v is None else fmt(v) for v in row))
+        self.query_one("#data-images", ImageGrid).show(
+            [{"pixels": im["pixels"], "size": im["size"], "caption": im["label"]} for im in summary.images])
         stats = self.query_one("#data-stats", DataTable)
         stats.clear(columns=True)
         names = list(summary.stats)

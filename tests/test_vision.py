@@ -1,0 +1,175 @@
+"""The Vision experiment end to end on tiny generated images: shapes, image folders, bad input, prediction."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine import runs
+from engine.errors import DataError
+from engine.events import DataSummary, EpochMetrics, Evaluation, Progress, RunEnded
+from engine.experiments.vision import data as D
+from engine.experiments.vision.experiment import augment
+from engine.experiments.vision.shapes import SHAPES, generate
+from engine.store import Store
+
+from .conftest import cli, set_args
+
+TINY = {"dataset": "shapes", "shapes_count": "300", "width": "8", "depth": "1", "batch_size": "32", "epochs": "2", "lr": "0.3",
+        "precision": "fp32"}
+
+
+def tiny(**over) -> dict[str, str]:
+    return {**TINY, **{k: str(v) for k, v in over.items()}}
+
+
+def train(store, **over):
+    run_id = runs.create(store, "vision", tiny(**over))
+    seen = []
+    ended = runs.run_here(store, run_id, on_event=seen.append)
+    return run_id, ended, seen
+
+
+def write_folder(root: Path, per_class: int = 12, classes=SHAPES[:3], split: bool = True) -> Path:
+    from PIL import Image
+
+    images, labels = generate(per_class * len(SHAPES), 24, seed=1)
+    for name in classes:
+        picked = images[labels == SHAPES.index(name)][:per_class]
+        for i, img in enumerate(picked):
+            part = ("train" if i < per_class * 2 // 3 else "test") if split else ""
+            folder = root / part / name
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(folder / f"{i}.png")
+    return root
+
+
+def test_shapes_run_reports_accuracy_per_class_and_confusion(home):
+    store = Store()
+    run_id, ended, seen = train(store, epochs=4)
+    assert ended.status == "finished", ended.message
+    assert [e.epoch for e in seen if isinstance(e, EpochMetrics)] == [1, 2, 3, 4]
+    summary = next(e for e in seen if isinstance(e, DataSummary))
+    assert summary.sizes == {"train_images": 210, "test_images": 90, "classes": 10}  # stratified 70/30
+    assert [row[1] for row in summary.head] == [21] * 10  # class counts, train
+    assert set(summary.stats) == {"R", "G", "B"} and 0 < summary.stats["R"]["std"] < 1
+    assert len(summary.images) == 20 and len(summary.images[0]["pixels"]) == 16 * 16 * 3
+    ev = next(e for e in seen if isinstance(e, Evaluation))
+    confusion = np.array(ev.tables["confusion"])
+    assert confusion.shape == (10, 10) and confusion.sum() == 90
+    assert ended.metrics["test_accuracy"] == pytest.approx(np.trace(confusion) / 90, abs=1e-6)
+    assert ev.tables["per_class"]["support"] == [9] * 10
+    assert len(ev.tables["grid"]) == 60 and ev.tables["classes"] == list(SHAPES)
+    assert "test_top5" not in ended.metrics  # top-5 only for many classes
+    # it learned something: better than chance on ten balanced classes
+    assert ended.metrics["test_accuracy"] > 0.2
+
+
+def test_lenet_and_adam_train_too(home):
+    _, ended, _ = train(Store(), model="lenet", optimizer="adam", lr=0.003, label_smoothing=0, flip="false")
+    assert ended.status == "finished", ended.message
+    assert 0 <= ended.metrics["test_accuracy"] <= 1
+
+
+def test_folder_with_official_split_skips_corrupt_files_and_reuses_the_decode(home, tmp_path):
+    root = write_folder(tmp_path / "imgs")
+    (root / "train" / "circle" / "broken.png").write_bytes(b"\x89PNG not really")
+    (root / "train" / "square" / "notes.txt").write_text("not an image")
+    store = Store()
+    _, ended, seen = train(store, dataset=f"folder:{root}", image_size=16)
+    assert ended.status == "finished", ended.message
+    summary = next(e for e in seen if isinstance(e, DataSummary))
+    assert summary.missing == {"unreadable images": 2}
+    assert summary.sizes == {"train_images": 24, "test_images": 12, "classes": 3}
+    assert any("broken.png" in n for n in summary.notes) and any("official split" in n for n in summary.notes)
+    assert any(isinstance(e, Progress) and e.done == e.total for e in seen)  # decode progress reached its end
+    _, _, again = train(store, dataset=f"folder:{root}", image_size=16)
+    assert any("reused" in n for n in next(e for e in again if isinstance(e, DataSummary)).notes)
+
+
+def test_single_folder_is_split_by_class(home, tmp_path):
+    root = write_folder(tmp_path / "flat", per_class=10, split=False)
+    data = D.load_folder(str(root), 16, 0.7, 0, tmp_path / "cache", lambda *a: None)
+    assert np.bincount(data.y_train.numpy()).tolist() == [7, 7, 7]
+    assert np.bincount(data.y_test.numpy()).tolist() == [3, 3, 3]
+    assert data.x_train.shape[1:] == (3, 16, 16) and data.x_train.dtype == torch.uint8
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda root: root / "nothing", "does not exist"),
+    (lambda root: (root.mkdir(), (root / "file.jpg").write_text("x"), root / "file.jpg")[-1], "is a file"),
+    (lambda root: (root.joinpath("only").mkdir(parents=True), root)[-1], "at least two class folders"),
+    (lambda root: (write_folder(root, split=False), (root / "empty").mkdir(), root)[-1], "empty"),
+])
+def test_bad_folders_are_one_line_naming_the_path(home, tmp_path, make, message):
+    path = make(tmp_path / "data")
+    with pytest.raises(DataError, match=message) as err:
+        runs.create(Store(), "vision", tiny(dataset=f"folder:{path}"))
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+    assert Store().runs() == []  # no run was created
+
+
+def test_a_folder_of_only_unreadable_images_fails_the_run_with_one_line(home, tmp_path):
+    root = write_folder(tmp_path / "imgs", split=False)
+    for f in (root / "circle").iterdir():
+        f.write_bytes(b"garbage")
+    _, ended, _ = train(Store(), dataset=f"folder:{root}")
+    assert ended.status == "failed" and "circle" in ended.message and "no readable image" in ended.message
+
+
+def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
+    from torchvision.datasets import utils
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(utils, "_urlretrieve", offline)
+    with pytest.raises(DataError) as err:
+        D.load_cifar("cifar10", tmp_path / "cifar10", lambda *a: None)
+    text = str(err.value)
+    assert "cannot download CIFAR-10" in text and "dataset=shapes" in text and "\n" not in text
+
+
+def test_augment_flips_and_shifts_without_changing_shape():
+    g = torch.Generator().manual_seed(0)
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    out = augment(x, flip=True, translate=2, g=g)
+    assert out.shape == x.shape
+    same = augment(x, flip=False, translate=0, g=g)
+    assert torch.equal(same, x)
+    flipped_or_not = [torch.equal(augment(x[:1], True, 0, torch.Generator().manual_seed(s)), x[:1].flip(3))
+                      for s in range(20)]
+    assert any(flipped_or_not) and not all(flipped_or_not)
+
+
+def test_cli_predicts_top5_on_image_files_and_refuses_bad_ones(home, tmp_path):
+    from PIL import Image
+
+    proc = cli("run", "vision", *set_args(tiny(epochs=1)), "--json", check=True)
+    run_id = json.loads(proc.stdout.splitlines()[-1])["run_id"]
+    images, labels = generate(2, 32, seed=5)
+    path = tmp_path / "x.png"
+    Image.fromarray(images[0]).save(path)
+    out = json.loads(cli("predict", run_id, str(path), "--json", check=True).stdout)
+    top = out["images"][0]["top"]
+    assert len(top) == 5 and all(t["class"] in SHAPES for t in top)
+    probs = [t["probability"] for t in top]
+    assert probs == sorted(probs, reverse=True) and sum(probs) <= 1.0001
+    text = cli("predict", run_id, str(path), check=True).stdout.splitlines()
+    assert text[0] == str(path) and len(text) == 6
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    proc = cli("predict", run_id, str(bad))
+    assert proc.returncode == 2 and "not a readable image" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_refuses_a_bad_dataset_with_exit_2(home, tmp_path):
+    proc = cli("run", "vision", "--set", f"dataset=folder:{tmp_path}/nope")
+    assert proc.returncode == 2 and "does not exist" in proc.stderr and proc.stderr.count("\n") == 1
+    proc = cli("run", "vision", "--set", "dataset=imagenet")
+    assert proc.returncode == 2 and "dataset:" in proc.stderr

@@ -1,0 +1,144 @@
+"""Vision results: accuracy curves, per-class metrics, the confusion matrix, test images with their predicted
+labels, and prediction on an image file the user names."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Checkbox, DataTable, Input, Static
+
+from engine.formatting import fmt
+
+from ..state import RunState
+from ..widgets.confusion import ConfusionTable, most_confused
+from ..widgets.image_grid import ImageGrid
+from ..widgets.line_plot import Line, LinePlot
+
+
+class Predicted(Message):
+    def __init__(self, text: str, error: bool = False):
+        super().__init__()
+        self.text, self.error = text, error
+
+
+class VisionResults(VerticalScroll):
+    DEFAULT_CSS = """
+    VisionResults { height: 1fr; }
+    VisionResults .vision-top { height: 14; }
+    VisionResults #vision-acc { width: 1fr; }
+    VisionResults #vision-classes { width: 50; height: 14; }
+    VisionResults .vision-confusion { height: auto; max-height: 26; margin-top: 1; }
+    VisionResults ConfusionTable { width: 1fr; }
+    VisionResults #vision-pairs { width: 38; padding: 0 1; }
+    VisionResults .vision-bar { height: 3; margin-top: 1; }
+    VisionResults #vision-path { width: 1fr; }
+    VisionResults #vision-predicted { height: auto; padding: 0 1; }
+    VisionResults #vision-grid { margin-top: 1; }
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._evaluation = None
+        self._run_id: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="vision-top"):
+            yield LinePlot("test accuracy", "step", id="vision-acc")
+            yield DataTable(id="vision-classes", zebra_stripes=True, cursor_type="row")
+        with Horizontal(classes="vision-confusion"):
+            yield ConfusionTable(id="vision-confusion")
+            yield Static("The confusion matrix appears when a run ends.", id="vision-pairs")
+        with Horizontal(classes="vision-bar"):
+            yield Checkbox("mistakes only", id="vision-mistakes")
+            yield Input(placeholder="an image file to classify, then Enter", id="vision-path")
+        yield Static("", id="vision-predicted")
+        yield ImageGrid(id="vision-grid")
+
+    def show(self, state: RunState | None, compared: list[RunState], log: bool) -> None:
+        lines = []
+        for run in ([state] if state is not None else []) + [r for r in compared if r is not state]:
+            xs, ys = run.series("test_accuracy")
+            if xs:
+                lines.append(Line(run.run_id[-4:] if run is not state else "test accuracy", xs, ys))
+        self.query_one("#vision-acc", LinePlot).show(lines)
+        self._run_id = state.run_id if state is not None else None
+        evaluation = state.evaluation if state is not None else None
+        if evaluation is not self._evaluation:
+            self._evaluation = evaluation
+            self._show_evaluation()
+
+    def _show_evaluation(self) -> None:
+        ev = self._evaluation
+        table = self.query_one("#vision-classes", DataTable)
+        table.clear(columns=True)
+        if ev is None or "confusion" not in ev.tables:
+            self.query_one("#vision-grid", ImageGrid).show([])
+            return
+        t = ev.tables
+        classes, per = t["classes"], t["per_class"]
+        table.add_columns("class", "precision", "recall", "F1", "support")
+        for i, name in enumerate(classes):
+            table.add_row(name, fmt(per["precision"][i]), fmt(per["recall"][i]), fmt(per["f1"][i]),
+                          str(per["support"][i]))
+        self.query_one(ConfusionTable).show(t["confusion"], classes)
+        pairs = most_confused(t["confusion"], classes)
+        text = Text("Most confused (true → predicted)\n", style="bold")
+        for true, pred, count in pairs:
+            text.append(f"{count:>5}  {true} → {pred}\n")
+        if not pairs:
+            text.append("no mistakes\n")
+        self.query_one("#vision-pairs", Static).update(text)
+        self._show_grid()
+
+    def _show_grid(self) -> None:
+        ev = self._evaluation
+        if ev is None or "grid" not in ev.tables:
+            return
+        classes = ev.tables["classes"]
+        mistakes = self.query_one("#vision-mistakes", Checkbox).value
+        items = []
+        for g in ev.tables["grid"]:
+            wrong = g["pred"] != g["true"]
+            if mistakes and not wrong:
+                continue
+            items.append({"pixels": g["pixels"], "size": 16, "caption": classes[g["pred"]],
+                          "style": "bold red" if wrong else "green",
+                          "caption2": f"({classes[g['true']]})" if wrong else f"{g['confidence']:.0%}"})
+        self.query_one("#vision-grid", ImageGrid).show(items)
+
+    @on(Checkbox.Changed, "#vision-mistakes")
+    def _mistakes(self) -> None:
+        self._show_grid()
+
+    @on(Input.Submitted, "#vision-path")
+    def _predict(self, event: Input.Submitted) -> None:
+        path = event.value.strip()
+        if not path:
+            return
+        if self._run_id is None:
+            self._show_prediction(Predicted("no run to predict with: start or open a Vision run", error=True))
+            return
+        self.query_one("#vision-predicted", Static).update(f"classifying {path} …")
+        self._classify(self._run_id, path)
+
+    @work(thread=True, group="predict", exclusive=True, exit_on_error=False)
+    def _classify(self, run_id: str, path: str) -> None:
+        import engine
+
+        try:
+            result = engine.predict(engine.Store(self.app.home), run_id, [path])
+        except engine.LabdeckError as exc:
+            self.post_message(Predicted(str(exc), error=True))
+            return
+        top = result["images"][0]["top"]
+        text = f"{path}: " + ", ".join(f"{t['class']} {t['probability']:.1%}" for t in top)
+        self.post_message(Predicted(text))
+
+    @on(Predicted)
+    def _show_prediction(self, message: Predicted) -> None:
+        style = "bold $error" if message.error else "bold"
+        self.query_one("#vision-predicted", Static).update(f"[{style}]{message.text}[/]" if message.error
+                                                           else Text(message.text, style="bold"))
