@@ -17,6 +17,13 @@ def predict(store: Store, run: str, inputs: list[str], **options):
     return _predict(store, store.get(run), inputs, **options)
 
 
-__all__ = ["predict", "events", "registry", "create", "pause", "reap", "resume", "spawn", "stop", "Store", "RunInfo",
+def generator(store: Store, run: str):
+    """A language run's text generator (``.stream(prompt, tokens, temperature, top_k, top_p, seed)``)."""
+    from .predict import generator as _generator
+
+    return _generator(store, store.get(run))
+
+
+__all__ = ["predict", "generator", "events", "registry", "create", "pause", "reap", "resume", "spawn", "stop", "Store", "RunInfo",
            "ACTIVE", "STATUSES", "default_home", "LabdeckError", "ParamError", "DataError", "RunNotFound",
            "StoreError"]

@@ -1,4 +1,4 @@
-"""The headless command line: ``labdeck run|params|runs|show|watch|pause|resume|stop|predict|delete``.
+"""The headless command line: ``labdeck run|params|runs|show|watch|pause|resume|stop|predict|generate|delete``.
 
 Bad input exits with status 2 and one line naming what is wrong; no traceback, no run created.
 """
@@ -166,6 +166,18 @@ def cmd_predict(store: Store, a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(store: Store, a: argparse.Namespace) -> int:
+    from .predict import generator  # imports torch
+
+    gen = generator(store, store.get(a.run))
+    out = sys.stdout
+    for piece in gen.stream(a.prompt, a.tokens, a.temperature, a.top_k, a.top_p, a.seed):
+        out.write(piece)
+        out.flush()  # stream: each token as soon as it exists
+    out.write("\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     home_help = "run store folder (default: $LABDECK_HOME or the user data dir)"
     # Accepted before or after the command; SUPPRESS keeps a subcommand from resetting a --home given before it.
@@ -207,12 +219,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="PATH[:COLUMN]", help="sequence: read the series from a CSV column")
     p.add_argument("--steps", type=int, default=20, help="sequence: values to forecast")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("generate", parents=[common], help="stream text from a language run (finished or running)")
+    p.add_argument("run")
+    p.add_argument("--prompt", default="", help="text to continue")
+    p.add_argument("--tokens", type=int, default=200, help="tokens to generate")
+    p.add_argument("--temperature", type=float, default=0.8, help="0 = always the most likely token")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0 = all)")
+    p.add_argument("--top-p", type=float, default=1.0, help="sample among the most likely tokens of this mass")
+    p.add_argument("--seed", type=int, default=0)
     return ap
 
 
 COMMANDS = {"run": cmd_run, "params": cmd_params, "runs": cmd_runs, "show": cmd_show, "watch": cmd_watch,
             "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "delete": cmd_delete,
-            "predict": cmd_predict}
+            "predict": cmd_predict, "generate": cmd_generate}
 
 
 def main(argv: list[str] | None = None) -> int:

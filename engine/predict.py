@@ -49,3 +49,12 @@ def predict(store: Store, info: RunInfo, inputs: list[str], csv: str | None = No
             lines += [f"  {t['probability']:7.2%}  {t['class']}" for t in r["top"]]
         return {"run_id": info.id, "images": results, "lines": lines}
     raise LabdeckError(f"prediction is not available for {info.experiment} runs")
+
+
+def generator(store: Store, info: RunInfo):
+    """A language run's model from its latest checkpoint (a running run's too: checkpoints are atomic)."""
+    if info.experiment != "language":
+        raise LabdeckError(f"run {info.id} is a {info.experiment} run; text generation needs a language run")
+    from .experiments.language.experiment import Generator
+
+    return Generator(load_checkpoint(store.checkpoint_path(info.id)))

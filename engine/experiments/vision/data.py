@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ...download import reason, reporting
 from ...errors import DataError
 from . import folder as F
 from .shapes import SHAPES, generate
@@ -63,44 +64,19 @@ def stratified_split(x: np.ndarray, y: np.ndarray, train: float, seed: int):
 
 
 # -- CIFAR ------------------------------------------------------------------------------------------
-class _DownloadBar:
-    """Stands in for torchvision's tqdm during a download, so that progress reaches labdeck's own events."""
-
-    report: Progress = staticmethod(lambda stage, done, total: None)
-
-    def __init__(self, total=None, **_: Any):
-        self.total, self.n = total or 0, 0
-
-    def update(self, n: int) -> None:
-        self.n += n
-        type(self).report("download", self.n, self.total)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-
 def load_cifar(name: str, root: Path, progress: Progress) -> ImageData:
     import torchvision
-    from torchvision.datasets import utils as tv_utils
 
     cls = {"cifar10": torchvision.datasets.CIFAR10, "cifar100": torchvision.datasets.CIFAR100}[name]
     title = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}[name]
     os.makedirs(root, exist_ok=True)
-    _DownloadBar.report = staticmethod(progress)
-    saved = tv_utils.tqdm
-    tv_utils.tqdm = _DownloadBar
     try:
-        train = cls(str(root), train=True, download=True)
-        test = cls(str(root), train=False, download=True)
+        with reporting(progress):
+            train = cls(str(root), train=True, download=True)
+            test = cls(str(root), train=False, download=True)
     except (OSError, RuntimeError) as exc:  # URLError is an OSError; a bad checksum is a RuntimeError
-        reason = getattr(exc, "reason", None) or str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"cannot download {title} into {root} ({reason}); offline? use dataset=shapes (needs no "
-                        f"download) or dataset=folder:PATH") from None
-    finally:
-        tv_utils.tqdm = saved
+        raise DataError(f"cannot download {title} into {root} ({reason(exc)}); offline? use dataset=shapes (needs "
+                        f"no download) or dataset=folder:PATH") from None
     return ImageData(title, list(train.classes), _nchw(train.data), torch.tensor(train.targets),
                      _nchw(test.data), torch.tensor(test.targets), notes=[f"{title}: official train/test split"])
 

@@ -1,0 +1,60 @@
+"""Language experiment spec: hyperparameters and input checks (no torch here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import ParamError
+from ...params import Param, ParamSpec
+from ...spec import Spec, common_params
+
+BUILTIN = ("stdlib", "tinyshakespeare", "wikitext2")
+
+
+def check_corpus(value: str) -> None:
+    if value in BUILTIN:
+        return
+    if not value.startswith("file:") or len(value) <= len("file:"):
+        raise ParamError("must be stdlib (needs no download), tinyshakespeare, wikitext2 or file:PATH")
+
+
+def check(p: dict[str, Any]) -> None:
+    if p["corpus"].startswith("file:"):
+        from .data import read_text_file  # the file is checked before a run is created
+
+        read_text_file(p["corpus"][len("file:"):], limit=4096)
+    if p["tie"] and p["embedding"] != p["hidden"]:
+        raise ParamError(f"tie: needs embedding == hidden (got {p['embedding']} and {p['hidden']})")
+
+
+SPEC = Spec(
+    name="language",
+    title="Language",
+    summary="an LSTM language model learns a text and writes more of it",
+    params=ParamSpec([
+        Param("corpus", "str", "stdlib", "stdlib (this Python's own source, no download), tinyshakespeare, "
+              "wikitext2 (downloaded once) or file:PATH (UTF-8 text)", check=check_corpus),
+        Param("max_chars", "int", 2_000_000, "use at most this many characters of the corpus", low=1000,
+              high=2_000_000_000),
+        Param("tokens", "str", "char", "characters, or words (with an unknown token past the vocabulary cap)",
+              choices=("char", "word")),
+        Param("vocab", "int", 10_000, "word vocabulary cap (tokens=word)", low=2, high=1_000_000),
+        Param("split", "float", 0.7, "contiguous train fraction; validation is the rest, from the end",
+              low=0.1, high=0.99),
+        Param("embedding", "int", 128, "embedding size", low=1, high=4096),
+        Param("hidden", "int", 512, "LSTM units per layer", low=1, high=8192),
+        Param("layers", "int", 1, "stacked LSTM layers", low=1, high=8),
+        Param("dropout", "float", 0.0, "dropout on embeddings, between layers and before the output", low=0.0,
+              high=0.9),
+        Param("tie", "bool", False, "share the input embedding and output weights (needs embedding == hidden)"),
+        Param("bptt", "int", 128, "time steps per truncated backpropagation segment; the state carries over",
+              low=2, high=10_000),
+        Param("sample_tokens", "int", 200, "tokens of generated text logged after each epoch", low=0, high=10_000),
+        *common_params(lr=0.003, batch_size=32, epochs=10, optimizer="adamw", clip=1.0, weight_decay=0.01),
+    ]),
+    target="val_loss",
+    target_mode="min",
+    trainer="engine.experiments.language.experiment:Language",
+    check=check,
+    key_params=("corpus", "tokens", "hidden", "layers", "bptt", "lr"),
+)
