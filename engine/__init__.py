@@ -4,13 +4,13 @@ Importing this package does not import torch; only run processes and prediction 
 """
 
 from . import events, registry
-from .errors import DataError, LabdeckError, ParamError, RunNotFound, StoreError
+from .errors import DataError, LabdeckError, ParamError, RunNotFound, StoreError, one_line
 from .runs import create, pause, reap, resume, spawn, stop
 from .store import ACTIVE, STATUSES, RunInfo, Store, default_home
 
 
 
-def predict(store: Store, run: str, inputs: list[str], **options):
+def predict_with(store: Store, run: str, inputs: list[str], **options):
     """Use a trained run on new data (sequence: values; vision: image files). Imports torch on first use."""
     from .predict import predict as _predict
 
@@ -24,6 +24,6 @@ def generator(store: Store, run: str):
     return _generator(store, store.get(run))
 
 
-__all__ = ["predict", "generator", "events", "registry", "create", "pause", "reap", "resume", "spawn", "stop", "Store", "RunInfo",
+__all__ = ["predict_with", "generator", "one_line", "events", "registry", "create", "pause", "reap", "resume", "spawn", "stop", "Store", "RunInfo",
            "ACTIVE", "STATUSES", "default_home", "LabdeckError", "ParamError", "DataError", "RunNotFound",
            "StoreError"]

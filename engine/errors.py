@@ -19,3 +19,11 @@ class RunNotFound(LabdeckError):
 
 class StoreError(LabdeckError):
     """The run store cannot be opened or written."""
+
+
+def one_line(exc: BaseException) -> str:
+    """A one-line message for any exception: the text of labdeck's own errors, else the type and first line."""
+    if isinstance(exc, LabdeckError):
+        return str(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .device import Plan, choose_precision, choose_threads, pick_device, time_steps
+from . import errors
 from .errors import LabdeckError
 from .events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, Event, LogLine, Progress, RunEnded,
                      RunStarted, StatusChanged)
@@ -69,12 +70,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def one_line(exc: BaseException) -> str:
-    if isinstance(exc, LabdeckError):
-        return str(exc)
     if isinstance(exc, torch.OutOfMemoryError):
         return "out of GPU memory: lower batch_size or the model size"
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return errors.one_line(exc)
 
 
 class Trainer:

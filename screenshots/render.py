@@ -1,7 +1,8 @@
 """Render screenshots/*.svg from the real dashboard over real runs: ``python screenshots/render.py``.
 
-Trains an RNN, an LSTM and a GRU on the default cosine (a few seconds each), starts one more run in the
-background to show a live view, then drives the app with a Pilot and saves SVGs next to this file.
+Trains an RNN, an LSTM and a GRU on the default cosine (a few seconds each), a CNN on generated shapes and a
+character LSTM on this Python's own source (a minute or two), starts one more run in the background to show a live
+view, then drives the app with a Pilot and saves SVGs next to this file.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine import Store, runs
+from engine import Store, registry, runs
 from tui.app import LabdeckApp
 
 OUT = Path(__file__).parent
 CELLS = ("rnn", "lstm", "gru")
+KEY = {name: str(i + 1) for i, name in enumerate([*registry.names(), "runs"])}
+VISION = {"dataset": "shapes", "shapes_count": "3000", "width": "16", "epochs": "4", "batch_size": "128",
+          "lr": "0.2"}
+LANGUAGE = {"max_chars": "300000", "hidden": "256", "epochs": "2"}
 
 
 def train(home: Path) -> dict[str, str]:
@@ -27,6 +32,11 @@ def train(home: Path) -> dict[str, str]:
         ended = runs.run_here(store, run_id)
         print(f"{cell}: {ended.status} {ended.metrics}", file=sys.stderr)
         ids[cell] = run_id
+    for name, params in (("vision", VISION), ("language", LANGUAGE)):
+        run_id = runs.create(store, name, params)
+        ended = runs.run_here(store, run_id)
+        print(f"{name}: {ended.status} {ended.metrics}", file=sys.stderr)
+        ids[name] = run_id
     return ids
 
 
@@ -41,17 +51,41 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         app.sub_title = "~/.local/share/labdeck"
         pane = app.query_one("#pane-sequence")
-        await until(pilot, lambda: (s := app.states.get(pane.run_id or "")) and s.ended and app.query("#form-sequence"))
+        await until(pilot, lambda: app.query("#form-sequence") and app.query("RunsPane"))
+        # Vision: curves, results, data
+        await pilot.press(KEY["vision"])
+        vision = app.query_one("#pane-vision")
+        await until(pilot, lambda: (s := app.states.get(vision.run_id or "")) and s.ended)
         await pilot.pause(0.5)
-        # the three finished runs, compared in the Runs tab
-        await pilot.press("2")
-        for _ in CELLS:
-            await pilot.press("space", "down")
-        await until(pilot, lambda: all(i in app.states and app.states[i].ended for i in ids.values()))
+        app.save_screenshot(str(OUT / "vision-curves.svg"))
+        for sub in ("results", "data"):
+            app.query_one("#pane-vision TabbedContent").active = f"{sub}-vision"
+            await pilot.pause(0.8)
+            app.save_screenshot(str(OUT / f"vision-{sub}.svg"))
+        # Language: text streamed from the prompt
+        await pilot.press(KEY["language"])
+        language = app.query_one("#pane-language")
+        await until(pilot, lambda: (s := app.states.get(language.run_id or "")) and s.ended)
+        app.query_one("#pane-language TabbedContent").active = "results-language"
+        await pilot.pause(0.5)
+        app.query_one("#lang-prompt").focus()
+        await pilot.press(*"def main(", "enter")
+        await until(pilot, lambda: "tokens at" in str(app.query_one("#lang-status").render()))
+        await pilot.pause(0.3)
+        app.save_screenshot(str(OUT / "language-generate.svg"))
+        # the three finished sequence runs, compared in the Runs tab
+        await pilot.press("escape", KEY["runs"])
+        await until(pilot, lambda: all(i in app.states and app.states[i].ended for i in ids.values()
+                                       if i in app.states))
+        table = app.query_one("#runs-table")
+        for cell in CELLS:
+            table.move_cursor(row=table.get_row_index(ids[cell]))
+            await pilot.press("space")
+        await until(pilot, lambda: all(ids[c] in app.states and app.states[ids[c]].ended for c in CELLS))
         await pilot.pause(0.6)
         app.save_screenshot(str(OUT / "runs.svg"))
         # a run on its tab: gradient reach of the marked RNN, LSTM and GRU overlaid
-        await pilot.press("1")
+        await pilot.press(KEY["sequence"])
         app.query_one("#pane-sequence TabbedContent").active = "results-sequence"
         await pilot.pause(0.6)
         app.save_screenshot(str(OUT / "sequence-results.svg"))
@@ -74,6 +108,8 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
     small = LabdeckApp(home, system_stats=False)
     async with small.run_test(size=(80, 24)) as pilot:
         small.sub_title = "80x24"
+        await pilot.pause(0.5)
+        await pilot.press(KEY["sequence"])
         await pilot.pause(1.5)
         small.save_screenshot(str(OUT / "sequence-80x24.svg"))
 

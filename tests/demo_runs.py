@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from engine import Store, registry
-from engine.events import DataSummary, EpochMetrics, Evaluation, Predictions, RunEnded, RunStarted
+from engine.events import DataSummary, EpochMetrics, Evaluation, LogLine, Predictions, RunEnded, RunStarted
 
 T0 = 1_764_000_000.0  # a fixed creation time
 
@@ -38,8 +38,61 @@ def add_sequence_run(store: Store, run_id: str, cell: str, decay: float, created
     return run_id
 
 
+def _thumb(k: int) -> list[int]:
+    """A 16x16 test pattern: a diagonal split in two colours that depend on ``k``."""
+    a, b = [(40 * k) % 256, 200, 90], [230, (70 * k) % 256, 40]
+    return [v for y in range(16) for x in range(16) for v in (a if x > y else b)]
+
+
+def add_vision_run(store: Store, run_id: str, created: float = T0) -> str:
+    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    params = registry.get("vision").resolve({"dataset": "shapes", "epochs": "8"})
+    store.create_run("vision", params, run_id=run_id, created=created)
+    store.claim(run_id, 0, None)
+    store.emit(RunStarted(run_id, "vision", params, "cpu, fp32", "fp32"))
+    store.emit(DataSummary(run_id, ["class", "train", "test"], [[c, 5000, 1000] for c in classes],
+                           {ch: {"mean": m, "std": 0.25} for ch, m in zip("RGB", (0.4914, 0.4822, 0.4465))},
+                           {"unreadable images": 0}, {"train_images": 50000, "test_images": 10000, "classes": 10},
+                           ["official split"], [{"label": c, "size": 16, "pixels": _thumb(i)}
+                                                for i, c in enumerate(classes)]))
+    for epoch in range(1, 9):
+        acc = 0.9 - 0.5 * math.exp(-epoch / 2)
+        m = {"train_loss": 2.0 * math.exp(-epoch / 3), "test_loss": 1.8 * math.exp(-epoch / 3), "test_accuracy": acc}
+        store.log_epoch(run_id, epoch, m, EpochMetrics(run_id, epoch, 8, m, 0.5, epoch * 10.0, epoch / 8, epoch * 98))
+    confusion = [[900 if i == j else (60 if (i, j) in ((3, 5), (5, 3)) else (40 if j == (i + 1) % 10 else 0))
+                  for j in range(10)] for i in range(10)]
+    final = {"test_loss": 0.35, "test_accuracy": 0.9, "macro_f1": 0.9}
+    per = {"precision": [0.9] * 10, "recall": [0.9] * 10, "f1": [0.9] * 10, "support": [1000] * 10}
+    grid = [{"true": k % 10, "pred": k % 10 if k % 4 else (k + 1) % 10, "confidence": 0.9, "pixels": _thumb(k)}
+            for k in range(12)]
+    store.emit(Evaluation(run_id, final, {"classes": classes, "confusion": confusion, "per_class": per,
+                                          "grid": grid, "tta": True}))
+    store.emit(RunEnded(run_id, "finished", final, 80.0, 8))
+    store.finish(run_id, "finished", final, 80.0, 8)
+    return run_id
+
+
+def add_language_run(store: Store, run_id: str, created: float = T0) -> str:
+    params = registry.get("language").resolve({"epochs": "6"})
+    store.create_run("language", params, run_id=run_id, created=created)
+    store.claim(run_id, 0, None)
+    store.emit(RunStarted(run_id, "language", params, "cpu, fp32", "fp32"))
+    for epoch in range(1, 7):
+        loss = 1.3 + 1.5 * math.exp(-epoch / 1.5)
+        m = {"train_loss": loss + 0.05, "val_loss": loss, "val_ppl": math.exp(loss), "val_bpc": loss / math.log(2)}
+        store.log_epoch(run_id, epoch, m, EpochMetrics(run_id, epoch, 6, m, 0.003, epoch * 30.0, epoch / 6,
+                                                       epoch * 250))
+        store.emit(LogLine(run_id, f"sample: def read_{epoch}(self, path):\n    return self.open(path)"))
+    final = {"val_loss": 1.35, "val_ppl": math.exp(1.35), "val_bpc": 1.35 / math.log(2)}
+    store.emit(RunEnded(run_id, "finished", final, 180.0, 6))
+    store.finish(run_id, "finished", final, 180.0, 6)
+    return run_id
+
+
 def demo_store(home) -> Store:
     store = Store(home)
     for i, (cell, decay) in enumerate((("rnn", 0.3), ("gru", 0.6), ("lstm", 0.8))):
         add_sequence_run(store, f"demo-{cell}", cell, decay, created=T0 + i * 60)
+    add_vision_run(store, "demo-cnn", created=T0 + 200)
+    add_language_run(store, "demo-lm", created=T0 + 260)
     return store

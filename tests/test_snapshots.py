@@ -6,12 +6,15 @@ import time
 
 import pytest
 
+from engine import registry
 from tui.app import LabdeckApp
 from tui.experiment_pane import ExperimentPane
 
 from .demo_runs import demo_store
 
 SIZE = (100, 30)
+RUNS_KEY = str(len(registry.specs()) + 1)
+SEQUENCE_KEY = str(registry.names().index("sequence") + 1)
 
 
 @pytest.fixture
@@ -28,6 +31,7 @@ async def settle(pilot) -> None:
     """Wait until the newest run is loaded and drawn, then pin the path-dependent subtitle."""
     app = pilot.app
     pilot.app.sub_title = "snapshot"
+    await pilot.press(SEQUENCE_KEY)
     deadline = time.monotonic() + 30
     pane = app.query_one("#pane-sequence", ExperimentPane)
     while time.monotonic() < deadline:
@@ -62,10 +66,41 @@ def test_sequence_data(app, snap_compare):
     assert snap_compare(app, terminal_size=SIZE, run_before=on_subtab("data"))
 
 
+def on_experiment(name: str, sub: str):
+    """A run_before that shows an experiment tab's sub-tab once its demo run is drawn."""
+
+    async def show(pilot):
+        await settle(pilot)
+        await pilot.press(str(registry.names().index(name) + 1))
+        pane = pilot.app.query_one(f"#pane-{name}", ExperimentPane)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            state = pilot.app.states.get(pane.run_id or "")
+            if state and state.ended and pane._drawn_version == state.version:
+                break
+            await pilot.pause(0.05)
+        pane.query_one("TabbedContent").active = f"{sub}-{name}"
+        await pilot.pause(0.5)
+
+    return show
+
+
+def test_vision_results(app, snap_compare):
+    assert snap_compare(app, terminal_size=SIZE, run_before=on_experiment("vision", "results"))
+
+
+def test_vision_data(app, snap_compare):
+    assert snap_compare(app, terminal_size=SIZE, run_before=on_experiment("vision", "data"))
+
+
+def test_language_results(app, snap_compare):
+    assert snap_compare(app, terminal_size=SIZE, run_before=on_experiment("language", "results"))
+
+
 def test_runs_tab_compare(app, snap_compare):
     async def runs(pilot):
         await settle(pilot)
-        await pilot.press("2")
+        await pilot.press(RUNS_KEY)
         await pilot.press("down", "space", "down", "space")
         await pilot.pause(0.5)
         await pilot.pause(0.3)

@@ -8,7 +8,7 @@ import time
 
 from textual.widgets import DataTable, Static
 
-from engine import Store
+from engine import Store, registry
 from tui.app import LabdeckApp
 from tui.commands import LabdeckCommands
 from tui.experiment_pane import ExperimentPane
@@ -30,9 +30,14 @@ async def until(pilot, predicate, timeout: float = 90.0, what: str = "condition"
     raise AssertionError(f"timed out waiting for {what}")
 
 
+RUNS_KEY = str(len(registry.specs()) + 1)
+SEQUENCE_KEY = str(registry.names().index("sequence") + 1)
+
+
 async def ready(pilot) -> None:
-    """The form and the Runs tab are mounted just after the first paint."""
+    """The form and the Runs tab are mounted just after the first paint; then the Sequence tab is shown."""
     await until(pilot, lambda: pilot.app.query("#form-sequence") and pilot.app.query(RunsPane), what="mounted")
+    await pilot.press(SEQUENCE_KEY)
 
 
 def fill(app: LabdeckApp, values: dict[str, str]) -> None:
@@ -57,7 +62,7 @@ async def test_start_a_run_from_the_form_and_watch_epochs_arrive(home):
         assert state.status == "finished"
         assert sorted(state.epochs) == [1, 2, 3, 4]
         assert state.summary is not None and state.summary.sizes["train_samples"] == 210
-        panel = app.query_one(MetricsPanel)
+        panel = app.query_one("#pane-sequence MetricsPanel", MetricsPanel)
         # the final metrics reach the panel on the next redraw tick
         await until(pilot, lambda: "forecast_rmse" in [panel.get_row_at(i)[0] for i in range(panel.row_count)],
                     what="final metrics drawn")
@@ -92,11 +97,11 @@ async def test_invalid_form_input_shows_an_error_and_starts_nothing(home):
         error = form.query_one(".param-error", Static)
         assert "hidden: must be an integer from 1" in str(error.render())
         await pilot.press("enter", "s")  # apply the bad value, then try to start
-        assert "hidden" in str(app.query_one(".form-error", Static).render())
+        assert "hidden" in str(app.query_one("#pane-sequence .form-error", Static).render())
         assert form.raw_values()["hidden"] == "0"
         fill(app, {"hidden": "8", "window": "5000"})
         await pilot.press("s")
-        await until(pilot, lambda: "window: 5000" in str(app.query_one(".form-error", Static).render()),
+        await until(pilot, lambda: "window: 5000" in str(app.query_one("#pane-sequence .form-error", Static).render()),
                     what="cross-check error")
         assert app.is_running
     assert Store(home).runs() == []
@@ -110,7 +115,7 @@ async def test_a_run_started_from_the_cli_appears_and_streams(home):
                                *set_args(tiny(epochs=8, length=2000, window=40, hidden=32)), "--detach"],
                               capture_output=True, text=True, check=True)
         run_id = proc.stdout.strip()
-        await pilot.press("2")
+        await pilot.press(RUNS_KEY)
         table = app.query_one("#runs-table", DataTable)
         await until(pilot, lambda: run_id in [r.value for r in table.rows], what="run listed")
         state = await until(pilot, lambda: (s := app.states.get(run_id)) and s, what="run followed")
@@ -127,7 +132,7 @@ async def test_a_store_that_cannot_be_opened_is_a_message_not_a_crash(tmp_path):
         await ready(pilot)
         bar = app.query_one("#status-bar", Static)
         await until(pilot, lambda: "cannot open the run store" in str(bar.render()), what="store error")
-        await pilot.press("2")
+        await pilot.press(RUNS_KEY)
         assert app.is_running
 
 
@@ -147,3 +152,76 @@ async def test_presets_help_and_palette(home):
         await pilot.press("escape")
         names = [name for name, _, _ in LabdeckCommands(app.screen)._commands()]
         assert "Start run" in names and "Go to Runs" in names
+
+
+async def test_vision_tab_predicts_an_image_file_and_filters_mistakes(home, tmp_path):
+    from PIL import Image
+
+    from engine.experiments.vision.shapes import generate
+    from tui.widgets.image_grid import ImageGrid
+
+    from .test_vision import tiny as tiny_vision
+
+    run_id = subprocess.run([sys.executable, "-m", "engine", "run", "vision", *set_args(tiny_vision(epochs=1)),
+                             "--json"], capture_output=True, text=True, check=True).stdout.splitlines()[-1]
+    image = tmp_path / "shape.png"
+    Image.fromarray(generate(1, 32, seed=3)[0][0]).save(image)
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press(str(registry.names().index("vision") + 1))
+        pane = app.query_one("#pane-vision", ExperimentPane)
+        state = await until(pilot, lambda: (s := app.states.get(pane.run_id or "")) and s.evaluation and s,
+                            what="vision run loaded")
+        assert pane.run_id in run_id
+        pane.query_one("TabbedContent").active = "results-vision"
+        grid = await until(pilot, lambda: (g := app.query("#vision-grid")) and g.first(ImageGrid), what="results mounted")
+        await until(pilot, lambda: len(grid._items) == 60, what="test images drawn")
+        wrong = sum(g["pred"] != g["true"] for g in state.evaluation.tables["grid"])
+        app.query_one("#vision-mistakes").focus()
+        await pilot.press("space")
+        await until(pilot, lambda: len(grid._items) == wrong, what="mistakes only")
+        app.query_one("#vision-path").focus()
+        await pilot.press(*str(image), "enter")
+        out = app.query_one("#vision-predicted", Static)
+        await until(pilot, lambda: "%" in str(out.render()), timeout=120, what="prediction")
+        assert str(out.render()).count("%") == 5
+        app.query_one("#vision-path").value = str(tmp_path / "missing.png")
+        await pilot.press("enter")
+        await until(pilot, lambda: "no image file" in str(out.render()), what="error shown")
+        assert app.is_running
+
+
+async def test_language_prompt_streams_text_without_freezing(home, tmp_path):
+    from textual.widgets import Input, TextArea
+
+    from .test_language import TEXT, tiny as tiny_language
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT)
+    subprocess.run([sys.executable, "-m", "engine", "run", "language", *set_args(tiny_language(corpus)), "--json"],
+                   capture_output=True, text=True, check=True)
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press(str(registry.names().index("language") + 1))
+        pane = app.query_one("#pane-language", ExperimentPane)
+        await until(pilot, lambda: (s := app.states.get(pane.run_id or "")) and s.ended, what="language run loaded")
+        pane.query_one("TabbedContent").active = "results-language"
+        prompt = await until(pilot, lambda: (q := app.query("#lang-prompt")) and q.first(), what="results mounted")
+        app.query_one("#lang-tokens", Input).value = "2000"
+        prompt.focus()
+        await pilot.press(*"the ", "enter")
+        output = app.query_one("#lang-output", TextArea)
+        status = app.query_one("#lang-status", Static)
+        # text arrives in pieces while the app keeps handling input
+        await until(pilot, lambda: len(output.text) > len("the "), what="first pieces")
+        await pilot.press("x", "y")  # typed into the prompt while generating
+        assert prompt.value == "the xy"
+        await until(pilot, lambda: "2000 tokens at" in str(status.render()), timeout=120, what="generation done")
+        assert len(output.text) == len("the ") + 2000
+        app.query_one("#lang-top_p", Input).value = "7"
+        prompt.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: "top-p" in str(status.render()), what="bad option shown")
+        assert app.is_running

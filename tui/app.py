@@ -250,15 +250,23 @@ class LabdeckApp(App):
 
     def action_tab(self, name: str) -> None:
         self.query_one("#tabs", TabbedContent).active = f"tab-{name}"
+        # Focus inside the new pane too: a focus event still queued from start-up would otherwise bring its own
+        # pane back (TabbedContent activates the pane of a focused widget).
+        self._focus_pane(f"tab-{name}")
         self.redraw()
+
+    def _focus_pane(self, pane_id: str) -> None:
+        # Arrow keys act on the tab's table: the runs, or the parameter grid (letters still reach the app).
+        if pane_id == "tab-runs":
+            if tables := self.query("#runs-table"):
+                tables.first().focus()
+        elif forms := self.query_one(f"#{pane_id}").query(ParamForm):  # empty while still being mounted
+            forms.first().grid.focus()
 
     @on(TabbedContent.TabActivated, "#tabs")
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        # Arrow keys act on the tab's table: the runs, or the parameter grid (letters still reach the app).
-        if event.pane.id == "tab-runs":
-            self.query_one("#runs-table").focus()
-        else:
-            event.pane.query_one(ParamForm).grid.focus()
+        if event.pane.id == self.query_one("#tabs", TabbedContent).active:  # not a stale activation
+            self._focus_pane(event.pane.id)
 
     def action_start(self) -> None:
         pane = self.current_pane()

@@ -29,10 +29,9 @@ class VisionResults(VerticalScroll):
     VisionResults { height: 1fr; }
     VisionResults .vision-top { height: 14; }
     VisionResults #vision-acc { width: 1fr; }
-    VisionResults #vision-classes { width: 50; height: 14; }
-    VisionResults .vision-confusion { height: auto; max-height: 26; margin-top: 1; }
-    VisionResults ConfusionTable { width: 1fr; }
-    VisionResults #vision-pairs { width: 38; padding: 0 1; }
+    VisionResults #vision-classes { width: 46; height: 14; }
+    VisionResults ConfusionTable { width: 1fr; margin-top: 1; }
+    VisionResults #vision-pairs { height: auto; padding: 0 1; margin-top: 1; }
     VisionResults .vision-bar { height: 3; margin-top: 1; }
     VisionResults #vision-path { width: 1fr; }
     VisionResults #vision-predicted { height: auto; padding: 0 1; }
@@ -48,9 +47,8 @@ class VisionResults(VerticalScroll):
         with Horizontal(classes="vision-top"):
             yield LinePlot("test accuracy", "step", id="vision-acc")
             yield DataTable(id="vision-classes", zebra_stripes=True, cursor_type="row")
-        with Horizontal(classes="vision-confusion"):
-            yield ConfusionTable(id="vision-confusion")
-            yield Static("The confusion matrix appears when a run ends.", id="vision-pairs")
+        yield ConfusionTable(id="vision-confusion")
+        yield Static("The confusion matrix appears when a run ends.", id="vision-pairs")
         with Horizontal(classes="vision-bar"):
             yield Checkbox("mistakes only", id="vision-mistakes")
             yield Input(placeholder="an image file to classify, then Enter", id="vision-path")
@@ -85,11 +83,8 @@ class VisionResults(VerticalScroll):
                           str(per["support"][i]))
         self.query_one(ConfusionTable).show(t["confusion"], classes)
         pairs = most_confused(t["confusion"], classes)
-        text = Text("Most confused (true → predicted)\n", style="bold")
-        for true, pred, count in pairs:
-            text.append(f"{count:>5}  {true} → {pred}\n")
-        if not pairs:
-            text.append("no mistakes\n")
+        text = Text("Most confused (true → predicted): ", style="bold")
+        text.append(",  ".join(f"{true} → {pred} {count}" for true, pred, count in pairs) or "no mistakes")
         self.query_one("#vision-pairs", Static).update(text)
         self._show_grid()
 
@@ -122,16 +117,16 @@ class VisionResults(VerticalScroll):
             self._show_prediction(Predicted("no run to predict with: start or open a Vision run", error=True))
             return
         self.query_one("#vision-predicted", Static).update(f"classifying {path} …")
-        self._classify(self._run_id, path)
+        self._classify(self.app.home, self._run_id, path)
 
     @work(thread=True, group="predict", exclusive=True, exit_on_error=False)
-    def _classify(self, run_id: str, path: str) -> None:
+    def _classify(self, home, run_id: str, path: str) -> None:
         import engine
 
         try:
-            result = engine.predict(engine.Store(self.app.home), run_id, [path])
-        except engine.LabdeckError as exc:
-            self.post_message(Predicted(str(exc), error=True))
+            result = engine.predict_with(engine.Store(home), run_id, [path])
+        except Exception as exc:  # noqa: BLE001 - shown as one line; the dashboard stays
+            self.post_message(Predicted(engine.one_line(exc), error=True))
             return
         top = result["images"][0]["top"]
         text = f"{path}: " + ", ".join(f"{t['class']} {t['probability']:.1%}" for t in top)
@@ -139,6 +134,5 @@ class VisionResults(VerticalScroll):
 
     @on(Predicted)
     def _show_prediction(self, message: Predicted) -> None:
-        style = "bold $error" if message.error else "bold"
-        self.query_one("#vision-predicted", Static).update(f"[{style}]{message.text}[/]" if message.error
-                                                           else Text(message.text, style="bold"))
+        self.query_one("#vision-predicted", Static).update(Text(message.text,
+                                                                style="bold red" if message.error else "bold"))

@@ -32,7 +32,7 @@ class ConfusionTable(DataTable):
             return
         self._shown = key
         self.clear(columns=True)
-        short = [c[:6] for c in classes]
+        short = [c[:5] for c in classes]
         self.add_column("true \\ pred", key="_label")
         for j, name in enumerate(short):
             self.add_column(name, key=str(j))
