@@ -3,7 +3,7 @@
 Importing this package does not import torch; only run processes and prediction do.
 """
 
-from . import events, registry
+from . import events, registry, sweep
 from .errors import DataError, LabdeckError, ParamError, RunNotFound, StoreError, one_line
 from .runs import create, pause, reap, resume, spawn, stop
 from .store import ACTIVE, STATUSES, RunInfo, Store, default_home
@@ -24,6 +24,13 @@ def generator(store: Store, run: str):
     return _generator(store, store.get(run))
 
 
-__all__ = ["predict_with", "generator", "one_line", "events", "registry", "create", "pause", "reap", "resume", "spawn", "stop", "Store", "RunInfo",
+def write_report(store: Store, target: str, out):
+    """Write a Markdown report (PNG figures, CSV files) of a run or sweep into ``out``; returns report.md's path."""
+    from .report import write_report as _write
+
+    return _write(store, target, out)
+
+
+__all__ = ["write_report", "sweep", "predict_with", "generator", "one_line", "events", "registry", "create", "pause", "reap", "resume", "spawn", "stop", "Store", "RunInfo",
            "ACTIVE", "STATUSES", "default_home", "LabdeckError", "ParamError", "DataError", "RunNotFound",
            "StoreError"]

@@ -1,4 +1,5 @@
-"""The headless command line: ``labdeck run|params|runs|show|watch|pause|resume|stop|predict|generate|delete``.
+"""The headless command line: ``labdeck run|sweep|params|runs|show|watch|pause|resume|stop|predict|generate|
+report|export|delete``.
 
 Bad input exits with status 2 and one line naming what is wrong; no traceback, no run created.
 """
@@ -11,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from . import registry, runs
+from . import registry, runs, sweep
 from .errors import DataError, LabdeckError, ParamError, RunNotFound
 from .events import BatchMetrics, Event, Progress
 from .formatting import fmt as _fmt, format_event
@@ -138,6 +139,8 @@ def cmd_watch(store: Store, a: argparse.Namespace) -> int:
 
 
 def cmd_control(store: Store, a: argparse.Namespace) -> int:
+    if a.run.startswith("sw-") and a.command in ("stop", "resume"):
+        return cmd_sweep_control(store, a)
     action = {"pause": runs.pause, "resume": runs.resume, "stop": runs.stop}[a.command]
     run_id = action(store, a.run)
     print(f"{a.command}: {run_id}")
@@ -175,6 +178,95 @@ def cmd_generate(store: Store, a: argparse.Namespace) -> int:
         out.write(piece)
         out.flush()  # stream: each token as soon as it exists
     out.write("\n")
+    return 0
+
+
+def _trial_line(info) -> str:
+    spec = registry.get(info.experiment)
+    score = f"{spec.target} {_fmt(info.metrics[spec.target])}" if spec.target in info.metrics else ""
+    tail = f": {info.message}" if info.status == "failed" and info.message else ""
+    return f"trial {info.id} {info.status}  {score}{tail}"
+
+
+def _sweep_result(store: Store, sweep_id: str, a: argparse.Namespace) -> int:
+    infos = sweep.trials(store, sweep_id)
+    keys = sweep.swept_keys(infos)
+    top = sweep.best(infos)
+    if a.json:
+        print(json.dumps({"sweep_id": sweep_id, "experiment": infos[0].experiment, "swept": keys,
+                          "best": top.id if top else None,
+                          "trials": [{"run_id": i.id, "status": i.status, "params": {k: i.params[k] for k in keys},
+                                      "metrics": i.metrics, "message": i.message} for i in infos]}))
+        return 0
+    spec = registry.get(infos[0].experiment)
+    print(f"sweep {sweep_id}: {len(infos)} trials, best by {spec.target}: {top.id if top else 'none finished'}")
+    ordered = sorted(infos, key=lambda i: (spec.target not in i.metrics,
+                                           (-1 if spec.target_mode == "max" else 1) * i.metrics.get(spec.target, 0)))
+    for i in ordered:
+        params = "  ".join(f"{k}={_fmt(i.params[k])}" for k in keys)
+        score = _fmt(i.metrics[spec.target]) if spec.target in i.metrics else "-"
+        print(f"{'*' if top and i.id == top.id else ' '} {i.id}  {i.status:<9} {spec.target} {score:<10} {params}")
+    return 0
+
+
+def _run_sweep(store: Store, sweep_id: str, parallel: int, a: argparse.Namespace) -> int:
+    show = (lambda info: None) if a.json else (lambda info: print(_trial_line(info), flush=True))
+    try:
+        sweep.run(store, sweep_id, parallel, on_trial=show)
+    except KeyboardInterrupt:
+        sweep.stop(store, sweep_id)
+        print(f"sweep {sweep_id} stopped; 'labdeck resume {sweep_id}' continues it", file=sys.stderr)
+        return 130
+    return _sweep_result(store, sweep_id, a)
+
+
+def cmd_sweep(store: Store, a: argparse.Namespace) -> int:
+    grid = sweep.parse_grid(a.grid or [])
+    ranges = sweep.parse_ranges(a.range or [], a.experiment)
+    if a.parallel < 1:
+        raise ParamError(f"parallel: must be an integer >= 1 (got {a.parallel})")
+    if a.budget is not None and not a.budget > 0:
+        raise ParamError(f"budget: must be a number of seconds > 0 (got {a.budget:g})")
+    if a.backend == "ray":
+        sweep.require_ray()
+    trials = sweep.plan(a.experiment, parse_assignments(a.set or []), grid, a.random, ranges, a.seed)
+    sweep_id = sweep.create(store, a.experiment, trials, a.budget)
+    if a.detach:
+        sweep.spawn(store, sweep_id, a.parallel)
+        print(json.dumps({"sweep_id": sweep_id, "trials": len(trials)}) if a.json else sweep_id)
+        return 0
+    if not a.json:
+        print(f"sweep {sweep_id}: {len(trials)} trials of {a.experiment}, {a.parallel} at a time", flush=True)
+    return _run_sweep(store, sweep_id, a.parallel, a)
+
+
+def cmd_sweep_run(store: Store, a: argparse.Namespace) -> int:
+    return _run_sweep(store, a.sweep, a.parallel, a)
+
+
+def cmd_sweep_control(store: Store, a: argparse.Namespace) -> int:
+    infos = sweep.trials(store, a.run)
+    sweep_id = infos[0].sweep
+    if a.command == "stop":
+        stopped = sweep.stop(store, sweep_id)
+        print(f"stop: sweep {sweep_id} ({len(stopped)} trials stopped)")
+        return 0
+    sweep.resume(store, sweep_id)
+    print(f"resume: sweep {sweep_id} (unfinished trials continue in the background, one at a time)")
+    return 0
+
+
+def cmd_report(store: Store, a: argparse.Namespace) -> int:
+    from .report import write_report
+
+    print(write_report(store, a.run, a.out))
+    return 0
+
+
+def cmd_export(store: Store, a: argparse.Namespace) -> int:
+    from .report import export
+
+    sys.stdout.write(export(store, a.run, a.format))
     return 0
 
 
@@ -220,6 +312,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=20, help="sequence: values to forecast")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("sweep", parents=[common], help="run an experiment over a grid or random hyperparameters")
+    p.add_argument("experiment", help=names)
+    p.add_argument("--grid", action="append", metavar="KEY=V1,V2,...", help="values to try (repeatable: product)")
+    p.add_argument("--random", type=int, default=0, metavar="N", help="N random draws from the --range values")
+    p.add_argument("--range", action="append", metavar="KEY=LOW:HIGH[:log]", help="a numeric range to draw from")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a fixed hyperparameter for every trial")
+    p.add_argument("--budget", type=float, metavar="SECONDS", help="training budget of each trial")
+    p.add_argument("--parallel", type=int, default=1, metavar="K", help="trials at once (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random draws")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local processes, or Ray Tune on a cluster (needs the optional ray extra)")
+    p.add_argument("--address", help="Ray cluster address (with --backend ray)")
+    p.add_argument("--detach", action="store_true", help="run in the background, print the sweep id, return")
+    p.add_argument("--json", action="store_true", help="end with one JSON line: trials and the best")
+    p = sub.add_parser("sweep-run", parents=[common], help="run a created sweep's unfinished trials (--detach uses it)")
+    p.add_argument("sweep")
+    p.add_argument("--parallel", type=int, default=1)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("report", parents=[common], help="write a Markdown report with figures and CSV files")
+    p.add_argument("run", help="a run id or a sweep id")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for report.md, PNG figures and CSV files")
+
+    p = sub.add_parser("export", parents=[common], help="print a run's full metric history")
+    p.add_argument("run")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+
     p = sub.add_parser("generate", parents=[common], help="stream text from a language run (finished or running)")
     p.add_argument("run")
     p.add_argument("--prompt", default="", help="text to continue")
@@ -233,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "params": cmd_params, "runs": cmd_runs, "show": cmd_show, "watch": cmd_watch,
             "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "delete": cmd_delete,
-            "predict": cmd_predict, "generate": cmd_generate}
+            "predict": cmd_predict, "generate": cmd_generate, "sweep": cmd_sweep, "sweep-run": cmd_sweep_run,
+            "report": cmd_report, "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:

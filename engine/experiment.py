@@ -36,6 +36,16 @@ def warmup_cosine(progress: float, warmup: float, floor: float = 0.02) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
+def shuffled_batches(n: int, batch_size: int, seed: int, epoch: int, device: torch.device
+                     ) -> Iterator[torch.Tensor]:
+    """Index batches of a fresh permutation of ``n`` samples. The order depends on (seed, epoch) only, so a resumed
+    run sees the same batches as an uninterrupted one."""
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    order = torch.randperm(n, generator=g).to(device)
+    for i in range(0, n, batch_size):
+        yield order[i: i + batch_size]
+
+
 @dataclass
 class Context:
     """What an experiment's ``build`` may use."""

@@ -100,6 +100,9 @@ class ParamSpec:
     def __contains__(self, name: str) -> bool:
         return name in self.params
 
+    def __getitem__(self, name: str) -> Param:
+        return self.params[name]
+
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self}
 

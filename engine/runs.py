@@ -50,9 +50,13 @@ def spawn(store: Store, run_id: str, resume: bool = False) -> int:
     finally:
         log.close()
     store.set_process(run_id, proc.pid, process_start_time(proc.pid))
-    _children.append(proc)
+    track(proc)
     return proc.pid
 
+
+def track(proc: subprocess.Popen) -> None:
+    """Remember a child process so that :func:`reap` collects it when it exits."""
+    _children.append(proc)
 
 
 def reap() -> None:

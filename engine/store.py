@@ -213,7 +213,8 @@ class Store:
     def _info(self, row: tuple, history: dict[str, list[float]] | None = None) -> RunInfo:
         (rid, exp, status, params, created, ended, pid, pid_start, message, metrics, secs, epochs, device,
          control, sweep, budget) = row
-        if status in ACTIVE and not process_alive(pid, pid_start):
+        # A queued run without a process yet (a sweep's later trial) waits; one whose process died is interrupted.
+        if status in ACTIVE and not (status == "queued" and pid is None) and not process_alive(pid, pid_start):
             status = "interrupted"
         return RunInfo(rid, exp, status, json.loads(params), created, ended, pid, message, json.loads(metrics),
                        secs, epochs, device, control, sweep, budget, history or {})

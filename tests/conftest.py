@@ -16,12 +16,26 @@ TINY_SEQ = {"length": "300", "hidden": "8", "window": "10", "horizon": "20", "ba
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
+def home(tmp_path, monkeypatch):
     h = tmp_path / "home"
     monkeypatch.setenv("LABDECK_HOME", str(h))
     monkeypatch.setenv("LABDECK_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return h
+    yield h
+    kill_processes_of(h)  # a failed test must not leave a detached run training for ever
+
+
+def kill_processes_of(h: Path) -> None:
+    """Kill run workers and sweep runners that a test started for the store at ``h``."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmdline = proc.info["cmdline"] or []
+            if str(h) in cmdline and proc.pid != os.getpid():
+                proc.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
 
 
 def tiny(**over) -> dict[str, str]:

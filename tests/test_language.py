@@ -135,3 +135,18 @@ def test_cli_generate_streams_to_stdout(home, corpus):
     seq_id = json.loads(seq.stdout.splitlines()[-1])["run_id"]
     proc = cli("generate", seq_id)
     assert proc.returncode == 1 and "needs a language run" in proc.stderr
+
+
+def test_generate_from_a_running_runs_latest_checkpoint(home, corpus):
+    from .conftest import wait_for
+
+    run_id = cli("run", "language", *set_args(tiny(corpus, epochs=100000)), "--detach", check=True).stdout.strip()
+    try:
+        store = Store()
+        wait_for(lambda: store.checkpoint_path(run_id).exists(), timeout=120, what="first checkpoint")
+        out = cli("generate", run_id, "--tokens", "25", check=True).stdout
+        assert len(out.rstrip("\n")) == 25
+        assert store.get(run_id).status == "running"
+    finally:
+        cli("stop", run_id)
+        wait_for(lambda: Store().get(run_id).status == "stopped", timeout=60, what="stopped")

@@ -225,3 +225,54 @@ async def test_language_prompt_streams_text_without_freezing(home, tmp_path):
         await pilot.press("enter")
         await until(pilot, lambda: "top-p" in str(status.render()), what="bad option shown")
         assert app.is_running
+
+
+async def test_use_offline_data_from_the_palette(home):
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press(str(registry.names().index("vision") + 1))
+        names = {name: cb for name, _, cb in LabdeckCommands(app.screen)._commands()}
+        names["Use offline data"]()
+        assert app.query_one("#form-vision", ParamForm).raw_values()["dataset"] == "shapes"
+        await pilot.press(str(registry.names().index("language") + 1))
+        app.query_one("#form-language", ParamForm).set_value("corpus", "tinyshakespeare")
+        names["Use offline data"]()
+        assert app.query_one("#form-language", ParamForm).raw_values()["corpus"] == "stdlib"
+
+
+async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
+    from tui.sweeps_pane import SweepsPane
+
+    subprocess.run([sys.executable, "-m", "engine", "sweep", "sequence", "--grid", "hidden=4,8", *set_args(tiny())],
+                   capture_output=True, text=True, check=True)
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press(str(len(registry.specs()) + 2))
+        pane = await until(pilot, lambda: (q := app.query(SweepsPane)) and q.first(), what="sweeps mounted")
+        trials = app.query_one("#trials-table", DataTable)
+        await until(pilot, lambda: trials.row_count == 2, what="trials listed")
+        infos = {i.id: i for i in Store(home).runs()}
+        ranked = [trials.coordinate_to_cell_key((r, 0)).row_key.value for r in range(2)]
+        mse = [infos[r].metrics["test_mse"] for r in ranked]
+        assert mse == sorted(mse)  # best (lowest test_mse) first
+        assert "best " + ranked[0] in str(app.query_one("#sweeps-info", Static).render())
+        await pilot.press("space")
+        assert pane.compared_ids() == [ranked[0]]
+        await pilot.press("R")
+        report = home / "reports" / pane.selected / "report.md"
+        await until(pilot, report.exists, what="report written")
+        assert "trials.csv" in report.read_text()
+        # a new sweep from the Sequence form
+        await pilot.press(SEQUENCE_KEY)
+        fill(app, tiny())
+        await pilot.press("escape")
+        app.action_new_sweep()
+        await until(pilot, lambda: type(app.screen).__name__ == "NewSweep", what="dialog")
+        app.screen.query_one("#sweep-grid").value = "cell=rnn,gru"
+        await pilot.click("#sweep-start")
+        await until(pilot, lambda: len({i.sweep for i in Store(home).runs()}) == 2, what="second sweep created")
+        await until(pilot, lambda: all(i.status == "finished" for i in Store(home).runs()), timeout=120,
+                    what="its trials finished")
+        assert app.active_tab() == "sweeps"

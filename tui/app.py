@@ -25,6 +25,8 @@ from .experiment_pane import ExperimentPane
 from .messages import Launched, RunEvents, RunsChanged, StoreFailed, SystemStats
 from .presets import Presets
 from .runs_pane import RunsPane
+from .screens.sweep import NewSweep
+from .sweeps_pane import SweepsPane
 from .screens.dialogs import AskName, Confirm, Pick
 from .screens.help import HelpScreen
 from .state import RunState
@@ -41,7 +43,8 @@ def _commands_provider():
     return LabdeckCommands
 
 
-TABS = [(s.name, s.title) for s in registry.specs()] + [("runs", "Runs")]
+OFFLINE_DATA = {"vision": ("dataset", "shapes"), "language": ("corpus", "stdlib")}  # data that needs no download
+TABS = [(s.name, s.title) for s in registry.specs()] + [("runs", "Runs"), ("sweeps", "Sweeps")]
 TAB_KEYS = [Binding(str(i + 1), f"tab('{name}')", title, show=False, id=f"tab.{name}")
             for i, (name, title) in enumerate(TABS)]
 
@@ -58,6 +61,7 @@ class LabdeckApp(App):
         Binding("r", "resume", "Resume", id="run.resume"),
         Binding("x", "stop", "Stop", id="run.stop"),
         Binding("l", "toggle_log", "Log scale", id="view.log"),
+        Binding("R", "report", "Report", id="run.report", tooltip="Write a Markdown report of the current run or sweep"),
         Binding("S", "save_preset", "Save preset", show=False, id="preset.save"),
         Binding("O", "load_preset", "Load preset", show=False, id="preset.load"),
         Binding("escape", "leave_form", "Cancel edit", show=False, id="view.leave"),
@@ -78,6 +82,7 @@ class LabdeckApp(App):
         self.watcher: StoreWatcher | None = None
         self._runs_pane: RunsPane | None = None
         self.tab_keys = TAB_KEYS
+        self._last_experiment = self.specs[0].name  # a new sweep from the Sweeps tab uses this form
 
     # -- layout ------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -88,6 +93,8 @@ class LabdeckApp(App):
                     yield ExperimentPane(spec, id=f"pane-{spec.name}")
             with TabPane(f"{len(self.specs) + 1} Runs", id="tab-runs"):
                 yield Lazy(RunsPane(id="pane-runs"))
+            with TabPane(f"{len(self.specs) + 2} Sweeps", id="tab-sweeps"):
+                yield Lazy(SweepsPane(id="pane-sweeps"))
         yield Static("", id="status-bar")
         yield Footer()
 
@@ -154,6 +161,10 @@ class LabdeckApp(App):
             state.apply(event)
             if isinstance(event, RunEnded) and event.status == "failed" and not message.reset:
                 self.notify(f"run {message.run_id} failed: {event.message}", severity="error", timeout=10)
+                if event.message.startswith("cannot download") and state.experiment in OFFLINE_DATA:
+                    key, value = OFFLINE_DATA[state.experiment]
+                    self.query_one(f"#pane-{state.experiment}", ExperimentPane).show_error(
+                        f"download failed: Ctrl+P 'Use offline data' sets {key}={value} (needs no download)")
         info = self.infos.get(message.run_id)
         if info is not None and state.status != info.status and info.status == "interrupted":
             state.status = info.status
@@ -175,6 +186,8 @@ class LabdeckApp(App):
                 self.show_run(pane, newest[pane.spec.name].id)
         if (runs := self.runs_pane()) is not None:  # absent until mounted (lazily); it pulls self.infos then
             runs.update_runs(message.runs)
+        if (sweeps := self.sweeps_pane()) is not None:
+            sweeps.update_runs(message.runs)
 
     def on_store_failed(self, message: StoreFailed) -> None:
         self.query_one("#status-bar", Static).update(f"[b $error]{message.error}[/]")
@@ -212,6 +225,10 @@ class LabdeckApp(App):
             self._runs_pane = found.first() if found else None
         return self._runs_pane
 
+    def sweeps_pane(self) -> SweepsPane | None:
+        found = self.query(SweepsPane)
+        return found.first() if found else None
+
     def compared_states(self) -> list[RunState]:
         runs = self.runs_pane()
         return [self.states[r] for r in runs.compared_ids() if r in self.states] if runs else []
@@ -225,6 +242,18 @@ class LabdeckApp(App):
     def _redraw(self) -> None:
         tab = self.active_tab()
         with self.batch_update():
+            if tab == "sweeps":
+                sweeps = self.sweeps_pane()
+                if sweeps is None:
+                    return
+                states = []
+                for run_id in sweeps.compared_ids():
+                    if run_id not in self.states and self.watcher:
+                        self.watcher.subscribe(run_id)
+                    if run_id in self.states:
+                        states.append(self.states[run_id])
+                sweeps.redraw(states, self.log_scale)
+                return
             if tab == "runs":
                 runs = self.runs_pane()
                 if runs is None:
@@ -242,14 +271,21 @@ class LabdeckApp(App):
     # -- actions -----------------------------------------------------------------------------------
     def current_pane(self) -> ExperimentPane | None:
         tab = self.active_tab()
-        return None if tab == "runs" else self.query_one(f"#pane-{tab}", ExperimentPane)
+        return None if tab in ("runs", "sweeps") else self.query_one(f"#pane-{tab}", ExperimentPane)
 
     def current_run(self) -> str | None:
         pane = self.current_pane()
-        return pane.run_id if pane else self.query_one(RunsPane).cursor_run()
+        if pane is not None:
+            return pane.run_id
+        if self.active_tab() == "sweeps":
+            sweeps = self.sweeps_pane()
+            return sweeps.compared_ids()[0] if sweeps and sweeps.compared_ids() else None
+        return self.query_one(RunsPane).cursor_run()
 
     def action_tab(self, name: str) -> None:
         self.query_one("#tabs", TabbedContent).active = f"tab-{name}"
+        if name in registry.names():
+            self._last_experiment = name
         # Focus inside the new pane too: a focus event still queued from start-up would otherwise bring its own
         # pane back (TabbedContent activates the pane of a focused widget).
         self._focus_pane(f"tab-{name}")
@@ -257,8 +293,9 @@ class LabdeckApp(App):
 
     def _focus_pane(self, pane_id: str) -> None:
         # Arrow keys act on the tab's table: the runs, or the parameter grid (letters still reach the app).
-        if pane_id == "tab-runs":
-            if tables := self.query("#runs-table"):
+        if pane_id in ("tab-runs", "tab-sweeps"):
+            table_id = "#runs-table" if pane_id == "tab-runs" else "#trials-table"
+            if tables := self.query(table_id):
                 tables.first().focus()
         elif forms := self.query_one(f"#{pane_id}").query(ParamForm):  # empty while still being mounted
             forms.first().grid.focus()
@@ -308,9 +345,90 @@ class LabdeckApp(App):
         if pane is None or not pane.form.cancel_edit():
             self.query_one("#tabs", TabbedContent).focus()
 
+    def action_use_offline_data(self) -> None:
+        """Fill the current tab's form with data that needs no download."""
+        pane = self.current_pane()
+        if pane is None or pane.spec.name not in OFFLINE_DATA:
+            self.notify("this tab's data needs no download", timeout=4)
+            return
+        key, value = OFFLINE_DATA[pane.spec.name]
+        pane.form.set_value(key, value)
+        pane.show_error("")
+        self.notify(f"{key}={value}: press s to start")
+
+    # -- sweeps and reports ----------------------------------------------------------------------
+    def action_new_sweep(self) -> None:
+        pane = self.current_pane() or self.query_one(f"#pane-{self._last_experiment}", ExperimentPane)
+        self.push_screen(NewSweep(pane.spec.name, pane.form.raw_values()))
+
+    def start_sweep(self, values: dict, dialog: NewSweep) -> None:
+        self._create_sweep(values, dialog)
+
+    @work(thread=True, group="launch-sweep", exit_on_error=False)
+    def _create_sweep(self, v: dict, dialog: NewSweep) -> None:
+        try:
+            store = Store(self.home)
+            trials = engine.sweep.plan(v["experiment"], v["base"], engine.sweep.parse_grid(v["grid"]), v["random"],
+                                       engine.sweep.parse_ranges(v["ranges"], v["experiment"]))
+            if v["parallel"] < 1 or (v["budget"] is not None and not v["budget"] > 0):
+                raise engine.ParamError("budget and trials at once must be > 0")
+            sweep_id = engine.sweep.create(store, v["experiment"], trials, v["budget"])
+            engine.sweep.spawn(store, sweep_id, v["parallel"])
+        except LabdeckError as exc:
+            self.call_from_thread(dialog.show_error, str(exc))
+            return
+        self.call_from_thread(self._sweep_started, sweep_id, len(trials), dialog)
+
+    def _sweep_started(self, sweep_id: str, count: int, dialog: NewSweep) -> None:
+        dialog.dismiss(None)
+        self.notify(f"started sweep {sweep_id}: {count} trials")
+        self.action_tab("sweeps")
+        if (sweeps := self.sweeps_pane()) is not None:
+            sweeps.selected = sweep_id
+        if self.watcher:
+            self.watcher.refresh_runs()
+
+    def _current_sweep(self) -> str | None:
+        sweeps = self.sweeps_pane()
+        return sweeps.selected if sweeps is not None and self.active_tab() == "sweeps" else None
+
+    def action_stop_sweep(self) -> None:
+        if sweep_id := self._current_sweep():
+            self.control_sweep("stop", sweep_id)
+
+    def action_resume_sweep(self) -> None:
+        if sweep_id := self._current_sweep():
+            self.control_sweep("resume", sweep_id)
+
+    @work(thread=True, group="control", exit_on_error=False)
+    def control_sweep(self, action: str, sweep_id: str) -> None:
+        try:
+            getattr(engine.sweep, action)(Store(self.home), sweep_id)
+        except LabdeckError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="warning")
+            return
+        self.call_from_thread(self.notify, f"{action}: sweep {sweep_id}")
+
+    def action_report(self) -> None:
+        target = self._current_sweep() or self.current_run()
+        if target:
+            self.write_report(target)
+        else:
+            self.notify("no run or sweep to report on", severity="warning")
+
+    @work(thread=True, group="report", exit_on_error=False)
+    def write_report(self, target: str) -> None:
+        try:
+            path = engine.write_report(Store(self.home), target, self.home / "reports" / target)
+        except LabdeckError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.call_from_thread(self.notify, f"report written: {path}", timeout=10)
+
     def action_help(self) -> None:
         runs_keys = list(RunsPane.BINDINGS)
-        self.push_screen(HelpScreen([("Everywhere", list(self.BINDINGS)), ("Runs tab", runs_keys)]))
+        self.push_screen(HelpScreen([("Everywhere", list(self.BINDINGS)), ("Runs tab", runs_keys),
+                                     ("Sweeps tab", list(SweepsPane.BINDINGS))]))
 
     def action_save_preset(self) -> None:
         pane = self.current_pane()

@@ -20,6 +20,11 @@ class LabdeckCommands(Provider):
             ("Load preset", "fill the form from a saved preset", app.action_load_preset),
             ("Open run", "show the run under the cursor in its experiment tab", app.action_open_run),
             ("Delete run", "delete the run under the cursor", app.action_delete_run),
+            ("New sweep", "try a grid or random hyperparameters of the current experiment", app.action_new_sweep),
+            ("Stop sweep", "stop the sweep selected in the Sweeps tab", app.action_stop_sweep),
+            ("Resume sweep", "continue the selected sweep's unfinished trials", app.action_resume_sweep),
+            ("Write report", "a Markdown report with figures of the current run or sweep", app.action_report),
+            ("Use offline data", "set the form's data to one that needs no download", app.action_use_offline_data),
             ("Help", "every key", app.action_help),
         ]
         for binding in app.tab_keys:

@@ -15,6 +15,7 @@ class Line:
     xs: list[float]
     ys: list[float]
     marker: str = "hd"
+    scatter: bool = False  # points only (a metric against a parameter)
 
 
 class LinePlot(PlotextPlot):
@@ -33,7 +34,8 @@ class LinePlot(PlotextPlot):
         self._key: object = None
 
     def show(self, lines: list[Line], log: bool = False, title: str | None = None) -> None:
-        key = (tuple((ln.label, len(ln.xs), ln.ys[-1] if ln.ys else None) for ln in lines), log, title)
+        key = (tuple((ln.label, tuple(ln.xs), tuple(ln.ys)) if ln.scatter else
+                     (ln.label, len(ln.xs), ln.ys[-1] if ln.ys else None) for ln in lines), log, title, self.xlabel)
         if key == self._key:
             return  # nothing new: skip the rebuild
         self._key = key
@@ -56,7 +58,8 @@ class LinePlot(PlotextPlot):
                 step = len(pts) / most
                 pts = [pts[int(i * step)] for i in range(most)] + [pts[-1]]
             xs, ys = zip(*pts)
-            plt.plot(list(xs), list(ys), label=ln.label, marker=ln.marker)
+            draw = plt.scatter if ln.scatter else plt.plot
+            draw(list(xs), list(ys), label=ln.label, marker=ln.marker)
             drawn = True
         if self._log and drawn:
             plt.yscale("log")

@@ -14,7 +14,7 @@ from torch import nn
 
 from ...errors import ParamError
 from ...events import Evaluation, Event, Predictions
-from ...experiment import Context, Experiment, Task, make_optimizer
+from ...experiment import Context, Experiment, Task, make_optimizer, shuffled_batches
 from . import data as D
 from .model import Recurrent, forecast, input_gradient_norms
 from .spec import SPEC
@@ -57,11 +57,7 @@ class SequenceTask(Task):
         return -(-len(self.x_train) // self.p["batch_size"])
 
     def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        g = torch.Generator().manual_seed(self.p["seed"] * 100_003 + epoch)  # resumable: depends on epoch only
-        order = torch.randperm(len(self.x_train), generator=g).to(self.device)
-        bs = self.p["batch_size"]
-        for i in range(0, len(order), bs):
-            idx = order[i: i + bs]
+        for idx in shuffled_batches(len(self.x_train), self.p["batch_size"], self.p["seed"], epoch, self.device):
             yield self.x_train[idx], self.y_train[idx]
 
     def loss(self, batch) -> tuple[torch.Tensor, int]:

@@ -16,7 +16,7 @@ from torch import nn
 
 from ...errors import DataError, ParamError
 from ...events import Evaluation, Event
-from ...experiment import Context, Experiment, Task
+from ...experiment import Context, Experiment, Task, shuffled_batches
 from . import data as D
 from .model import FastNet, build
 from .spec import SPEC
@@ -112,11 +112,8 @@ class VisionTask(Task):
         return -(-len(self.x_train) // self.p["batch_size"])
 
     def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        g = torch.Generator().manual_seed(self.p["seed"] * 100_003 + epoch)  # resumable: depends on epoch only
-        order = torch.randperm(len(self.x_train), generator=g).to(self.device)
-        bs = self.p["batch_size"]
-        for i in range(0, len(order), bs):
-            idx = order[i: i + bs]
+        g = torch.Generator().manual_seed(self.p["seed"] * 100_003 + epoch + 50_000)  # augmentation: also resumable
+        for idx in shuffled_batches(len(self.x_train), self.p["batch_size"], self.p["seed"], epoch, self.device):
             x = augment(self.scale(self.x_train[idx]), self.p["flip"], self.p["translate"], g)
             yield x.contiguous(memory_format=torch.channels_last), self.y_train[idx]
 

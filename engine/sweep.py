@@ -1,0 +1,217 @@
+"""Sweeps: many runs of one experiment over a grid and/or random ranges of hyperparameters.
+
+Trials are ordinary runs in the store, tagged with the sweep's id and created (validated) up front, so a bad value
+creates nothing. ``run`` starts them as detached run processes, ``parallel`` at a time; a failed trial does not stop
+the sweep. Stopping a sweep stops its trials (they checkpoint); ``run`` again continues the ones not finished.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import registry, runs
+from .errors import LabdeckError, ParamError
+from .store import ACTIVE, RunInfo, Store
+
+POLL_SECONDS = 0.5
+DONE = ("finished", "failed")
+
+
+@dataclass(frozen=True)
+class Range:
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+
+    def draw(self, rng: random.Random) -> float | int:
+        if self.log:
+            value = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        else:
+            value = rng.uniform(self.low, self.high)
+        return round(value) if self.integer else float(f"{value:.4g}")
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise ParamError(f"grid: expected KEY=V1,V2,... (got {item!r})")
+        grid[key.strip()] = [v.strip() for v in values.split(",") if v.strip()]
+    return grid
+
+
+def parse_ranges(items: list[str], experiment: str) -> dict[str, Range]:
+    spec = registry.get(experiment)
+    out: dict[str, Range] = {}
+    for item in items:
+        key, sep, rest = item.partition("=")
+        parts = rest.split(":")
+        if not sep or len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "log"):
+            raise ParamError(f"range: expected KEY=LOW:HIGH[:log] (got {item!r})")
+        if key not in spec.params:
+            raise ParamError(f"range: {key}: unknown parameter of {experiment}")
+        param = spec.params[key]
+        if param.type not in ("int", "float"):
+            raise ParamError(f"range: {key} is not numeric; give its values with --grid")
+        try:
+            low, high = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise ParamError(f"range: {key}: {parts[0]!r} and {parts[1]!r} must be numbers") from None
+        if not low < high or (len(parts) == 3 and low <= 0):
+            raise ParamError(f"range: {key}: need LOW < HIGH (and LOW > 0 for log)")
+        out[key] = Range(low, high, len(parts) == 3, param.type == "int")
+    return out
+
+
+def plan(experiment: str, base: dict[str, Any], grid: dict[str, list[str]], random_n: int = 0,
+         ranges: dict[str, Range] | None = None, seed: int = 0) -> list[dict[str, Any]]:
+    """Every trial's overrides: the grid's product, times ``random_n`` draws from the ranges."""
+    ranges = ranges or {}
+    if random_n and not ranges:
+        raise ParamError("random: give the ranges to draw from with --range KEY=LOW:HIGH[:log]")
+    if ranges and not random_n:
+        raise ParamError("range: give the number of random trials with --random N")
+    keys = list(grid)
+    points = [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))] or [{}]
+    rng = random.Random(seed)
+    draws = [{k: r.draw(rng) for k, r in ranges.items()} for _ in range(random_n)] or [{}]
+    trials = [{**base, **point, **draw} for point in points for draw in draws]
+    if len(trials) < 2:
+        raise ParamError("sweep: give at least two trials (--grid KEY=V1,V2 or --random N --range ...)")
+    spec = registry.get(experiment)
+    for t in trials:
+        spec.resolve(t)  # every trial is valid before any run exists
+    return trials
+
+
+def require_ray() -> None:
+    """The Ray backend (issue 6) is not built yet: say so in one line instead of running something else."""
+    raise ParamError("backend: ray is not available in this version of labdeck yet; use the local backend "
+                     "(--parallel K runs K trials at once)")
+
+
+def create(store: Store, experiment: str, trials: list[dict[str, Any]], budget: float | None = None) -> str:
+    sweep_id = "sw-" + time.strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+    for overrides in trials:
+        runs.create(store, experiment, overrides, budget, sweep=sweep_id)
+    return sweep_id
+
+
+def trials(store: Store, sweep_id: str) -> list[RunInfo]:
+    found = [r for r in store.runs() if r.sweep == sweep_id]
+    if not found:
+        matches = sorted({r.sweep for r in store.runs() if r.sweep and r.sweep.startswith(sweep_id)})
+        if len(matches) == 1:
+            return trials(store, matches[0])
+        raise LabdeckError(f"no sweep {sweep_id!r} in {store.home}")
+    return found
+
+
+def sweep_ids(store: Store) -> list[str]:
+    return list(dict.fromkeys(r.sweep for r in store.runs() if r.sweep))
+
+
+def swept_keys(infos: list[RunInfo]) -> list[str]:
+    """The parameters whose values differ between trials."""
+    keys = list(infos[0].params)
+    return [k for k in keys if len({repr(i.params.get(k)) for i in infos}) > 1]
+
+
+def best(infos: list[RunInfo]) -> RunInfo | None:
+    spec = registry.get(infos[0].experiment)
+    scored = [i for i in infos if spec.target in i.metrics and math.isfinite(i.metrics[spec.target])]
+    if not scored:
+        return None
+    pick = max if spec.target_mode == "max" else min
+    return pick(scored, key=lambda i: i.metrics[spec.target])
+
+
+def spawn(store: Store, sweep_id: str, parallel: int = 1) -> int:
+    """Run the sweep's unfinished trials from a detached process (``labdeck sweep-run``) that outlives this one."""
+    import subprocess
+    import sys
+
+    with open(store.home / f"{sweep_id}.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "engine", "--home", str(store.home), "sweep-run", sweep_id,
+                                 "--parallel", str(parallel)], stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+    runs.track(proc)
+    return proc.pid
+
+
+def resume(store: Store, sweep_id: str, parallel: int = 1) -> str:
+    """Continue a stopped or interrupted sweep's unfinished trials in the background."""
+    infos = trials(store, sweep_id)
+    if all(i.status in DONE for i in infos):
+        raise LabdeckError(f"sweep {infos[0].sweep}: every trial has ended; nothing to resume")
+    for info in infos:
+        if info.status in ("stopped", "interrupted", "queued"):
+            store.request(info.id, "run")
+    spawn(store, infos[0].sweep, parallel)
+    return infos[0].sweep
+
+
+def stop(store: Store, sweep_id: str) -> list[str]:
+    """Stop the sweep's active trials and keep queued ones from starting."""
+    stopped = []
+    for info in trials(store, sweep_id):
+        if info.status in ACTIVE:
+            if info.status == "queued" and not info.pid:
+                store.request(info.id, "stop")  # a sweep runner skips it
+                store.set_status(info.id, "stopped", "sweep stopped before this trial started")
+            else:
+                runs.stop(store, info.id)
+            stopped.append(info.id)
+    return stopped
+
+
+def run(store: Store, sweep_id: str, parallel: int = 1, on_trial: Callable[[RunInfo], None] | None = None,
+        should_stop: Callable[[], bool] = lambda: False) -> list[RunInfo]:
+    """Run the sweep's unfinished trials, ``parallel`` at a time, until all have ended (or it is stopped)."""
+    if parallel < 1:
+        raise ParamError(f"parallel: must be an integer >= 1 (got {parallel})")
+    infos = trials(store, sweep_id)
+    sweep_id = infos[0].sweep
+    # what this call must still run: queued trials, and stopped/interrupted ones (resumed from checkpoints)
+    todo = [i.id for i in infos if i.status not in DONE and i.status not in ("running", "paused")]
+    active: set[str] = {i.id for i in infos if i.status in ("running", "paused")}
+    reported: set[str] = {i.id for i in infos if i.status in DONE}
+    for run_id in todo:
+        store.request(run_id, "run")  # clear an earlier stop of the sweep
+    while True:
+        if should_stop():
+            stop(store, sweep_id)
+            todo = []
+        current = {i.id: i for i in trials(store, sweep_id)}
+        for run_id in list(active):
+            info = current[run_id]
+            if info.status not in ACTIVE:
+                active.discard(run_id)
+                if run_id not in reported:
+                    reported.add(run_id)
+                    if on_trial:
+                        on_trial(info)
+        while todo and len(active) < parallel:
+            run_id = todo.pop(0)
+            info = current[run_id]
+            if info.control == "stop":  # the sweep was stopped from elsewhere
+                todo = []
+                break
+            if info.status in ("stopped", "interrupted") and store.checkpoint_path(run_id).exists():
+                runs.resume(store, run_id)
+            else:
+                store.set_status(run_id, "queued", "")
+                runs.spawn(store, run_id)
+            active.add(run_id)
+        runs.reap()
+        if not todo and not active:
+            return trials(store, sweep_id)
+        time.sleep(POLL_SECONDS)

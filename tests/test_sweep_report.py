@@ -1,0 +1,119 @@
+"""Sweeps (grid, random, parallel, failures, stop and resume), lab reports and metric export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+
+import pytest
+
+from engine import sweep
+from engine.errors import ParamError
+from engine.store import Store
+
+from .conftest import cli, set_args, tiny, wait_for
+from .demo_runs import demo_store
+
+
+def test_plan_is_the_grid_product_times_the_random_draws():
+    ranges = sweep.parse_ranges(["lr=0.001:0.1:log", "hidden=4:32"], "sequence")
+    trials = sweep.plan("sequence", {"epochs": "2"}, {"cell": ["rnn", "gru"]}, 3, ranges, seed=1)
+    assert len(trials) == 6 and all(t["epochs"] == "2" for t in trials)
+    assert [t["cell"] for t in trials] == ["rnn"] * 3 + ["gru"] * 3
+    assert all(0.001 <= t["lr"] <= 0.1 and isinstance(t["hidden"], int) and 4 <= t["hidden"] <= 32 for t in trials)
+    assert trials == sweep.plan("sequence", {"epochs": "2"}, {"cell": ["rnn", "gru"]}, 3, ranges, seed=1)
+    assert Range_draws_are_spread(ranges["lr"])
+
+
+def Range_draws_are_spread(r) -> bool:
+    values = [r.draw(random.Random(s)) for s in range(200)]
+    return sum(v < 0.01 for v in values) > 60  # log-uniform: a third below 0.01, not 9%
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--grid", "hidden=4,0"], "hidden: must be an integer from 1"),
+    (["--grid", "hidden"], "grid: expected KEY=V1,V2"),
+    (["--grid", "colour=red,blue"], "colour: unknown parameter"),
+    (["--random", "3", "--range", "cell=1:2"], "not numeric"),
+    (["--random", "3", "--range", "lr=0.1:0.01"], "LOW < HIGH"),
+    (["--random", "3"], "give the ranges"),
+    (["--grid", "hidden=4"], "at least two trials"),
+    (["--grid", "hidden=4,8", "--parallel", "0"], "parallel"),
+    (["--grid", "hidden=4,8", "--backend", "ray"], "ray is not available"),
+])
+def test_bad_sweeps_exit_2_and_create_nothing(home, args, message):
+    proc = cli("sweep", "sequence", *args)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert Store().runs() == []
+
+
+def test_grid_sweep_runs_trials_in_parallel_and_a_failed_trial_does_not_stop_it(home):
+    proc = cli("sweep", "sequence", "--grid", "hidden=4,8", "--grid", "device=cpu,cuda", "--parallel", "2",
+               *set_args(tiny()), "--json", check=True, timeout=300)
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["swept"] == ["hidden", "device"] and len(result["trials"]) == 4
+    by_device = {}
+    for t in result["trials"]:
+        by_device.setdefault(t["params"]["device"], []).append(t)
+    assert all(t["status"] == "finished" for t in by_device["cpu"])
+    assert all(t["status"] == "failed" and "CUDA" in t["message"] for t in by_device["cuda"])
+    best = min(by_device["cpu"], key=lambda t: t["metrics"]["test_mse"])
+    assert result["best"] == best["run_id"]
+    infos = Store().runs()
+    assert len(infos) == 4 and {i.sweep for i in infos} == {result["sweep_id"]}
+
+
+def test_a_sweep_stops_and_resumes(home):
+    long = tiny(epochs=100000, length=2000, window=40, hidden=32)
+    sweep_id = cli("sweep", "sequence", "--grid", "cell=rnn,gru", *set_args(long), "--detach",
+                   check=True).stdout.strip()
+    assert sweep_id.startswith("sw-")
+    store = Store()
+    first = wait_for(lambda: next((i for i in sweep.trials(store, sweep_id) if i.status == "running"), None),
+                     what="first trial running")
+    assert sum(i.status == "running" for i in sweep.trials(store, sweep_id)) == 1  # one at a time on CPU
+    wait_for(lambda: store.checkpoint_path(first.id).exists(), what="a checkpoint")
+    cli("stop", sweep_id, check=True)
+    wait_for(lambda: all(i.status == "stopped" for i in sweep.trials(store, sweep_id)), what="all stopped")
+    cli("resume", sweep_id, check=True)
+    again = wait_for(lambda: next((i for i in sweep.trials(store, sweep_id) if i.status == "running"), None),
+                     what="running again")
+    assert again.id == first.id  # the unfinished trial continues from its checkpoint
+    cli("stop", sweep_id, check=True)
+    wait_for(lambda: all(i.status == "stopped" for i in sweep.trials(store, sweep_id)), what="stopped again")
+
+
+def test_report_of_a_sweep_and_of_each_experiment(home, tmp_path):
+    proc = cli("sweep", "sequence", "--grid", "hidden=4,8", *set_args(tiny()), "--json", check=True, timeout=300)
+    sweep_id = json.loads(proc.stdout.splitlines()[-1])["sweep_id"]
+    out = tmp_path / "sweep-report"
+    assert cli("report", sweep_id, "--out", str(out), check=True).stdout.strip() == str(out / "report.md")
+    text = (out / "report.md").read_text()
+    assert f"# Sweep {sweep_id}" in text and "sweep-hidden.png" in text
+    assert (out / "sweep-hidden.png").stat().st_size > 1000
+    rows = list(csv.reader((out / "trials.csv").open()))
+    assert rows[0] == ["run_id", "status", "hidden", "test_mse"] and len(rows) == 3
+    best = json.loads(proc.stdout.splitlines()[-1])["best"]
+    assert (out / f"best-{best}-waves.png").exists() and (out / f"best-{best}-gradients.png").exists()
+    demo_store(home)
+    for run, figures in (("demo-cnn", ["loss.png", "accuracy.png", "confusion.png"]), ("demo-lm", ["ppl.png"])):
+        folder = tmp_path / run
+        cli("report", run, "--out", str(folder), check=True)
+        report = (folder / "report.md").read_text()
+        for name in figures:
+            assert (folder / name).stat().st_size > 1000 and f"({name})" in report
+    assert "Per-class metrics" in (tmp_path / "demo-cnn" / "report.md").read_text()
+    assert "def read_6" in (tmp_path / "demo-lm" / "report.md").read_text()
+
+
+def test_export_prints_the_full_history(home):
+    demo_store(home)
+    rows = list(csv.reader(io.StringIO(cli("export", "demo-rnn", check=True).stdout)))
+    assert rows[0][:2] == ["epoch", "lr"] or rows[0][0] == "epoch"
+    assert [r[0] for r in rows[1:]] == [str(e) for e in range(1, 13)]
+    data = json.loads(cli("export", "demo-rnn", "--format", "json", check=True).stdout)
+    assert data["run_id"] == "demo-rnn" and len(data["history"]["epoch"]) == 12
+    proc = cli("export", "nope")
+    assert proc.returncode == 2 and "no run" in proc.stderr

@@ -1,0 +1,165 @@
+"""The Sweeps tab: every sweep, its trials ranked by the target metric (best highlighted), the metric against each
+swept parameter, and the loss curves of the trials you mark."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Static
+
+from engine import RunInfo, registry, sweep
+from engine.formatting import fmt
+
+from .state import STATUS_STYLE, RunState
+from .widgets.line_plot import Line, LinePlot
+
+
+def ranked(trials: list[RunInfo]) -> list[RunInfo]:
+    spec = registry.get(trials[0].experiment)
+    sign = -1 if spec.target_mode == "max" else 1
+    return sorted(trials, key=lambda i: (spec.target not in i.metrics, sign * i.metrics.get(spec.target, 0.0)))
+
+
+class SweepsPane(Vertical):
+    BINDINGS = [
+        Binding("space", "mark", "Mark trial", id="sweeps.mark", tooltip="Mark trials to overlay their curves"),
+        Binding("v", "next_param", "Next parameter", id="sweeps.param"),
+        Binding("n", "app.new_sweep", "New sweep", id="sweeps.new"),
+        Binding("k", "app.stop_sweep", "Stop sweep", id="sweeps.stop"),
+        Binding("u", "app.resume_sweep", "Resume sweep", id="sweeps.resume"),
+    ]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.infos: list[RunInfo] = []
+        self.selected: str | None = None
+        self.marked: set[str] = set()
+        self.param_index = 0
+        self._drawn: object = None
+        self._ready = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="sweeps-top"):
+            yield DataTable(id="sweeps-table", cursor_type="row", zebra_stripes=True)
+            yield DataTable(id="trials-table", cursor_type="row", zebra_stripes=True)
+        yield Static("No sweeps yet: press n to start one from an experiment's form, or run 'labdeck sweep'.",
+                     id="sweeps-info")
+        with Horizontal(classes="sweeps-plots"):
+            yield LinePlot("target against a swept parameter (v: next)", "", id="sweep-scatter")
+            yield LinePlot("loss of the marked trials (or the best)", "step", id="sweep-curves")
+
+    def on_mount(self) -> None:
+        self.query_one("#sweeps-table", DataTable).add_columns("sweep", "experiment", "trials", "best")
+        self._ready = True
+        self.update_runs(list(self.app.infos.values()))
+
+    # -- data ----------------------------------------------------------------------------------
+    def groups(self) -> dict[str, list[RunInfo]]:
+        out: dict[str, list[RunInfo]] = {}
+        for info in self.infos:
+            if info.sweep:
+                out.setdefault(info.sweep, []).append(info)
+        return out
+
+    def trials(self) -> list[RunInfo]:
+        return self.groups().get(self.selected or "", [])
+
+    def update_runs(self, infos: list[RunInfo]) -> None:
+        self.infos = infos
+        if not self._ready:
+            return
+        groups = self.groups()
+        if self.selected not in groups:
+            self.selected = next(reversed(groups), None) if groups else None
+        key = (tuple((i.id, i.status, tuple(i.metrics.items())) for i in infos if i.sweep), self.selected,
+               frozenset(self.marked), self.param_index)
+        if key == self._drawn:
+            return
+        self._drawn = key
+        table = self.query_one("#sweeps-table", DataTable)
+        table.clear()
+        for sweep_id, trials in reversed(groups.items()):
+            spec = registry.get(trials[0].experiment)
+            top = sweep.best(trials)
+            done = sum(t.status in ("finished", "failed") for t in trials)
+            table.add_row(sweep_id, trials[0].experiment, f"{done}/{len(trials)}",
+                          f"{spec.target} {fmt(top.metrics[spec.target])}" if top else "", key=sweep_id)
+        if self.selected:
+            table.move_cursor(row=table.get_row_index(self.selected))
+        self._show_trials()
+
+    def _show_trials(self) -> None:
+        trials = self.trials()
+        table = self.query_one("#trials-table", DataTable)
+        table.clear(columns=True)
+        info = self.query_one("#sweeps-info", Static)
+        if not trials:
+            return
+        spec = registry.get(trials[0].experiment)
+        keys = sweep.swept_keys(trials)
+        top = sweep.best(trials)
+        table.add_columns("", "trial", "status", *keys, spec.target)
+        for t in ranked(trials):
+            style = "bold green" if top and t.id == top.id else ""
+            table.add_row("●" if t.id in self.marked else " ", Text(t.id, style=style),
+                          Text(t.status, style=STATUS_STYLE.get(t.status, "")),
+                          *(Text(fmt(t.params.get(k)), style=style) for k in keys),
+                          Text(fmt(t.metrics[spec.target]) if spec.target in t.metrics else "-", style=style),
+                          key=t.id)
+        failed = [t for t in trials if t.status == "failed"]
+        info.update(f"sweep {self.selected}: {len(trials)} trials, best {top.id if top else '-'}"
+                    + (f"; {len(failed)} failed, e.g. {failed[0].message}" if failed else "")
+                    + " · space mark · v parameter · k stop · u resume")
+        self._scatter(trials, keys, spec.target)
+
+    def _scatter(self, trials: list[RunInfo], keys: list[str], target: str) -> None:
+        plot = self.query_one("#sweep-scatter", LinePlot)
+        if not keys:
+            plot.show([])
+            return
+        key = keys[self.param_index % len(keys)]
+        pts = [(t.params[key], t.metrics[target]) for t in trials if target in t.metrics]
+        numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x, _ in pts)
+        labels = sorted({str(x) for x, _ in pts})
+        xs = [float(x) if numeric else float(labels.index(str(x))) for x, _ in pts]
+        plot.xlabel = key if numeric else f"{key}: " + ", ".join(f"{i}={v}" for i, v in enumerate(labels))
+        plot.show([Line(target, xs, [y for _, y in pts], marker="dot", scatter=True)],
+                  title=f"{target} against {key} (v: next parameter)")
+
+    # -- actions -------------------------------------------------------------------------------
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "sweeps-table" and event.row_key.value != self.selected:
+            self.selected = event.row_key.value
+            self.marked.clear()
+            self._drawn = None
+            self._show_trials()
+
+    def action_mark(self) -> None:
+        table = self.query_one("#trials-table", DataTable)
+        if table.row_count:
+            run_id = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            self.marked ^= {run_id}
+            self._drawn = None
+            self.update_runs(self.infos)
+
+    def action_next_param(self) -> None:
+        self.param_index += 1
+        self._drawn = None
+        self.update_runs(self.infos)
+
+    def compared_ids(self) -> list[str]:
+        if self.marked:
+            return sorted(self.marked)
+        top = sweep.best(self.trials()) if self.trials() else None
+        return [top.id] if top else []
+
+    def redraw(self, states: list[RunState], log_scale: bool) -> None:
+        lines = []
+        for s in states:
+            for key in ("train_loss", "test_loss", "val_loss"):
+                xs, ys = s.series(key)
+                if xs:
+                    lines.append(Line(f"{s.run_id[-4:]} {key}", xs, ys))
+        self.query_one("#sweep-curves", LinePlot).show(lines, log=log_scale)
