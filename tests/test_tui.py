@@ -269,8 +269,9 @@ async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
         fill(app, tiny())
         await pilot.press("escape")
         app.action_new_sweep()
-        await until(pilot, lambda: type(app.screen).__name__ == "NewSweep", what="dialog")
-        app.screen.query_one("#sweep-grid").value = "cell=rnn,gru"
+        grid = await until(pilot, lambda: type(app.screen).__name__ == "NewSweep" and app.screen.query("#sweep-grid")
+                           and app.screen.query_one("#sweep-grid"), what="dialog")
+        grid.value = "cell=rnn,gru"
         await pilot.click("#sweep-start")
         await until(pilot, lambda: len({i.sweep for i in Store(home).runs()}) == 2, what="second sweep created")
         await until(pilot, lambda: all(i.status == "finished" for i in Store(home).runs()), timeout=120,

@@ -62,8 +62,11 @@ async def test_the_form_editor_keeps_a_burst_of_keys_in_order(tmp_path):
 
     from tui.app import LabdeckApp
 
+    from .test_tui import ready
+
     app = LabdeckApp(tmp_path, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)  # on the Sequence tab
         form = app.query_one("#form-sequence")
         await pilot.press("down", "down", "enter")  # edit "length" (2000)
         assert form.editor.has_focus

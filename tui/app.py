@@ -359,7 +359,18 @@ class LabdeckApp(App):
     # -- sweeps and reports ----------------------------------------------------------------------
     def action_new_sweep(self) -> None:
         pane = self.current_pane() or self.query_one(f"#pane-{self._last_experiment}", ExperimentPane)
-        self.push_screen(NewSweep(pane.spec.name, pane.form.raw_values()))
+        self.push_screen(NewSweep(pane.spec.name, pane.form.raw_values()), self._sweep_dialog_closed)
+
+    def _sweep_dialog_closed(self, sweep_id: str | None) -> None:
+        if sweep_id:
+            # after the screen below has its focus back (that focus would bring its own tab back)
+            self.call_after_refresh(self._show_sweep, sweep_id)
+
+    def _show_sweep(self, sweep_id: str) -> None:
+        self.action_tab("sweeps")
+        if (sweeps := self.sweeps_pane()) is not None:
+            sweeps.selected = sweep_id
+            sweeps.update_runs(list(self.infos.values()))
 
     def start_sweep(self, values: dict, dialog: NewSweep) -> None:
         self._create_sweep(values, dialog)
@@ -380,11 +391,8 @@ class LabdeckApp(App):
         self.call_from_thread(self._sweep_started, sweep_id, len(trials), dialog)
 
     def _sweep_started(self, sweep_id: str, count: int, dialog: NewSweep) -> None:
-        dialog.dismiss(None)
+        dialog.dismiss(sweep_id)
         self.notify(f"started sweep {sweep_id}: {count} trials")
-        self.action_tab("sweeps")
-        if (sweeps := self.sweeps_pane()) is not None:
-            sweeps.selected = sweep_id
         if self.watcher:
             self.watcher.refresh_runs()
 

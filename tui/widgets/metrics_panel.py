@@ -14,8 +14,9 @@ class MetricsPanel(DataTable):
 
     def on_mount(self) -> None:
         self.cursor_type = "none"
-        self.add_column("metric", key="metric")
-        self.add_column("value", key="value")
+        # fixed widths: sized from content, a table filled while its tab is hidden could keep its header's width
+        self.add_column("metric", key="metric", width=16)
+        self.add_column("value", key="value", width=10)
 
     def show(self, metrics: dict[str, float]) -> None:
         keys = list(metrics)
