@@ -152,6 +152,8 @@ def resume(store: Store, sweep_id: str, parallel: int = 1) -> str:
     infos = trials(store, sweep_id)
     if all(i.status in DONE for i in infos):
         raise LabdeckError(f"sweep {infos[0].sweep}: every trial has ended; nothing to resume")
+    if runner_alive(store, infos[0].sweep):
+        raise LabdeckError(f"sweep {infos[0].sweep} is running; stop it first or let it finish")
     for info in infos:
         if info.status in ("stopped", "interrupted", "queued"):
             store.request(info.id, "run")
@@ -159,8 +161,35 @@ def resume(store: Store, sweep_id: str, parallel: int = 1) -> str:
     return infos[0].sweep
 
 
+def _runner_file(store: Store, sweep_id: str):
+    return store.home / f"{sweep_id}.runner"
+
+
+def runner_alive(store: Store, sweep_id: str) -> int | None:
+    """The pid of the process running this sweep's trials, if one is alive (one runner per sweep)."""
+    import json
+
+    from .procs import process_alive
+
+    try:
+        pid, start = json.loads(_runner_file(store, sweep_id).read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if process_alive(pid, start) else None
+
+
 def stop(store: Store, sweep_id: str) -> list[str]:
-    """Stop the sweep's active trials and keep queued ones from starting."""
+    """Stop the sweep's runner, its active trials, and keep queued ones from starting."""
+    import os
+    import signal
+
+    sweep_id = trials(store, sweep_id)[0].sweep
+    pid = runner_alive(store, sweep_id)
+    if pid and pid != os.getpid():
+        try:
+            os.kill(pid, signal.SIGTERM)  # first: it must not start the next trial
+        except OSError:
+            pass
     stopped = []
     for info in trials(store, sweep_id):
         if info.status in ACTIVE:
@@ -178,8 +207,16 @@ def run(store: Store, sweep_id: str, parallel: int = 1, on_trial: Callable[[RunI
     """Run the sweep's unfinished trials, ``parallel`` at a time, until all have ended (or it is stopped)."""
     if parallel < 1:
         raise ParamError(f"parallel: must be an integer >= 1 (got {parallel})")
+    import json
+    import os
+
+    from .procs import process_start_time
+
     infos = trials(store, sweep_id)
     sweep_id = infos[0].sweep
+    if (other := runner_alive(store, sweep_id)) and other != os.getpid():
+        raise LabdeckError(f"sweep {sweep_id} is already running in process {other}")
+    _runner_file(store, sweep_id).write_text(json.dumps([os.getpid(), process_start_time(os.getpid())]))
     # what this call must still run: queued trials, and stopped/interrupted ones (resumed from checkpoints)
     todo = [i.id for i in infos if i.status not in DONE and i.status not in ("running", "paused")]
     active: set[str] = {i.id for i in infos if i.status in ("running", "paused")}

@@ -150,3 +150,21 @@ def test_generate_from_a_running_runs_latest_checkpoint(home, corpus):
     finally:
         cli("stop", run_id)
         wait_for(lambda: Store().get(run_id).status == "stopped", timeout=60, what="stopped")
+
+
+def test_failed_corpus_download_says_what_to_do(tmp_path, monkeypatch):
+    import urllib.error
+
+    from torchvision.datasets import utils
+
+    from engine.experiments.language import data as D
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(utils, "_urlretrieve", offline)
+    for name in ("tinyshakespeare", "wikitext2"):
+        with pytest.raises(DataError) as err:
+            D.download_text(name, tmp_path / name, lambda *a: None)
+        text = str(err.value)
+        assert f"cannot download {name}" in text and "corpus=stdlib" in text and "\n" not in text
