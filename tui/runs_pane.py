@@ -27,6 +27,17 @@ def score(info: RunInfo) -> tuple[str, float | None]:
     return target, info.metrics.get(target)
 
 
+def loss_lines(states: list[RunState]) -> list[Line]:
+    """The per-epoch losses of several runs, labelled by the end of their ids."""
+    lines = []
+    for s in states:
+        for key in ("train_loss", "test_loss", "val_loss"):
+            xs, ys = s.series(key)
+            if xs:
+                lines.append(Line(f"{s.run_id[-4:]} {key}", xs, ys))
+    return lines
+
+
 def key_params(info: RunInfo) -> str:
     try:
         keys = registry.get(info.experiment).key_params
@@ -161,13 +172,7 @@ class RunsPane(Vertical):
         return [run_id] if run_id else []
 
     def redraw(self, states: list[RunState], log_scale: bool) -> None:
-        lines = []
-        for s in states:
-            for key in ("train_loss", "test_loss", "val_loss"):
-                xs, ys = s.series(key)
-                if xs:
-                    lines.append(Line(f"{s.run_id[-4:]} {key}", xs, ys))
-        self.query_one("#compare-plot", LinePlot).show(lines, log=log_scale)
+        self.query_one("#compare-plot", LinePlot).show(loss_lines(states), log=log_scale)
         table = self.query_one("#compare-params", DataTable)
         key = tuple((s.run_id, s.version) for s in states)
         if key == getattr(self, "_params_key", None):

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Static
 from engine import RunInfo, registry, sweep
 from engine.formatting import fmt
 
+from .runs_pane import loss_lines
 from .state import STATUS_STYLE, RunState
 from .widgets.line_plot import Line, LinePlot
 
@@ -156,10 +157,4 @@ class SweepsPane(Vertical):
         return [top.id] if top else []
 
     def redraw(self, states: list[RunState], log_scale: bool) -> None:
-        lines = []
-        for s in states:
-            for key in ("train_loss", "test_loss", "val_loss"):
-                xs, ys = s.series(key)
-                if xs:
-                    lines.append(Line(f"{s.run_id[-4:]} {key}", xs, ys))
-        self.query_one("#sweep-curves", LinePlot).show(lines, log=log_scale)
+        self.query_one("#sweep-curves", LinePlot).show(loss_lines(states), log=log_scale)
