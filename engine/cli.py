@@ -223,10 +223,7 @@ def _run_sweep(store: Store, sweep_id: str, parallel: int, a: argparse.Namespace
 def cmd_sweep(store: Store, a: argparse.Namespace) -> int:
     grid = sweep.parse_grid(a.grid or [])
     ranges = sweep.parse_ranges(a.range or [], a.experiment)
-    if a.parallel < 1:
-        raise ParamError(f"parallel: must be an integer >= 1 (got {a.parallel})")
-    if a.budget is not None and not a.budget > 0:
-        raise ParamError(f"budget: must be a number of seconds > 0 (got {a.budget:g})")
+    sweep.check_options(a.parallel, a.budget)
     if a.backend == "ray":
         sweep.require_ray()
     trials = sweep.plan(a.experiment, parse_assignments(a.set or []), grid, a.random, ranges, a.seed)

@@ -98,6 +98,14 @@ def require_ray() -> None:
                      "(--parallel K runs K trials at once)")
 
 
+def check_options(parallel: int, budget: float | None) -> None:
+    """How a sweep runs, checked before anything is created (the CLI and the dashboard share it)."""
+    if parallel < 1:
+        raise ParamError(f"parallel: must be an integer >= 1 (got {parallel})")
+    if budget is not None and not budget > 0:
+        raise ParamError(f"budget: must be a number of seconds > 0 (got {budget:g})")
+
+
 def create(store: Store, experiment: str, trials: list[dict[str, Any]], budget: float | None = None) -> str:
     sweep_id = "sw-" + time.strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     for overrides in trials:
@@ -205,8 +213,7 @@ def stop(store: Store, sweep_id: str) -> list[str]:
 def run(store: Store, sweep_id: str, parallel: int = 1, on_trial: Callable[[RunInfo], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False) -> list[RunInfo]:
     """Run the sweep's unfinished trials, ``parallel`` at a time, until all have ended (or it is stopped)."""
-    if parallel < 1:
-        raise ParamError(f"parallel: must be an integer >= 1 (got {parallel})")
+    check_options(parallel, None)
     import json
     import os
 

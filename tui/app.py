@@ -381,8 +381,7 @@ class LabdeckApp(App):
             store = Store(self.home)
             trials = engine.sweep.plan(v["experiment"], v["base"], engine.sweep.parse_grid(v["grid"]), v["random"],
                                        engine.sweep.parse_ranges(v["ranges"], v["experiment"]))
-            if v["parallel"] < 1 or (v["budget"] is not None and not v["budget"] > 0):
-                raise engine.ParamError("budget and trials at once must be > 0")
+            engine.sweep.check_options(v["parallel"], v["budget"])
             sweep_id = engine.sweep.create(store, v["experiment"], trials, v["budget"])
             engine.sweep.spawn(store, sweep_id, v["parallel"])
         except LabdeckError as exc:

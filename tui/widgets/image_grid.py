@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
@@ -17,9 +18,9 @@ def image_rows(pixels: list[int], size: int) -> list[Text]:
         for x in range(size):
             top = (y * size + x) * 3
             bottom = ((y + 1) * size + x) * 3
-            fg = "rgb({},{},{})".format(*pixels[top: top + 3])
-            bg = "rgb({},{},{})".format(*pixels[bottom: bottom + 3])
-            row.append("▀", Style.parse(f"{fg} on {bg}"))
+            # Style objects built directly: parsing a style string per pixel made each redraw slow
+            row.append("▀", Style(color=Color.from_rgb(*pixels[top: top + 3]),
+                                  bgcolor=Color.from_rgb(*pixels[bottom: bottom + 3])))
         rows.append(row)
     return rows
 
