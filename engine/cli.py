@@ -184,7 +184,7 @@ def cmd_generate(store: Store, a: argparse.Namespace) -> int:
 def _trial_line(info) -> str:
     spec = registry.get(info.experiment)
     score = f"{spec.target} {_fmt(info.metrics[spec.target])}" if spec.target in info.metrics else ""
-    tail = f": {info.message}" if info.status == "failed" and info.message else ""
+    tail = f": {info.message}" if info.message else ""
     return f"trial {info.id} {info.status}  {score}{tail}"
 
 
@@ -223,17 +223,19 @@ def _run_sweep(store: Store, sweep_id: str, parallel: int, a: argparse.Namespace
 def cmd_sweep(store: Store, a: argparse.Namespace) -> int:
     grid = sweep.parse_grid(a.grid or [])
     ranges = sweep.parse_ranges(a.range or [], a.experiment)
-    sweep.check_options(a.parallel, a.budget)
-    if a.backend == "ray":
-        sweep.require_ray()
+    sweep.check_options(a.parallel, a.budget, a.backend, a.asha, a.gpus_per_trial, a.address)
     trials = sweep.plan(a.experiment, parse_assignments(a.set or []), grid, a.random, ranges, a.seed)
-    sweep_id = sweep.create(store, a.experiment, trials, a.budget)
+    options = {"parallel": a.parallel, "backend": a.backend}
+    if a.backend == "ray":
+        options.update(address=a.address, asha=a.asha, gpus_per_trial=a.gpus_per_trial)
+    sweep_id = sweep.create(store, a.experiment, trials, a.budget, options)
     if a.detach:
         sweep.spawn(store, sweep_id, a.parallel)
         print(json.dumps({"sweep_id": sweep_id, "trials": len(trials)}) if a.json else sweep_id)
         return 0
     if not a.json:
-        print(f"sweep {sweep_id}: {len(trials)} trials of {a.experiment}, {a.parallel} at a time", flush=True)
+        where = f" on Ray ({a.address or 'local instance'}{', ASHA' if a.asha else ''})" if a.backend == "ray" else ""
+        print(f"sweep {sweep_id}: {len(trials)} trials of {a.experiment}, {a.parallel} at a time{where}", flush=True)
     return _run_sweep(store, sweep_id, a.parallel, a)
 
 
@@ -249,7 +251,8 @@ def cmd_sweep_control(store: Store, a: argparse.Namespace) -> int:
         print(f"stop: sweep {sweep_id} ({len(stopped)} trials stopped)")
         return 0
     sweep.resume(store, sweep_id)
-    print(f"resume: sweep {sweep_id} (unfinished trials continue in the background, one at a time)")
+    parallel = sweep.options(store, sweep_id).get("parallel", 1)
+    print(f"resume: sweep {sweep_id} (unfinished trials continue in the background, {parallel} at a time)")
     return 0
 
 
@@ -320,7 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random draws")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local processes, or Ray Tune on a cluster (needs the optional ray extra)")
-    p.add_argument("--address", help="Ray cluster address (with --backend ray)")
+    p.add_argument("--address", help="Ray cluster address, e.g. ray://head:10001 (with --backend ray; default: "
+                   "a local Ray instance)")
+    p.add_argument("--asha", action="store_true", help="stop poor trials early with ASHA (with --backend ray)")
+    p.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per Ray trial, e.g. 0.5 for two trials "
+                   "per GPU (default: 1 where the cluster has GPUs)")
     p.add_argument("--detach", action="store_true", help="run in the background, print the sweep id, return")
     p.add_argument("--json", action="store_true", help="end with one JSON line: trials and the best")
     p = sub.add_parser("sweep-run", parents=[common], help="run a created sweep's unfinished trials (--detach uses it)")

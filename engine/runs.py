@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 from .errors import LabdeckError, ParamError
@@ -37,13 +38,19 @@ def run_here(store: Store, run_id: str, resume: bool = False,
 _children: list[subprocess.Popen] = []  # runs this process started, reaped by reap()
 
 
-def spawn(store: Store, run_id: str, resume: bool = False) -> int:
-    """Start the run in a detached process that outlives this one (its own session: no SIGHUP)."""
+def spawn(store: Store, run_id: str, resume: bool = False, stop_with_parent: bool = False) -> int:
+    """Start the run in a detached process that outlives this one (its own session: no SIGHUP), or, with
+    ``stop_with_parent``, one that stops cleanly when this process ends."""
     log = open(store.run_dir(run_id) / "output.log", "ab")
     cmd = [sys.executable, "-m", "engine.worker", "--home", str(store.home), run_id]
     if resume:
         cmd.append("--resume")
+    if stop_with_parent:
+        cmd += ["--stop-with-parent", str(os.getpid())]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # the same engine as this process's, also from a working directory where it is not importable (a Ray worker)
+    here = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH", "")) if p)
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, env=env, close_fds=True)
@@ -52,6 +59,11 @@ def spawn(store: Store, run_id: str, resume: bool = False) -> int:
     store.set_process(run_id, proc.pid, process_start_time(proc.pid))
     track(proc)
     return proc.pid
+
+
+def process(pid: int) -> subprocess.Popen | None:
+    """The child this process started with ``pid``, if it is one."""
+    return next((p for p in _children if p.pid == pid), None)
 
 
 def track(proc: subprocess.Popen) -> None:
@@ -79,7 +91,7 @@ def stop(store: Store, run_id: str) -> str:
     if info.status not in ACTIVE:
         raise LabdeckError(f"run {info.id} is {info.status}; only a queued, running or paused run can be stopped")
     store.request(info.id, "stop")
-    if info.pid and info.pid != os.getpid():
+    if info.pid and info.pid != os.getpid() and info.local:
         try:
             os.kill(info.pid, signal.SIGTERM)  # reaches a run still loading data, before it polls the store
         except OSError:

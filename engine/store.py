@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import sqlite3
 import threading
 import time
@@ -24,6 +25,8 @@ from .procs import process_alive
 CHECKPOINT = "checkpoint.pt"
 ACTIVE = ("queued", "running", "paused")
 STATUSES = ACTIVE + ("finished", "failed", "stopped", "interrupted")
+
+HOST = socket.gethostname()
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -42,7 +45,8 @@ CREATE TABLE IF NOT EXISTS runs (
     epochs INTEGER NOT NULL DEFAULT 0,
     device TEXT NOT NULL DEFAULT '',
     sweep TEXT,
-    budget REAL
+    budget REAL,
+    host TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -90,11 +94,17 @@ class RunInfo:
     sweep: str | None = None
     budget: float | None = None
     history: dict[str, list[float]] = field(default_factory=dict)
+    host: str = ""  # the machine whose process ``pid`` is (a Ray trial may train on another node)
+
+    @property
+    def local(self) -> bool:
+        """Whether ``pid`` is a process of this machine (it can be checked and signalled from here)."""
+        return self.host in ("", HOST)
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in (
             "id", "experiment", "status", "params", "created", "ended", "pid", "message", "metrics",
-            "train_seconds", "epochs", "device", "sweep", "budget")}
+            "train_seconds", "epochs", "device", "sweep", "budget", "host")}
         out["run_id"] = out.pop("id")
         if out["status"] not in ACTIVE:
             out["pid"] = None
@@ -115,6 +125,8 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            if "host" not in {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}:  # a store from 0.1
+                self._db.execute("ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT ''")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the run store at {self.home}: {exc}") from None
         self._lock = threading.Lock()
@@ -173,12 +185,12 @@ class Store:
         return run_id
 
     def claim(self, run_id: str, pid: int, pid_start: float | None, device: str = "") -> None:
-        """Mark the run as running in process ``pid``."""
-        self._write("UPDATE runs SET status='running', pid=?, pid_start=?, control='run', message='', "
-                    "ended=NULL, device=? WHERE id=?", (pid, pid_start, device, run_id))
+        """Mark the run as running in process ``pid`` of this machine."""
+        self._write("UPDATE runs SET status='running', pid=?, pid_start=?, host=?, control='run', message='', "
+                    "ended=NULL, device=? WHERE id=?", (pid, pid_start, HOST, device, run_id))
 
     def set_process(self, run_id: str, pid: int, pid_start: float | None) -> None:
-        self._write("UPDATE runs SET pid=?, pid_start=? WHERE id=?", (pid, pid_start, run_id))
+        self._write("UPDATE runs SET pid=?, pid_start=?, host=? WHERE id=?", (pid, pid_start, HOST, run_id))
 
     def set_status(self, run_id: str, status: str, message: str | None = None) -> None:
         if message is None:
@@ -208,16 +220,19 @@ class Store:
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
     _COLS = ("id, experiment, status, params, created, ended, pid, pid_start, message, metrics, "
-             "train_seconds, epochs, device, control, sweep, budget")
+             "train_seconds, epochs, device, control, sweep, budget, host")
 
     def _info(self, row: tuple, history: dict[str, list[float]] | None = None) -> RunInfo:
         (rid, exp, status, params, created, ended, pid, pid_start, message, metrics, secs, epochs, device,
-         control, sweep, budget) = row
+         control, sweep, budget, host) = row
         # A queued run without a process yet (a sweep's later trial) waits; one whose process died is interrupted.
-        if status in ACTIVE and not (status == "queued" and pid is None) and not process_alive(pid, pid_start):
+        # A process on another machine (a Ray trial on another node) cannot be checked from here: its status
+        # stands until it ends or the Ray driver records why it did not.
+        if (status in ACTIVE and not (status == "queued" and pid is None) and host in ("", HOST)
+                and not process_alive(pid, pid_start)):
             status = "interrupted"
         return RunInfo(rid, exp, status, json.loads(params), created, ended, pid, message, json.loads(metrics),
-                       secs, epochs, device, control, sweep, budget, history or {})
+                       secs, epochs, device, control, sweep, budget, history or {}, host)
 
     def get(self, run_id: str, history: bool = False) -> RunInfo:
         rows = self._read(f"SELECT {self._COLS} FROM runs WHERE id=?", (run_id,))

@@ -92,25 +92,49 @@ def plan(experiment: str, base: dict[str, Any], grid: dict[str, list[str]], rand
     return trials
 
 
-def require_ray() -> None:
-    """The Ray backend (issue 6) is not built yet: say so in one line instead of running something else."""
-    raise ParamError("backend: ray is not available in this version of labdeck yet; use the local backend "
-                     "(--parallel K runs K trials at once)")
+BACKENDS = ("local", "ray")
 
 
-def check_options(parallel: int, budget: float | None) -> None:
+def check_options(parallel: int, budget: float | None, backend: str = "local", asha: bool = False,
+                  gpus_per_trial: float | None = None, address: str | None = None) -> None:
     """How a sweep runs, checked before anything is created (the CLI and the dashboard share it)."""
     if parallel < 1:
         raise ParamError(f"parallel: must be an integer >= 1 (got {parallel})")
     if budget is not None and not budget > 0:
         raise ParamError(f"budget: must be a number of seconds > 0 (got {budget:g})")
+    if backend not in BACKENDS:
+        raise ParamError(f"backend: must be one of {', '.join(BACKENDS)} (got {backend!r})")
+    if backend != "ray" and (asha or gpus_per_trial is not None or address):
+        raise ParamError("address, asha and gpus-per-trial need --backend ray")
+    if gpus_per_trial is not None and not gpus_per_trial >= 0:
+        raise ParamError(f"gpus-per-trial: must be >= 0 (got {gpus_per_trial:g})")
+    if backend == "ray":
+        from .ray_backend import check_address, require
+
+        require()
+        check_address(address)
 
 
-def create(store: Store, experiment: str, trials: list[dict[str, Any]], budget: float | None = None) -> str:
+def create(store: Store, experiment: str, trials: list[dict[str, Any]], budget: float | None = None,
+           options: dict[str, Any] | None = None) -> str:
+    """Record the sweep's trials (queued runs) and how it runs (``options``: parallel, backend, ...)."""
+    import json
+
     sweep_id = "sw-" + time.strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     for overrides in trials:
         runs.create(store, experiment, overrides, budget, sweep=sweep_id)
+    (store.home / f"{sweep_id}.options").write_text(json.dumps(options or {}))
     return sweep_id
+
+
+def options(store: Store, sweep_id: str) -> dict[str, Any]:
+    """How the sweep was asked to run (empty for a local sweep of an older version)."""
+    import json
+
+    try:
+        return json.loads((store.home / f"{sweep_id}.options").read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def trials(store: Store, sweep_id: str) -> list[RunInfo]:
@@ -155,8 +179,9 @@ def spawn(store: Store, sweep_id: str, parallel: int = 1) -> int:
     return proc.pid
 
 
-def resume(store: Store, sweep_id: str, parallel: int = 1) -> str:
-    """Continue a stopped or interrupted sweep's unfinished trials in the background."""
+def resume(store: Store, sweep_id: str, parallel: int | None = None) -> str:
+    """Continue a stopped or interrupted sweep's unfinished trials in the background (as many at a time as
+    before, and on the same backend, unless ``parallel`` says otherwise)."""
     infos = trials(store, sweep_id)
     if all(i.status in DONE for i in infos):
         raise LabdeckError(f"sweep {infos[0].sweep}: every trial has ended; nothing to resume")
@@ -165,7 +190,7 @@ def resume(store: Store, sweep_id: str, parallel: int = 1) -> str:
     for info in infos:
         if info.status in ("stopped", "interrupted", "queued"):
             store.request(info.id, "run")
-    spawn(store, infos[0].sweep, parallel)
+    spawn(store, infos[0].sweep, parallel or options(store, infos[0].sweep).get("parallel", 1))
     return infos[0].sweep
 
 
@@ -186,28 +211,49 @@ def runner_alive(store: Store, sweep_id: str) -> int | None:
     return pid if process_alive(pid, start) else None
 
 
-def stop(store: Store, sweep_id: str) -> list[str]:
-    """Stop the sweep's runner, its active trials, and keep queued ones from starting."""
-    import os
-    import signal
+def stop(store: Store, sweep_id: str, settle: float = 30.0) -> list[str]:
+    """Stop the sweep: queued trials will not start, active ones checkpoint and stop, and its runner ends.
 
+    A local runner goes first, so that it cannot start the next trial meanwhile. A Ray driver goes last: a Ray
+    worker's children die with it, so the trials must record their stop first (Ray trials that have not
+    started see the stop request and return at once).
+    """
     sweep_id = trials(store, sweep_id)[0].sweep
-    pid = runner_alive(store, sweep_id)
-    if pid and pid != os.getpid():
-        try:
-            os.kill(pid, signal.SIGTERM)  # first: it must not start the next trial
-        except OSError:
-            pass
-    stopped = []
+    ray = options(store, sweep_id).get("backend") == "ray"
+    if not ray:
+        _stop_runner(store, sweep_id, settle)
+    stopped, running = [], []
     for info in trials(store, sweep_id):
         if info.status in ACTIVE:
             if info.status == "queued" and not info.pid:
-                store.request(info.id, "stop")  # a sweep runner skips it
+                store.request(info.id, "stop")  # a runner skips it
                 store.set_status(info.id, "stopped", "sweep stopped before this trial started")
             else:
                 runs.stop(store, info.id)
+                running.append(info.id)
             stopped.append(info.id)
+    if ray:
+        deadline = time.monotonic() + settle
+        while running and time.monotonic() < deadline:
+            running = [r for r in running if store.get(r).status in ACTIVE]
+            time.sleep(0.2)
+        _stop_runner(store, sweep_id, settle)
     return stopped
+
+
+def _stop_runner(store: Store, sweep_id: str, settle: float) -> None:
+    import os
+    import signal
+
+    pid = runner_alive(store, sweep_id)
+    if pid and pid != os.getpid():
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            return
+        deadline = time.monotonic() + settle  # a Ray driver takes seconds to shut down; resume waits for it
+        while runner_alive(store, sweep_id) and time.monotonic() < deadline:
+            time.sleep(0.2)
 
 
 def run(store: Store, sweep_id: str, parallel: int = 1, on_trial: Callable[[RunInfo], None] | None = None,
@@ -230,6 +276,12 @@ def run(store: Store, sweep_id: str, parallel: int = 1, on_trial: Callable[[RunI
     reported: set[str] = {i.id for i in infos if i.status in DONE}
     for run_id in todo:
         store.request(run_id, "run")  # clear an earlier stop of the sweep
+    opts = options(store, sweep_id)
+    if opts.get("backend") == "ray":
+        from .ray_backend import run_trials
+
+        run_trials(store, sweep_id, todo, parallel, opts, on_trial)
+        return trials(store, sweep_id)
     while True:
         if should_stop():
             stop(store, sweep_id)

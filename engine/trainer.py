@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import itertools
 import os
 import random
 import signal
@@ -142,7 +143,7 @@ class Trainer:
                 previous[sig] = signal.signal(sig, self._on_signal)
             except ValueError:  # not the main thread (tests); stop requests still arrive through the store
                 pass
-        state = {"epoch": 0, "step": 0, "train_seconds": 0.0}
+        state = {"epoch": 0, "batch": 0, "step": 0, "train_seconds": 0.0}
         try:
             ended = self._run(resume, state)
         except KeyboardInterrupt:
@@ -192,7 +193,8 @@ class Trainer:
             scaler.load_state_dict(ckpt["scaler"])
             task.load_state(ckpt["extra"])
             torch.set_rng_state(ckpt["rng"])
-            state.update(epoch=ckpt["epoch"], step=ckpt["step"], train_seconds=ckpt["train_seconds"])
+            state.update(epoch=ckpt["epoch"], step=ckpt["step"], train_seconds=ckpt["train_seconds"],
+                         batch=ckpt.get("batch", 0))
             self.store.truncate_after_epoch(self.run_id, ckpt["epoch"])
         self.store.claim(self.run_id, os.getpid(), process_start_time(os.getpid()), plan.describe())
         self.emit(RunStarted(self.run_id, self.experiment.name, p, plan.describe(), plan.precision, state["epoch"]))
@@ -211,8 +213,8 @@ class Trainer:
         def save(epoch: int) -> None:
             save_atomic({"model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(),
                          "scaler": scaler.state_dict(), "extra": task.state(), "rng": torch.get_rng_state(),
-                         "epoch": epoch, "step": state["step"], "train_seconds": state["train_seconds"],
-                         "params": p, "experiment": self.experiment.name}, ckpt_path)
+                         "epoch": epoch, "batch": state["batch"], "step": state["step"],
+                         "train_seconds": state["train_seconds"], "params": p, "experiment": self.experiment.name}, ckpt_path)
             self.emit(CheckpointSaved(self.run_id, epoch, str(ckpt_path)))
 
         stopped = False
@@ -224,7 +226,8 @@ class Trainer:
             task.model.train()
             loss_sum = torch.zeros((), device=device)
             samples = 0
-            for batch in task.batches(epoch):
+            # after a stop in the middle of this epoch, continue it where it stopped (batches are deterministic)
+            for batch in itertools.islice(task.batches(epoch), state["batch"], None):
                 if self._check_control() == "stop":
                     stopped = True
                     break
@@ -250,6 +253,7 @@ class Trainer:
                 samples += n
                 log_samples += n
                 state["step"] += 1
+                state["batch"] += 1
                 now = time.perf_counter()
                 state["train_seconds"] += now - t0
                 log_seconds += now - t0
@@ -258,9 +262,9 @@ class Trainer:
                     self.emit(BatchMetrics(self.run_id, epoch, state["step"], (log_loss / log_samples).item(),
                                            log_samples / max(log_seconds, 1e-9), progress()))
                     log_loss, log_samples, log_seconds, log_t = torch.zeros((), device=device), 0, 0.0, now
-            if samples == 0:
-                break
-            state["epoch"] = epoch
+            if stopped or samples == 0:
+                break  # a partial epoch is not an epoch: no metrics; the checkpoint says where it stopped
+            state["epoch"], state["batch"] = epoch, 0
             task.model.eval()
             with torch.no_grad(), plan.autocast():
                 held_out = task.evaluate()
@@ -277,9 +281,9 @@ class Trainer:
         final, events = task.report(self.run_id)
         for event in events:
             self.emit(event)
-        if state["epoch"] == 0:
+        if stopped and (state["epoch"] or state["batch"]):
+            save(state["epoch"])  # with the partial epoch's weights: a resume continues from the next batch
+        if state["epoch"] == 0 and not (stopped and state["batch"]):
             return self._end("stopped" if stopped else "failed", final, state,
-                             "stopped before the first epoch ended" if stopped else "no training step ran")
-        if stopped:
-            save(state["epoch"])  # keep the weights of the partial epoch too
+                             "stopped before the first training step" if stopped else "no training step ran")
         return self._end("stopped" if stopped else "finished", final, state)

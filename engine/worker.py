@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import threading
+import time
 
 from .formatting import format_event
 from .runs import run_here
@@ -17,12 +20,30 @@ def _log(event) -> None:
         print(line, flush=True)
 
 
+def stop_with_parent(pid: int) -> None:
+    """Stop this run (cleanly: checkpoint, status "stopped") once process ``pid`` is gone: a Ray trial's actor
+    is killed when Tune stops the trial early, and must not leave its run training."""
+    from .procs import process_alive, process_start_time
+
+    start = process_start_time(pid)
+
+    def watch() -> None:
+        while process_alive(pid, start):
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="labdeck-worker")
     ap.add_argument("--home", required=True)
     ap.add_argument("run_id")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--stop-with-parent", type=int, metavar="PID", help="stop cleanly when process PID ends")
     args = ap.parse_args(argv)
+    if args.stop_with_parent:
+        stop_with_parent(args.stop_with_parent)
     # A detached run yields the CPU to interactive processes (the dashboard, a shell) for the moments they
     # need it; it takes everything else, so alone on a machine it runs as fast as in the foreground.
     try:

@@ -189,3 +189,28 @@ def test_full_disk_fails_the_run_cleanly_and_keeps_the_last_checkpoint(home, mon
     assert ckpt["epoch"] == 2  # the last good checkpoint is intact, no half-written file beside it
     assert not store.checkpoint_path(run_id).with_suffix(".tmp").exists()
     assert store.history(run_id)["epoch"] == [1.0, 2.0, 3.0]  # what was logged before the failure stays
+
+
+def test_a_stop_mid_epoch_resumes_that_epoch_from_the_next_batch(home):
+    from engine.events import BatchMetrics
+
+    store = Store()
+    # long epochs (about 1,500 steps), so that the first batch-loss point (after 0.5 s) comes mid-epoch
+    run_id = runs.create(store, "sequence", tiny(epochs=2, length=12000, batch_size=8, hidden=16))
+
+    def stop_at_first_batch_point(event):
+        if isinstance(event, BatchMetrics):
+            store.request(run_id, "stop")
+
+    ended = runs.run_here(store, run_id, on_event=stop_at_first_batch_point)
+    assert ended.status == "stopped" and ended.epochs == 0
+    assert store.checkpoint_path(run_id).exists()  # the partial first epoch is kept
+    store.request(run_id, "run")
+    seen = []
+    ended = runs.run_here(store, run_id, resume=True, on_event=seen.append)
+    assert ended.status == "finished" and ended.epochs == 2
+    epochs = [e for e in seen if isinstance(e, EpochMetrics)]
+    assert [e.epoch for e in epochs] == [1, 2]
+    steps_per_epoch = -(-(8400 - 10) // 8)  # training windows / batch size
+    assert epochs[-1].step == 2 * steps_per_epoch  # no step repeated or lost across the stop
+    assert store.history(run_id)["epoch"] == [1.0, 2.0]

@@ -41,7 +41,8 @@ def Range_draws_are_spread(r) -> bool:
     (["--random", "3"], "give the ranges"),
     (["--grid", "hidden=4"], "at least two trials"),
     (["--grid", "hidden=4,8", "--parallel", "0"], "parallel"),
-    (["--grid", "hidden=4,8", "--backend", "ray"], "ray is not available"),
+    (["--grid", "hidden=4,8", "--asha"], "need --backend ray"),
+    (["--grid", "hidden=4,8", "--address", "ray://head:10001"], "need --backend ray"),
 ])
 def test_bad_sweeps_exit_2_and_create_nothing(home, args, message):
     proc = cli("sweep", "sequence", *args)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Select, Static
 
 from engine import Store, registry
 from tui.app import LabdeckApp
@@ -272,6 +272,18 @@ async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
         grid = await until(pilot, lambda: type(app.screen).__name__ == "NewSweep" and app.screen.query("#sweep-grid")
                            and app.screen.query_one("#sweep-grid"), what="dialog")
         grid.value = "cell=rnn,gru"
+        # on Ray: the address field opens with the choice; an unreachable cluster is one line, nothing is created
+        dialog = app.screen
+        dialog.query_one("#sweep-backend", Select).value = "ray"
+        address = await until(pilot, lambda: not dialog.query_one("#sweep-address").disabled
+                              and dialog.query_one("#sweep-address"), what="Ray address enabled")
+        address.value = "127.0.0.1:1"
+        await pilot.click("#sweep-start")
+        error = await until(pilot, lambda: "cannot reach a Ray cluster" in str(dialog.query_one("#sweep-error").render())
+                            and str(dialog.query_one("#sweep-error").render()), what="Ray address error")
+        assert "\n" not in error.strip() and len({i.sweep for i in Store(home).runs()}) == 1
+        dialog.query_one("#sweep-backend", Select).value = "local"
+        await until(pilot, lambda: dialog.query_one("#sweep-address").disabled, what="Ray address disabled")
         await pilot.click("#sweep-start")
         await until(pilot, lambda: len({i.sweep for i in Store(home).runs()}) == 2, what="second sweep created")
         await until(pilot, lambda: all(i.status == "finished" for i in Store(home).runs()), timeout=120,

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 
 class NewSweep(ModalScreen[dict | None]):
@@ -28,10 +28,15 @@ class NewSweep(ModalScreen[dict | None]):
             with Horizontal(classes="sweep-row"):
                 yield Input("0", id="sweep-random", type="integer")
                 yield Input(placeholder="lr=0.0001:0.1:log", id="sweep-ranges")
-            yield Label("budget per trial (seconds, empty: the form's epochs) · trials at once")
+            yield Label("budget per trial (s; empty: the epochs) · trials at once · where they run")
             with Horizontal(classes="sweep-row"):
                 yield Input(placeholder="seconds", id="sweep-budget", type="number")
                 yield Input("1", id="sweep-parallel", type="integer")
+                yield Select([("local", "local"), ("Ray", "ray")], value="local", allow_blank=False,
+                             id="sweep-backend")
+                yield Input(placeholder="Ray address (empty: local)", id="sweep-address", disabled=True)
+                yield Checkbox("ASHA", id="sweep-asha", disabled=True,
+                               tooltip="stop poor trials early (Ray Tune's ASHA scheduler)")
             yield Static("", id="sweep-error")
             with Horizontal(classes="sweep-buttons"):
                 yield Button("Start sweep", variant="success", id="sweep-start")
@@ -40,9 +45,17 @@ class NewSweep(ModalScreen[dict | None]):
     def values(self) -> dict:
         get = lambda name: self.query_one(f"#sweep-{name}", Input).value.strip()  # noqa: E731
         budget = get("budget")
+        backend = self.query_one("#sweep-backend", Select).value
+        ray = backend == "ray"
         return {"experiment": self.experiment, "base": self.base, "grid": get("grid").split(),
                 "random": int(get("random") or 0), "ranges": get("ranges").split(),
-                "budget": float(budget) if budget else None, "parallel": int(get("parallel") or 1)}
+                "budget": float(budget) if budget else None, "parallel": int(get("parallel") or 1),
+                "backend": backend, "address": (get("address") or None) if ray else None,
+                "asha": ray and self.query_one("#sweep-asha", Checkbox).value}
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        for widget in (self.query_one("#sweep-address"), self.query_one("#sweep-asha")):
+            widget.disabled = event.value != "ray"
 
     def show_error(self, text: str) -> None:
         self.query_one("#sweep-error", Static).update(f"[b $error]{text}[/]")

@@ -45,16 +45,17 @@ def sample(model: LanguageModel, prompt: list[int], n: int, temperature: float =
            top_p: float = 1.0, seed: int = 0) -> Iterator[int]:
     """Yield ``n`` token ids one at a time after ``prompt`` (greedy when temperature is 0)."""
     model.eval()
-    g = torch.Generator().manual_seed(seed)
-    x = torch.tensor([prompt], dtype=torch.long)
+    g = torch.Generator().manual_seed(seed)  # on the CPU: the same seed gives the same text on any device
+    device = next(model.parameters()).device
+    x = torch.tensor([prompt], dtype=torch.long, device=device)
     state = None
     for _ in range(n):
         logits, state = model(x, state)
-        logits = logits[0, -1].float()
+        logits = logits[0, -1].float().cpu()
         if temperature <= 0:
             token = int(logits.argmax())
         else:
             probs = filter_logits(logits / temperature, top_k, top_p).softmax(-1)
             token = int(torch.multinomial(probs, 1, generator=g))
         yield token
-        x = torch.tensor([[token]], dtype=torch.long)
+        x = torch.tensor([[token]], dtype=torch.long, device=device)
