@@ -9,6 +9,7 @@ import pytest
 from engine import registry
 from tui.app import LabdeckApp
 from tui.experiment_pane import ExperimentPane
+from tui.widgets.line_plot import LinePlot
 
 from .demo_runs import demo_store
 
@@ -27,6 +28,15 @@ def app(home, monkeypatch):
     time.tzset()
 
 
+async def plots_drawn(pilot) -> None:
+    """Wait until every plot on screen shows its current lines (figures are built in worker threads)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        if all(p.drawn for p in pilot.app.screen.query(LinePlot) if p.region.area):
+            return
+
+
 async def settle(pilot) -> None:
     """Wait until the newest run is loaded and drawn, then pin the path-dependent subtitle."""
     app = pilot.app
@@ -41,6 +51,7 @@ async def settle(pilot) -> None:
             break
         await pilot.pause(0.05)
     await pilot.pause(0.3)
+    await plots_drawn(pilot)
 
 
 def test_sequence_curves(app, snap_compare):
@@ -54,6 +65,7 @@ def on_subtab(name: str):
         await settle(pilot)
         pilot.app.query_one("#pane-sequence TabbedContent").active = f"{name}-sequence"
         await pilot.pause(0.3)
+        await plots_drawn(pilot)
 
     return show
 
@@ -104,6 +116,7 @@ def test_runs_tab_compare(app, snap_compare):
         await pilot.press("down", "space", "down", "space")
         await pilot.pause(0.5)
         await pilot.pause(0.3)
+        await plots_drawn(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=runs)
 

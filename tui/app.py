@@ -81,6 +81,7 @@ class LabdeckApp(App):
         self.presets = Presets(self.home)
         self.watcher: StoreWatcher | None = None
         self._runs_pane: RunsPane | None = None
+        self._sweeps_pane: SweepsPane | None = None
         self.tab_keys = TAB_KEYS
         self._last_experiment = self.specs[0].name  # a new sweep from the Sweeps tab uses this form
 
@@ -88,9 +89,10 @@ class LabdeckApp(App):
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(id="tabs"):
-            for spec in self.specs:
-                with TabPane(f"{self.specs.index(spec) + 1} {spec.title}", id=f"tab-{spec.name}"):
-                    yield ExperimentPane(spec, id=f"pane-{spec.name}")
+            for i, spec in enumerate(self.specs):
+                with TabPane(f"{i + 1} {spec.title}", id=f"tab-{spec.name}"):
+                    pane = ExperimentPane(spec, id=f"pane-{spec.name}")
+                    yield pane if i == 0 else Lazy(pane)  # hidden tabs mount after the first paint
             with TabPane(f"{len(self.specs) + 1} Runs", id="tab-runs"):
                 yield Lazy(RunsPane(id="pane-runs"))
             with TabPane(f"{len(self.specs) + 2} Sweeps", id="tab-sweeps"):
@@ -190,11 +192,11 @@ class LabdeckApp(App):
             sweeps.update_runs(message.runs)
 
     def on_store_failed(self, message: StoreFailed) -> None:
-        self.query_one("#status-bar", Static).update(f"[b $error]{message.error}[/]")
+        self.query_one("#status-bar", Static).update(f"[b $error]{message.error}[/]", layout=False)
         self.notify(message.error, severity="error", timeout=30)
 
     def on_system_stats(self, message: SystemStats) -> None:
-        self.query_one("#status-bar", Static).update(message.text)
+        self.query_one("#status-bar", Static).update(message.text, layout=False)  # one fixed line
 
     def on_launched(self, message: Launched) -> None:
         pane = self.query_one(f"#pane-{message.experiment}", ExperimentPane)
@@ -226,8 +228,11 @@ class LabdeckApp(App):
         return self._runs_pane
 
     def sweeps_pane(self) -> SweepsPane | None:
-        found = self.query(SweepsPane)
-        return found.first() if found else None
+        """The Sweeps tab once mounted (lazily); looked up once."""
+        if self._sweeps_pane is None:
+            found = self.query(SweepsPane)
+            self._sweeps_pane = found.first() if found else None
+        return self._sweeps_pane
 
     def compared_states(self) -> list[RunState]:
         runs = self.runs_pane()

@@ -11,6 +11,7 @@ from textual.widgets import Button, RichLog, Static, TabbedContent, TabPane
 from engine.spec import Spec
 
 from .results import RESULTS
+from .widgets.lazy_import import LazyImport
 from .state import RunState
 from .widgets.data_view import DataView
 from .widgets.line_plot import Line, LinePlot
@@ -55,7 +56,7 @@ class ExperimentPane(Horizontal):
                     yield Lazy(DataView())
                 if self.spec.name in RESULTS:
                     with TabPane("Results", id=f"results-{self.spec.name}"):
-                        yield Lazy(RESULTS[self.spec.name]())
+                        yield LazyImport(RESULTS[self.spec.name], classes="results-view")
                 with TabPane("Log", id=f"log-{self.spec.name}"):
                     yield Lazy(RichLog(max_lines=1000, wrap=True, markup=False))
 
@@ -85,7 +86,7 @@ class ExperimentPane(Horizontal):
                 log.clear()
         self.pinned = pinned or self.pinned
 
-    def _view(self, kind: type) -> Widget | None:
+    def _view(self, kind: type | str) -> Widget | None:
         """A lazily mounted view, looked up once (a DOM query per redraw tick costs more than the drawing)."""
         view = self._views.get(kind)
         if view is None:
@@ -96,7 +97,7 @@ class ExperimentPane(Horizontal):
 
     def redraw(self, state: RunState | None, compared: list[RunState], log_scale: bool) -> None:
         """Called by the app's timer (inside ``batch_update``); cheap when nothing changed."""
-        results = self._view(RESULTS[self.spec.name]) if self.spec.name in RESULTS else None
+        results = self._view(".results-view") if self.spec.name in RESULTS else None
         if state is None or state.version == self._drawn_version:
             if results is not None and compared:
                 results.show(state, compared, log_scale)

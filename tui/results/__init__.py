@@ -1,7 +1,5 @@
-"""Experiment-specific result views, by experiment name."""
+"""Experiment-specific result views, by experiment name, as import paths: each module is imported when its
+view is first mounted (after the first paint), not when the dashboard starts."""
 
-from .language import LanguageResults
-from .sequence import SequenceResults
-from .vision import VisionResults
-
-RESULTS = {"sequence": SequenceResults, "vision": VisionResults, "language": LanguageResults}
+RESULTS = {"sequence": "tui.results.sequence:SequenceResults", "vision": "tui.results.vision:VisionResults",
+           "language": "tui.results.language:LanguageResults"}

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
+from rich.text import Text
+from textual import work
 from textual.app import RenderResult
+from textual.message import Message
+from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 
@@ -21,9 +26,16 @@ class Line:
 class LinePlot(PlotextPlot):
     """Several labelled lines, optional log y-axis.
 
-    ``show`` stores the lines and refreshes only when they changed; ``render`` rebuilds the figure from them each
-    time, because plotext transforms its data in place (a log scale applied twice, on a resize, would fail).
+    ``show`` stores the lines; the figure is built in a thread worker (plotext's Python drawing costs tens of ms
+    on a small CPU, which would otherwise hold up key presses) and painted when ready. ``render`` only returns the
+    last built figure. Each build starts from a clear figure, because plotext transforms its data in place (a log
+    scale applied twice, on a resize, would fail).
     """
+
+    class Built(Message):
+        def __init__(self, text: Text, key: object) -> None:
+            super().__init__()
+            self.text, self.key = text, key
 
     def __init__(self, title: str = "", xlabel: str = "", **kwargs):
         super().__init__(**kwargs)
@@ -31,7 +43,15 @@ class LinePlot(PlotextPlot):
         self._lines: list[Line] = []
         self._log = False
         self._title: str | None = None
-        self._key: object = None
+        self._key: object = None  # what the lines are
+        self._drawn: object = None  # what the shown figure was built from (lines and size)
+        self._text = Text("")
+        self._plt_lock = threading.Lock()  # a cancelled build may still be running when the next one starts
+
+    @property
+    def drawn(self) -> bool:
+        """Whether the figure on screen shows the current lines at the current size."""
+        return self._drawn == (self._key, tuple(self.size))
 
     def show(self, lines: list[Line], log: bool = False, title: str | None = None) -> None:
         key = (tuple((ln.label, tuple(ln.xs), tuple(ln.ys)) if ln.scatter else
@@ -40,18 +60,41 @@ class LinePlot(PlotextPlot):
             return  # nothing new: skip the rebuild
         self._key = key
         self._lines, self._log, self._title = lines, log, title
-        self.refresh()
+        self._build_later()
 
-    def render(self) -> RenderResult:
+    def on_resize(self) -> None:
+        self._build_later()
+
+    def on_show(self) -> None:
+        if not self.drawn:
+            self._build_later()
+
+    def _build_later(self) -> None:
+        width, height = self.size
+        if width and height and self.is_attached and self.display:
+            self._build((self._key, (width, height)), list(self._lines), self._log, self._title, width, height,
+                        self._get_plotext_theme_name(self.app.theme))
+
+    @work(thread=True, exclusive=True, group="plot", exit_on_error=False)
+    def _build(self, key: object, lines: list[Line], log: bool, title: str | None, width: int, height: int,
+               theme: str) -> None:
+        with self._plt_lock:
+            if get_current_worker().is_cancelled:
+                return
+            text = Text.from_ansi(self._figure(lines, log, title, width, height, theme))
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Built(text, key))
+
+    def _figure(self, lines: list[Line], log: bool, title: str | None, width: int, height: int, theme: str) -> str:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(self._title if self._title is not None else self.title)
+        plt.title(title if title is not None else self.title)
         plt.xlabel(self.xlabel)
         drawn = False
-        most = max(64, 4 * self.size.width)  # more points than the plot has dots only costs time
-        for ln in self._lines:
-            pts = [(x, y) for x, y in zip(ln.xs, ln.ys) if math.isfinite(y) and (y > 0 or not self._log)]
+        most = max(64, 4 * width)  # more points than the plot has dots only costs time
+        for ln in lines:
+            pts = [(x, y) for x, y in zip(ln.xs, ln.ys) if math.isfinite(y) and (y > 0 or not log)]
             if not pts:
                 continue
             if len(pts) > most:
@@ -61,6 +104,22 @@ class LinePlot(PlotextPlot):
             draw = plt.scatter if ln.scatter else plt.plot
             draw(list(xs), list(ys), label=ln.label, marker=ln.marker)
             drawn = True
-        if self._log and drawn:
+        if log and drawn:
             plt.yscale("log")
-        return super().render()
+        # size and theme last, in the order of textual-plotext's own render (the theme colours the lines)
+        plt.plotsize(width, height)
+        plt._set_size(width, height)  # textual-plotext's issue 5
+        plt.theme(theme)
+        return plt.build()
+
+    def on_line_plot_built(self, message: Built) -> None:
+        message.stop()
+        self._text, self._drawn = message.text, message.key
+        self.refresh()
+
+    def _register_theme(self, app_theme_name: str) -> None:
+        super()._register_theme(app_theme_name)
+        self._build_later()  # the figure's colours follow the app's theme
+
+    def render(self) -> RenderResult:
+        return self._text

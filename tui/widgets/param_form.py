@@ -97,14 +97,19 @@ class ParamForm(Vertical):
         return self.spec.params.params.get(key)
 
     def _describe(self, p: Param) -> None:
-        self.query_one(".param-help", Static).update(f"[b]{p.name}[/b]: {p.help}. Allowed: {p.allowed()}.")
+        # fixed height: repainted without relayout of the whole screen (each arrow key lands here)
+        self.query_one(".param-help", Static).update(f"[b]{p.name}[/b]: {p.help}. Allowed: {p.allowed()}.",
+                                                     layout=False)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         p = self.spec.params.params.get(event.row_key.value)
         if p is not None and self._editing is None:
             self._describe(p)
-            self.editor.value = self.raw[p.name]
+            # the grid shows the value; the editor fills on Enter. An Input's value change relayouts the
+            # screen, which would cost every arrow key tens of ms.
+            if self.editor.value:
+                self.editor.value = ""
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -150,10 +155,10 @@ class ParamForm(Vertical):
             p.coerce(raw)
         except LabdeckError as exc:
             self.editor.add_class("-invalid")
-            self.query_one(".param-error", Static).update(str(exc))
+            self.query_one(".param-error", Static).update(str(exc), layout=False)
             return str(exc)
         self.editor.remove_class("-invalid")
-        self.query_one(".param-error", Static).update("")
+        self.query_one(".param-error", Static).update("", layout=False)
         return None
 
     def _cell(self, p: Param) -> Text:

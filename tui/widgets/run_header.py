@@ -21,7 +21,7 @@ def eta_text(state: RunState) -> str:
 class RunHeader(Horizontal):
     DEFAULT_CSS = """
     RunHeader { height: 1; }
-    /* fixed widths: a text update never triggers a layout pass */
+    /* fixed sizes: text updates repaint without a layout pass (update(..., layout=False)) */
     RunHeader .run-title { width: 42; }
     RunHeader ProgressBar { width: 1fr; }
     RunHeader ProgressBar Bar { width: 1fr; }
@@ -38,9 +38,10 @@ class RunHeader(Horizontal):
             return
         epoch = max(state.epochs) if state.epochs else 0
         self.query_one(".run-title", Static).update(Text.assemble(
-            (state.run_id, "bold"), " ", (state.status, STATUS_STYLE.get(state.status, "")), f" epoch {epoch}"))
+            (state.run_id, "bold"), " ", (state.status, STATUS_STYLE.get(state.status, "")), f" epoch {epoch}"),
+            layout=False)
         self.query_one(ProgressBar).update(progress=round(state.progress() * 100, 1))
         rate = f"{state.last_batch.samples_per_second:,.0f}/s " if state.last_batch and state.status == "running" \
             else ""
-        self.query_one(".run-rate", Static).update(rate + eta_text(state))
+        self.query_one(".run-rate", Static).update(rate + eta_text(state), layout=False)
 
