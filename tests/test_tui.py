@@ -284,8 +284,11 @@ async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
         assert "\n" not in error.strip() and len({i.sweep for i in Store(home).runs()}) == 1
         dialog.query_one("#sweep-backend", Select).value = "local"
         await until(pilot, lambda: dialog.query_one("#sweep-address").disabled, what="Ray address disabled")
+        # a Button ignores clicks while its last press still shows (-active, 0.2 s; longer on a loaded CPU)
+        await until(pilot, lambda: not dialog.query_one("#sweep-start").has_class("-active"), what="button up")
         await pilot.click("#sweep-start")
-        await until(pilot, lambda: len({i.sweep for i in Store(home).runs()}) == 2, what="second sweep created")
+        await until(pilot, lambda: len({i.sweep for i in Store(home).runs()}) == 2,
+                    what="second sweep created")
         await until(pilot, lambda: all(i.status == "finished" for i in Store(home).runs()), timeout=120,
                     what="its trials finished")
         assert app.active_tab() == "sweeps"

@@ -1,5 +1,7 @@
 """Reusable widgets on their own."""
 
+import time
+
 from textual.app import App, ComposeResult
 
 from tui.widgets.line_plot import Line, LinePlot
@@ -36,11 +38,20 @@ async def test_a_log_plot_survives_a_resize():
     async with app.run_test(size=(60, 20)) as pilot:
         plot = app.query_one(LinePlot)
         plot.show([decay(100)], log=True)
-        await pilot.pause()
+        await until_drawn(pilot, plot)
+        before = str(plot.render())
         await pilot.resize_terminal(80, 24)
-        await pilot.pause()
+        await until_drawn(pilot, plot)  # built again, in the worker, for the new size
         assert app.is_running
-        assert "loss" in str(plot.render()) and "loss" in str(plot.render())
+        after = str(plot.render())
+        assert "loss" in before and "loss" in after and len(after.splitlines()[0]) > len(before.splitlines()[0])
+
+
+async def until_drawn(pilot, plot, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not plot.drawn:
+        assert time.monotonic() < deadline, "the plot was never drawn"
+        await pilot.pause(0.02)
 
 
 def test_smoothed_batch_loss_follows_a_fall_through_decades():

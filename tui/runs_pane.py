@@ -116,6 +116,8 @@ class RunsPane(Vertical):
         self.infos = infos
         if not self._ready:
             return  # still being mounted (lazily): on_mount draws the list
+        if not self.region.area:
+            return  # its tab is hidden: redrawing a table there still costs a layout of the screen; on_show draws
         self.marked &= {i.id for i in infos}
         rows = self.visible()
         states = self.app.states
@@ -141,6 +143,9 @@ class RunsPane(Vertical):
             table.move_cursor(row=table.get_row_index(cursor))
         self.query_one("#runs-info", Static).update(
             f"{len(rows)} of {len(infos)} runs · sort: {self.sort} · {len(self.marked)} marked")
+
+    def on_show(self) -> None:
+        self.update_runs(self.infos)
 
     def cursor_run(self) -> str | None:
         table = self.query_one("#runs-table", DataTable)

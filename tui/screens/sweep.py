@@ -58,7 +58,7 @@ class NewSweep(ModalScreen[dict | None]):
             widget.disabled = event.value != "ray"
 
     def show_error(self, text: str) -> None:
-        self.query_one("#sweep-error", Static).update(f"[b $error]{text}[/]")
+        self.query_one("#sweep-error", Static).update(f"[b $error]{text}[/]", layout=False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "sweep-start":

@@ -25,9 +25,12 @@ class DataView(VerticalScroll):
         yield DataTable(id="data-stats", zebra_stripes=True, cursor_type="none")
         yield ImageGrid(id="data-images")
 
+    _shown: DataSummary | None = None
+
     def show(self, summary: DataSummary | None) -> None:
-        if summary is None:
-            return
+        if summary is None or summary is self._shown:
+            return  # the same data: redrawing it would relayout the screen on every redraw tick
+        self._shown = summary
         sizes = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.sizes.items())
         missing = ", ".join(f"{k}: {v}" for k, v in summary.missing.items())
         notes = "\n".join(["[b]Sizes[/] " + sizes, "[b]Missing values[/] " + (missing or "none"),

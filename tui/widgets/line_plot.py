@@ -6,10 +6,11 @@ import math
 import threading
 from dataclasses import dataclass
 
+from rich.console import Console
 from rich.text import Text
 from textual import work
-from textual.app import RenderResult
 from textual.message import Message
+from textual.strip import Strip
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
@@ -26,16 +27,16 @@ class Line:
 class LinePlot(PlotextPlot):
     """Several labelled lines, optional log y-axis.
 
-    ``show`` stores the lines; the figure is built in a thread worker (plotext's Python drawing costs tens of ms
-    on a small CPU, which would otherwise hold up key presses) and painted when ready. ``render`` only returns the
-    last built figure. Each build starts from a clear figure, because plotext transforms its data in place (a log
+    ``show`` stores the lines; the figure is built in a thread worker, down to screen lines (plotext's Python
+    drawing and the conversion of its output cost tens of ms on a small CPU, which would otherwise hold up key
+    presses), and painted when ready: ``render_line`` only hands out those lines. Each build starts from a clear figure, because plotext transforms its data in place (a log
     scale applied twice, on a resize, would fail).
     """
 
     class Built(Message):
-        def __init__(self, text: Text, key: object) -> None:
+        def __init__(self, strips: list[Strip], key: object) -> None:
             super().__init__()
-            self.text, self.key = text, key
+            self.strips, self.key = strips, key
 
     def __init__(self, title: str = "", xlabel: str = "", **kwargs):
         super().__init__(**kwargs)
@@ -45,7 +46,7 @@ class LinePlot(PlotextPlot):
         self._title: str | None = None
         self._key: object = None  # what the lines are
         self._drawn: object = None  # what the shown figure was built from (lines and size)
-        self._text = Text("")
+        self._strips: list[Strip] = []
         self._plt_lock = threading.Lock()  # a cancelled build may still be running when the next one starts
 
     @property
@@ -82,8 +83,14 @@ class LinePlot(PlotextPlot):
             if get_current_worker().is_cancelled:
                 return
             text = Text.from_ansi(self._figure(lines, log, title, width, height, theme))
+        # also the conversion to screen lines, which would otherwise cost the UI thread ~10 ms a frame
+        console = Console(width=width, height=height, color_system="truecolor", force_terminal=True,
+                          legacy_windows=False)
+        strips = [Strip(line, width).adjust_cell_length(width)
+                  for line in console.render_lines(text, console.options.update(width=width, height=height),
+                                                   pad=True)]
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Built(text, key))
+            self.post_message(self.Built(strips, key))
 
     def _figure(self, lines: list[Line], log: bool, title: str | None, width: int, height: int, theme: str) -> str:
         plt = self.plt
@@ -114,12 +121,21 @@ class LinePlot(PlotextPlot):
 
     def on_line_plot_built(self, message: Built) -> None:
         message.stop()
-        self._text, self._drawn = message.text, message.key
+        self._strips, self._drawn = message.strips, message.key
         self.refresh()
 
     def _register_theme(self, app_theme_name: str) -> None:
         super()._register_theme(app_theme_name)
         self._build_later()  # the figure's colours follow the app's theme
 
-    def render(self) -> RenderResult:
-        return self._text
+    def render(self) -> Text:
+        """The figure as plain text (Textual draws it with ``render_line``)."""
+        return Text("\n".join(strip.text for strip in self._strips))
+
+    def render_line(self, y: int) -> Strip:
+        """Textual's line API: the figure's lines were made in the worker."""
+        width = self.size.width
+        if y < len(self._strips):
+            strip = self._strips[y]
+            return strip if strip.cell_length == width else strip.adjust_cell_length(width)
+        return Strip.blank(width)
