@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine import Store, registry, runs
 from tui.app import LabdeckApp
+from tui.widgets.line_plot import LinePlot
 
 OUT = Path(__file__).parent
 CELLS = ("rnn", "lstm", "gru")
@@ -46,22 +47,28 @@ async def until(pilot, predicate, timeout=120.0):
         await pilot.pause(0.1)
 
 
+async def save(pilot, name: str) -> None:
+    """Screenshot once every plot on screen shows its current data (figures are built in worker threads)."""
+    await until(pilot, lambda: all(p.drawn for p in pilot.app.screen.query(LinePlot) if p.region.area), 30)
+    pilot.app.save_screenshot(str(OUT / name))
+
+
 async def shoot(home: Path, ids: dict[str, str]) -> None:
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(120, 36)) as pilot:
         app.sub_title = "~/.local/share/labdeck"
-        pane = app.query_one("#pane-sequence")
         await until(pilot, lambda: app.query("#form-sequence") and app.query("RunsPane"))
+        pane = app.query_one("#pane-sequence")  # mounted after the first paint
         # Vision: curves, results, data
         await pilot.press(KEY["vision"])
         vision = app.query_one("#pane-vision")
         await until(pilot, lambda: (s := app.states.get(vision.run_id or "")) and s.ended)
         await pilot.pause(0.5)
-        app.save_screenshot(str(OUT / "vision-curves.svg"))
+        await save(pilot, "vision-curves.svg")
         for sub in ("results", "data"):
             app.query_one("#pane-vision TabbedContent").active = f"{sub}-vision"
             await pilot.pause(0.8)
-            app.save_screenshot(str(OUT / f"vision-{sub}.svg"))
+            await save(pilot, f"vision-{sub}.svg")
         # Language: text streamed from the prompt
         await pilot.press(KEY["language"])
         language = app.query_one("#pane-language")
@@ -72,26 +79,28 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
         await pilot.press(*"def main(", "enter")
         await until(pilot, lambda: "tokens at" in str(app.query_one("#lang-status").render()))
         await pilot.pause(0.3)
-        app.save_screenshot(str(OUT / "language-generate.svg"))
+        await save(pilot, "language-generate.svg")
         # the three finished sequence runs, compared in the Runs tab
-        await pilot.press("escape", KEY["runs"])
+        app.set_focus(None)  # out of the prompt, or the tab's key would be typed into it
+        await pilot.press(KEY["runs"])
         await until(pilot, lambda: all(i in app.states and app.states[i].ended for i in ids.values()
                                        if i in app.states))
         table = app.query_one("#runs-table")
+        await until(pilot, lambda: all(ids[c] in {k.value for k in table.rows} for c in CELLS))
         for cell in CELLS:
             table.move_cursor(row=table.get_row_index(ids[cell]))
             await pilot.press("space")
         await until(pilot, lambda: all(ids[c] in app.states and app.states[ids[c]].ended for c in CELLS))
         await pilot.pause(0.6)
-        app.save_screenshot(str(OUT / "runs.svg"))
+        await save(pilot, "runs.svg")
         # a run on its tab: gradient reach of the marked RNN, LSTM and GRU overlaid
         await pilot.press(KEY["sequence"])
         app.query_one("#pane-sequence TabbedContent").active = "results-sequence"
         await pilot.pause(0.6)
-        app.save_screenshot(str(OUT / "sequence-results.svg"))
+        await save(pilot, "sequence-results.svg")
         app.query_one("#pane-sequence TabbedContent").active = "data-sequence"
         await pilot.pause(0.4)
-        app.save_screenshot(str(OUT / "sequence-data.svg"))
+        await save(pilot, "sequence-data.svg")
         # a live run, started from the form
         app.query_one("#pane-sequence TabbedContent").active = "curves-sequence"
         app.query_one("#form-sequence").set_value("epochs", "400")
@@ -99,19 +108,19 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
         await until(pilot, lambda: (s := app.states.get(pane.run_id or "")) and len(s.epochs) >= 25
                     and s.run_id not in ids.values())
         await pilot.pause(0.4)
-        app.save_screenshot(str(OUT / "sequence-live.svg"))
+        await save(pilot, "sequence-live.svg")
         await pilot.press("x")
         await until(pilot, lambda: app.states[pane.run_id].status == "stopped")
         await pilot.press("question_mark")
         await pilot.pause(0.3)
-        app.save_screenshot(str(OUT / "help.svg"))
+        await save(pilot, "help.svg")
     small = LabdeckApp(home, system_stats=False)
     async with small.run_test(size=(80, 24)) as pilot:
         small.sub_title = "80x24"
         await pilot.pause(0.5)
         await pilot.press(KEY["sequence"])
         await pilot.pause(1.5)
-        small.save_screenshot(str(OUT / "sequence-80x24.svg"))
+        await save(pilot, "sequence-80x24.svg")
 
 
 def main() -> None:
