@@ -22,8 +22,6 @@ from .store import ACTIVE, RunInfo, Store
 
 NOT_METRICS = ("epoch", "lr", "train_seconds")  # per-epoch bookkeeping in the history, not results
 SETTLE_SECONDS = 60.0  # how long a stopped trial's run may take to checkpoint and record its end
-
-
 INSTALL = "ray needs Ray Tune, an optional extra: pip install 'labdeck[ray]'"
 
 
@@ -71,7 +69,7 @@ def train_trial(config: dict[str, Any]) -> None:
     if info.control == "stop":  # the sweep was stopped while this trial waited for a slot
         return
     resume = info.status in ("stopped", "interrupted") and store.checkpoint_path(run_id).exists()
-    after = max([i for i, _ in store.events(run_id)], default=0)  # a resumed run's earlier epochs were reported
+    after = store.last_event_id()  # only the epochs from now on (a resumed run's earlier ones were reported)
     store.set_status(run_id, "queued", "")
     # stop_with_parent: when Tune stops the trial (ASHA), this actor dies and the run checkpoints and stops
     proc = runs.process(runs.spawn(store, run_id, resume=resume, stop_with_parent=True))
@@ -98,9 +96,12 @@ def _settle(store: Store, run_id: str) -> RunInfo:
 
 
 def _record(store: Store, run_id: str, pruned: bool, error: str | None) -> RunInfo:
-    """Make the store say how a Tune trial ended. A trial ASHA stopped early (``pruned``) is asked to stop through
-    the store (the clean way, on any node; its actor may outlive the decision), then recorded as finished with the metrics of its last epoch, so it
-    ranks with the rest. A trial that died without recording its end becomes failed."""
+    """Make the store say how a Tune trial ended.
+
+    A trial ASHA stopped early (``pruned``) is asked to stop through the store (the clean way, on any node; its
+    actor may outlive the decision), then recorded as finished with its last epoch's metrics, so that it ranks
+    with the rest. A trial that died without recording its end becomes failed.
+    """
     if pruned:
         store.request(run_id, "stop")
     info = _settle(store, run_id)
@@ -151,14 +152,14 @@ def run_trials(store: Store, sweep_id: str, todo: list[str], parallel: int, opti
     if options.get("asha"):
         epochs = max((i.params.get("epochs", 1) for i in infos.values()), default=1)
         scheduler = ASHAScheduler(metric=spec.target, mode=spec.target_mode, time_attr="training_iteration",
-                                  max_t=max(1, epochs), grace_period=max(1, int(options.get("grace", 1))),
-                                  reduction_factor=2)
+                                  max_t=max(1, epochs), grace_period=1, reduction_factor=2)
     tuner = tune.Tuner(
         tune.with_resources(train_trial, {"cpu": 1, "gpu": gpus}),
         param_space={"home": str(store.home.resolve()), "run_id": tune.grid_search(todo)},
         tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=parallel, reuse_actors=False),
         run_config=tune.RunConfig(name=sweep_id, storage_path=str((store.home / "ray").resolve()), verbose=0,
-                                  callbacks=[_recorder(str(store.home), on_trial)], failure_config=tune.FailureConfig(max_failures=0)),
+                                  callbacks=[_recorder(str(store.home), on_trial)],
+                                  failure_config=tune.FailureConfig(max_failures=0)),
     )
     try:
         tuner.fit()
@@ -178,20 +179,24 @@ def _recorder(home: str, on_trial: Callable[[RunInfo], None] | None):
     from ray import tune
 
     class Record(tune.Callback):
+        _store: Store | None = None  # opened on the first trial's end, on the driver
+
         def __getstate__(self):  # Tune saves its callbacks with the experiment: keep the store connection out
             return {}
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             # a trial's function returns only after its run has recorded its end: a run still active was
             # stopped by the scheduler
-            active = Store(home).get(trial.config["run_id"]).status in ACTIVE
-            self._done(trial, active, None)
+            self._done(trial, None)
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            self._done(trial, False, _last_line(trial.error_file) if trial.error_file else "error")
+            self._done(trial, _last_line(trial.error_file) if trial.error_file else "error")
 
-        def _done(self, trial, pruned, error):
-            ended = _record(Store(home), trial.config["run_id"], pruned, error)
+        def _done(self, trial, error):
+            store = self._store = self._store or Store(home)
+            run_id = trial.config["run_id"]
+            pruned = error is None and store.get(run_id).status in ACTIVE
+            ended = _record(store, run_id, pruned, error)
             if on_trial:
                 on_trial(ended)
 

@@ -214,7 +214,8 @@ class Trainer:
             save_atomic({"model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(),
                          "scaler": scaler.state_dict(), "extra": task.state(), "rng": torch.get_rng_state(),
                          "epoch": epoch, "batch": state["batch"], "step": state["step"],
-                         "train_seconds": state["train_seconds"], "params": p, "experiment": self.experiment.name}, ckpt_path)
+                         "train_seconds": state["train_seconds"], "params": p,
+                         "experiment": self.experiment.name}, ckpt_path)
             self.emit(CheckpointSaved(self.run_id, epoch, str(ckpt_path)))
 
         stopped = False

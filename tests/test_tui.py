@@ -279,8 +279,8 @@ async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
                               and dialog.query_one("#sweep-address"), what="Ray address enabled")
         address.value = "127.0.0.1:1"
         await pilot.click("#sweep-start")
-        error = await until(pilot, lambda: "cannot reach a Ray cluster" in str(dialog.query_one("#sweep-error").render())
-                            and str(dialog.query_one("#sweep-error").render()), what="Ray address error")
+        shown = lambda: str(dialog.query_one("#sweep-error").render())  # noqa: E731
+        error = await until(pilot, lambda: "cannot reach a Ray cluster" in shown() and shown(), what="Ray address error")
         assert "\n" not in error.strip() and len({i.sweep for i in Store(home).runs()}) == 1
         dialog.query_one("#sweep-backend", Select).value = "local"
         await until(pilot, lambda: dialog.query_one("#sweep-address").disabled, what="Ray address disabled")

@@ -386,7 +386,7 @@ class LabdeckApp(App):
             store = Store(self.home)
             trials = engine.sweep.plan(v["experiment"], v["base"], engine.sweep.parse_grid(v["grid"]), v["random"],
                                        engine.sweep.parse_ranges(v["ranges"], v["experiment"]))
-            engine.sweep.check_options(v["parallel"], v["budget"], v["backend"], v["asha"], None, v["address"])
+            engine.sweep.check_options(v["parallel"], v["budget"], v["backend"], asha=v["asha"], address=v["address"])
             options = {k: v[k] for k in ("parallel", "backend", "address", "asha")}
             sweep_id = engine.sweep.create(store, v["experiment"], trials, v["budget"], options)
             engine.sweep.spawn(store, sweep_id, v["parallel"])

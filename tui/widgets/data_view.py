@@ -19,13 +19,13 @@ class DataView(VerticalScroll):
     DataView .data-notes { margin-bottom: 1; }
     """
 
+    _shown: DataSummary | None = None  # the summary on screen (the same object until another run is shown)
+
     def compose(self) -> ComposeResult:
         yield Static("No run yet: start one to see its data.", classes="data-notes")
         yield DataTable(id="data-head", zebra_stripes=True, cursor_type="none")
         yield DataTable(id="data-stats", zebra_stripes=True, cursor_type="none")
         yield ImageGrid(id="data-images")
-
-    _shown: DataSummary | None = None
 
     def show(self, summary: DataSummary | None) -> None:
         if summary is None or summary is self._shown:

@@ -29,8 +29,8 @@ class LinePlot(PlotextPlot):
 
     ``show`` stores the lines; the figure is built in a thread worker, down to screen lines (plotext's Python
     drawing and the conversion of its output cost tens of ms on a small CPU, which would otherwise hold up key
-    presses), and painted when ready: ``render_line`` only hands out those lines. Each build starts from a clear figure, because plotext transforms its data in place (a log
-    scale applied twice, on a resize, would fail).
+    presses), and painted when ready: ``render_line`` only hands out those lines. Each build starts from a clear
+    figure, because plotext transforms its data in place (a log scale applied twice, on a resize, would fail).
     """
 
     class Built(Message):
