@@ -3,11 +3,25 @@
 Importing this package does not import torch; only run processes and prediction do.
 """
 
-from . import events, registry, sweep
+import importlib
+
+from . import events, registry
 from .errors import DataError, LabdeckError, ParamError, RunNotFound, StoreError, one_line
-from .runs import create, pause, reap, resume, spawn, stop
 from .store import ACTIVE, STATUSES, RunInfo, Store, default_home
 
+# Loaded on first use, so that the dashboard paints its first frame without them (PEP 562).
+_LAZY = {"sweep": (".sweep", None), **{name: (".runs", name) for name in
+                                        ("create", "pause", "reap", "resume", "spawn", "stop")}}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    value = importlib.import_module(module, __name__)
+    value = value if attr is None else getattr(value, attr)
+    globals()[name] = value
+    return value
 
 
 def predict_with(store: Store, run: str, inputs: list[str], **options):

@@ -64,8 +64,8 @@ async def test_start_a_run_from_the_form_and_watch_epochs_arrive(home):
         assert state.summary is not None and state.summary.sizes["train_samples"] == 210
         panel = app.query_one("#pane-sequence MetricsPanel", MetricsPanel)
         # the final metrics reach the panel on the next redraw tick
-        await until(pilot, lambda: "forecast_rmse" in [panel.get_row_at(i)[0] for i in range(panel.row_count)],
-                    what="final metrics drawn")
+        await until(pilot, lambda: "forecast_rmse" in dict(panel.rows), what="final metrics drawn")
+        assert "forecast_rmse" in str(panel.render())
     info = Store(home).runs()[0]
     assert info.status == "finished" and info.params["epochs"] == 4 and info.params["hidden"] == 8
 

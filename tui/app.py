@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -35,6 +35,9 @@ from .widgets.param_form import ParamForm
 from .widgets.sys_status import system_text
 
 REDRAW_SECONDS = 0.25  # 4 Hz: the low end of 4-10 Hz, as each plot rebuild costs ~50 ms of a 2-core CPU
+# Keys come first: a redraw tick within this long after a key press is skipped (the next one catches up), so a
+# key does not queue behind live plots being rebuilt and repainted while the user moves through the form.
+INPUT_QUIET_SECONDS = 0.3
 
 
 def _commands_provider():
@@ -83,7 +86,8 @@ class LabdeckApp(App):
         self._runs_pane: RunsPane | None = None
         self._sweeps_pane: SweepsPane | None = None
         self.tab_keys = TAB_KEYS
-        self._last_experiment = self.specs[0].name  # a new sweep from the Sweeps tab uses this form
+        self._last_experiment = self.specs[0].name
+        self._last_key = 0.0  # a new sweep from the Sweeps tab uses this form
 
     # -- layout ------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -109,7 +113,7 @@ class LabdeckApp(App):
         self.watch_store()
         if self.system_stats:
             self.poll_system()
-        self.set_interval(REDRAW_SECONDS, self.redraw)
+        self.set_interval(REDRAW_SECONDS, self._on_redraw_timer)
 
     # -- background work ---------------------------------------------------------------------------
     @work(thread=True, group="watch", exclusive=True, exit_on_error=False)
@@ -237,6 +241,15 @@ class LabdeckApp(App):
     def compared_states(self) -> list[RunState]:
         runs = self.runs_pane()
         return [self.states[r] for r in runs.compared_ids() if r in self.states] if runs else []
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_key = time.monotonic()
+        await super().on_event(event)
+
+    def _on_redraw_timer(self) -> None:
+        if time.monotonic() - self._last_key >= INPUT_QUIET_SECONDS:
+            self.redraw()
 
     def redraw(self) -> None:
         try:

@@ -14,6 +14,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Input, Static
 
 from engine.errors import LabdeckError
@@ -26,6 +27,14 @@ class ParamGrid(DataTable):
     keys typed right after it already go to the editor."""
 
     BINDINGS = [Binding("enter", "edit", "Edit", id="form.edit")]
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        # The help line changes within the key's own handling, so it is painted in the cursor's frame: through the
+        # RowHighlighted message it came a frame later (Textual paces frames at 60 per second).
+        form = self.parent
+        if old != new and isinstance(form, ParamForm) and new.row < self.row_count:
+            form.highlighted(self.coordinate_to_cell_key(new).row_key.value)
 
     def action_edit(self) -> None:
         form = self.parent
@@ -101,9 +110,9 @@ class ParamForm(Vertical):
         self.query_one(".param-help", Static).update(f"[b]{p.name}[/b]: {p.help}. Allowed: {p.allowed()}.",
                                                      layout=False)
 
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        p = self.spec.params.params.get(event.row_key.value)
+    def highlighted(self, name: str | None) -> None:
+        """The grid's cursor is on parameter ``name``."""
+        p = self.spec.params.params.get(name)
         if p is not None and self._editing is None:
             self._describe(p)
             # the grid shows the value; the editor fills on Enter. An Input's value change relayouts the

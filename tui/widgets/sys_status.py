@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-import psutil
-
 
 def gpu_text() -> str:
     if not shutil.which("nvidia-smi"):
@@ -27,6 +25,8 @@ def gpu_text() -> str:
 
 
 def system_text() -> str:
+    import psutil  # imported in the polling thread, after the first frame
+
     mem = psutil.virtual_memory()
     text = f"CPU {psutil.cpu_percent(interval=None):.0f}%  RAM {mem.used / 2**30:.1f}/{mem.total / 2**30:.0f}G"
     gpu = gpu_text()
