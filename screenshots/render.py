@@ -57,7 +57,7 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(120, 36)) as pilot:
         app.sub_title = "~/.local/share/labdeck"
-        await until(pilot, lambda: app.query("#form-sequence") and app.query("RunsPane"))
+        await until(pilot, lambda: app.mounted)
         pane = app.query_one("#pane-sequence")  # mounted after the first paint
         # Vision: curves, results, data
         await pilot.press(KEY["vision"])

@@ -41,13 +41,14 @@ async def settle(pilot) -> None:
     """Wait until the newest run is loaded and drawn, then pin the path-dependent subtitle."""
     app = pilot.app
     pilot.app.sub_title = "snapshot"
-    await pilot.press(SEQUENCE_KEY)
     deadline = time.monotonic() + 30
+    while not app.mounted and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+    await pilot.press(SEQUENCE_KEY)
     pane = app.query_one("#pane-sequence", ExperimentPane)
     while time.monotonic() < deadline:
         state = app.states.get(pane.run_id or "")
-        mounted = app.query("#form-sequence") and app.query("RunsPane")
-        if mounted and state and state.ended and pane._drawn_version == state.version:
+        if state and state.ended and pane.drawn_version == state.version:
             break
         await pilot.pause(0.05)
     await pilot.pause(0.3)
@@ -88,7 +89,7 @@ def on_experiment(name: str, sub: str):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             state = pilot.app.states.get(pane.run_id or "")
-            if state and state.ended and pane._drawn_version == state.version:
+            if state and state.ended and pane.drawn_version == state.version:
                 break
             await pilot.pause(0.05)
         pane.query_one("TabbedContent").active = f"{sub}-{name}"

@@ -35,8 +35,8 @@ SEQUENCE_KEY = str(registry.names().index("sequence") + 1)
 
 
 async def ready(pilot) -> None:
-    """The form and the Runs tab are mounted just after the first paint; then the Sequence tab is shown."""
-    await until(pilot, lambda: pilot.app.query("#form-sequence") and pilot.app.query(RunsPane), what="mounted")
+    """Every tab's content is mounted just after the first paint; then the Sequence tab is shown."""
+    await until(pilot, lambda: pilot.app.mounted, what="mounted")
     await pilot.press(SEQUENCE_KEY)
 
 

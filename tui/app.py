@@ -2,42 +2,51 @@
 
 Runs are separate processes. The app never waits on training: a watcher thread reads the store and posts
 messages; plots are redrawn on a 4 Hz timer inside ``batch_update()``, and only when something changed.
+
+Start-up paints the frame (header, tabs, footer) before anything else is imported: the tabs' contents, their
+modules (plotext, the run store, ...) and the background work follow one tab per frame, the first experiment's
+form first. Hence the imports inside methods below; the module imports only Textual and the experiment registry.
 """
 
 from __future__ import annotations
 
+import importlib
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.lazy import Lazy
+from textual.screen import Screen
+from textual.widget import MountError, Widget
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 import engine
-from engine import LabdeckError, RunInfo, Store, registry
-from engine.events import RunEnded
+from engine import LabdeckError, registry
 
 from .experiment_pane import ExperimentPane
-from .messages import Launched, RunEvents, RunsChanged, StoreFailed, SystemStats
 from .presets import Presets
-from .runs_pane import RunsPane
-from .screens.sweep import NewSweep
-from .sweeps_pane import SweepsPane
-from .screens.dialogs import AskName, Confirm, Pick
-from .screens.help import HelpScreen
-from .state import RunState
-from .watcher import StoreWatcher
-from .widgets.param_form import ParamForm
-from .widgets.sys_status import system_text
+
+if TYPE_CHECKING:
+    from engine import RunInfo
+
+    from .messages import Launched, RunEvents, RunsChanged, StoreFailed, SystemStats
+    from .runs_pane import RunsPane
+    from .screens.sweep import NewSweep
+    from .state import RunState
+    from .sweeps_pane import SweepsPane
+    from .watcher import StoreWatcher
 
 REDRAW_SECONDS = 0.25  # 4 Hz: the low end of 4-10 Hz, as each plot rebuild costs ~50 ms of a 2-core CPU
 # Keys come first: a redraw tick within this long after a key press is skipped (the next one catches up), so a
 # key does not queue behind live plots being rebuilt and repainted while the user moves through the form.
 INPUT_QUIET_SECONDS = 0.3
+BACKGROUND_AFTER_SECONDS = 0.2  # reading the store starts this long after the first form is mounted
+HIDDEN_TABS_AFTER_SECONDS = 0.6  # the hidden tabs' contents mount this long after it (or when first shown)
+MOUNT_GAP_SECONDS = 0.05
 
 
 def _commands_provider():
@@ -50,6 +59,10 @@ OFFLINE_DATA = {"vision": ("dataset", "shapes"), "language": ("corpus", "stdlib"
 TABS = [(s.name, s.title) for s in registry.specs()] + [("runs", "Runs"), ("sweeps", "Sweeps")]
 TAB_KEYS = [Binding(str(i + 1), f"tab('{name}')", title, show=False, id=f"tab.{name}")
             for i, (name, title) in enumerate(TABS)]
+
+
+class MainScreen(Screen):
+    AUTO_FOCUS = ""  # the first form's grid takes the focus once mounted (each focus change recomposes the footer)
 
 
 class LabdeckApp(App):
@@ -78,6 +91,7 @@ class LabdeckApp(App):
         self.home = Path(home) if home else engine.default_home()
         self.system_stats = system_stats
         self.specs = registry.specs()
+        self._experiment_names = {s.name for s in self.specs}
         self.states: dict[str, RunState] = {}
         self.infos: dict[str, RunInfo] = {}
         self.log_scale = True  # losses span decades
@@ -86,28 +100,72 @@ class LabdeckApp(App):
         self._runs_pane: RunsPane | None = None
         self._sweeps_pane: SweepsPane | None = None
         self.tab_keys = TAB_KEYS
-        self._last_experiment = self.specs[0].name
-        self._last_key = 0.0  # a new sweep from the Sweeps tab uses this form
+        self._last_experiment = self.specs[0].name  # a new sweep from the Sweeps tab uses this form
+        self._last_key = 0.0
+        # tab id -> its content ("module:Class", kwargs), mounted after the first paint
+        self._to_mount: dict[str, tuple[str, dict]] = {
+            f"tab-{s.name}": ("tui.experiment_pane:ExperimentPane", {"spec": s, "id": f"pane-{s.name}"})
+            for s in self.specs}
+        self._to_mount["tab-runs"] = ("tui.runs_pane:RunsPane", {"id": "pane-runs"})
+        self._to_mount["tab-sweeps"] = ("tui.sweeps_pane:SweepsPane", {"id": "pane-sweeps"})
+        self._mounting: set[str] = set()
+        self._started = False  # the first tab is mounted: the others may mount as soon as they are shown
 
     # -- layout ------------------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        return MainScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(id="tabs"):
-            for i, spec in enumerate(self.specs):
-                with TabPane(f"{i + 1} {spec.title}", id=f"tab-{spec.name}"):
-                    pane = ExperimentPane(spec, id=f"pane-{spec.name}")
-                    yield pane if i == 0 else Lazy(pane)  # hidden tabs mount after the first paint
-            with TabPane(f"{len(self.specs) + 1} Runs", id="tab-runs"):
-                yield Lazy(RunsPane(id="pane-runs"))
-            with TabPane(f"{len(self.specs) + 2} Sweeps", id="tab-sweeps"):
-                yield Lazy(SweepsPane(id="pane-sweeps"))
+            for i, (name, title) in enumerate(TABS):
+                yield TabPane(f"{i + 1} {title}", id=f"tab-{name}")  # filled by _mount_tab
         yield Static("", id="status-bar")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = str(self.home)
-        self.query_one(ParamForm).grid.focus()
-        self.call_after_refresh(self._start_background)  # paint first, then start reading
+        self.call_after_refresh(self._mount_first)  # paint the frame first
+
+    @property
+    def mounted(self) -> bool:
+        """Whether every tab has all its content (the first paint shows the frame and the first form only)."""
+        return not self._to_mount and not self._mounting and all(
+            pane.run_view is not None for pane in self.query(ExperimentPane))
+
+    async def _mount_first(self) -> None:
+        """The first experiment's form, then the background work; the hidden tabs' contents a little later."""
+        await self._mount_tab(f"tab-{self.specs[0].name}")
+        self._started = True
+        # Later, not next: reading the store or mounting more before the form is painted would hold up that paint.
+        self.set_timer(BACKGROUND_AFTER_SECONDS, self._start_background)
+        self.set_timer(HIDDEN_TABS_AFTER_SECONDS, self._mount_hidden)
+
+    async def _mount_hidden(self) -> None:
+        if self._to_mount:
+            await self._mount_tab(next(iter(self._to_mount)))
+            self.set_timer(MOUNT_GAP_SECONDS, self._mount_hidden)  # a frame between tabs: keys are not held up
+
+    async def _mount_tab(self, tab_id: str) -> None:
+        """Mount a tab's content (importing its module) if it is not mounted yet."""
+        entry = self._to_mount.pop(tab_id, None)
+        if entry is None:
+            return
+        target, kwargs = entry
+        module, _, name = target.partition(":")
+        widget: Widget = getattr(importlib.import_module(module), name)(**kwargs)
+        self._mounting.add(tab_id)
+        try:
+            await self.query_one(f"#{tab_id}", TabPane).mount(widget)
+        except (NoMatches, MountError):  # the app is closing
+            return
+        finally:
+            self._mounting.discard(tab_id)
+        if (pane := self._experiment_pane(tab_id.removeprefix("tab-"))) is not None:
+            self._follow_newest(pane)
+        if self.query_one("#tabs", TabbedContent).active == tab_id:
+            self._focus_pane(tab_id)
+            self.redraw()
 
     def _start_background(self) -> None:
         self.watch_store()
@@ -118,12 +176,17 @@ class LabdeckApp(App):
     # -- background work ---------------------------------------------------------------------------
     @work(thread=True, group="watch", exclusive=True, exit_on_error=False)
     def watch_store(self) -> None:
+        from .watcher import StoreWatcher
+
         worker = get_current_worker()
         self.watcher = StoreWatcher(self.home, self.post_message, lambda: worker.is_cancelled)
         self.watcher.run()
 
     @work(thread=True, group="system", exclusive=True, exit_on_error=False)
     def poll_system(self) -> None:
+        from .messages import SystemStats
+        from .widgets.sys_status import system_text
+
         worker = get_current_worker()
         while not worker.is_cancelled:
             self.post_message(SystemStats(system_text()))
@@ -134,8 +197,10 @@ class LabdeckApp(App):
 
     @work(thread=True, group="launch", exit_on_error=False)
     def launch(self, experiment: str, raw: dict) -> None:
+        from .messages import Launched
+
         try:
-            store = Store(self.home)
+            store = engine.Store(self.home)
             run_id = engine.create(store, experiment, raw)
             engine.spawn(store, run_id)
         except LabdeckError as exc:
@@ -146,7 +211,7 @@ class LabdeckApp(App):
     @work(thread=True, group="control", exit_on_error=False)
     def control(self, action: str, run_id: str) -> None:
         try:
-            getattr(engine, action)(Store(self.home), run_id)
+            getattr(engine, action)(engine.Store(self.home), run_id)
         except LabdeckError as exc:
             self.call_from_thread(self.notify, str(exc), severity="warning")
             return
@@ -160,6 +225,10 @@ class LabdeckApp(App):
 
     # -- messages from threads ---------------------------------------------------------------------
     def on_run_events(self, message: RunEvents) -> None:
+        from engine.events import RunEnded
+
+        from .state import RunState
+
         state = self.states.get(message.run_id)
         if state is None or message.reset:
             state = self.states[message.run_id] = RunState(message.run_id)
@@ -169,8 +238,9 @@ class LabdeckApp(App):
                 self.notify(f"run {message.run_id} failed: {event.message}", severity="error", timeout=10)
                 if event.message.startswith("cannot download") and state.experiment in OFFLINE_DATA:
                     key, value = OFFLINE_DATA[state.experiment]
-                    self.query_one(f"#pane-{state.experiment}", ExperimentPane).show_error(
-                        f"download failed: Ctrl+P 'Use offline data' sets {key}={value} (needs no download)")
+                    if (pane := self._experiment_pane(state.experiment)) is not None:
+                        pane.show_error(f"download failed: Ctrl+P 'Use offline data' sets {key}={value} "
+                                        "(needs no download)")
         info = self.infos.get(message.run_id)
         if info is not None and state.status != info.status and info.status == "interrupted":
             state.status = info.status
@@ -184,12 +254,8 @@ class LabdeckApp(App):
                     info.status == "interrupted" or state.ended is None):
                 state.status = info.status
                 state.version += 1
-        newest: dict[str, RunInfo] = {}
-        for info in message.runs:
-            newest[info.experiment] = info
         for pane in self.query(ExperimentPane):  # query(): safe while the DOM is torn down at exit
-            if pane.spec.name in newest and not pane.pinned:
-                self.show_run(pane, newest[pane.spec.name].id)
+            self._follow_newest(pane)
         if (runs := self.runs_pane()) is not None:  # absent until mounted (lazily); it pulls self.infos then
             runs.update_runs(message.runs)
         if (sweeps := self.sweeps_pane()) is not None:
@@ -203,7 +269,9 @@ class LabdeckApp(App):
         self.query_one("#status-bar", Static).update(message.text, layout=False)  # one fixed line
 
     def on_launched(self, message: Launched) -> None:
-        pane = self.query_one(f"#pane-{message.experiment}", ExperimentPane)
+        pane = self._experiment_pane(message.experiment)
+        if pane is None:
+            return
         if message.error:
             pane.show_error(message.error)
             self.notify(message.error, severity="error")
@@ -215,6 +283,14 @@ class LabdeckApp(App):
         if self.watcher:
             self.watcher.refresh_runs()
 
+    def _follow_newest(self, pane: ExperimentPane) -> None:
+        """Show the newest run of the pane's experiment, unless the user opened another."""
+        if pane.pinned:
+            return
+        newest = [info for info in self.infos.values() if info.experiment == pane.spec.name]
+        if newest:
+            self.show_run(pane, newest[-1].id)
+
     def show_run(self, pane: ExperimentPane, run_id: str, pinned: bool = False) -> None:
         pane.follow(run_id, pinned)
         if self.watcher:
@@ -224,17 +300,22 @@ class LabdeckApp(App):
     def active_tab(self) -> str:
         return (self.query_one("#tabs", TabbedContent).active or "tab-runs").removeprefix("tab-")
 
+    def _experiment_pane(self, name: str) -> ExperimentPane | None:
+        """An experiment's tab content, once mounted."""
+        found = self.query(f"#pane-{name}")
+        return found.first() if found and name in self._experiment_names else None
+
     def runs_pane(self) -> RunsPane | None:
         """The Runs tab once mounted (it is mounted lazily); looked up once."""
         if self._runs_pane is None:
-            found = self.query(RunsPane)
+            found = self.query("RunsPane")
             self._runs_pane = found.first() if found else None
         return self._runs_pane
 
     def sweeps_pane(self) -> SweepsPane | None:
         """The Sweeps tab once mounted (lazily); looked up once."""
         if self._sweeps_pane is None:
-            found = self.query(SweepsPane)
+            found = self.query("SweepsPane")
             self._sweeps_pane = found.first() if found else None
         return self._sweeps_pane
 
@@ -281,7 +362,9 @@ class LabdeckApp(App):
                         self.watcher.subscribe(run_id)
                 runs.redraw(self.compared_states(), self.log_scale)
                 return
-            pane = self.query_one(f"#pane-{tab}", ExperimentPane)
+            pane = self._experiment_pane(tab)
+            if pane is None:
+                return
             state = self.states.get(pane.run_id) if pane.run_id else None
             compared = [s for s in self.compared_states() if s.experiment == tab]
             pane.redraw(state, compared, self.log_scale)
@@ -289,7 +372,7 @@ class LabdeckApp(App):
     # -- actions -----------------------------------------------------------------------------------
     def current_pane(self) -> ExperimentPane | None:
         tab = self.active_tab()
-        return None if tab in ("runs", "sweeps") else self.query_one(f"#pane-{tab}", ExperimentPane)
+        return self._experiment_pane(tab)
 
     def current_run(self) -> str | None:
         pane = self.current_pane()
@@ -298,10 +381,13 @@ class LabdeckApp(App):
         if self.active_tab() == "sweeps":
             sweeps = self.sweeps_pane()
             return sweeps.compared_ids()[0] if sweeps and sweeps.compared_ids() else None
-        return self.query_one(RunsPane).cursor_run()
+        runs = self.runs_pane()
+        return runs.cursor_run() if runs is not None else None
 
     def action_tab(self, name: str) -> None:
         self.query_one("#tabs", TabbedContent).active = f"tab-{name}"
+        if self._started and f"tab-{name}" in self._to_mount:  # shown before its turn came
+            self.call_later(self._mount_tab, f"tab-{name}")
         if name in registry.names():
             self._last_experiment = name
         # Focus inside the new pane too: a focus event still queued from start-up would otherwise bring its own
@@ -315,12 +401,14 @@ class LabdeckApp(App):
             table_id = "#runs-table" if pane_id == "tab-runs" else "#trials-table"
             if tables := self.query(table_id):
                 tables.first().focus()
-        elif forms := self.query_one(f"#{pane_id}").query(ParamForm):  # empty while still being mounted
+        elif forms := self.query_one(f"#{pane_id}").query("ParamForm"):  # empty while still being mounted
             forms.first().grid.focus()
 
     @on(TabbedContent.TabActivated, "#tabs")
-    def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+    async def tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == self.query_one("#tabs", TabbedContent).active:  # not a stale activation
+            if self._started:
+                await self._mount_tab(event.pane.id)  # a tab clicked before its turn came
             self._focus_pane(event.pane.id)
 
     def action_start(self) -> None:
@@ -355,7 +443,7 @@ class LabdeckApp(App):
     def action_toggle_log(self) -> None:
         self.log_scale = not self.log_scale
         for pane in self.query(ExperimentPane):
-            pane._drawn_version = -1
+            pane.redraw_all()
         self.redraw()
 
     def action_leave_form(self) -> None:
@@ -376,7 +464,11 @@ class LabdeckApp(App):
 
     # -- sweeps and reports ----------------------------------------------------------------------
     def action_new_sweep(self) -> None:
-        pane = self.current_pane() or self.query_one(f"#pane-{self._last_experiment}", ExperimentPane)
+        from .screens.sweep import NewSweep
+
+        pane = self.current_pane() or self._experiment_pane(self._last_experiment)
+        if pane is None:
+            return
         self.push_screen(NewSweep(pane.spec.name, pane.form.raw_values()), self._sweep_dialog_closed)
 
     def _sweep_dialog_closed(self, sweep_id: str | None) -> None:
@@ -396,7 +488,7 @@ class LabdeckApp(App):
     @work(thread=True, group="launch-sweep", exit_on_error=False)
     def _create_sweep(self, v: dict, dialog: NewSweep) -> None:
         try:
-            store = Store(self.home)
+            store = engine.Store(self.home)
             trials = engine.sweep.plan(v["experiment"], v["base"], engine.sweep.parse_grid(v["grid"]), v["random"],
                                        engine.sweep.parse_ranges(v["ranges"], v["experiment"]))
             engine.sweep.check_options(v["parallel"], v["budget"], v["backend"], asha=v["asha"], address=v["address"])
@@ -429,7 +521,7 @@ class LabdeckApp(App):
     @work(thread=True, group="control", exit_on_error=False)
     def control_sweep(self, action: str, sweep_id: str) -> None:
         try:
-            getattr(engine.sweep, action)(Store(self.home), sweep_id)
+            getattr(engine.sweep, action)(engine.Store(self.home), sweep_id)
         except LabdeckError as exc:
             self.call_from_thread(self.notify, str(exc), severity="warning")
             return
@@ -445,13 +537,17 @@ class LabdeckApp(App):
     @work(thread=True, group="report", exit_on_error=False)
     def write_report(self, target: str) -> None:
         try:
-            path = engine.write_report(Store(self.home), target, self.home / "reports" / target)
+            path = engine.write_report(engine.Store(self.home), target, self.home / "reports" / target)
         except LabdeckError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error")
             return
         self.call_from_thread(self.notify, f"report written: {path}", timeout=10)
 
     def action_help(self) -> None:
+        from .runs_pane import RunsPane
+        from .screens.help import HelpScreen
+        from .sweeps_pane import SweepsPane
+
         runs_keys = list(RunsPane.BINDINGS)
         self.push_screen(HelpScreen([("Everywhere", list(self.BINDINGS)), ("Runs tab", runs_keys),
                                      ("Sweeps tab", list(SweepsPane.BINDINGS))]))
@@ -465,6 +561,8 @@ class LabdeckApp(App):
             if name:
                 self.presets.save(pane.spec.name, name, pane.form.overrides())
                 self.notify(f"saved preset {name!r}")
+
+        from .screens.dialogs import AskName
 
         self.push_screen(AskName(f"Save the {pane.spec.title} form as preset:"), save)
 
@@ -482,21 +580,22 @@ class LabdeckApp(App):
                 pane.form.load(presets[name])
                 self.notify(f"loaded preset {name!r}")
 
+        from .screens.dialogs import Pick
+
         self.push_screen(Pick("Load preset", sorted(presets)), load)
 
     # Runs tab actions (bound in RunsPane)
     def action_open_run(self) -> None:
-        run_id = self.query_one(RunsPane).cursor_run()
-        info = self.infos.get(run_id or "")
-        if info is None or info.experiment not in {s.name for s in self.specs}:
+        info = self.infos.get(self.current_run() or "")
+        pane = self._experiment_pane(info.experiment) if info is not None else None
+        if pane is None:
             return
-        pane = self.query_one(f"#pane-{info.experiment}", ExperimentPane)
         self.show_run(pane, info.id, pinned=True)
         pane.form.load(info.params)
         self.action_tab(info.experiment)
 
     def action_delete_run(self) -> None:
-        run_id = self.query_one(RunsPane).cursor_run()
+        run_id = self.current_run()
         if not run_id:
             return
 
@@ -504,11 +603,13 @@ class LabdeckApp(App):
             if yes:
                 self.delete(run_id)
 
+        from .screens.dialogs import Confirm
+
         self.push_screen(Confirm(f"Delete run {run_id} and its files?"), delete)
 
     @work(thread=True, group="delete", exit_on_error=False)
     def delete(self, run_id: str) -> None:
-        store = Store(self.home)
+        store = engine.Store(self.home)
         info = store.get(run_id)
         if info.status in engine.ACTIVE:
             self.call_from_thread(self.notify, f"run {run_id} is {info.status}; stop it first", severity="warning")

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
-from textual.lazy import Lazy
-from textual.widget import Widget
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, RichLog, Static, TabbedContent, TabPane
+from textual.widget import MountError
+from textual.widgets import Button, Static
 
 from engine.spec import Spec
 
-from .results import RESULTS
-from .widgets.lazy_import import LazyImport
-from .state import RunState
-from .widgets.data_view import DataView
-from .widgets.line_plot import Line, LinePlot
-from .widgets.metrics_panel import MetricsPanel
 from .widgets.param_form import ParamForm
-from .widgets.run_header import RunHeader
 
-LOSS_KEYS = ("train_loss", "test_loss", "val_loss")
+RUN_VIEW_AFTER_SECONDS = 0.2  # the form is painted first
+
+if TYPE_CHECKING:
+    from .run_view import RunView
+    from .state import RunState
 
 
 class ExperimentPane(Horizontal):
@@ -30,9 +28,7 @@ class ExperimentPane(Horizontal):
         self.spec = spec
         self.run_id: str | None = None
         self.pinned = False  # True when the user opened a run: new runs then do not take over the view
-        self._drawn_version = -1
-        self._log_lines = 0
-        self._views: dict[type, Widget] = {}
+        self._run_view: RunView | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form-column"):
@@ -44,35 +40,46 @@ class ExperimentPane(Horizontal):
                 yield Button("Pause", classes="pause", compact=True)
                 yield Button("Resume", classes="resume", compact=True)
                 yield Button("Stop", variant="error", classes="stop", compact=True)
-        with Vertical(classes="run-column"):
-            yield RunHeader()
-            with TabbedContent(classes="run-tabs"):
-                with TabPane("Curves", id=f"curves-{self.spec.name}"):
-                    with Horizontal(classes="curves-row"):
-                        yield LinePlot("loss", "step", classes="loss-plot")
-                        yield MetricsPanel()
-                # Hidden at first: mounted just after the first paint.
-                with TabPane("Data", id=f"data-{self.spec.name}"):
-                    yield Lazy(DataView())
-                if self.spec.name in RESULTS:
-                    with TabPane("Results", id=f"results-{self.spec.name}"):
-                        yield LazyImport(RESULTS[self.spec.name], classes="results-view")
-                with TabPane("Log", id=f"log-{self.spec.name}"):
-                    yield Lazy(RichLog(max_lines=1000, wrap=True, markup=False))
+
+    def on_mount(self) -> None:
+        # A timer, not call_after_refresh: that would run before the form has asked for its first paint, and the
+        # run view's imports (plotext, ...) and mounting would hold that paint up. Textual offers no "painted" event.
+        self.set_timer(RUN_VIEW_AFTER_SECONDS, self._mount_run_view)
+
+    async def _mount_run_view(self) -> None:
+        from .run_view import RunView
+
+        try:
+            await self.mount(RunView(self.spec, classes="run-column"))
+        except MountError:  # the app is closing
+            return
+        self.app.redraw()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         for action in ("start", "pause", "resume", "stop"):
             if event.button.has_class(action):
                 getattr(self.app, f"action_{action}")()
 
-    def on_mount(self) -> None:
-        self._header = self.query_one(RunHeader)
-        self._loss_plot = self.query_one(".loss-plot", LinePlot)
-        self._metrics = self.query_one(MetricsPanel)
-
     @property
     def form(self) -> ParamForm:
         return self.query_one(ParamForm)
+
+    @property
+    def run_view(self) -> RunView | None:
+        """The right-hand side, once mounted (just after the first paint)."""
+        if self._run_view is None and (found := self.query("RunView")):
+            self._run_view = found.first()
+        return self._run_view
+
+    @property
+    def drawn_version(self) -> int:
+        """The version of the followed run's state on screen (-1: none yet)."""
+        return self.run_view.drawn_version if self.run_view is not None else -1
+
+    def redraw_all(self) -> None:
+        """Draw everything again on the next redraw (a display setting changed)."""
+        if self.run_view is not None:
+            self.run_view.drawn_version = -1
 
     def show_error(self, text: str) -> None:
         self.query_one(".form-error", Static).update(f"[b $error]{text}[/]" if text else "")
@@ -80,48 +87,11 @@ class ExperimentPane(Horizontal):
     def follow(self, run_id: str, pinned: bool = False) -> None:
         if run_id != self.run_id:
             self.run_id = run_id
-            self._drawn_version = -1
-            self._log_lines = 0
-            if (log := self._view(RichLog)) is not None:
-                log.clear()
+            if self.run_view is not None:
+                self.run_view.follow()
         self.pinned = pinned or self.pinned
-
-    def _view(self, kind: type | str) -> Widget | None:
-        """A lazily mounted view, looked up once (a DOM query per redraw tick costs more than the drawing)."""
-        view = self._views.get(kind)
-        if view is None:
-            found = self.query(kind)
-            if found:
-                view = self._views[kind] = found.first()
-        return view
 
     def redraw(self, state: RunState | None, compared: list[RunState], log_scale: bool) -> None:
         """Called by the app's timer (inside ``batch_update``); cheap when nothing changed."""
-        results = self._view(".results-view") if self.spec.name in RESULTS else None
-        if state is None or state.version == self._drawn_version:
-            if results is not None and compared:
-                results.show(state, compared, log_scale)
-            return
-        self._header.show(state)
-        lines = []
-        for key in LOSS_KEYS:
-            xs, ys = state.series(key)
-            if xs:
-                lines.append(Line(key, xs, ys))
-        bx, by = state.smoothed_batches()
-        if bx:
-            lines.append(Line("batch (smoothed)", bx, by))
-        self._loss_plot.show(lines, log=log_scale, title="loss (log)" if log_scale else "loss")
-        self._metrics.show(state.latest_metrics())
-        data, log = self._view(DataView), self._view(RichLog)
-        if data is not None:
-            data.show(state.summary)
-        if results is not None:
-            results.show(state, compared, log_scale)
-        if log is not None:
-            fresh = min(state.log_total - self._log_lines, len(state.log))
-            for line in list(state.log)[len(state.log) - fresh:] if fresh > 0 else []:
-                log.write(line)
-            self._log_lines = state.log_total
-        if data is not None and log is not None and (results is not None or self.spec.name not in RESULTS):
-            self._drawn_version = state.version  # every lazily mounted view has drawn this version
+        if self.run_view is not None:
+            self.run_view.redraw(state, compared, log_scale)

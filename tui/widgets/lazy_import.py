@@ -1,19 +1,21 @@
-"""A Lazy whose widget's module is also imported after the first paint, not at start-up."""
+"""Widgets mounted after the first paint: Textual's ``Lazy``, safe when the app quits first, and ``LazyImport``,
+whose widget's module is also imported only then."""
 
 from __future__ import annotations
 
 import importlib
+from typing import Callable
 
-from textual.lazy import Lazy
-from textual.widget import Widget
+from textual import lazy
+from textual.widget import MountError, Widget
 
 
-class LazyImport(Lazy):
-    """Mounts ``module:Class()`` in its place after the first refresh; the import happens then too."""
+class Lazy(lazy.Lazy):
+    """Mounts its widget in its place after the first refresh (Textual's ``Lazy`` raised ``MountError`` when the
+    app quit before that)."""
 
-    def __init__(self, target: str, **kwargs) -> None:
-        super().__init__(Widget())  # a placeholder until mounted
-        self._target, self._kwargs = target, kwargs
+    def _make(self) -> Widget:
+        return self._replace_widget
 
     async def mount_composed_widgets(self, widgets: list[Widget]) -> None:
         parent = self.parent
@@ -21,9 +23,23 @@ class LazyImport(Lazy):
             return
 
         async def mount() -> None:
-            module, _, name = self._target.partition(":")
-            widget = getattr(importlib.import_module(module), name)(**self._kwargs)
-            await parent.mount(widget, after=self)
-            await self.remove()
+            try:
+                await parent.mount(self._make(), after=self)
+                await self.remove()
+            except MountError:  # the app is closing
+                pass
 
         self.call_after_refresh(mount)
+
+
+class LazyImport(Lazy):
+    """Mounts ``module:Class(**kwargs)`` in its place after the first refresh; the import happens then too."""
+
+    def __init__(self, target: str, **kwargs) -> None:
+        super().__init__(Widget())  # a placeholder until mounted
+        self._target, self._kwargs = target, kwargs
+
+    def _make(self) -> Widget:
+        module, _, name = self._target.partition(":")
+        make: Callable[..., Widget] = getattr(importlib.import_module(module), name)
+        return make(**self._kwargs)

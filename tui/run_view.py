@@ -1,0 +1,101 @@
+"""An experiment tab's right-hand side: the followed run's header, curves, metrics, data, results and log.
+
+Mounted just after the first paint (the form beside it paints first): its modules (plotext among them) are only
+imported then.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import RichLog, TabbedContent, TabPane
+
+from engine.spec import Spec
+
+from .results import RESULTS
+from .state import RunState
+from .widgets.data_view import DataView
+from .widgets.lazy_import import Lazy, LazyImport
+from .widgets.line_plot import Line, LinePlot
+from .widgets.metrics_panel import MetricsPanel
+from .widgets.run_header import RunHeader
+
+LOSS_KEYS = ("train_loss", "test_loss", "val_loss")
+
+
+class RunView(Vertical):
+    def __init__(self, spec: Spec, **kwargs):
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.drawn_version = -1
+        self._log_lines = 0
+        self._views: dict[type | str, Widget] = {}
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader()
+        with TabbedContent(classes="run-tabs"):
+            with TabPane("Curves", id=f"curves-{self.spec.name}"):
+                with Horizontal(classes="curves-row"):
+                    yield LinePlot("loss", "step", classes="loss-plot")
+                    yield MetricsPanel()
+            # Hidden at first: mounted just after the first paint.
+            with TabPane("Data", id=f"data-{self.spec.name}"):
+                yield Lazy(DataView())
+            if self.spec.name in RESULTS:
+                with TabPane("Results", id=f"results-{self.spec.name}"):
+                    yield LazyImport(RESULTS[self.spec.name], classes="results-view")
+            with TabPane("Log", id=f"log-{self.spec.name}"):
+                yield Lazy(RichLog(max_lines=1000, wrap=True, markup=False))
+
+    def on_mount(self) -> None:
+        self._header = self.query_one(RunHeader)
+        self._loss_plot = self.query_one(".loss-plot", LinePlot)
+        self._metrics = self.query_one(MetricsPanel)
+
+    def follow(self) -> None:
+        """A different run is followed: start its log afresh and draw it all on the next redraw."""
+        self.drawn_version = -1
+        self._log_lines = 0
+        if (log := self._view(RichLog)) is not None:
+            log.clear()
+
+    def _view(self, kind: type | str) -> Widget | None:
+        """A lazily mounted view, looked up once (a DOM query per redraw tick costs more than the drawing)."""
+        view = self._views.get(kind)
+        if view is None:
+            found = self.query(kind)
+            if found:
+                view = self._views[kind] = found.first()
+        return view
+
+    def redraw(self, state: RunState | None, compared: list[RunState], log_scale: bool) -> None:
+        """Called by the app's timer (inside ``batch_update``); cheap when nothing changed."""
+        results = self._view(".results-view") if self.spec.name in RESULTS else None
+        if state is None or state.version == self.drawn_version:
+            if results is not None and compared:
+                results.show(state, compared, log_scale)
+            return
+        self._header.show(state)
+        lines = []
+        for key in LOSS_KEYS:
+            xs, ys = state.series(key)
+            if xs:
+                lines.append(Line(key, xs, ys))
+        bx, by = state.smoothed_batches()
+        if bx:
+            lines.append(Line("batch (smoothed)", bx, by))
+        self._loss_plot.show(lines, log=log_scale, title="loss (log)" if log_scale else "loss")
+        self._metrics.show(state.latest_metrics())
+        data, log = self._view(DataView), self._view(RichLog)
+        if data is not None:
+            data.show(state.summary)
+        if results is not None:
+            results.show(state, compared, log_scale)
+        if log is not None:
+            fresh = min(state.log_total - self._log_lines, len(state.log))
+            for line in list(state.log)[len(state.log) - fresh:] if fresh > 0 else []:
+                log.write(line)
+            self._log_lines = state.log_total
+        if data is not None and log is not None and (results is not None or self.spec.name not in RESULTS):
+            self.drawn_version = state.version  # every lazily mounted view has drawn this version
