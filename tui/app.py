@@ -544,13 +544,14 @@ class LabdeckApp(App):
         self.call_from_thread(self.notify, f"report written: {path}", timeout=10)
 
     def action_help(self) -> None:
-        from .runs_pane import RunsPane
-        from .screens.help import HelpScreen
-        from .sweeps_pane import SweepsPane
+        if not self.is_screen_installed("help"):  # built once: opening it again only shows it
+            from .runs_pane import RunsPane
+            from .screens.help import HelpScreen
+            from .sweeps_pane import SweepsPane
 
-        runs_keys = list(RunsPane.BINDINGS)
-        self.push_screen(HelpScreen([("Everywhere", list(self.BINDINGS)), ("Runs tab", runs_keys),
-                                     ("Sweeps tab", list(SweepsPane.BINDINGS))]))
+            self.install_screen(HelpScreen([("Everywhere", list(self.BINDINGS)), ("Runs tab", list(RunsPane.BINDINGS)),
+                                            ("Sweeps tab", list(SweepsPane.BINDINGS))]), "help")
+        self.push_screen("help")
 
     def action_save_preset(self) -> None:
         pane = self.current_pane()

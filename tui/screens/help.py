@@ -1,4 +1,8 @@
-"""The ``?`` screen: every key of the app, generated from the bindings themselves."""
+"""The ``?`` screen: every key of the app, generated from the bindings themselves.
+
+A full screen, not a modal one: a modal screen is drawn over the whole dashboard, dimmed, so opening it repainted
+every live plot and table beneath it (~100-400 ms while a run trains on 2 cores).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,11 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Screen[None]):
     CSS_PATH = Path(__file__).with_name("help.tcss")
     BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close", id="help.close")]
 
