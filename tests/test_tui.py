@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -134,6 +135,24 @@ async def test_a_store_that_cannot_be_opened_is_a_message_not_a_crash(tmp_path):
         await until(pilot, lambda: "cannot open the run store" in str(bar.render()), what="store error")
         await pilot.press(RUNS_KEY)
         assert app.is_running
+
+
+async def test_a_tab_shown_before_its_turn_mounts_at_once_and_takes_the_keys(home):
+    # Tab contents mount after the first paint, the hidden ones 0.6 s later; a tab key pressed before that mounts
+    # the tab it shows and focuses its form, so the arrow keys that follow move through that form.
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.simulate_key("3")  # Language; not pilot.press, which waits until the app is idle (every tab mounted)
+        deadline = time.monotonic() + 30
+        while not app.query("#form-language") and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert "tab-sequence" in app._to_mount  # the tab before it in the hidden tabs' turn is still waiting
+        form = app.query_one("#form-language", ParamForm)
+        await until(pilot, lambda: app.focused is form.grid, what="language form focused")
+        await pilot.press("down")
+        assert form.grid.cursor_row == 1
+        await until(pilot, lambda: app.mounted, what="every tab mounted")
+        assert app.focused is form.grid and app.query_one("#tabs").active == "tab-language"
 
 
 async def test_presets_help_and_palette(home):

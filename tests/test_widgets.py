@@ -86,3 +86,30 @@ async def test_the_form_editor_keeps_a_burst_of_keys_in_order(tmp_path):
             app.post_message(events.Key(key, character))
         await pilot.pause()
         assert form.raw["length"] == "1000"
+
+
+class MetricsApp(App):
+    CSS = "MetricsPanel { width: 1fr; height: 1fr; }"
+
+    def compose(self) -> ComposeResult:
+        from tui.widgets.metrics_panel import MetricsPanel
+
+        yield MetricsPanel()
+
+
+async def test_metrics_that_do_not_fit_the_height_flow_into_a_second_column():
+    from tui.widgets.metrics_panel import MetricsPanel
+
+    metrics = {f"metric_{i}": i / 7 for i in range(6)}
+    app = MetricsApp()
+    async with app.run_test(size=(60, 4)) as pilot:  # a header line and 3 rows: two column pairs needed
+        panel = app.query_one(MetricsPanel)
+        panel.show(metrics)
+        await pilot.pause()
+        lines = str(panel.render()).splitlines()
+        assert len(lines) == 4 and lines[0].count("metric") == 2
+        assert all(name in "\n".join(lines) for name in metrics)
+        await pilot.resize_terminal(30, 10)  # room for one column pair: one metric a line
+        await pilot.pause()
+        lines = str(panel.render()).splitlines()
+        assert len(lines) == 7 and lines[0].count("metric") == 1 and "metric_5" in lines[6]

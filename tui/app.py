@@ -137,6 +137,7 @@ class LabdeckApp(App):
         """The first experiment's form, then the background work; the hidden tabs' contents a little later."""
         await self._mount_tab(f"tab-{self.specs[0].name}")
         self._started = True
+        await self._mount_tab(self.query_one("#tabs", TabbedContent).active)  # a tab key came first
         # Later, not next: reading the store or mounting more before the form is painted would hold up that paint.
         self.set_timer(BACKGROUND_AFTER_SECONDS, self._start_background)
         self.set_timer(HIDDEN_TABS_AFTER_SECONDS, self._mount_hidden)
