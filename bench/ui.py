@@ -174,6 +174,7 @@ def main() -> int:
             with dashboard(home) as term:
                 term.wait_for(b"Curves")
                 time.sleep(2)  # every tab mounted: what is measured is watching, not starting
+                term.send(SEQUENCE_KEY)  # the tab that follows the newest sequence run: the one about to start
                 proc = psutil.Process(term.proc.pid)
                 cpu0, t0 = sum(proc.cpu_times()[:2]), time.perf_counter()
                 watched.append(train_seconds(home))
