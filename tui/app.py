@@ -3,9 +3,9 @@
 Runs are separate processes. The app never waits on training: a watcher thread reads the store and posts
 messages; plots are redrawn on a 4 Hz timer inside ``batch_update()``, and only when something changed.
 
-Start-up paints the frame (header, tabs, footer) before anything else is imported: the tabs' contents, their
-modules (plotext, the run store, ...) and the background work follow one tab per frame, the first experiment's
-form first. Hence the imports inside methods below; the module imports only Textual and the experiment registry.
+Start-up paints the frame (header, tabs, footer) before anything else is imported. The first experiment's form
+follows; then its run view (plotext, ...), the store reading and, one tab at a time, the other tabs' contents.
+Hence the imports inside methods below: the module imports only Textual, the registry and the form's modules.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ class LabdeckApp(App):
 
     @property
     def mounted(self) -> bool:
-        """Whether every tab has all its content (the first paint shows the frame and the first form only)."""
+        """Whether every tab has all its content (the first paint shows only the frame; see ``_mount_first``)."""
         return not self._to_mount and not self._mounting and all(
             pane.run_view is not None for pane in self.query(ExperimentPane))
 
