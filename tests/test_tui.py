@@ -144,7 +144,7 @@ async def test_a_tab_shown_before_its_turn_mounts_at_once_and_takes_the_keys(hom
     async with app.run_test(size=(100, 30)) as pilot:
         app.simulate_key("3")  # Language; not pilot.press, which waits until the app is idle (every tab mounted)
         deadline = time.monotonic() + 30
-        while not app.query("#form-language") and time.monotonic() < deadline:
+        while not app.query("#grid-language") and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         assert "tab-sequence" in app._to_mount  # the tab before it in the hidden tabs' turn is still waiting
         form = app.query_one("#form-language", ParamForm)

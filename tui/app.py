@@ -302,9 +302,11 @@ class LabdeckApp(App):
         return (self.query_one("#tabs", TabbedContent).active or "tab-runs").removeprefix("tab-")
 
     def _experiment_pane(self, name: str) -> ExperimentPane | None:
-        """An experiment's tab content, once mounted."""
+        """An experiment's tab content, once mounted (children included)."""
+        if name not in self._experiment_names or f"tab-{name}" in self._mounting:
+            return None
         found = self.query(f"#pane-{name}")
-        return found.first() if found and name in self._experiment_names else None
+        return found.first() if found else None
 
     def runs_pane(self) -> RunsPane | None:
         """The Runs tab once mounted (it is mounted lazily); looked up once."""
@@ -402,8 +404,8 @@ class LabdeckApp(App):
             table_id = "#runs-table" if pane_id == "tab-runs" else "#trials-table"
             if tables := self.query(table_id):
                 tables.first().focus()
-        elif forms := self.query_one(f"#{pane_id}").query("ParamForm"):  # empty while still being mounted
-            forms.first().grid.focus()
+        elif grids := self.query_one(f"#{pane_id}").query("ParamGrid"):  # empty while still being mounted
+            grids.first().focus()
 
     @on(TabbedContent.TabActivated, "#tabs")
     async def tab_activated(self, event: TabbedContent.TabActivated) -> None:
