@@ -28,6 +28,11 @@ STATUSES = ACTIVE + ("finished", "failed", "stopped", "interrupted")
 
 HOST = socket.gethostname()
 
+
+def is_local(host: str) -> bool:
+    """Whether a process recorded on ``host`` is one of this machine's ("": a run from before hosts were recorded)."""
+    return host in ("", HOST)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -99,7 +104,7 @@ class RunInfo:
     @property
     def local(self) -> bool:
         """Whether ``pid`` is a process of this machine (it can be checked and signalled from here)."""
-        return self.host in ("", HOST)
+        return is_local(self.host)
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in (
@@ -228,7 +233,7 @@ class Store:
         # A queued run without a process yet (a sweep's later trial) waits; one whose process died is interrupted.
         # A process on another machine (a Ray trial on another node) cannot be checked from here: its status
         # stands until it ends or the Ray driver records why it did not.
-        if (status in ACTIVE and not (status == "queued" and pid is None) and host in ("", HOST)
+        if (status in ACTIVE and not (status == "queued" and pid is None) and is_local(host)
                 and not process_alive(pid, pid_start)):
             status = "interrupted"
         return RunInfo(rid, exp, status, json.loads(params), created, ended, pid, message, json.loads(metrics),

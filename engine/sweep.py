@@ -8,6 +8,7 @@ the sweep. Stopping a sweep stops its trials (they checkpoint); ``run`` again co
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 import secrets
@@ -118,8 +119,6 @@ def check_options(parallel: int, budget: float | None, backend: str = "local", a
 def create(store: Store, experiment: str, trials: list[dict[str, Any]], budget: float | None = None,
            options: dict[str, Any] | None = None) -> str:
     """Record the sweep's trials (queued runs) and how it runs (``options``: parallel, backend, ...)."""
-    import json
-
     sweep_id = "sw-" + time.strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     for overrides in trials:
         runs.create(store, experiment, overrides, budget, sweep=sweep_id)
@@ -129,8 +128,6 @@ def create(store: Store, experiment: str, trials: list[dict[str, Any]], budget: 
 
 def options(store: Store, sweep_id: str) -> dict[str, Any]:
     """How the sweep was asked to run (empty for a local sweep of an older version)."""
-    import json
-
     try:
         return json.loads((store.home / f"{sweep_id}.options").read_text())
     except (OSError, ValueError):
@@ -200,8 +197,6 @@ def _runner_file(store: Store, sweep_id: str):
 
 def runner_alive(store: Store, sweep_id: str) -> int | None:
     """The pid of the process running this sweep's trials, if one is alive (one runner per sweep)."""
-    import json
-
     from .procs import process_alive
 
     try:
@@ -260,7 +255,6 @@ def run(store: Store, sweep_id: str, parallel: int = 1, on_trial: Callable[[RunI
         should_stop: Callable[[], bool] = lambda: False) -> list[RunInfo]:
     """Run the sweep's unfinished trials, ``parallel`` at a time, until all have ended (or it is stopped)."""
     check_options(parallel, None)
-    import json
     import os
 
     from .procs import process_start_time

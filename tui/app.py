@@ -97,8 +97,6 @@ class LabdeckApp(App):
         self.log_scale = True  # losses span decades
         self.presets = Presets(self.home)
         self.watcher: StoreWatcher | None = None
-        self._runs_pane: RunsPane | None = None
-        self._sweeps_pane: SweepsPane | None = None
         self.tab_keys = TAB_KEYS
         self._last_experiment = self.specs[0].name  # a new sweep from the Sweeps tab uses this form
         self._last_key = 0.0
@@ -108,7 +106,7 @@ class LabdeckApp(App):
             for s in self.specs}
         self._to_mount["tab-runs"] = ("tui.runs_pane:RunsPane", {"id": "pane-runs"})
         self._to_mount["tab-sweeps"] = ("tui.sweeps_pane:SweepsPane", {"id": "pane-sweeps"})
-        self._mounting: set[str] = set()
+        self._contents: dict[str, Widget] = {}  # tab name -> its content, once mounted with its children
         self._started = False  # the first tab is mounted: the others may mount as soon as they are shown
 
     # -- layout ------------------------------------------------------------------------------------
@@ -130,8 +128,7 @@ class LabdeckApp(App):
     @property
     def mounted(self) -> bool:
         """Whether every tab has all its content (the first paint shows only the frame; see ``_mount_first``)."""
-        return not self._to_mount and not self._mounting and all(
-            pane.run_view is not None for pane in self.query(ExperimentPane))
+        return len(self._contents) == len(TABS) and all(pane.run_view is not None for pane in self._panes())
 
     async def _mount_first(self) -> None:
         """The first experiment's form, then the background work; the hidden tabs' contents a little later."""
@@ -155,15 +152,13 @@ class LabdeckApp(App):
         target, kwargs = entry
         module, _, name = target.partition(":")
         widget: Widget = getattr(importlib.import_module(module), name)(**kwargs)
-        self._mounting.add(tab_id)
         try:
             await self.query_one(f"#{tab_id}", TabPane).mount(widget)
         except (NoMatches, MountError):  # the app is closing
             return
-        finally:
-            self._mounting.discard(tab_id)
-        if (pane := self._experiment_pane(tab_id.removeprefix("tab-"))) is not None:
-            self._follow_newest(pane)
+        self._contents[tab_id.removeprefix("tab-")] = widget
+        if isinstance(widget, ExperimentPane):
+            self._follow_newest(widget)
         if self.query_one("#tabs", TabbedContent).active == tab_id:
             self._focus_pane(tab_id)
             self.redraw()
@@ -255,7 +250,7 @@ class LabdeckApp(App):
                     info.status == "interrupted" or state.ended is None):
                 state.status = info.status
                 state.version += 1
-        for pane in self.query(ExperimentPane):  # query(): safe while the DOM is torn down at exit
+        for pane in self._panes():
             self._follow_newest(pane)
         if (runs := self.runs_pane()) is not None:  # absent until mounted (lazily); it pulls self.infos then
             runs.update_runs(message.runs)
@@ -302,25 +297,20 @@ class LabdeckApp(App):
         return (self.query_one("#tabs", TabbedContent).active or "tab-runs").removeprefix("tab-")
 
     def _experiment_pane(self, name: str) -> ExperimentPane | None:
-        """An experiment's tab content, once mounted (children included)."""
-        if name not in self._experiment_names or f"tab-{name}" in self._mounting:
-            return None
-        found = self.query(f"#pane-{name}")
-        return found.first() if found else None
+        """An experiment's tab content, once mounted (children included); no DOM query (one each redraw tick)."""
+        pane = self._contents.get(name)
+        return pane if isinstance(pane, ExperimentPane) else None
+
+    def _panes(self) -> list[ExperimentPane]:
+        return [pane for pane in self._contents.values() if isinstance(pane, ExperimentPane)]
 
     def runs_pane(self) -> RunsPane | None:
-        """The Runs tab once mounted (it is mounted lazily); looked up once."""
-        if self._runs_pane is None:
-            found = self.query("RunsPane")
-            self._runs_pane = found.first() if found else None
-        return self._runs_pane
+        """The Runs tab's content, once mounted."""
+        return self._contents.get("runs")  # type: ignore[return-value]
 
     def sweeps_pane(self) -> SweepsPane | None:
-        """The Sweeps tab once mounted (lazily); looked up once."""
-        if self._sweeps_pane is None:
-            found = self.query("SweepsPane")
-            self._sweeps_pane = found.first() if found else None
-        return self._sweeps_pane
+        """The Sweeps tab's content, once mounted."""
+        return self._contents.get("sweeps")  # type: ignore[return-value]
 
     def compared_states(self) -> list[RunState]:
         runs = self.runs_pane()
@@ -445,7 +435,7 @@ class LabdeckApp(App):
 
     def action_toggle_log(self) -> None:
         self.log_scale = not self.log_scale
-        for pane in self.query(ExperimentPane):
+        for pane in self._panes():
             pane.redraw_all()
         self.redraw()
 

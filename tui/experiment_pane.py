@@ -49,10 +49,12 @@ class ExperimentPane(Horizontal):
     async def _mount_run_view(self) -> None:
         from .run_view import RunView
 
+        view = RunView(self.spec, classes="run-column")
         try:
-            await self.mount(RunView(self.spec, classes="run-column"))
+            await self.mount(view)
         except MountError:  # the app is closing
             return
+        self._run_view = view
         self.app.redraw()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -67,8 +69,6 @@ class ExperimentPane(Horizontal):
     @property
     def run_view(self) -> RunView | None:
         """The right-hand side, once mounted (just after the first paint)."""
-        if self._run_view is None and (found := self.query("RunView")):
-            self._run_view = found.first()
         return self._run_view
 
     @property

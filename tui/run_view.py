@@ -31,7 +31,6 @@ class RunView(Vertical):
         self.drawn_version = -1
         self._log_lines = 0
         self._views: dict[type | str, Widget] = {}
-        self._ready = False  # mounted, children included: the app's redraw timer may fire before that
 
     def compose(self) -> ComposeResult:
         yield RunHeader()
@@ -53,7 +52,6 @@ class RunView(Vertical):
         self._header = self.query_one(RunHeader)
         self._loss_plot = self.query_one(".loss-plot", LinePlot)
         self._metrics = self.query_one(MetricsPanel)
-        self._ready = True
 
     def follow(self) -> None:
         """A different run is followed: start its log afresh and draw it all on the next redraw."""
@@ -73,8 +71,6 @@ class RunView(Vertical):
 
     def redraw(self, state: RunState | None, compared: list[RunState], log_scale: bool) -> None:
         """Called by the app's timer (inside ``batch_update``); cheap when nothing changed."""
-        if not self._ready:
-            return
         results = self._view(".results-view") if self.spec.name in RESULTS else None
         if state is None or state.version == self.drawn_version:
             if results is not None and compared:

@@ -33,15 +33,21 @@ class RunHeader(Horizontal):
         yield ProgressBar(total=100, show_eta=False)
         yield Static("", classes="run-rate")
 
+    def on_mount(self) -> None:
+        # looked up once: show() runs on every redraw tick
+        self._title = self.query_one(".run-title", Static)
+        self._bar = self.query_one(ProgressBar)
+        self._rate = self.query_one(".run-rate", Static)
+
     def show(self, state: RunState | None) -> None:
         if state is None:
             return
         epoch = max(state.epochs) if state.epochs else 0
-        self.query_one(".run-title", Static).update(Text.assemble(
+        self._title.update(Text.assemble(
             (state.run_id, "bold"), " ", (state.status, STATUS_STYLE.get(state.status, "")), f" epoch {epoch}"),
             layout=False)
-        self.query_one(ProgressBar).update(progress=round(state.progress() * 100, 1))
+        self._bar.update(progress=round(state.progress() * 100, 1))
         rate = f"{state.last_batch.samples_per_second:,.0f}/s " if state.last_batch and state.status == "running" \
             else ""
-        self.query_one(".run-rate", Static).update(rate + eta_text(state), layout=False)
+        self._rate.update(rate + eta_text(state), layout=False)
 
