@@ -47,6 +47,29 @@ async def test_a_log_plot_survives_a_resize():
         assert "loss" in before and "loss" in after and len(after.splitlines()[0]) > len(before.splitlines()[0])
 
 
+async def test_what_changes_beside_a_plot_waits_for_its_figure():
+    # A run view's header and metrics are applied in the frame that paints the new figure, not a frame earlier.
+    app = PlotApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        plot = app.query_one(LinePlot)
+        calls = []
+        plot.show([decay(50)], then=lambda: calls.append(plot.drawn))
+        assert calls == []  # the figure is still being built
+        await until_drawn(pilot, plot)
+        await pilot.pause()
+        assert calls == [True]  # ran once, with the new figure in place
+        plot.show([decay(50)], then=lambda: calls.append("same lines"))
+        assert calls[-1] == "same lines"  # nothing to build: at once
+        real = plot._figure
+        plot._figure = lambda *a: 1 / 0
+        plot.show([decay(60)], then=lambda: calls.append("failed build"))
+        deadline = time.monotonic() + 10
+        while calls[-1] != "failed build":
+            assert time.monotonic() < deadline, "a failed build left its caller waiting"
+            await pilot.pause(0.02)
+        plot._figure = real
+
+
 async def until_drawn(pilot, plot, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not plot.drawn:

@@ -76,7 +76,6 @@ class RunView(Vertical):
             if results is not None and compared:
                 results.show(state, compared, log_scale)
             return
-        self._header.show(state)
         lines = []
         for key in LOSS_KEYS:
             xs, ys = state.series(key)
@@ -85,8 +84,13 @@ class RunView(Vertical):
         bx, by = state.smoothed_batches()
         if bx:
             lines.append(Line("batch (smoothed)", bx, by))
-        self._loss_plot.show(lines, log=log_scale, title="loss (log)" if log_scale else "loss")
-        self._metrics.show(state.latest_metrics())
+        metrics = state.latest_metrics()
+
+        def beside_plot() -> None:
+            self._header.show(state)
+            self._metrics.show(metrics)
+
+        self._loss_plot.show(lines, log=log_scale, title="loss (log)" if log_scale else "loss", then=beside_plot)
         data, log = self._view(DataView), self._view(RichLog)
         if data is not None:
             data.show(state.summary)

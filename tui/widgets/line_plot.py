@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from typing import Callable
 
 from rich.console import Console
 from rich.text import Text
 from textual import work
 from textual.message import Message
 from textual.strip import Strip
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
 
@@ -48,20 +49,27 @@ class LinePlot(PlotextPlot):
         self._drawn: object = None  # what the shown figure was built from (lines and size)
         self._strips: list[Strip] = []
         self._plt_lock = threading.Lock()  # a cancelled build may still be running when the next one starts
+        self._then: Callable[[], None] | None = None  # to run in the frame that paints the next figure
 
     @property
     def drawn(self) -> bool:
         """Whether the figure on screen shows the current lines at the current size."""
         return self._drawn == (self._key, tuple(self.size))
 
-    def show(self, lines: list[Line], log: bool = False, title: str | None = None) -> None:
+    def show(self, lines: list[Line], log: bool = False, title: str | None = None,
+             then: Callable[[], None] | None = None) -> None:
+        """Draw ``lines``; ``then`` runs when the new figure is painted (at once if nothing is to be built), so that
+        what a caller changes beside the plot reaches the screen in the same frame."""
         key = (tuple((ln.label, tuple(ln.xs), tuple(ln.ys)) if ln.scatter else
                      (ln.label, len(ln.xs), ln.ys[-1] if ln.ys else None) for ln in lines), log, title, self.xlabel)
-        if key == self._key:
-            return  # nothing new: skip the rebuild
-        self._key = key
-        self._lines, self._log, self._title = lines, log, title
-        self._build_later()
+        if key != self._key:
+            self._key = key
+            self._lines, self._log, self._title = lines, log, title
+            if self._build_later():
+                self._then = then  # a newer caller supersedes one still waiting
+                return
+        if then is not None:
+            then()
 
     def on_resize(self) -> None:
         self._build_later()
@@ -70,11 +78,13 @@ class LinePlot(PlotextPlot):
         if not self.drawn:
             self._build_later()
 
-    def _build_later(self) -> None:
+    def _build_later(self) -> bool:
         width, height = self.size
         if width and height and self.is_attached and self.display:
             self._build((self._key, (width, height)), list(self._lines), self._log, self._title, width, height,
                         self._get_plotext_theme_name(self.app.theme))
+            return True
+        return False
 
     @work(thread=True, exclusive=True, group="plot", exit_on_error=False)
     def _build(self, key: object, lines: list[Line], log: bool, title: str | None, width: int, height: int,
@@ -122,7 +132,17 @@ class LinePlot(PlotextPlot):
     def on_line_plot_built(self, message: Built) -> None:
         message.stop()
         self._strips, self._drawn = message.strips, message.key
-        self.refresh()
+        then, self._then = self._then, None
+        with self.app.batch_update():
+            if then is not None:
+                then()
+            self.refresh()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "plot" and event.state == WorkerState.ERROR:
+            then, self._then = self._then, None  # no figure comes: what waits on it goes on its own
+            if then is not None:
+                then()
 
     def _register_theme(self, app_theme_name: str) -> None:
         super()._register_theme(app_theme_name)

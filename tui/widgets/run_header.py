@@ -38,16 +38,26 @@ class RunHeader(Horizontal):
         self._title = self.query_one(".run-title", Static)
         self._bar = self.query_one(ProgressBar)
         self._rate = self.query_one(".run-rate", Static)
+        self._shown_title: object = None
+        self._shown_rate = ""
 
     def show(self, state: RunState | None) -> None:
         if state is None:
             return
         epoch = max(state.epochs) if state.epochs else 0
-        self._title.update(Text.assemble(
-            (state.run_id, "bold"), " ", (state.status, STATUS_STYLE.get(state.status, "")), f" epoch {epoch}"),
-            layout=False)
-        self._bar.update(progress=round(state.progress() * 100, 1))
+        title = (state.run_id, state.status, epoch)
+        if title != self._shown_title:  # an update repaints even when the text is the same
+            self._shown_title = title
+            self._title.update(Text.assemble(
+                (state.run_id, "bold"), " ", (state.status, STATUS_STYLE.get(state.status, "")), f" epoch {epoch}"),
+                layout=False)
+        progress = round(state.progress() * 100, 1)
+        if progress != self._bar.progress:
+            self._bar.update(progress=progress)
         rate = f"{state.last_batch.samples_per_second:,.0f}/s " if state.last_batch and state.status == "running" \
             else ""
-        self._rate.update(rate + eta_text(state), layout=False)
+        rate += eta_text(state)
+        if rate != self._shown_rate:
+            self._shown_rate = rate
+            self._rate.update(rate, layout=False)
 
