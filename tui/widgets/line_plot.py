@@ -7,7 +7,9 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from rich.console import Console
+import plotext._utility as plotext_utility
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.message import Message
@@ -23,6 +25,38 @@ class Line:
     ys: list[float]
     marker: str = "hd"
     scatter: bool = False  # points only (a metric against a parameter)
+
+
+def _style(colors: tuple) -> Style:
+    """The Rich style of a plotext (foreground, style, background) triple, as plotext's own ANSI codes say it."""
+    style = _STYLES.get(colors)
+    if style is None:
+        spans = Text.from_ansi(plotext_utility.colors_to_ansi(*colors) + "x").spans
+        style = _STYLES[colors] = Style.combine(span.style for span in spans) if spans else Style.null()
+    return style
+
+
+_STYLES: dict[tuple, Style] = {}
+
+
+def figure_strips(plt, width: int) -> list[Strip]:
+    """Screen lines of a built plotext figure, read from its matrix of cells (top row first).
+
+    Same lines and styles as parsing ``plt.build()``'s ANSI output (a test checks), at half the cost of a figure:
+    the string and its parse are skipped. Runs of cells with the same colours make one segment each.
+    """
+    matrix = plt.monitor.matrix
+    cols = matrix.cols
+    strips = []
+    for row in matrix.Rows[::-1]:
+        markers, fg, st, bg = matrix.marker[row], matrix.fullground[row], matrix.style[row], matrix.background[row]
+        segments, start = [], 0
+        for col in range(1, cols + 1):
+            if col == cols or fg[col] != fg[start] or st[col] != st[start] or bg[col] != bg[start]:
+                segments.append(Segment("".join(markers[start:col]), _style((fg[start], st[start], bg[start]))))
+                start = col
+        strips.append(Strip(segments, cols).adjust_cell_length(width))
+    return strips
 
 
 class LinePlot(PlotextPlot):
@@ -92,17 +126,12 @@ class LinePlot(PlotextPlot):
         with self._plt_lock:
             if get_current_worker().is_cancelled:
                 return
-            text = Text.from_ansi(self._figure(lines, log, title, width, height, theme))
-        # also the conversion to screen lines, which would otherwise cost the UI thread ~10 ms a frame
-        console = Console(width=width, height=height, color_system="truecolor", force_terminal=True,
-                          legacy_windows=False)
-        strips = [Strip(line, width).adjust_cell_length(width)
-                  for line in console.render_lines(text, console.options.update(width=width, height=height),
-                                                   pad=True)]
+            self._figure(lines, log, title, width, height, theme)
+            strips = figure_strips(self.plt, width)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Built(strips, key))
 
-    def _figure(self, lines: list[Line], log: bool, title: str | None, width: int, height: int, theme: str) -> str:
+    def _figure(self, lines: list[Line], log: bool, title: str | None, width: int, height: int, theme: str) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -127,12 +156,16 @@ class LinePlot(PlotextPlot):
         plt.plotsize(width, height)
         plt._set_size(width, height)  # textual-plotext's issue 5
         plt.theme(theme)
-        return plt.build()
+        # plotext's build() without its last step, an ANSI string that would only be parsed back into styles
+        plt._set_sizes()
+        plt._build_matrix()
 
     def on_line_plot_built(self, message: Built) -> None:
         message.stop()
         self._strips, self._drawn = message.strips, message.key
-        then, self._then = self._then, None
+        then = None
+        if self.drawn:  # not a figure of older lines, finished before its successor could cancel it
+            then, self._then = self._then, None
         with self.app.batch_update():
             if then is not None:
                 then()
