@@ -158,3 +158,34 @@ async def test_metrics_that_do_not_fit_the_height_flow_into_a_second_column():
         await pilot.pause()
         lines = str(panel.render()).splitlines()
         assert len(lines) == 7 and lines[0].count("metric") == 1 and "metric_5" in lines[6]
+
+
+async def test_a_changed_metric_repaints_its_line_and_leaves_the_rest_as_they_were():
+    from tui.widgets.metrics_panel import MetricsPanel
+
+    app = MetricsApp()
+    async with app.run_test(size=(40, 6)) as pilot:
+        panel = app.query_one(MetricsPanel)
+        panel.show({"train_loss": 0.5, "test_loss": 0.25})
+        await pilot.pause()
+        repainted = []
+        real = panel.render_line
+        panel.render_line = lambda y: (repainted.append(y), real(y))[1]
+        panel.show({"train_loss": 0.5, "test_loss": 0.125})
+        await pilot.pause()
+        screen = app.export_screenshot()
+        assert "0.125" in screen and "0.25" not in screen and "0.5" in screen
+        assert set(repainted) == {2}  # under the header line and train_loss
+
+
+def test_only_the_rows_of_a_figure_that_differ_count_as_changed():
+    from textual.geometry import Region
+    from textual.strip import Strip
+    from rich.segment import Segment
+
+    from tui.widgets.line_plot import changed_lines
+
+    rows = [Strip([Segment(f"row {i}")], 5) for i in range(3)]
+    assert changed_lines(rows, list(rows)) == []
+    assert changed_lines(rows, [rows[0], Strip([Segment("row 9")], 5), rows[2]]) == [Region(0, 1, 5, 1)]
+    assert changed_lines(rows, rows[:2]) is None  # another size: repaint it all

@@ -12,6 +12,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import work
+from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -57,6 +58,15 @@ def figure_strips(plt, width: int) -> list[Strip]:
                 start = col
         strips.append(Strip(segments, cols).adjust_cell_length(width))
     return strips
+
+
+def changed_lines(old: list[Strip], new: list[Strip]) -> list[Region] | None:
+    """The one-line regions where ``new`` differs from ``old``, for a repaint of only those lines; None (repaint it
+    all) when the size differs. A frame's cost grows with its repainted lines, and a new point often changes only a
+    few of a figure's rows."""
+    if len(old) != len(new) or any(a.cell_length != b.cell_length for a, b in zip(old, new)):
+        return None
+    return [Region(0, y, b.cell_length, 1) for y, (a, b) in enumerate(zip(old, new)) if a != b]
 
 
 class LinePlot(PlotextPlot):
@@ -162,14 +172,18 @@ class LinePlot(PlotextPlot):
 
     def on_line_plot_built(self, message: Built) -> None:
         message.stop()
-        self._strips, self._drawn = message.strips, message.key
+        old, self._strips, self._drawn = self._strips, message.strips, message.key
         then = None
         if self.drawn:  # not a figure of older lines, finished before its successor could cancel it
             then, self._then = self._then, None
         with self.app.batch_update():
             if then is not None:
                 then()
-            self.refresh()
+            lines = changed_lines(old, self._strips)
+            if lines is None:
+                self.refresh()
+            elif lines:
+                self.refresh(*lines)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "plot" and event.state == WorkerState.ERROR:
