@@ -189,3 +189,28 @@ def test_only_the_rows_of_a_figure_that_differ_count_as_changed():
     assert changed_lines(rows, list(rows)) == []
     assert changed_lines(rows, [rows[0], Strip([Segment("row 9")], 5), rows[2]]) == [Region(0, 1, 5, 1)]
     assert changed_lines(rows, rows[:2]) is None  # another size: repaint it all
+
+
+def test_a_runs_series_follow_epochs_sent_again_out_of_order_and_a_resume():
+    from engine.events import EpochMetrics, RunStarted
+    from tui.state import RunState
+
+    def epoch(e: int, loss: float) -> EpochMetrics:
+        return EpochMetrics(run_id="r", epoch=e, epochs=9, metrics={"train_loss": loss}, lr=0.1, train_seconds=e,
+                            progress=e / 9, step=10 * e)
+
+    state = RunState("r")
+    for e in (1, 2, 4, 3):  # 3 arrives late
+        state.apply(epoch(e, 1.0 / e))
+    assert state.series("train_loss") == ([10.0, 20.0, 30.0, 40.0], [1.0, 0.5, 1 / 3, 0.25])
+    state.apply(epoch(2, 0.75))  # sent again
+    assert state.series("train_loss")[1] == [1.0, 0.75, 1 / 3, 0.25]
+    assert state.latest_epoch == 4 and state.latest_metrics()["train_loss"] == 0.25
+    state.apply(RunStarted(run_id="r", experiment="sequence", params={}, device="cpu", precision="fp32",
+                               resumed_from_epoch=2))
+    assert state.series("train_loss") == ([10.0, 20.0], [1.0, 0.75]) and state.latest_epoch == 2
+    state.apply(epoch(3, 0.2))
+    assert state.series("train_loss")[1] == [1.0, 0.75, 0.2] and state.progress() == 3 / 9
+    xs, _ = state.series("train_loss")
+    xs.append(99.0)  # a copy: the caller cannot change the state
+    assert state.series("train_loss")[0] == [10.0, 20.0, 30.0]

@@ -33,6 +33,10 @@ class RunState:
     log: deque = field(default_factory=lambda: deque(maxlen=MAX_LOG_LINES))
     log_total: int = 0  # lines ever logged (the deque keeps only the last ones)
     version: int = 0  # bumped on every change, so views redraw only when needed
+    # Kept as epochs arrive, so that a redraw tick costs the same after 20,000 epochs as after 20:
+    _order: list[int] = field(default_factory=list, repr=False)  # epoch numbers, ascending
+    _series: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict, repr=False)
+    _smoothed: tuple = field(default=(None, [], []), repr=False)  # (what it was made from, xs, ys)
 
     def apply(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -41,10 +45,17 @@ class RunState:
             self.ended = None
             if event.resumed_from_epoch:
                 self.epochs = {e: m for e, m in self.epochs.items() if e <= event.resumed_from_epoch}
+                self._index()
         elif isinstance(event, DataSummary):
             self.summary = event
         elif isinstance(event, EpochMetrics):
+            again = event.epoch in self.epochs or (self._order and event.epoch < self._order[-1])
             self.epochs[event.epoch] = event
+            if again:
+                self._index()
+            else:
+                self._order.append(event.epoch)
+                self._add_to_series(event)
         elif isinstance(event, BatchMetrics):
             self.batches.append((event.step, event.loss))
             self.last_batch = event
@@ -64,18 +75,35 @@ class RunState:
                 self.log_total += 1
         self.version += 1
 
+    def _index(self) -> None:
+        """Rebuild the epoch order and series from ``epochs`` (an epoch sent again, or a resume)."""
+        self._order = sorted(self.epochs)
+        self._series = {}
+        for e in self._order:
+            self._add_to_series(self.epochs[e])
+
+    def _add_to_series(self, m: EpochMetrics) -> None:
+        for key, value in m.metrics.items():
+            xs, ys = self._series.setdefault(key, ([], []))
+            xs.append(float(m.step))
+            ys.append(float(value))
+
+    def _last_epoch(self) -> EpochMetrics | None:
+        return self.epochs[self._order[-1]] if self._order else None
+
+    @property
+    def latest_epoch(self) -> int:
+        """The highest epoch reported (0 before the first)."""
+        return self._order[-1] if self._order else 0
+
     # -- views of the history --------------------------------------------------------------------
     def epoch_list(self) -> list[EpochMetrics]:
-        return [self.epochs[e] for e in sorted(self.epochs)]
+        return [self.epochs[e] for e in self._order]
 
     def series(self, key: str) -> tuple[list[float], list[float]]:
-        """(steps, values) of an epoch metric."""
-        xs, ys = [], []
-        for m in self.epoch_list():
-            if key in m.metrics:
-                xs.append(float(m.step))
-                ys.append(float(m.metrics[key]))
-        return xs, ys
+        """(steps, values) of an epoch metric (copies: the state keeps growing while a plot is built)."""
+        xs, ys = self._series.get(key, ([], []))
+        return list(xs), list(ys)
 
     def metric_keys(self) -> list[str]:
         keys: dict[str, None] = {}
@@ -85,6 +113,9 @@ class RunState:
 
     def smoothed_batches(self, alpha: float = 0.5) -> tuple[list[float], list[float]]:
         """Batch losses smoothed in log space: a loss falling through decades is not dragged by its past."""
+        made_from = (alpha, len(self.batches), self.batches[-1] if self.batches else None)
+        if self._smoothed[0] == made_from:
+            return list(self._smoothed[1]), list(self._smoothed[2])
         xs, ys, ema = [], [], None
         for step, loss in self.batches:
             if not loss > 0:
@@ -93,23 +124,24 @@ class RunState:
             ema = log if ema is None else (1 - alpha) * ema + alpha * log
             xs.append(float(step))
             ys.append(math.exp(ema))
-        return xs, ys
+        self._smoothed = (made_from, xs, ys)
+        return list(xs), list(ys)
 
     def latest_metrics(self) -> dict[str, float]:
         out: dict[str, float] = {}
-        epochs = self.epoch_list()
-        if epochs:
-            out.update(epochs[-1].metrics)
-            out["lr"] = epochs[-1].lr
+        last = self._last_epoch()
+        if last is not None:
+            out.update(last.metrics)
+            out["lr"] = last.lr
         if self.ended:
             out.update(self.ended.metrics)
         return out
 
     def progress(self) -> float:
-        last = self.epoch_list()[-1].progress if self.epochs else 0.0
+        last = self._last_epoch().progress if self.epochs else 0.0
         if self.last_batch:
             last = max(last, self.last_batch.progress)
         return 1.0 if self.status == "finished" else last
 
     def train_seconds(self) -> float:
-        return self.epoch_list()[-1].train_seconds if self.epochs else 0.0
+        return self._last_epoch().train_seconds if self.epochs else 0.0

@@ -150,12 +150,12 @@ class LinePlot(PlotextPlot):
         drawn = False
         most = max(64, 4 * width)  # more points than the plot has dots only costs time
         for ln in lines:
-            pts = [(x, y) for x, y in zip(ln.xs, ln.ys) if math.isfinite(y) and (y > 0 or not log)]
+            n = min(len(ln.xs), len(ln.ys))
+            # thinned before the checks below, so a long run's thousands of epochs cost no more than a short one's
+            keep = range(n) if n <= most else [int(i * n / most) for i in range(most)] + [n - 1]
+            pts = [(ln.xs[i], ln.ys[i]) for i in keep if math.isfinite(ln.ys[i]) and (ln.ys[i] > 0 or not log)]
             if not pts:
                 continue
-            if len(pts) > most:
-                step = len(pts) / most
-                pts = [pts[int(i * step)] for i in range(most)] + [pts[-1]]
             xs, ys = zip(*pts)
             draw = plt.scatter if ln.scatter else plt.plot
             draw(list(xs), list(ys), label=ln.label, marker=ln.marker)

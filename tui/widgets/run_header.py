@@ -44,7 +44,7 @@ class RunHeader(Horizontal):
     def show(self, state: RunState | None) -> None:
         if state is None:
             return
-        epoch = max(state.epochs) if state.epochs else 0
+        epoch = state.latest_epoch
         title = (state.run_id, state.status, epoch)
         if title != self._shown_title:  # an update repaints even when the text is the same
             self._shown_title = title
