@@ -148,7 +148,7 @@ class LinePlot(PlotextPlot):
         plt.title(title if title is not None else self.title)
         plt.xlabel(self.xlabel)
         drawn = False
-        most = max(64, 4 * width)  # more points than the plot has dots only costs time
+        most = max(64, 2 * width)  # a point per column of dots (two a cell): more only cost time
         for ln in lines:
             n = min(len(ln.xs), len(ln.ys))
             # thinned before the checks below, so a long run's thousands of epochs cost no more than a short one's
