@@ -11,6 +11,7 @@ Hence the imports inside methods below: the module imports only Textual, the reg
 from __future__ import annotations
 
 import importlib
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,6 +99,7 @@ class LabdeckApp(App):
         self.presets = Presets(self.home)
         self.watcher: StoreWatcher | None = None
         self.tab_keys = TAB_KEYS
+        self._stop_polling = threading.Event()  # set at exit: the poll thread sleeps on it, not in 0.1 s naps
         self._last_experiment = self.specs[0].name  # a new sweep from the Sweeps tab uses this form
         self._last_key = 0.0
         # tab id -> its content ("module:Class", kwargs), mounted after the first paint
@@ -186,10 +188,11 @@ class LabdeckApp(App):
         worker = get_current_worker()
         while not worker.is_cancelled:
             self.post_message(SystemStats(system_text()))
-            for _ in range(20):  # 2 s, waking often enough to exit promptly
-                if worker.is_cancelled:
-                    return
-                time.sleep(0.1)
+            if self._stop_polling.wait(2.0):
+                return
+
+    def on_unmount(self) -> None:
+        self._stop_polling.set()
 
     @work(thread=True, group="launch", exit_on_error=False)
     def launch(self, experiment: str, raw: dict) -> None:
