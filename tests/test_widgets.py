@@ -63,6 +63,11 @@ async def test_what_changes_beside_a_plot_waits_for_its_figure():
         assert calls == [True]  # ran once, with the new figure in place
         plot.show([decay(50)], then=lambda: calls.append("same lines"))
         assert calls[-1] == "same lines"  # nothing to build: at once
+        plot.show([decay(55)], then=lambda: calls.append("stale"))
+        plot.show([decay(55)], then=lambda: calls.append("newer, same lines"))  # e.g. the run's final metrics
+        await until_drawn(pilot, plot)
+        await pilot.pause()
+        assert calls[-1] == "newer, same lines" and "stale" not in calls  # the older one does not undo it
         real = plot._figure
         plot._figure = lambda *a: 1 / 0
         plot.show([decay(60)], then=lambda: calls.append("failed build"))

@@ -112,6 +112,7 @@ class LinePlot(PlotextPlot):
             if self._build_later():
                 self._then = then  # a newer caller supersedes one still waiting
                 return
+        self._then = None  # superseded too: it would put back what ``then`` is about to replace
         if then is not None:
             then()
 
