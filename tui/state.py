@@ -36,7 +36,7 @@ class RunState:
     # Kept as epochs arrive, so that a redraw tick costs the same after 20,000 epochs as after 20:
     _order: list[int] = field(default_factory=list, repr=False)  # epoch numbers, ascending
     _series: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict, repr=False)
-    _smoothed: tuple = field(default=(None, [], []), repr=False)  # (what it was made from, xs, ys)
+    _smoothed: tuple = field(default_factory=lambda: (None, [], []), repr=False)  # (made from, xs, ys)
 
     def apply(self, event: Event) -> None:
         if isinstance(event, RunStarted):
