@@ -67,7 +67,9 @@ class MainScreen(Screen):
 
 
 class LabdeckApp(App):
-    CSS_PATH = "app.tcss"
+    # Every screen's own stylesheet is read at start too: a screen whose CSS is new to the app restyles every widget
+    # of the app when it is first shown (~300 ms for the help screen while a run trains).
+    CSS_PATH = ["app.tcss", "screens/help.tcss", "screens/dialogs.tcss", "screens/sweep.tcss"]
     TITLE = "labdeck"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     COMMANDS = App.COMMANDS | {_commands_provider}
@@ -145,6 +147,17 @@ class LabdeckApp(App):
         if self._to_mount:
             await self._mount_tab(next(iter(self._to_mount)))
             self.set_timer(MOUNT_GAP_SECONDS, self._mount_hidden)  # a frame between tabs: keys are not held up
+        else:
+            self._install_help()  # last: its first opening then costs no import or build
+
+    def _install_help(self) -> None:
+        if not self.is_screen_installed("help"):  # built once: opening it again only shows it
+            from .runs_pane import RunsPane
+            from .screens.help import HelpScreen
+            from .sweeps_pane import SweepsPane
+
+            self.install_screen(HelpScreen([("Everywhere", list(self.BINDINGS)), ("Runs tab", list(RunsPane.BINDINGS)),
+                                            ("Sweeps tab", list(SweepsPane.BINDINGS))]), "help")
 
     async def _mount_tab(self, tab_id: str) -> None:
         """Mount a tab's content (importing its module) if it is not mounted yet."""
@@ -540,13 +553,7 @@ class LabdeckApp(App):
         self.call_from_thread(self.notify, f"report written: {path}", timeout=10)
 
     def action_help(self) -> None:
-        if not self.is_screen_installed("help"):  # built once: opening it again only shows it
-            from .runs_pane import RunsPane
-            from .screens.help import HelpScreen
-            from .sweeps_pane import SweepsPane
-
-            self.install_screen(HelpScreen([("Everywhere", list(self.BINDINGS)), ("Runs tab", list(RunsPane.BINDINGS)),
-                                            ("Sweeps tab", list(SweepsPane.BINDINGS))]), "help")
+        self._install_help()
         self.push_screen("help")
 
     def action_save_preset(self) -> None:

@@ -12,7 +12,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from rich.table import Table
+from textual.widgets import Static
 
 
 class HelpScreen(Screen[None]):
@@ -28,8 +29,9 @@ class HelpScreen(Screen[None]):
             yield Static("[b]labdeck keys[/]  (Escape closes; Ctrl+P opens the command palette)")
             for title, bindings in self.sections:
                 yield Static(f"\n[b]{title}[/]")
-                table = DataTable(cursor_type="none", show_header=False)
-                table.add_columns("key", "action")
+                # a Rich table in a Static: nothing here is selected or scrolled, and a DataTable per section made the
+                # first opening slow
+                table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
                 for b in bindings:
                     table.add_row(b.key_display or b.key, b.description)
-                yield table
+                yield Static(table)
