@@ -188,7 +188,7 @@ def test_only_the_rows_of_a_figure_that_differ_count_as_changed():
     from textual.strip import Strip
     from rich.segment import Segment
 
-    from tui.widgets.line_plot import changed_lines
+    from tui.widgets.repaint import changed_lines
 
     rows = [Strip([Segment(f"row {i}")], 5) for i in range(3)]
     assert changed_lines(rows, list(rows)) == []

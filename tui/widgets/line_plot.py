@@ -12,11 +12,12 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import work
-from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
+
+from .repaint import repaint
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class Line:
     scatter: bool = False  # points only (a metric against a parameter)
 
 
+_STYLES: dict[tuple, Style] = {}
+
+
 def _style(colors: tuple) -> Style:
     """The Rich style of a plotext (foreground, style, background) triple, as plotext's own ANSI codes say it."""
     style = _STYLES.get(colors)
@@ -35,9 +39,6 @@ def _style(colors: tuple) -> Style:
         spans = Text.from_ansi(plotext_utility.colors_to_ansi(*colors) + "x").spans
         style = _STYLES[colors] = Style.combine(span.style for span in spans) if spans else Style.null()
     return style
-
-
-_STYLES: dict[tuple, Style] = {}
 
 
 def figure_strips(plt, width: int) -> list[Strip]:
@@ -58,15 +59,6 @@ def figure_strips(plt, width: int) -> list[Strip]:
                 start = col
         strips.append(Strip(segments, cols).adjust_cell_length(width))
     return strips
-
-
-def changed_lines(old: list[Strip], new: list[Strip]) -> list[Region] | None:
-    """The one-line regions where ``new`` differs from ``old``, for a repaint of only those lines; None (repaint it
-    all) when the size differs. A frame's cost grows with its repainted lines, and a new point often changes only a
-    few of a figure's rows."""
-    if len(old) != len(new) or any(a.cell_length != b.cell_length for a, b in zip(old, new)):
-        return None
-    return [Region(0, y, b.cell_length, 1) for y, (a, b) in enumerate(zip(old, new)) if a != b]
 
 
 class LinePlot(PlotextPlot):
@@ -180,11 +172,7 @@ class LinePlot(PlotextPlot):
         with self.app.batch_update():
             if then is not None:
                 then()
-            lines = changed_lines(old, self._strips)
-            if lines is None:
-                self.refresh()
-            elif lines:
-                self.refresh(*lines)
+            repaint(self, old, self._strips)  # a new point often changes only a few of a figure's rows
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "plot" and event.state == WorkerState.ERROR:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
 from engine.formatting import fmt
+
+from .repaint import repaint
 
 NAME, VALUE, GAP = 16, 10, 2
 BOLD = Style(bold=True)
@@ -28,7 +29,7 @@ class MetricsPanel(Widget):
         super().__init__(**kwargs)
         self._rows: list[tuple[str, str]] = []
         self._drawn: object = None
-        self._lines: list[str] = []
+        self._strips: list[Strip] = []
 
     @property
     def rows(self) -> list[tuple[str, str]]:
@@ -49,7 +50,6 @@ class MetricsPanel(Widget):
         key = (tuple(self._rows), width, height)
         if key == self._drawn:
             return
-        resized = self._drawn is None or self._drawn[1:] != (width, height)
         self._drawn = key
         per_column = max(1, height - 1)  # under the header line
         pairs = max(1, min((width + GAP) // (NAME + VALUE + GAP), -(-len(self._rows) // per_column)))
@@ -58,21 +58,13 @@ class MetricsPanel(Widget):
         for r in range(max((len(c) for c in columns), default=0)):
             cells = [f"{c[r][0][:NAME]:<{NAME}}{c[r][1]:>{VALUE}}" if r < len(c) else "" for c in columns]
             lines.append((" " * GAP).join(cells))
-        old, self._lines = self._lines, lines
-        if resized:
-            self.refresh()
-        else:
-            changed = [y for y in range(max(len(old), len(lines)))
-                       if (old[y] if y < len(old) else None) != (lines[y] if y < len(lines) else None)]
-            if changed:
-                self.refresh(*(Region(0, y, width, 1) for y in changed))
+        old, self._strips = self._strips, [Strip([Segment(line, BOLD if y == 0 else None)]).adjust_cell_length(width)
+                                           for y, line in enumerate(lines)]
+        repaint(self, old, self._strips)
 
     def render(self) -> Text:
         """The panel as text (Textual draws it with ``render_line``)."""
-        return Text("\n".join(self._lines))
+        return Text("\n".join(strip.text.rstrip() for strip in self._strips))
 
     def render_line(self, y: int) -> Strip:
-        width = self.content_size.width
-        if y >= len(self._lines):
-            return Strip.blank(width)
-        return Strip([Segment(self._lines[y], BOLD if y == 0 else None)]).adjust_cell_length(width)
+        return self._strips[y] if y < len(self._strips) else Strip.blank(self.content_size.width)
