@@ -138,6 +138,40 @@ async def test_the_form_editor_keeps_a_burst_of_keys_in_order(tmp_path):
         assert form.raw["length"] == "1000"
 
 
+class FormApp(App):
+    def compose(self) -> ComposeResult:
+        from engine import registry
+        from tui.widgets.param_form import ParamForm
+
+        yield ParamForm(registry.get("sequence"))
+
+
+async def test_an_arrow_key_that_scrolls_a_table_renders_only_the_rows_that_change():
+    from textual.widgets import DataTable
+
+    app = FormApp()
+    async with app.run_test(size=(60, 16)) as pilot:
+        grid = app.query_one(DataTable)
+        grid.focus()
+        visible = grid.size.height
+        assert visible < grid.row_count  # the grid scrolls at this size
+        for _ in range(visible - 1):  # to the last visible row
+            await pilot.press("down")
+        await pilot.pause()
+        rendered = []
+        real = grid._render_cell
+        grid._render_cell = lambda row, column, *a, **k: (rendered.append(row), real(row, column, *a, **k))[1]
+        await pilot.press("down")
+        await pilot.pause()
+        assert grid.scroll_y > 0 and grid.cursor_row == visible
+        # the cursor's old and new rows; every other row comes from the cache (it used to be every visible row)
+        assert visible in rendered and set(rendered) <= {visible - 1, visible}, sorted(set(rendered))
+        cursor_line = grid.region.y + visible - int(grid.scroll_y)
+        cursor_bg = grid.get_component_rich_style("datatable--cursor").bgcolor
+        assert app.screen.get_style_at(grid.region.x + 1, cursor_line).bgcolor == cursor_bg  # still highlighted
+        assert app.screen.get_style_at(grid.region.x + 1, cursor_line - 1).bgcolor != cursor_bg
+
+
 class MetricsApp(App):
     CSS = "MetricsPanel { width: 1fr; height: 1fr; }"
 

@@ -15,6 +15,7 @@ from engine.formatting import fmt
 
 from .state import STATUS_STYLE, RunState
 from .widgets.line_plot import Line, LinePlot
+from .widgets.row_table import RowTable
 
 SORTS = ("created", "experiment", "status", "score")
 
@@ -68,7 +69,7 @@ class RunsPane(Vertical):
         with Horizontal(classes="runs-bar"):
             yield Input(placeholder="filter runs (/)", id="runs-filter")
             yield Static("", id="runs-info")
-        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="runs-table", zebra_stripes=True)
         with Horizontal(id="compare"):
             yield LinePlot("loss of the marked runs (or the one under the cursor)", "step", id="compare-plot")
             yield DataTable(id="compare-params", cursor_type="none", zebra_stripes=True)

@@ -15,6 +15,7 @@ from engine.formatting import fmt
 from .runs_pane import loss_lines
 from .state import STATUS_STYLE, RunState
 from .widgets.line_plot import Line, LinePlot
+from .widgets.row_table import RowTable
 
 
 def ranked(trials: list[RunInfo]) -> list[RunInfo]:
@@ -43,8 +44,8 @@ class SweepsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="sweeps-top"):
-            yield DataTable(id="sweeps-table", cursor_type="row", zebra_stripes=True)
-            yield DataTable(id="trials-table", cursor_type="row", zebra_stripes=True)
+            yield RowTable(id="sweeps-table", zebra_stripes=True)
+            yield RowTable(id="trials-table", zebra_stripes=True)
         yield Static("No sweeps yet: press n to start one from an experiment's form, or run 'labdeck sweep'.",
                      id="sweeps-info")
         with Horizontal(classes="sweeps-plots"):

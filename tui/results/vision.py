@@ -16,6 +16,7 @@ from ..state import RunState
 from ..widgets.confusion import ConfusionTable, most_confused
 from ..widgets.image_grid import ImageGrid
 from ..widgets.line_plot import Line, LinePlot
+from ..widgets.row_table import RowTable
 
 
 class Predicted(Message):
@@ -46,7 +47,7 @@ class VisionResults(VerticalScroll):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="vision-top"):
             yield LinePlot("test accuracy", "step", id="vision-acc")
-            yield DataTable(id="vision-classes", zebra_stripes=True, cursor_type="row")
+            yield RowTable(id="vision-classes", zebra_stripes=True)
         yield ConfusionTable(id="vision-confusion")
         yield Static("The confusion matrix appears when a run ends.", id="vision-pairs")
         with Horizontal(classes="vision-bar"):

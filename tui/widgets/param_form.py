@@ -21,8 +21,10 @@ from engine.errors import LabdeckError
 from engine.params import Param
 from engine.spec import Spec
 
+from .row_table import RowTable
 
-class ParamGrid(DataTable):
+
+class ParamGrid(RowTable):
     """The form's table. Enter opens the editor within the key's own handling (a binding, not a message), so
     keys typed right after it already go to the editor."""
 
