@@ -164,11 +164,13 @@ def stop_run(home: str, run_id: str) -> None:
         time.sleep(0.2)
 
 
-def interleaved(home: str, pairs: int, window: float = 4.0) -> tuple[list[float], list[float]]:
-    """(watched / frozen training rate, dashboard CPU in cores) per adjacent pair of windows of one long run.
+def interleaved(home: str, pairs: int, window: float = 4.0) -> tuple[list[float], list[float], list[float]]:
+    """(watched / frozen training rate, dashboard CPU in cores, frozen / frozen rate) per adjacent pair of windows
+    of one long run.
 
     The rate is what the run itself reports: the mean samples/s of its batch logs within a window (training steps
-    only, as ``train_seconds`` counts them).
+    only, as ``train_seconds`` counts them). The frozen / frozen pairs, taken the same way between the others, show
+    how much two windows differ with nothing changed: this VM's own noise.
     """
     from engine import Store
     from engine.events import BatchMetrics
@@ -182,7 +184,7 @@ def interleaved(home: str, pairs: int, window: float = 4.0) -> tuple[list[float]
         speeds = [e.samples_per_second for _, e in store.events(run_id, after=start) if isinstance(e, BatchMetrics)]
         return statistics.mean(speeds)
 
-    ratios, cpu = [], []
+    ratios, cpu, control = [], [], []
     try:
         with dashboard(home) as term:
             term.wait_for(b"Curves")
@@ -190,20 +192,28 @@ def interleaved(home: str, pairs: int, window: float = 4.0) -> tuple[list[float]
             term.send(SEQUENCE_KEY)
             time.sleep(3)  # the run's history loaded and drawn
             proc = psutil.Process(term.proc.pid)
-            for _ in range(pairs):
-                os.kill(term.proc.pid, signal.SIGSTOP)
-                time.sleep(0.5)
-                frozen = rate()
+            os.kill(term.proc.pid, signal.SIGSTOP)
+            time.sleep(0.5)
+            try:
+                for _ in range(pairs):
+                    frozen = rate()
+                    os.kill(term.proc.pid, signal.SIGCONT)
+                    time.sleep(1.0)  # it catches up on the events it missed
+                    cpu0, t0 = sum(proc.cpu_times()[:2]), time.perf_counter()
+                    watched = rate()
+                    cpu.append((sum(proc.cpu_times()[:2]) - cpu0) / (time.perf_counter() - t0))
+                    ratios.append(watched / frozen)
+                    os.kill(term.proc.pid, signal.SIGSTOP)
+                    time.sleep(0.5)
+                    first = rate()
+                    time.sleep(1.0)  # the same gap as above, nothing else changed
+                    control.append(rate() / first)
+            finally:
                 os.kill(term.proc.pid, signal.SIGCONT)
-                time.sleep(1.0)  # it catches up on the events it missed
-                cpu0, t0 = sum(proc.cpu_times()[:2]), time.perf_counter()
-                watched = rate()
-                cpu.append((sum(proc.cpu_times()[:2]) - cpu0) / (time.perf_counter() - t0))
-                ratios.append(watched / frozen)
     finally:
         store.close()
         stop_run(home, run_id)
-    return ratios, cpu
+    return ratios, cpu, control
 
 
 def main() -> int:
@@ -242,7 +252,7 @@ def main() -> int:
                 watched.append(train_seconds(home))
                 dashboard_cpu.append((sum(proc.cpu_times()[:2]) - cpu0) / (time.perf_counter() - t0))
 
-        window_ratios, window_cpu = interleaved(home, a.windows)
+        window_ratios, window_cpu, control = interleaved(home, a.windows)
 
         # Key-press latency and memory while a run trains in the background.
         run_id = start_long_run(home)
@@ -304,7 +314,8 @@ def main() -> int:
     print(f"one long run, the dashboard frozen vs watching in {len(window_ratios)} pairs of adjacent windows: watching "
           f"keeps {kept:.1%} of the frozen rate (median; quartiles {pct(window_ratios, .25):.1%}-"
           f"{pct(window_ratios, .75):.1%}; goal >= 97%), the dashboard using {statistics.median(window_cpu):.0%} of a "
-          f"core while watching")
+          f"core while watching; with nothing changed (frozen vs frozen) two windows differ by quartiles "
+          f"{pct(control, .25):.1%}-{pct(control, .75):.1%} (median {statistics.median(control):.1%})")
     ok = (statistics.median(paints) <= 0.5 and pct(arrows, .99) <= 50 and rss <= 200 and not torch_loaded
           and kept >= 0.97 and ratio >= 0.97)
     print("goals:", "met" if ok else "NOT all met")
