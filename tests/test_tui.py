@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import time
@@ -153,6 +154,24 @@ async def test_a_tab_shown_before_its_turn_mounts_at_once_and_takes_the_keys(hom
         assert form.grid.cursor_row == 1
         await until(pilot, lambda: app.mounted, what="every tab mounted")
         assert app.focused is form.grid and app.query_one("#tabs").active == "tab-language"
+
+
+async def test_the_dashboard_leaves_what_start_up_built_out_of_the_collectors_work(home):
+    # The real dashboard (run_dashboard) freezes its start-up objects: the collector's full passes walked them all
+    # every few seconds, pausing keys. Apps in a test process must not, or each would never be freed.
+    gc.unfreeze()
+    try:
+        app = LabdeckApp(home, system_stats=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: app.is_screen_installed("help"), what="start-up done")
+            assert gc.get_freeze_count() == 0
+        gc.collect()
+        app = LabdeckApp(home, system_stats=False, freeze_gc=True)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: app.is_screen_installed("help"), what="start-up done")
+            assert gc.get_freeze_count() > 10_000  # the app's widgets, styles and modules
+    finally:
+        gc.unfreeze()
 
 
 async def test_presets_help_and_palette(home):
