@@ -46,10 +46,6 @@ REDRAW_SECONDS = 0.25  # 4 Hz: the low end of 4-10 Hz, as each plot rebuild cost
 # Keys come first: a redraw tick within this long after a key press is skipped (the next one catches up), so a
 # key does not queue behind live plots being rebuilt and repainted while the user moves through the form.
 INPUT_QUIET_SECONDS = 0.3
-# Once start-up is frozen, full collections run from a timer when no key came for a while, not when the collector's
-# counts say so: one in the middle of an arrow key's frame added 20-60 ms to it.
-FULL_COLLECTION_SECONDS = 30.0
-FULL_COLLECTION_QUIET_SECONDS = 1.0
 BACKGROUND_AFTER_SECONDS = 0.2  # reading the store starts this long after the first form is mounted
 HIDDEN_TABS_AFTER_SECONDS = 0.6  # the hidden tabs' contents mount this long after it (or when first shown)
 MOUNT_GAP_SECONDS = 0.05
@@ -112,7 +108,6 @@ class LabdeckApp(App):
         self._stop_polling = threading.Event()  # set at exit: the poll thread sleeps on it, not in 0.1 s naps
         self._last_experiment = self.specs[0].name  # a new sweep from the Sweeps tab uses this form
         self._last_key = 0.0
-        self._last_full_collection = time.monotonic()
         # tab id -> its content ("module:Class", kwargs), mounted after the first paint
         self._to_mount: dict[str, tuple[str, dict]] = {
             f"tab-{s.name}": ("tui.experiment_pane:ExperimentPane", {"spec": s, "id": f"pane-{s.name}"})
@@ -162,19 +157,6 @@ class LabdeckApp(App):
                 # What start-up built lives as long as the app: the cyclic collector need not walk it again. Its
                 # full collections walked some 200,000 objects every few seconds, 40-200 ms each, keys waiting.
                 gc.freeze()
-                young, middle, _ = gc.get_threshold()
-                gc.set_threshold(young, middle, 1_000_000)  # full collections: see collect_when_quiet
-                self.set_interval(FULL_COLLECTION_QUIET_SECONDS, self.collect_when_quiet)
-
-    def collect_when_quiet(self) -> None:
-        """A full collection every ``FULL_COLLECTION_SECONDS``, when no key came in the last second (or when one has
-        been put off four times that long, so that constant typing cannot hold off the collector for ever)."""
-        now = time.monotonic()
-        due = now - self._last_full_collection
-        if due >= 4 * FULL_COLLECTION_SECONDS or (
-                due >= FULL_COLLECTION_SECONDS and now - self._last_key >= FULL_COLLECTION_QUIET_SECONDS):
-            gc.collect()
-            self._last_full_collection = time.monotonic()
 
     def _install_help(self) -> None:
         if not self.is_screen_installed("help"):  # built once: opening it again only shows it
