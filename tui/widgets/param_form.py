@@ -78,7 +78,7 @@ class ParamForm(Vertical):
         self._editing: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield ParamGrid(cursor_type="row", show_header=False, zebra_stripes=True, id=f"grid-{self.spec.name}")
+        yield ParamGrid(show_header=False, zebra_stripes=True, id=f"grid-{self.spec.name}")
         yield Static("", classes="param-help")
         yield ParamEditor(compact=True, id=f"editor-{self.spec.name}", placeholder="Enter on a row to edit it")
         yield Static("", classes="param-error")
