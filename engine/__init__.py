@@ -9,7 +9,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from . import registry
-from .errors import DataError, LabdeckError, ParamError, RunNotFound, StoreError, one_line
+from .errors import DataError, DownloadError, LabdeckError, ParamError, RunNotFound, StoreError, one_line
 
 if TYPE_CHECKING:
     from . import events, sweep
@@ -55,5 +55,5 @@ def write_report(store: Store, target: str, out):
 
 
 __all__ = ["write_report", "sweep", "predict_with", "generator", "one_line", "events", "registry", "create", "pause", "reap", "resume", "spawn", "stop", "Store", "RunInfo",
-           "ACTIVE", "STATUSES", "default_home", "LabdeckError", "ParamError", "DataError", "RunNotFound",
+           "ACTIVE", "STATUSES", "default_home", "LabdeckError", "ParamError", "DataError", "DownloadError", "RunNotFound",
            "StoreError"]

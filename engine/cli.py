@@ -14,7 +14,7 @@ from typing import Any
 
 from . import registry, runs, sweep
 from .errors import DataError, LabdeckError, ParamError, RunNotFound
-from .events import BatchMetrics, Event, Progress
+from .events import BatchMetrics, Event, Phase, Progress
 from .formatting import fmt as _fmt, format_event
 from .params import parse_assignments
 from .store import ACTIVE, Store
@@ -41,7 +41,7 @@ class _Printer:
         line = format_event(event, self.tty)
         if line is None:
             return
-        if isinstance(event, (BatchMetrics, Progress)) and self.tty:
+        if isinstance(event, (BatchMetrics, Phase, Progress)) and self.tty:
             self.stream.write("\r\033[K" + line)
             self._transient = True
         else:
@@ -148,11 +148,7 @@ def cmd_control(store: Store, a: argparse.Namespace) -> int:
 
 
 def cmd_delete(store: Store, a: argparse.Namespace) -> int:
-    info = store.get(a.run)
-    if info.status in ACTIVE:
-        raise LabdeckError(f"run {info.id} is {info.status}; stop it before deleting it")
-    store.delete_run(info.id)
-    print(f"deleted {info.id}")
+    print(f"deleted {runs.delete(store, a.run)}")
     return 0
 
 
@@ -200,9 +196,7 @@ def _sweep_result(store: Store, sweep_id: str, a: argparse.Namespace) -> int:
         return 0
     spec = registry.get(infos[0].experiment)
     print(f"sweep {sweep_id}: {len(infos)} trials, best by {spec.target}: {top.id if top else 'none finished'}")
-    ordered = sorted(infos, key=lambda i: (spec.target not in i.metrics,
-                                           (-1 if spec.target_mode == "max" else 1) * i.metrics.get(spec.target, 0)))
-    for i in ordered:
+    for i in sweep.ranked(infos):
         params = "  ".join(f"{k}={_fmt(i.params[k])}" for k in keys)
         score = _fmt(i.metrics[spec.target]) if spec.target in i.metrics else "-"
         print(f"{'*' if top and i.id == top.id else ' '} {i.id}  {i.status:<9} {spec.target} {score:<10} {params}")
@@ -275,7 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
     # Accepted before or after the command; SUPPRESS keeps a subcommand from resetting a --home given before it.
     common = _Parser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS, help=home_help)
-    ap = _Parser(prog="labdeck", description="Run and watch deep-learning lab experiments.")
+    ap = _Parser(prog="labdeck", formatter_class=argparse.RawDescriptionHelpFormatter,
+                 description="Run and watch deep-learning lab experiments.\n\n"
+                             "Plain 'labdeck' (no command) opens the dashboard in this terminal.",
+                 epilog="examples:\n"
+                        "  labdeck                                   open the dashboard\n"
+                        "  labdeck run sequence --budget 20          train a wave forecaster for 20 s\n"
+                        "  labdeck run vision --set dataset=shapes --budget 30   offline images\n"
+                        "  labdeck runs                              every run, live\n"
+                        "  labdeck params vision                     every hyperparameter with its help")
     ap.add_argument("--home", default=None, help=home_help)
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     names = ", ".join(registry.names())

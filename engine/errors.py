@@ -13,6 +13,10 @@ class DataError(LabdeckError):
     """Input data is missing, unreadable or unsuitable."""
 
 
+class DownloadError(DataError):
+    """A dataset could not be downloaded (offline?); the experiment's offline data needs none."""
+
+
 class RunNotFound(LabdeckError):
     """No run with that id in the store."""
 

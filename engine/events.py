@@ -22,6 +22,7 @@ class RunStarted(Event):
     device: str
     precision: str
     resumed_from_epoch: int = 0
+    budget: float | None = None  # seconds of training; None: the epochs parameter decides
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,14 @@ class BatchMetrics(Event):
     loss: float
     samples_per_second: float
     progress: float
+    train_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Phase(Event):
+    """What a run is doing between training steps: loading data, measuring speed, evaluating, final evaluation."""
+
+    phase: str
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class RunEnded(Event):
     train_seconds: float
     epochs: int
     message: str = ""
+    reason: str = ""  # why it failed, for programs: "download" (the data could not be downloaded), else ""
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ class LogLine(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (RunStarted, DataSummary, EpochMetrics, BatchMetrics, Evaluation, Predictions,
-                CheckpointSaved, StatusChanged, RunEnded, Progress, LogLine)
+                CheckpointSaved, StatusChanged, RunEnded, Progress, LogLine, Phase)
 }
 
 

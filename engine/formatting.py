@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .events import (BatchMetrics, DataSummary, EpochMetrics, Event, LogLine, Progress, RunEnded, RunStarted,
-                     StatusChanged)
+from .events import (BatchMetrics, DataSummary, EpochMetrics, Event, LogLine, Phase, Progress, RunEnded,
+                     RunStarted, StatusChanged)
 
 
 def fmt(v: Any) -> str:
@@ -40,6 +40,8 @@ def format_event(event: Event, tty: bool = False) -> str | None:
         if not tty:
             return None
         return f"  step {event.step}  loss {event.loss:.4g}  {event.samples_per_second:.0f}/s  {event.progress:.0%}"
+    if isinstance(event, Phase):
+        return f"  {event.phase} …" if tty else None
     if isinstance(event, Progress):
         return progress_line(event) if tty or (event.total and event.done >= event.total) else None
     if isinstance(event, StatusChanged):

@@ -117,6 +117,31 @@ class ParamSpec:
         return values
 
 
+def parse_budget(raw: Any) -> float | None:
+    """A training budget in seconds (the CLI, a form field, a sweep); empty or None: the epochs decide."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise ParamError(f"budget: must be a number of seconds > 0, or empty to train for the epochs (got {raw!r})")
+    return value
+
+
+def _check_budget(raw: str) -> None:
+    try:
+        parse_budget(raw)
+    except ParamError as exc:
+        raise ParamError(str(exc).removeprefix("budget: ")) from None
+
+
+# The form's budget field: not a hyperparameter of the model, but how long its run trains.
+BUDGET = Param("budget", "str", "", "seconds of training; the learning-rate schedule fits it. Empty: train for "
+               "the epochs", check=_check_budget)
+
+
 def parse_assignments(items: Iterable[str]) -> dict[str, str]:
     """Parse ``KEY=VALUE`` strings from the command line."""
     out: dict[str, str] = {}

@@ -71,6 +71,27 @@ def _curves(hist: dict[str, list[float]], keys: list[str], title: str, path: Pat
     return _save(fig, path)
 
 
+def save_curves(series: dict[str, tuple[list[float], list[float]]], path: Path, title: str,
+                log: bool = False) -> Path:
+    """Save lines (label -> (steps, values)), such as a plot on the dashboard, as a PNG file."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for label, (xs, ys) in series.items():
+        ax.plot(xs, ys, marker="o", markersize=2, label=label)
+    ax.set_xlabel("step")
+    ax.set_title(title)
+    if log and all(v > 0 for _, ys in series.values() for v in ys if not math.isnan(v)):
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _save(fig, path)
+    except OSError as exc:
+        raise LabdeckError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
 def _confusion(tables: dict[str, Any], path: Path) -> str:
     import numpy as np
 
@@ -146,7 +167,12 @@ def run_report(store: Store, info: RunInfo, out: Path, prefix: str = "") -> list
     md = [f"## Run {info.id}: {spec.title}", "",
           f"Status **{info.status}** after {info.epochs} epochs, {info.train_seconds:.1f} s of training on "
           f"{info.device or 'an unknown device'}." + (f" Message: {info.message}" if info.message else ""), ""]
-    md += ["### Parameters", "", *_table(["parameter", "value"], [[k, v] for k, v in info.params.items()]), ""]
+    params = [[k, v] for k, v in info.params.items()]
+    if info.budget:  # the budget decided how long it trained, not the epochs parameter
+        params = [[k, f"{info.epochs} run (a {info.budget:g} s budget decided; the parameter was {v})"
+                   if k == "epochs" else v] for k, v in params]
+        params.append(["budget", f"{info.budget:g} s"])
+    md += ["### Parameters", "", *_table(["parameter", "value"], params), ""]
     if info.metrics:
         md += ["### Final metrics", "", *_table(["metric", "value"], [[k, v] for k, v in info.metrics.items()]), ""]
     figures = [("Loss over epochs", _curves(hist, ["train_loss", "test_loss", "val_loss"], "loss",

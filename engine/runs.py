@@ -9,20 +9,29 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import LabdeckError, ParamError
+from .errors import LabdeckError
+from .params import parse_budget
 from .events import Event, RunEnded
 from .procs import process_start_time
 from .store import ACTIVE, Store
 from . import registry
+
 
 def create(store: Store, experiment: str, overrides: dict[str, Any], budget: float | None = None,
            sweep: str | None = None) -> str:
     """Validate everything first (bad input creates no run), then record a queued run."""
     spec = registry.get(experiment)
     params = spec.resolve(overrides)
-    if budget is not None and not budget > 0:
-        raise ParamError(f"budget: must be a number of seconds > 0 (got {budget:g})")
-    return store.create_run(experiment, params, budget, sweep)
+    return store.create_run(experiment, params, parse_budget(budget), sweep)
+
+
+def delete(store: Store, run_id: str) -> str:
+    """Delete a run and its files; an active run cannot be deleted (it would go on writing)."""
+    info = store.get(run_id)
+    if info.status in ACTIVE:
+        raise LabdeckError(f"run {info.id} is {info.status}; stop it before deleting it")
+    store.delete_run(info.id)
+    return info.id
 
 
 def run_here(store: Store, run_id: str, resume: bool = False,

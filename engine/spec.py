@@ -25,6 +25,8 @@ class Spec:
     # Cross-parameter and data checks that must pass before a run is created (raise ParamError/DataError).
     check: Callable[[dict[str, Any]], None] | None = None
     key_params: tuple[str, ...] = ()  # shown in run tables
+    unit: str = "samples"  # what a training rate counts ("img" for 3,100 img/s)
+    offline: tuple[str, str] | None = None  # (parameter, value) of data that needs no download
 
     def resolve(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """Validated parameters: defaults, overrides, then the spec's own cross-checks."""
@@ -34,8 +36,13 @@ class Spec:
         return values
 
     def load(self):
-        module, _, cls = self.trainer.partition(":")
-        return getattr(importlib.import_module(module), cls)()
+        return import_object(self.trainer)()
+
+
+def import_object(target: str) -> Any:
+    """The object ``"package.module:Name"`` names, importing its module on first use."""
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def common_params(*, lr: float, batch_size: int, epochs: int, optimizer: str = "adam",

@@ -266,6 +266,9 @@ class Store:
                   (run_id, epoch, k, float(v))) for k, v in metrics.items()]
         stmts.append(("INSERT INTO events (run_id, kind, payload, t) VALUES (?,?,?,?)",
                       (run_id, kind, json.dumps(payload), time.time())))
+        # the run's row counts epochs as they arrive: `labdeck runs` and `show` are live, not only at the end
+        stmts.append(("UPDATE runs SET epochs=?, train_seconds=? WHERE id=?",
+                      (epoch, float(metrics.get("train_seconds", 0.0)), run_id)))
         self._tx(stmts)
 
     def emit(self, event: Event) -> int:
@@ -303,6 +306,7 @@ class Store:
         keep = self._read("SELECT MAX(id) FROM events WHERE run_id=? AND kind='CheckpointSaved' "
                           "AND json_extract(payload, '$.epoch') = ?", (run_id, epoch))[0][0] or 0
         self._tx([("DELETE FROM metrics WHERE run_id=? AND epoch>?", (run_id, epoch)),
+                  ("UPDATE runs SET epochs=MIN(epochs, ?) WHERE id=?", (epoch, run_id)),
                   ("DELETE FROM events WHERE run_id=? AND id>?",
                    (run_id, keep))])
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import registry, runs
+from .scores import best, ranked  # noqa: F401 - a sweep's trials, best first
 from .errors import LabdeckError, ParamError
+from .params import parse_budget
 from .store import ACTIVE, RunInfo, Store
 
 POLL_SECONDS = 0.5
@@ -101,8 +103,7 @@ def check_options(parallel: int, budget: float | None, backend: str = "local", a
     """How a sweep runs, checked before anything is created (the CLI and the dashboard share it)."""
     if parallel < 1:
         raise ParamError(f"parallel: must be an integer >= 1 (got {parallel})")
-    if budget is not None and not budget > 0:
-        raise ParamError(f"budget: must be a number of seconds > 0 (got {budget:g})")
+    parse_budget(budget)
     if backend not in BACKENDS:
         raise ParamError(f"backend: must be one of {', '.join(BACKENDS)} (got {backend!r})")
     if backend != "ray" and (asha or gpus_per_trial is not None or address):
@@ -154,13 +155,6 @@ def swept_keys(infos: list[RunInfo]) -> list[str]:
     return [k for k in keys if len({repr(i.params.get(k)) for i in infos}) > 1]
 
 
-def best(infos: list[RunInfo]) -> RunInfo | None:
-    spec = registry.get(infos[0].experiment)
-    scored = [i for i in infos if spec.target in i.metrics and math.isfinite(i.metrics[spec.target])]
-    if not scored:
-        return None
-    pick = max if spec.target_mode == "max" else min
-    return pick(scored, key=lambda i: i.metrics[spec.target])
 
 
 def spawn(store: Store, sweep_id: str, parallel: int = 1) -> int:

@@ -22,9 +22,9 @@ import torch
 
 from .device import Plan, choose_precision, choose_threads, pick_device, time_steps
 from . import errors
-from .errors import LabdeckError
-from .events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, Event, LogLine, Progress, RunEnded,
-                     RunStarted, StatusChanged)
+from .errors import DownloadError, LabdeckError
+from .events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, Event, LogLine, Phase, Progress,
+                     RunEnded, RunStarted, StatusChanged)
 from .experiment import Context, Experiment
 from .procs import process_start_time
 from .store import Store
@@ -150,14 +150,17 @@ class Trainer:
             ended = self._end("stopped", {}, state, "interrupted by keyboard")
         except BaseException as exc:  # noqa: BLE001 - a run must end as failed, never crash its caller
             (self.run_dir / "error.log").write_text(traceback.format_exc())
-            ended = self._end("failed", {}, state, one_line(exc))
+            reason = "download" if isinstance(exc, DownloadError) else ""
+            ended = self._end("failed", {}, state, one_line(exc), reason)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return ended
 
-    def _end(self, status: str, metrics: dict[str, float], state: dict[str, Any], message: str = "") -> RunEnded:
-        event = RunEnded(self.run_id, status, metrics, round(state["train_seconds"], 3), state["epoch"], message)
+    def _end(self, status: str, metrics: dict[str, float], state: dict[str, Any], message: str = "",
+             reason: str = "") -> RunEnded:
+        event = RunEnded(self.run_id, status, metrics, round(state["train_seconds"], 3), state["epoch"], message,
+                         reason)
         try:
             self.emit(event)
             self.store.finish(self.run_id, status, metrics, event.train_seconds, event.epochs, message)
@@ -172,6 +175,7 @@ class Trainer:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise LabdeckError("device=cuda requested but no CUDA GPU is available")
         ctx = Context(self.run_id, Plan(device, "fp32"), self.run_dir, data_dir(), self.log, self.progress)
+        self.emit(Phase(self.run_id, "loading data"))
         task = self.experiment.build(p, ctx)
         task.model.to(device)
         key = self.experiment.model_key(p)
@@ -179,6 +183,7 @@ class Trainer:
         def step_seconds(precision: str = "fp32") -> float:
             return time_steps(task.model, task.probe_step, device, precision)
 
+        self.emit(Phase(self.run_id, "measuring speed"))
         plan = choose_precision(device, p["precision"], key, probe=step_seconds)
         if device.type == "cpu":
             threads, why = choose_threads(key, step_seconds)
@@ -197,7 +202,8 @@ class Trainer:
                          batch=ckpt.get("batch", 0))
             self.store.truncate_after_epoch(self.run_id, ckpt["epoch"])
         self.store.claim(self.run_id, os.getpid(), process_start_time(os.getpid()), plan.describe())
-        self.emit(RunStarted(self.run_id, self.experiment.name, p, plan.describe(), plan.precision, state["epoch"]))
+        self.emit(RunStarted(self.run_id, self.experiment.name, p, plan.describe(), plan.precision, state["epoch"],
+                             self.budget))
         self.emit(DataSummary(self.run_id, **task.summary()))
 
         steps_per_epoch = max(1, task.steps_per_epoch())
@@ -261,12 +267,14 @@ class Trainer:
                 if now - log_t >= BATCH_LOG_SECONDS:
                     # The only host sync of the loop, twice a second. The rate counts training steps only.
                     self.emit(BatchMetrics(self.run_id, epoch, state["step"], (log_loss / log_samples).item(),
-                                           log_samples / max(log_seconds, 1e-9), progress()))
+                                           log_samples / max(log_seconds, 1e-9), progress(),
+                                           round(state["train_seconds"], 3)))
                     log_loss, log_samples, log_seconds, log_t = torch.zeros((), device=device), 0, 0.0, now
             if stopped or samples == 0:
                 break  # a partial epoch is not an epoch: no metrics; the checkpoint says where it stopped
             state["epoch"], state["batch"] = epoch, 0
             task.model.eval()
+            self.emit(Phase(self.run_id, "evaluating"))
             with torch.no_grad(), plan.autocast():
                 held_out = task.evaluate()
             metrics = {"train_loss": (loss_sum / samples).item(), **held_out}
@@ -279,6 +287,7 @@ class Trainer:
             save(epoch)
 
         task.model.eval()
+        self.emit(Phase(self.run_id, "final evaluation"))
         final, events = task.report(self.run_id)
         for event in events:
             self.emit(event)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ...download import reason, reporting
-from ...errors import DataError
+from ...errors import DataError, DownloadError
 
 UNK = "<unk>"
 WORD = re.compile(r"\w+|[^\w\s]|\n")
@@ -77,7 +77,7 @@ def download_text(name: str, root: Path, progress: Callable[[str, float, float],
                 else:
                     download_url(url, str(root), filename=filename)
         except (OSError, RuntimeError) as exc:
-            raise DataError(f"cannot download {name} into {root} ({reason(exc)}); offline? use corpus=stdlib "
+            raise DownloadError(f"cannot download {name} into {root} ({reason(exc)}); offline? use corpus=stdlib "
                             f"(needs no download) or corpus=file:PATH") from None
     return read_text_file(str(target))
 

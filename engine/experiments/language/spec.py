@@ -58,4 +58,6 @@ SPEC = Spec(
     trainer="engine.experiments.language.experiment:Language",
     check=check,
     key_params=("corpus", "tokens", "hidden", "layers", "bptt", "lr"),
+    unit="tok",
+    offline=("corpus", "stdlib"),
 )

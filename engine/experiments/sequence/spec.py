@@ -63,4 +63,5 @@ SPEC = Spec(
     trainer="engine.experiments.sequence.experiment:Sequence",
     check=check,
     key_params=("wave", "cell", "hidden", "layers", "window", "lr"),
+    unit="win",
 )

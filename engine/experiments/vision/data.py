@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ...download import reason, reporting
-from ...errors import DataError
+from ...errors import DataError, DownloadError
 from . import folder as F
 from .shapes import SHAPES, generate
 
@@ -75,7 +75,7 @@ def load_cifar(name: str, root: Path, progress: Progress) -> ImageData:
             train = cls(str(root), train=True, download=True)
             test = cls(str(root), train=False, download=True)
     except (OSError, RuntimeError) as exc:  # URLError is an OSError; a bad checksum is a RuntimeError
-        raise DataError(f"cannot download {title} into {root} ({reason(exc)}); offline? use dataset=shapes (needs "
+        raise DownloadError(f"cannot download {title} into {root} ({reason(exc)}); offline? use dataset=shapes (needs "
                         f"no download) or dataset=folder:PATH") from None
     return ImageData(title, list(train.classes), _nchw(train.data), torch.tensor(train.targets),
                      _nchw(test.data), torch.tensor(test.targets), notes=[f"{title}: official train/test split"])

@@ -55,4 +55,6 @@ SPEC = Spec(
     trainer="engine.experiments.vision.experiment:Vision",
     check=check,
     key_params=("dataset", "model", "width", "batch_size", "lr", "epochs"),
+    unit="img",
+    offline=("dataset", "shapes"),
 )
