@@ -62,7 +62,7 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
         # Vision: curves, results, data
         await pilot.press(KEY["vision"])
         vision = app.query_one("#pane-vision")
-        await until(pilot, lambda: (s := app.states.get(vision.run_id or "")) and s.ended)
+        await until(pilot, lambda: (s := app.model.states.get(vision.run_id or "")) and s.ended)
         await pilot.pause(0.5)
         await save(pilot, "vision-curves.svg")
         for sub in ("results", "data"):
@@ -72,7 +72,7 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
         # Language: text streamed from the prompt
         await pilot.press(KEY["language"])
         language = app.query_one("#pane-language")
-        await until(pilot, lambda: (s := app.states.get(language.run_id or "")) and s.ended)
+        await until(pilot, lambda: (s := app.model.states.get(language.run_id or "")) and s.ended)
         app.query_one("#pane-language TabbedContent").active = "results-language"
         await pilot.pause(0.5)
         app.query_one("#lang-prompt").focus()
@@ -83,14 +83,14 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
         # the three finished sequence runs, compared in the Runs tab
         app.set_focus(None)  # out of the prompt, or the tab's key would be typed into it
         await pilot.press(KEY["runs"])
-        await until(pilot, lambda: all(i in app.states and app.states[i].ended for i in ids.values()
-                                       if i in app.states))
+        await until(pilot, lambda: all(i in app.model.states and app.model.states[i].ended for i in ids.values()
+                                       if i in app.model.states))
         table = app.query_one("#runs-table")
         await until(pilot, lambda: all(ids[c] in {k.value for k in table.rows} for c in CELLS))
         for cell in CELLS:
             table.move_cursor(row=table.get_row_index(ids[cell]))
             await pilot.press("space")
-        await until(pilot, lambda: all(ids[c] in app.states and app.states[ids[c]].ended for c in CELLS))
+        await until(pilot, lambda: all(ids[c] in app.model.states and app.model.states[ids[c]].ended for c in CELLS))
         await pilot.pause(0.6)
         await save(pilot, "runs.svg")
         # a run on its tab: gradient reach of the marked RNN, LSTM and GRU overlaid
@@ -105,12 +105,12 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
         app.query_one("#pane-sequence TabbedContent").active = "curves-sequence"
         app.query_one("#form-sequence").set_value("epochs", "400")
         await pilot.press("s")
-        await until(pilot, lambda: (s := app.states.get(pane.run_id or "")) and len(s.epochs) >= 25
+        await until(pilot, lambda: (s := app.model.states.get(pane.run_id or "")) and len(s.epochs) >= 25
                     and s.run_id not in ids.values())
         await pilot.pause(0.4)
         await save(pilot, "sequence-live.svg")
         await pilot.press("x")
-        await until(pilot, lambda: app.states[pane.run_id].status == "stopped")
+        await until(pilot, lambda: app.model.states[pane.run_id].status == "stopped")
         await pilot.press("question_mark")
         await pilot.pause(0.3)
         await save(pilot, "help.svg")

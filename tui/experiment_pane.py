@@ -1,34 +1,59 @@
-"""An experiment tab: the hyperparameter form and run controls on the left, the followed run on the right."""
+"""An experiment tab: the hyperparameter form and run controls on the left, the followed run on the right.
+
+The pane owns its actions: start (after the form's checks), presets, the run view's sub-tabs, the results'
+controls and saving the plot. What changes the store goes up to the app as a message.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widget import MountError
 from textual.widgets import Button, Static
 
 from engine.spec import Spec
 
+from .messages import ControlRun, StartRun
+from .model import RunsModel
+from .presets import Presets
 from .widgets.param_form import ParamForm
 
 RUN_VIEW_AFTER_SECONDS = 0.2  # the form is painted first
 
 if TYPE_CHECKING:
     from .run_view import RunView
-    from .state import RunState
 
 
 class ExperimentPane(Horizontal):
     """Follows one run of its experiment: the newest, unless the user opened another."""
 
-    def __init__(self, spec: Spec, **kwargs):
+    BINDINGS = [
+        Binding("s", "start", "Start", id="run.start", tooltip="Start a run with the form's values"),
+        Binding("right_square_bracket", "view(1)", "Next view", key_display="]", id="view.next",
+                tooltip="Next sub-tab: Curves, Data, Results, Log"),
+        Binding("left_square_bracket", "view(-1)", "Prev view", key_display="[", show=False, id="view.prev"),
+        Binding("i", "input", "Input", id="view.input", tooltip="Type into the results' field (predict, prompt)"),
+        Binding("m", "mistakes", "Mistakes only", show=False, id="view.mistakes"),
+        Binding("P", "save_plot", "Save plot", show=False, id="view.save_plot",
+                tooltip="Save the loss plot on screen as a PNG file"),
+        Binding("S", "save_preset", "Save preset", show=False, id="preset.save"),
+        Binding("O", "load_preset", "Load preset", show=False, id="preset.load"),
+    ]
+
+    def __init__(self, spec: Spec, model: RunsModel, home: Path, **kwargs):
         super().__init__(**kwargs)
-        self.spec = spec
+        self.spec, self.model, self.home = spec, model, home
+        self.presets = Presets(home)
         self.run_id: str | None = None
         self.pinned = False  # True when the user opened a run: new runs then do not take over the view
+        self.form_edited = False  # the user changed the form: following a run no longer fills it
         self._run_view: RunView | None = None
+        self._error = ""  # under the form
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form-column"):
@@ -55,12 +80,22 @@ class ExperimentPane(Horizontal):
         except MountError:  # the app is closing
             return
         self._run_view = view
-        self.app.redraw()
+        self.redraw(self.model, self.log_scale)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        for action in ("start", "pause", "resume", "stop"):
-            if event.button.has_class(action):
-                getattr(self.app, f"action_{action}")()
+        if event.button.has_class("start"):
+            self.action_start()
+        else:
+            for action in ("pause", "resume", "stop"):
+                if event.button.has_class(action) and self.run_id:
+                    self.post_message(ControlRun(action, self.run_id))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "mistakes":
+            return self.spec.name == "vision"
+        if action == "input":
+            return self.spec.name in ("vision", "language")
+        return True
 
     @property
     def form(self) -> ParamForm:
@@ -76,12 +111,43 @@ class ExperimentPane(Horizontal):
         """The version of the followed run's state on screen (-1: none yet)."""
         return self.run_view.drawn_version if self.run_view is not None else -1
 
+    # -- what the app asks of every tab's content ---------------------------------------------------------
+    log_scale = True
+
+    def selected_run(self) -> str | None:
+        return self.run_id
+
+    def report_target(self) -> str | None:
+        return self.run_id
+
+    def wanted_runs(self) -> list[str]:
+        return ([self.run_id] if self.run_id else []) + [
+            r for r in self.model.compared if (i := self.model.infos.get(r)) and i.experiment == self.spec.name]
+
+    def focus_home(self) -> None:
+        """Focus the form's grid: arrows move through the parameters, letters reach the bindings."""
+        if grids := self.query("ParamGrid"):  # empty while still being mounted
+            grids.first().focus()
+
+    def leave_field(self) -> None:
+        """Escape: drop an edit in the form, or leave any other field for the form's grid."""
+        if not self.form.cancel_edit():
+            self.focus_home()
+
+    def redraw(self, model: RunsModel, log_scale: bool) -> None:
+        """Called by the app's timer (inside ``batch_update``); cheap when nothing changed."""
+        self.log_scale = log_scale
+        if self.run_view is not None:
+            self.run_view.redraw(model.state(self.run_id), model.compared_states(self.spec.name), log_scale)
+
     def redraw_all(self) -> None:
         """Draw everything again on the next redraw (a display setting changed)."""
         if self.run_view is not None:
             self.run_view.drawn_version = -1
 
+    # -- following runs ------------------------------------------------------------------------------------------
     def show_error(self, text: str) -> None:
+        self._error = text
         self.query_one(".form-error", Static).update(f"[b $error]{text}[/]" if text else "")
 
     def follow(self, run_id: str, pinned: bool = False) -> None:
@@ -89,9 +155,106 @@ class ExperimentPane(Horizontal):
             self.run_id = run_id
             if self.run_view is not None:
                 self.run_view.follow()
+            info = self.model.infos.get(run_id)
+            if info is not None and not self.form_edited:
+                self.form.load(info.params, info.budget)  # the form says what the run on screen used
         self.pinned = pinned or self.pinned
 
-    def redraw(self, state: RunState | None, compared: list[RunState], log_scale: bool) -> None:
-        """Called by the app's timer (inside ``batch_update``); cheap when nothing changed."""
+    def on_param_form_edited(self, event: ParamForm.Edited) -> None:
+        self.form_edited = True
+        if self._error:  # an error from the last start: say what is still wrong, as the form is now
+            errors = self.form.errors()
+            self.show_error(errors[0] if errors else "")
+
+    # -- actions -----------------------------------------------------------------------------------------------
+    def action_start(self) -> None:
+        errors = self.form.field_errors()
+        if errors:
+            self.show_error(errors[0])  # once, under the form: the field is marked too
+            return
+        self.show_error("starting…")
+        self.post_message(StartRun(self.spec.name, self.form.raw_values(), self.form.budget()))
+
+    def action_view(self, step: int) -> None:
         if self.run_view is not None:
-            self.run_view.redraw(state, compared, log_scale)
+            self.run_view.switch_view(step)
+
+    def action_input(self) -> None:
+        if self.run_view is None or not self.run_view.show_view("results"):
+            return
+        self.call_after_refresh(self._focus_results_input)
+
+    def _focus_results_input(self) -> None:
+        results = self.run_view.results() if self.run_view is not None else None
+        if results is not None and hasattr(results, "focus_input"):
+            results.focus_input()
+
+    def action_mistakes(self) -> None:
+        if self.run_view is not None and self.run_view.show_view("results"):
+            results = self.run_view.results()
+            if results is not None and hasattr(results, "toggle_mistakes"):
+                results.toggle_mistakes()
+
+    def action_use_offline_data(self) -> None:
+        """Fill the form with data that needs no download."""
+        if self.spec.offline is None:
+            self.notify("this tab's data needs no download", timeout=4)
+            return
+        key, value = self.spec.offline
+        self.form.set_value(key, value)
+        self.show_error("")
+        self.notify(f"{key}={value}: press s to start")
+
+    def offer_offline_data(self) -> None:
+        """The followed run could not download its data: say how to do without."""
+        if self.spec.offline is not None:
+            key, value = self.spec.offline
+            self.show_error(f"download failed: Ctrl+P 'Use offline data' sets {key}={value} (needs no download)")
+
+    def action_save_preset(self) -> None:
+        def save(name: str | None) -> None:
+            if name:
+                self.presets.save(self.spec.name, name, self.form.overrides())
+                self.notify(f"saved preset {name!r}")
+
+        from .screens.dialogs import AskName
+
+        self.app.push_screen(AskName(f"Save the {self.spec.title} form as preset:"), save)
+
+    def action_load_preset(self) -> None:
+        presets = self.presets.all(self.spec.name)
+        if not presets:
+            self.notify(f"no {self.spec.title} presets yet (Shift+S saves one)", severity="warning")
+            return
+
+        def load(name: str | None) -> None:
+            if name:
+                self.form.load(presets[name])
+                self.notify(f"loaded preset {name!r}")
+
+        from .screens.dialogs import Pick
+
+        self.app.push_screen(Pick("Load preset", sorted(presets)), load)
+
+    def action_save_plot(self) -> None:
+        state = self.model.state(self.run_id)
+        if state is None or not state.epochs:
+            self.notify("no curves to save yet", severity="warning")
+            return
+        from .run_view import LOSS_KEYS
+
+        series = {key: state.series(key) for key in LOSS_KEYS if state.series(key)[0]}
+        self._save_plot(state.run_id, series, self.log_scale)
+
+    @work(thread=True, group="save-plot", exclusive=True, exit_on_error=False)
+    def _save_plot(self, run_id: str, series: dict, log: bool) -> None:
+        from engine import LabdeckError
+        from engine.report import save_curves
+
+        path = self.home / "plots" / f"{run_id}-loss.png"
+        try:
+            save_curves(series, path, f"loss of run {run_id}", log=log)
+        except (LabdeckError, OSError) as exc:
+            self.app.call_from_thread(self.notify, f"cannot save the plot: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"plot saved: {path}", timeout=15)

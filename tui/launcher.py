@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import sys
 
+NO_TERMINAL = ("labdeck: the dashboard needs a terminal (is this a pipe, cron, or 'ssh host' without -t?); "
+               "the CLI works anywhere: 'labdeck runs', 'labdeck --help'")
+
+
+def dashboard_home(args: list[str]) -> tuple[bool, str | None]:
+    """Whether ``args`` ask for the dashboard (none, or only ``--home DIR``), and the home they name."""
+    if not args:
+        return True, None
+    if args[0] == "--home" and len(args) == 2:
+        return True, args[1]
+    if len(args) == 1 and args[0].startswith("--home="):
+        return True, args[0].partition("=")[2]
+    return False, None
+
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if not args or (args[0] == "--home" and len(args) == 2):
+    dashboard, home = dashboard_home(args)
+    if dashboard:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            print(NO_TERMINAL, file=sys.stderr)
+            return 2
         from .app import run_dashboard
 
-        return run_dashboard(home=args[1] if args else None)
+        return run_dashboard(home=home)
     from engine.cli import main as cli_main
 
     return cli_main(args)

@@ -33,7 +33,7 @@ class RunView(Vertical):
         self._views: dict[type | str, Widget] = {}
 
     def compose(self) -> ComposeResult:
-        yield RunHeader()
+        yield RunHeader(self.spec.unit)
         with TabbedContent(classes="run-tabs"):
             with TabPane("Curves", id=f"curves-{self.spec.name}"):
                 with Horizontal(classes="curves-row"):
@@ -53,12 +53,35 @@ class RunView(Vertical):
         self._loss_plot = self.query_one(".loss-plot", LinePlot)
         self._metrics = self.query_one(MetricsPanel)
 
+    def switch_view(self, step: int) -> str:
+        """Show the next (``step`` 1) or previous (-1) sub-tab; returns its title."""
+        tabs = self.query_one(".run-tabs", TabbedContent)
+        panes = [pane.id for pane in tabs.query(TabPane)]
+        current = panes.index(tabs.active) if tabs.active in panes else 0
+        tabs.active = panes[(current + step) % len(panes)]
+        return str(tabs.get_tab(tabs.active).label)
+
+    def show_view(self, kind: str) -> bool:
+        """Show the sub-tab ``kind`` (curves, data, results, log); False if this experiment has none."""
+        tabs = self.query_one(".run-tabs", TabbedContent)
+        pane_id = f"{kind}-{self.spec.name}"
+        if not tabs.query(f"#{pane_id}"):
+            return False
+        tabs.active = pane_id
+        return True
+
+    def results(self) -> Widget | None:
+        """The experiment's results view, once mounted."""
+        return self._view(".results-view") if self.spec.name in RESULTS else None
+
     def follow(self) -> None:
         """A different run is followed: start its log afresh and draw it all on the next redraw."""
         self.drawn_version = -1
         self._log_lines = 0
         if (log := self._view(RichLog)) is not None:
             log.clear()
+        if (results := self.results()) is not None and hasattr(results, "forget"):
+            results.forget()  # what it showed of the run before (a generated text, a prediction)
 
     def _view(self, kind: type | str) -> Widget | None:
         """A lazily mounted view, looked up once (a DOM query per redraw tick costs more than the drawing)."""

@@ -12,20 +12,15 @@ from textual.widgets import DataTable, Input, Static
 
 from engine import RunInfo, registry
 from engine.formatting import fmt
+from engine.scores import ranked, score
 
+from .messages import DeleteRun, OpenRun
+from .model import RunsModel
 from .state import STATUS_STYLE, RunState
 from .widgets.line_plot import Line, LinePlot
 from .widgets.row_table import RowTable
 
 SORTS = ("created", "experiment", "status", "score")
-
-
-def score(info: RunInfo) -> tuple[str, float | None]:
-    try:
-        target = registry.get(info.experiment).target
-    except Exception:  # noqa: BLE001 - a run of an experiment this version does not know
-        return "", None
-    return target, info.metrics.get(target)
 
 
 def loss_lines(states: list[RunState]) -> list[Line]:
@@ -50,14 +45,15 @@ def key_params(info: RunInfo) -> str:
 class RunsPane(Vertical):
     BINDINGS = [
         Binding("space", "mark", "Mark", id="runs.mark", tooltip="Mark runs to overlay and compare"),
-        Binding("enter", "app.open_run", "Open", id="runs.open"),
-        Binding("o", "sort", "Sort", id="runs.sort"),
+        Binding("enter", "open", "Open", id="runs.open", tooltip="Show the run in its tab, its values in the form"),
+        Binding("o", "sort", "Sort", id="runs.sort", tooltip="Newest first, by experiment, status, or best score"),
         Binding("slash", "filter", "Filter", key_display="/", id="runs.filter"),
-        Binding("d", "app.delete_run", "Delete", id="runs.delete"),
+        Binding("d", "delete", "Delete", id="runs.delete"),
     ]
 
-    def __init__(self, **kwargs):
+    def __init__(self, model: RunsModel, **kwargs):
         super().__init__(**kwargs)
+        self.model = model
         self.infos: list[RunInfo] = []
         self.marked: set[str] = set()
         self.sort = "created"
@@ -81,7 +77,7 @@ class RunsPane(Vertical):
                            ("created", "created")):
             table.add_column(label, key=key)
         self._ready = True
-        self.update_runs(list(self.app.infos.values()))
+        self.update_runs(list(self.model.infos.values()))
 
     def action_mark(self) -> None:
         self.toggle_mark()
@@ -93,11 +89,44 @@ class RunsPane(Vertical):
         # Immediately, not scheduled: keys typed right after "/" must land in the filter, not on the app's keys.
         self.screen.set_focus(self.query_one("#runs-filter", Input))
 
+    def action_open(self) -> None:
+        if run_id := self.cursor_run():
+            self.post_message(OpenRun(run_id))
+
+    def action_delete(self) -> None:
+        run_id = self.cursor_run()
+        if not run_id:
+            return
+
+        def delete(yes: bool | None) -> None:
+            if yes:
+                self.post_message(DeleteRun(run_id))
+
+        from .screens.dialogs import Confirm
+
+        self.app.push_screen(Confirm(f"Delete run {run_id} and its files?"), delete)
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one("#runs-table", DataTable).focus()
+        self.focus_home()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.app.action_open_run()
+        self.action_open()
+
+    # -- what the app asks of every tab's content ---------------------------------------------------------
+    def selected_run(self) -> str | None:
+        return self.cursor_run()
+
+    def report_target(self) -> str | None:
+        return self.cursor_run()
+
+    def wanted_runs(self) -> list[str]:
+        return self.compared_ids()
+
+    def focus_home(self) -> None:
+        self.query_one("#runs-table", DataTable).focus()
+
+    def leave_field(self) -> None:
+        self.focus_home()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "runs-filter":
@@ -110,7 +139,7 @@ class RunsPane(Vertical):
         if self.sort == "created":
             return sorted(rows, key=lambda i: i.created, reverse=True)
         if self.sort == "score":
-            return sorted(rows, key=lambda i: (score(i)[1] is None, score(i)[1] or 0.0))
+            return ranked(rows)  # each experiment's runs best first by its own target
         return sorted(rows, key=lambda i: (getattr(i, self.sort), -i.created))
 
     def update_runs(self, infos: list[RunInfo]) -> None:
@@ -121,7 +150,7 @@ class RunsPane(Vertical):
             return  # its tab is hidden: redrawing a table there still costs a layout of the screen; on_show draws
         self.marked &= {i.id for i in infos}
         rows = self.visible()
-        states = self.app.states
+        states = self.model.states
 
         def epochs(i: RunInfo) -> int:  # live for a run being watched; the store fills it in at the end
             return max(i.epochs, len(states[i.id].epochs)) if i.id in states else i.epochs
@@ -177,7 +206,9 @@ class RunsPane(Vertical):
         run_id = self.cursor_run()
         return [run_id] if run_id else []
 
-    def redraw(self, states: list[RunState], log_scale: bool) -> None:
+    def redraw(self, model: RunsModel, log_scale: bool) -> None:
+        model.compared = self.compared_ids()
+        states = model.compared_states()
         self.query_one("#compare-plot", LinePlot).show(loss_lines(states), log=log_scale)
         table = self.query_one("#compare-params", DataTable)
         key = tuple((s.run_id, s.version) for s in states)

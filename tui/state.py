@@ -6,14 +6,15 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from engine.events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, Evaluation, Event,
-                           Predictions, RunEnded, RunStarted, StatusChanged)
+from engine.events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, Evaluation, Event, Phase,
+                           Predictions, Progress, RunEnded, RunStarted, StatusChanged)
 from engine.formatting import format_event
 
 STATUS_STYLE = {"running": "green", "paused": "yellow", "queued": "cyan", "finished": "blue",
                 "failed": "red", "interrupted": "red", "stopped": "yellow"}
 MAX_BATCH_POINTS = 4000
 MAX_LOG_LINES = 500
+RATE_SMOOTHING = 0.3  # weight of the newest rate window: one slow window (another process took the CPU) is damped
 
 
 @dataclass
@@ -22,7 +23,11 @@ class RunState:
     experiment: str = ""
     params: dict = field(default_factory=dict)
     device: str = ""
+    precision: str = ""
+    budget: float | None = None  # seconds of training, when a budget decides instead of the epochs
     status: str = "queued"
+    phase: str = "starting"  # what the run does now: starting, loading data, training, evaluating, ...
+    rate: float | None = None  # training samples a second, smoothed over the batch-log windows
     summary: DataSummary | None = None
     epochs: dict[int, EpochMetrics] = field(default_factory=dict)
     batches: deque = field(default_factory=lambda: deque(maxlen=MAX_BATCH_POINTS))
@@ -41,7 +46,9 @@ class RunState:
     def apply(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.experiment, self.params, self.device = event.experiment, event.params, event.device
+            self.precision, self.budget = event.precision, event.budget
             self.status = "running"
+            self.phase = "training"
             self.ended = None
             if event.resumed_from_epoch:
                 self.epochs = {e: m for e, m in self.epochs.items() if e <= event.resumed_from_epoch}
@@ -49,6 +56,7 @@ class RunState:
         elif isinstance(event, DataSummary):
             self.summary = event
         elif isinstance(event, EpochMetrics):
+            self.phase = "saving checkpoint"
             again = event.epoch in self.epochs or (self._order and event.epoch < self._order[-1])
             self.epochs[event.epoch] = event
             if again:
@@ -59,6 +67,15 @@ class RunState:
         elif isinstance(event, BatchMetrics):
             self.batches.append((event.step, event.loss))
             self.last_batch = event
+            self.phase = "training"
+            r = event.samples_per_second
+            self.rate = r if self.rate is None else (1 - RATE_SMOOTHING) * self.rate + RATE_SMOOTHING * r
+        elif isinstance(event, Phase):
+            self.phase = event.phase
+        elif isinstance(event, Progress):
+            self.phase = "downloading data" if event.stage == "download" else f"loading data ({event.stage})"
+        elif isinstance(event, CheckpointSaved):
+            self.phase = "training"
         elif isinstance(event, Evaluation):
             self.evaluation = event
         elif isinstance(event, Predictions):
@@ -144,4 +161,21 @@ class RunState:
         return 1.0 if self.status == "finished" else last
 
     def train_seconds(self) -> float:
-        return self._last_epoch().train_seconds if self.epochs else 0.0
+        """Seconds of training so far, from the latest epoch or batch window (a budgeted first epoch too)."""
+        spent = self._last_epoch().train_seconds if self.epochs else 0.0
+        return max(spent, self.last_batch.train_seconds) if self.last_batch else spent
+
+    def eta_seconds(self) -> float | None:
+        """Training time left: the budget's rest, or the time per unit of progress so far; None when unknown."""
+        if self.status not in ("running", "paused"):
+            return None
+        spent = self.train_seconds()
+        if self.budget:
+            return max(0.0, self.budget - spent)
+        progress = self.progress()
+        return spent * (1 - progress) / progress if progress > 0 else None
+
+    def restart(self, status: str = "queued") -> None:
+        """A resume or a new start was asked for: show it at once, before the run's process says anything."""
+        self.status, self.phase, self.ended = status, "starting", None
+        self.version += 1

@@ -12,29 +12,28 @@ from textual.widgets import DataTable, Static
 from engine import RunInfo, registry, sweep
 from engine.formatting import fmt
 
+from .messages import ControlSweep, NewSweepAsked
+from .model import RunsModel
 from .runs_pane import loss_lines
-from .state import STATUS_STYLE, RunState
+from .state import STATUS_STYLE
 from .widgets.line_plot import Line, LinePlot
 from .widgets.row_table import RowTable
-
-
-def ranked(trials: list[RunInfo]) -> list[RunInfo]:
-    spec = registry.get(trials[0].experiment)
-    sign = -1 if spec.target_mode == "max" else 1
-    return sorted(trials, key=lambda i: (spec.target not in i.metrics, sign * i.metrics.get(spec.target, 0.0)))
 
 
 class SweepsPane(Vertical):
     BINDINGS = [
         Binding("space", "mark", "Mark trial", id="sweeps.mark", tooltip="Mark trials to overlay their curves"),
         Binding("v", "next_param", "Next parameter", id="sweeps.param"),
-        Binding("n", "app.new_sweep", "New sweep", id="sweeps.new"),
-        Binding("k", "app.stop_sweep", "Stop sweep", id="sweeps.stop"),
-        Binding("u", "app.resume_sweep", "Resume sweep", id="sweeps.resume"),
+        Binding("n", "new", "New sweep", id="sweeps.new", tooltip="Over the last experiment tab's form"),
+        Binding("k", "control('stop')", "Stop sweep", id="sweeps.stop"),
+        Binding("u", "control('resume')", "Resume sweep", id="sweeps.resume"),
+        Binding("tab", "switch_table", "Sweeps/trials", show=False, id="sweeps.switch",
+                tooltip="Move between the sweeps and their trials"),
     ]
 
-    def __init__(self, **kwargs):
+    def __init__(self, model: RunsModel, **kwargs):
         super().__init__(**kwargs)
+        self.model = model
         self.infos: list[RunInfo] = []
         self.selected: str | None = None
         self.marked: set[str] = set()
@@ -55,7 +54,7 @@ class SweepsPane(Vertical):
     def on_mount(self) -> None:
         self.query_one("#sweeps-table", DataTable).add_columns("sweep", "experiment", "trials", "best")
         self._ready = True
-        self.update_runs(list(self.app.infos.values()))
+        self.update_runs(list(self.model.infos.values()))
 
     # -- data ----------------------------------------------------------------------------------
     def groups(self) -> dict[str, list[RunInfo]]:
@@ -103,7 +102,7 @@ class SweepsPane(Vertical):
         keys = sweep.swept_keys(trials)
         top = sweep.best(trials)
         table.add_columns("", "trial", "status", *keys, spec.target)
-        for t in ranked(trials):
+        for t in sweep.ranked(trials):
             style = "bold green" if top and t.id == top.id else ""
             table.add_row("●" if t.id in self.marked else " ", Text(t.id, style=style),
                           Text(t.status, style=STATUS_STYLE.get(t.status, "")),
@@ -146,6 +145,39 @@ class SweepsPane(Vertical):
             self._drawn = None
             self.update_runs(self.infos)
 
+    def action_new(self) -> None:
+        self.post_message(NewSweepAsked())
+
+    def action_control(self, action: str) -> None:
+        if self.selected:
+            self.post_message(ControlSweep(action, self.selected))
+
+    def action_switch_table(self) -> None:
+        sweeps, trials = self.query_one("#sweeps-table", DataTable), self.query_one("#trials-table", DataTable)
+        (trials if sweeps.has_focus else sweeps).focus()
+
+    def select(self, sweep_id: str) -> None:
+        self.selected = sweep_id
+        self._drawn = None
+        self.update_runs(list(self.model.infos.values()))
+
+    # -- what the app asks of every tab's content ---------------------------------------------------------
+    def selected_run(self) -> str | None:
+        ids = self.compared_ids()
+        return ids[0] if ids else None
+
+    def report_target(self) -> str | None:
+        return self.selected
+
+    def wanted_runs(self) -> list[str]:
+        return self.compared_ids()
+
+    def focus_home(self) -> None:
+        self.query_one("#trials-table", DataTable).focus()
+
+    def leave_field(self) -> None:
+        self.focus_home()
+
     def action_next_param(self) -> None:
         self.param_index += 1
         self._drawn = None
@@ -157,5 +189,6 @@ class SweepsPane(Vertical):
         top = sweep.best(self.trials()) if self.trials() else None
         return [top.id] if top else []
 
-    def redraw(self, states: list[RunState], log_scale: bool) -> None:
+    def redraw(self, model: RunsModel, log_scale: bool) -> None:
+        states = [s for r in self.compared_ids() if (s := model.states.get(r)) is not None]
         self.query_one("#sweep-curves", LinePlot).show(loss_lines(states), log=log_scale)

@@ -4,6 +4,7 @@ streams text from the run's latest checkpoint (finished or still running)."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on, work
@@ -14,6 +15,9 @@ from textual.widgets import Input, Label, Static, TextArea
 from textual.worker import get_current_worker
 
 from ..state import RunState
+
+if TYPE_CHECKING:
+    from ..app import LabdeckApp
 from ..widgets.line_plot import Line, LinePlot
 
 FLUSH_SECONDS = 0.03  # stream pieces to the UI in ~30 Hz chunks: one message per token would flood it
@@ -37,7 +41,7 @@ class LanguageResults(Vertical):
     LanguageResults .lang-options { height: 1; }
     LanguageResults .lang-options Label { padding: 0 1 0 1; }
     LanguageResults .lang-options Input { width: 7; }
-    LanguageResults #lang-prompt { width: 1fr; }
+    LanguageResults #lang-prompt { width: 1fr; margin: 1 0 0 0; }
     LanguageResults #lang-status { height: 1; padding: 0 1; }
     LanguageResults #lang-output { height: 1fr; min-height: 5; }
     """
@@ -50,7 +54,8 @@ class LanguageResults(Vertical):
     def compose(self) -> ComposeResult:
         yield LinePlot("validation perplexity", "step", id="lang-ppl")
         yield Static("", id="lang-sample")
-        yield Input(placeholder="a prompt, then Enter: the text streams below", id="lang-prompt")
+        yield Input(placeholder="a prompt, then Enter: the text streams below (i: here)", id="lang-prompt",
+                    compact=True)
         with Horizontal(classes="lang-options"):
             for key, label, default, kind in OPTIONS:
                 yield Label(label)
@@ -73,6 +78,15 @@ class LanguageResults(Vertical):
                     sample = line[len("sample: "):]
                     break
         self.query_one("#lang-sample", Static).update(Text("latest sample: " + sample if sample else ""))
+
+    def focus_input(self) -> None:
+        self.query_one("#lang-prompt", Input).focus()
+
+    def forget(self) -> None:
+        """Another run is shown: its text is not this one's."""
+        self.workers.cancel_group(self, "generate")
+        self.query_one("#lang-output", TextArea).load_text("")
+        self._status("")
 
     def options(self) -> dict[str, float | int]:
         out = {}
@@ -99,7 +113,7 @@ class LanguageResults(Vertical):
         output = self.query_one("#lang-output", TextArea)
         output.load_text(prompt)
         self._status("loading the latest checkpoint …")
-        self._generate(self.app.home, self._run_id, prompt, options)
+        self._generate(cast("LabdeckApp", self.app).home, self._run_id, prompt, options)
 
     @work(thread=True, group="generate", exclusive=True, exit_on_error=False)
     def _generate(self, home, run_id: str, prompt: str, options: dict) -> None:

@@ -3,6 +3,8 @@ labels, and prediction on an image file the user names."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -13,6 +15,9 @@ from textual.widgets import Checkbox, DataTable, Input, Static
 from engine.formatting import fmt
 
 from ..state import RunState
+
+if TYPE_CHECKING:
+    from ..app import LabdeckApp
 from ..widgets.confusion import ConfusionTable, most_confused
 from ..widgets.image_grid import ImageGrid
 from ..widgets.line_plot import Line, LinePlot
@@ -52,9 +57,20 @@ class VisionResults(VerticalScroll):
         yield Static("The confusion matrix appears when a run ends.", id="vision-pairs")
         with Horizontal(classes="vision-bar"):
             yield Checkbox("mistakes only", id="vision-mistakes")
-            yield Input(placeholder="an image file to classify, then Enter", id="vision-path")
+            yield Input(placeholder="an image file to classify, then Enter (i: here)", id="vision-path")
         yield Static("", id="vision-predicted")
         yield ImageGrid(id="vision-grid")
+
+    def focus_input(self) -> None:
+        self.query_one("#vision-path", Input).focus()
+
+    def toggle_mistakes(self) -> None:
+        box = self.query_one("#vision-mistakes", Checkbox)
+        box.value = not box.value
+
+    def forget(self) -> None:
+        """Another run is shown: a prediction made with the one before is not its."""
+        self.query_one("#vision-predicted", Static).update("")
 
     def show(self, state: RunState | None, compared: list[RunState], log: bool) -> None:
         lines = []
@@ -118,7 +134,7 @@ class VisionResults(VerticalScroll):
             self._show_prediction(Predicted("no run to predict with: start or open a Vision run", error=True))
             return
         self.query_one("#vision-predicted", Static).update(f"classifying {path} …")
-        self._classify(self.app.home, self._run_id, path)
+        self._classify(cast("LabdeckApp", self.app).home, self._run_id, path)
 
     @work(thread=True, group="predict", exclusive=True, exit_on_error=False)
     def _classify(self, home, run_id: str, path: str) -> None:

@@ -7,6 +7,7 @@ every live plot and table beneath it (~100-400 ms while a run trains on 2 cores)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,23 +16,31 @@ from textual.screen import Screen
 from rich.table import Table
 from textual.widgets import Static
 
+if TYPE_CHECKING:
+    from ..redraw import RedrawPace
+
 
 class HelpScreen(Screen[None]):
     CSS_PATH = Path(__file__).with_name("help.tcss")
     BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close", id="help.close")]
 
-    def __init__(self, sections: list[tuple[str, list[Binding]]]):
+    def __init__(self, sections: list[tuple[str, list[Binding]]], pace: RedrawPace | None = None):
         super().__init__()
-        self.sections = sections
+        self.sections, self.pace = sections, pace
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="help"):
             yield Static("[b]labdeck keys[/]  (Escape closes; Ctrl+P opens the command palette)")
+            yield Static("", id="help-pace")
             for title, bindings in self.sections:
                 yield Static(f"\n[b]{title}[/]")
                 # a Rich table in a Static: nothing here is selected or scrolled, and a DataTable per section made the
                 # first opening slow
                 table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
                 for b in bindings:
-                    table.add_row(b.key_display or b.key, b.description)
+                    table.add_row(b.key_display or b.key, f"{b.description}[dim]  {b.tooltip}[/]" if b.tooltip else b.description)
                 yield Static(table)
+
+    def on_screen_resume(self) -> None:
+        if self.pace is not None:  # how the dashboard paces its redraws now
+            self.query_one("#help-pace", Static).update(f"[dim]{self.pace.describe()}[/]")

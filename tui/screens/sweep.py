@@ -2,54 +2,84 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from engine.spec import Spec
 
-class NewSweep(ModalScreen[dict | None]):
+
+def grid_example(spec: Spec) -> str:
+    """A grid over two of the experiment's own numeric parameters, e.g. ``hidden=16,32 lr=0.01,0.003``."""
+    parts = []
+    for name in spec.key_params + tuple(p.name for p in spec.params):
+        p = spec.params[name]
+        if p.type not in ("int", "float") or name in ("epochs", "seed") or any(x.startswith(f"{name}=") for x in parts):
+            continue
+        if p.type == "int":
+            parts.append(f"{name}={p.default},{p.default * 2}")
+        else:
+            parts.append(f"{name}={p.default:g},{p.default / 3:.2g}")
+        if len(parts) == 2:
+            break
+    return " ".join(parts)
+
+
+def range_example(spec: Spec) -> str:
+    return "lr=0.0001:0.1:log" if "lr" in spec.params else ""
+
+
+class NewSweep(ModalScreen[str | None]):
     CSS_PATH = Path(__file__).with_name("sweep.tcss")
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="sweep.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="sweep.cancel"),
+                Binding("ctrl+s", "submit", "Start sweep", id="sweep.start")]
 
-    def __init__(self, experiment: str, base: dict[str, str]):
+    @dataclass
+    class Submitted(Message):
+        values: dict
+        dialog: NewSweep
+
+    def __init__(self, spec: Spec, base: dict[str, str], budget: str = ""):
         super().__init__()
-        self.experiment, self.base = experiment, base
+        self.spec, self.experiment, self.base, self.budget = spec, spec.name, base, budget
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"[b]New {self.experiment} sweep[/] (the other values come from the form)")
+            yield Label(f"[b]New {self.spec.title} sweep[/] (the other values come from the form)")
             yield Label("grid: KEY=V1,V2 … (space between keys; every combination)")
-            yield Input(placeholder="hidden=16,32,64 lr=0.01,0.003", id="sweep-grid")
-            yield Label("random trials, and the ranges they draw from: KEY=LOW:HIGH[:log] …")
+            yield Input(placeholder=grid_example(self.spec), id="sweep-grid", compact=True)
+            yield Label("random trials · the ranges they draw from: KEY=LOW:HIGH[:log] …")
             with Horizontal(classes="sweep-row"):
-                yield Input("0", id="sweep-random", type="integer")
-                yield Input(placeholder="lr=0.0001:0.1:log", id="sweep-ranges")
+                yield Input("0", id="sweep-random", type="integer", compact=True)
+                yield Input(placeholder=range_example(self.spec), id="sweep-ranges", compact=True)
             yield Label("budget per trial (s; empty: the epochs) · trials at once · where they run")
             with Horizontal(classes="sweep-row"):
-                yield Input(placeholder="seconds", id="sweep-budget", type="number")
-                yield Input("1", id="sweep-parallel", type="integer")
+                yield Input(self.budget, placeholder="seconds", id="sweep-budget", type="number", compact=True)
+                yield Input("1", id="sweep-parallel", type="integer", compact=True)
                 yield Select([("local", "local"), ("Ray", "ray")], value="local", allow_blank=False,
-                             id="sweep-backend")
-                yield Input(placeholder="Ray address (empty: local)", id="sweep-address", disabled=True)
-                yield Checkbox("ASHA", id="sweep-asha", disabled=True,
+                             id="sweep-backend", compact=True)
+                yield Input(placeholder="Ray address (empty: local)", id="sweep-address", disabled=True, compact=True)
+                yield Checkbox("ASHA", id="sweep-asha", disabled=True, compact=True,
                                tooltip="stop poor trials early (Ray Tune's ASHA scheduler)")
             yield Static("", id="sweep-error")
             with Horizontal(classes="sweep-buttons"):
-                yield Button("Start sweep", variant="success", id="sweep-start")
-                yield Button("Cancel", id="sweep-cancel")
+                yield Label("Enter: start · Esc: cancel", classes="sweep-keys")
+                yield Button("Start sweep", variant="success", id="sweep-start", compact=True)
+                yield Button("Cancel", id="sweep-cancel", compact=True)
 
     def values(self) -> dict:
         get = lambda name: self.query_one(f"#sweep-{name}", Input).value.strip()  # noqa: E731
-        budget = get("budget")
         backend = self.query_one("#sweep-backend", Select).value
         ray = backend == "ray"
         return {"experiment": self.experiment, "base": self.base, "grid": get("grid").split(),
                 "random": int(get("random") or 0), "ranges": get("ranges").split(),
-                "budget": float(budget) if budget else None, "parallel": int(get("parallel") or 1),
+                "budget": get("budget"), "parallel": int(get("parallel") or 1),
                 "backend": backend, "address": (get("address") or None) if ray else None,
                 "asha": ray and self.query_one("#sweep-asha", Checkbox).value}
 
@@ -62,20 +92,21 @@ class NewSweep(ModalScreen[dict | None]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "sweep-start":
-            self._submit()
+            self.action_submit()
         else:
             self.dismiss(None)
 
     def on_input_submitted(self) -> None:
-        self._submit()
+        self.action_submit()
 
-    def _submit(self) -> None:
+    def action_submit(self) -> None:
         try:
             values = self.values()
         except ValueError as exc:
             self.show_error(f"not a number: {exc}")
             return
-        self.app.start_sweep(values, self)
+        self.show_error("")
+        self.post_message(self.Submitted(values, self))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

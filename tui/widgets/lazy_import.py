@@ -3,11 +3,10 @@ whose widget's module is also imported only then."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Callable
-
 from textual import lazy
 from textual.widget import MountError, Widget
+
+from engine.spec import import_object
 
 
 class Lazy(lazy.Lazy):
@@ -40,6 +39,4 @@ class LazyImport(Lazy):
         self._target, self._kwargs = target, kwargs
 
     def _make(self) -> Widget:
-        module, _, name = self._target.partition(":")
-        make: Callable[..., Widget] = getattr(importlib.import_module(module), name)
-        return make(**self._kwargs)
+        return import_object(self._target)(**self._kwargs)

@@ -1,13 +1,17 @@
 """A hyperparameter form generated from an experiment's declaration: a property grid with one editor.
 
 Arrow keys move through the parameters, Enter edits the highlighted one in the editor below the grid
-(validated as you type), Enter again applies, Escape cancels. Four widgets however many parameters there are,
-which keeps the dashboard quick to start and to switch tabs.
+(validated as you type), Enter again applies, Escape cancels; a parameter with a fixed set of values is picked
+from a list (Enter) or stepped through with left and right. Under the grid, the highlighted parameter's full help
+and value. Four widgets however many parameters there are, which keeps the dashboard quick to start and to switch
+tabs. The last row is the run's training budget, which is not a hyperparameter of the model.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import events, on
@@ -15,10 +19,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from engine.errors import LabdeckError
-from engine.params import Param
+from engine.params import BUDGET, Param, parse_budget
 from engine.spec import Spec
 
 from .row_table import RowTable
@@ -28,7 +33,9 @@ class ParamGrid(RowTable):
     """The form's table. Enter opens the editor within the key's own handling (a binding, not a message), so
     keys typed right after it already go to the editor."""
 
-    BINDINGS = [Binding("enter", "edit", "Edit", id="form.edit")]
+    BINDINGS = [Binding("enter", "edit", "Edit", id="form.edit"),
+                Binding("left", "step(-1)", "Previous value", show=False, id="form.previous"),
+                Binding("right", "step(1)", "Next value", show=False, id="form.next")]
 
     def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
         super().watch_cursor_coordinate(old, new)
@@ -42,6 +49,11 @@ class ParamGrid(RowTable):
         form = self.parent
         if isinstance(form, ParamForm):
             form.begin_edit()
+
+    def action_step(self, step: int) -> None:
+        form = self.parent
+        if isinstance(form, ParamForm):
+            form.step_choice(step)
 
 
 class ParamEditor(Input):
@@ -61,21 +73,38 @@ class ParamEditor(Input):
 
 
 class ParamForm(Vertical):
+    # For the help screen: the editor's keys (its own bindings are Input's).
+    HELP_KEYS = [Binding("enter", "apply", "Apply the value typed in the editor"),
+                 Binding("escape", "cancel", "Cancel the edit (and leave any other field)")]
     DEFAULT_CSS = """
     ParamForm { height: 1fr; }
     ParamForm > DataTable { height: 1fr; }
     /* fixed heights: moving through the grid updates these lines without a layout pass */
-    ParamForm > .param-help { height: 3; color: $text-muted; padding: 0 1; }
+    ParamForm > .param-help { height: 4; color: $text-muted; padding: 0 1; }
     ParamForm > Input { margin: 0 1; }
     ParamForm > Input.-invalid { background: $error 30%; }
     ParamForm > .param-error { height: 2; color: $error; padding: 0 1; }
     """
 
+    @dataclass
+    class Edited(Message):
+        """The user applied a value to a field."""
+
+        form: ParamForm
+        name: str
+
     def __init__(self, spec: Spec, **kwargs):
         super().__init__(**kwargs)
         self.spec = spec
-        self.raw: dict[str, str] = {p.name: _text(p.default) for p in spec.params}
+        self.params: dict[str, Param] = {}  # the spec's parameters, the budget after the epochs
+        for p in spec.params:
+            self.params[p.name] = p
+            if p.name == "epochs":
+                self.params[BUDGET.name] = BUDGET
+        self.params.setdefault(BUDGET.name, BUDGET)
+        self.raw: dict[str, str] = {p.name: _text(p.default) for p in self.params.values()}
         self._editing: str | None = None
+        self._described: Param | None = None
 
     def compose(self) -> ComposeResult:
         yield ParamGrid(show_header=False, zebra_stripes=True, id=f"grid-{self.spec.name}")
@@ -87,9 +116,18 @@ class ParamForm(Vertical):
         grid = self.grid
         grid.add_column("parameter", key="name")
         grid.add_column("value", key="value")
-        for p in self.spec.params:
+        for p in self.params.values():
             grid.add_row(p.name, self._cell(p), key=p.name)
-        self._describe(next(iter(self.spec.params)))
+        self._describe(next(iter(self.params.values())))
+
+    def on_resize(self) -> None:
+        # Tall enough for the longest help at this width, fixed: moving through the grid then repaints the help
+        # without a layout pass of the screen.
+        width = max(10, self.size.width - 2)
+        lines = max(len(self._help_text(p).wrap(self.app.console, width)) for p in self.params.values())
+        help_box = self.query_one(".param-help", Static)
+        if help_box.styles.height is None or help_box.styles.height.value != lines:
+            help_box.styles.height = lines
 
     @property
     def grid(self) -> DataTable:
@@ -105,16 +143,25 @@ class ParamForm(Vertical):
         if grid.row_count == 0:
             return None
         key = grid.coordinate_to_cell_key(grid.cursor_coordinate).row_key.value
-        return self.spec.params.params.get(key)
+        return self.params.get(key)
+
+    def _help_text(self, p: Param) -> Text:
+        allowed = "empty, or a number > 0" if p is BUDGET else p.allowed()
+        keys = " (Enter: pick; ←/→: step)" if p.choices or p.type == "bool" else ""
+        text = Text.assemble((p.name, "bold"), f": {p.help}. Allowed: {allowed}{keys}.")
+        value = self.raw.get(p.name, "")
+        if len(value) > 12:  # the grid's cell cuts a long value (a path): here it is whole
+            text.append(f"\nvalue: {value}")
+        return text
 
     def _describe(self, p: Param) -> None:
         # fixed height: repainted without relayout of the whole screen (each arrow key lands here)
-        self.query_one(".param-help", Static).update(f"[b]{p.name}[/b]: {p.help}. Allowed: {p.allowed()}.",
-                                                     layout=False)
+        self._described = p
+        self.query_one(".param-help", Static).update(self._help_text(p), layout=False)
 
     def highlighted(self, name: str | None) -> None:
         """The grid's cursor is on parameter ``name``."""
-        p = self.spec.params.params.get(name)
+        p = self.params.get(name)
         if p is not None and self._editing is None:
             self._describe(p)
             # the grid shows the value; the editor fills on Enter. An Input's value change relayouts the
@@ -130,15 +177,49 @@ class ParamForm(Vertical):
         p = self._param_at_cursor()
         if p is None:
             return
+        if p.choices or p.type == "bool":
+            self._pick(p)
+            return
         self._editing = p.name
         self._describe(p)
         self.editor.value = self.raw[p.name]
         self.screen.set_focus(self.editor)  # now, so that keys typed right after Enter edit the value
 
+    def _choices(self, p: Param) -> list[str]:
+        return list(p.choices) if p.choices else ["true", "false"]
+
+    def _pick(self, p: Param) -> None:
+        from ..screens.dialogs import Pick
+
+        def picked(value: str | None) -> None:
+            if value is not None:
+                self.apply(p.name, value)
+            self.grid.focus()
+
+        choices = self._choices(p)
+        current = self.raw[p.name].strip().lower()
+        self.app.push_screen(Pick(f"{p.name}: {p.help}", choices,
+                                  choices.index(current) if current in choices else 0), picked)
+
+    def step_choice(self, step: int) -> None:
+        """Left/right on a parameter with a fixed set of values: the previous or next one."""
+        p = self._param_at_cursor()
+        if p is None or not (p.choices or p.type == "bool"):
+            return
+        choices = self._choices(p)
+        current = self.raw[p.name].strip().lower()
+        at = choices.index(current) if current in choices else -step
+        self.apply(p.name, choices[(at + step) % len(choices)])
+
+    def apply(self, name: str, raw: Any) -> None:
+        """A value the user gave a field (typed, picked or stepped)."""
+        self.set_value(name, raw)
+        self.post_message(self.Edited(self, name))
+
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
         if self._editing:
-            self._check(self.spec.params.params[self._editing], event.value)
+            self._check(self.params[self._editing], event.value)
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -146,8 +227,8 @@ class ParamForm(Vertical):
         name = self._editing or (p.name if (p := self._param_at_cursor()) else None)
         if name is None:
             return
-        self.set_value(name, event.value)
         self._editing = None
+        self.apply(name, event.value)
         self.grid.focus()
 
     def cancel_edit(self) -> bool:
@@ -156,7 +237,7 @@ class ParamForm(Vertical):
             return False
         name, self._editing = self._editing, None
         self.editor.value = self.raw[name]
-        self._check(self.spec.params.params[name], self.raw[name])
+        self._check(self.params[name], self.raw[name])
         self.grid.focus()
         return True
 
@@ -183,18 +264,35 @@ class ParamForm(Vertical):
     # -- the form's values ---------------------------------------------------------------------------
     def set_value(self, name: str, raw: Any) -> None:
         """Put ``raw`` in a field (invalid values are kept, marked, and refused at start)."""
-        p = self.spec.params.params[name]
+        p = self.params[name]
         self.raw[name] = _text(raw)
         self.grid.update_cell(name, "value", self._cell(p))
         self._check(p, self.raw[name])
+        if self._described is p:
+            self._describe(p)
 
     def raw_values(self) -> dict[str, str]:
-        return dict(self.raw)
+        """The hyperparameters (without the budget)."""
+        return {k: v for k, v in self.raw.items() if k != BUDGET.name}
+
+    def budget(self) -> float | None:
+        """The training budget in seconds; None: the epochs decide (check ``errors`` first)."""
+        return parse_budget(self.raw[BUDGET.name])
+
+    def errors(self) -> list[str]:
+        """Every field's message (nothing on screen changes)."""
+        errors = []
+        for p in self.params.values():
+            try:
+                p.coerce(self.raw[p.name])
+            except LabdeckError as exc:
+                errors.append(str(exc))
+        return errors
 
     def field_errors(self) -> list[str]:
         """Every field's message, marking the first bad field in the editor."""
         errors = []
-        for p in self.spec.params:
+        for p in self.params.values():
             try:
                 p.coerce(self.raw[p.name])
             except LabdeckError as exc:
@@ -208,7 +306,7 @@ class ParamForm(Vertical):
     def overrides(self) -> dict[str, str]:
         """Only the values that differ from the defaults (what a preset stores)."""
         out = {}
-        for p in self.spec.params:
+        for p in self.params.values():
             try:
                 same = p.coerce(self.raw[p.name]) == p.default
             except LabdeckError:
@@ -217,9 +315,12 @@ class ParamForm(Vertical):
                 out[p.name] = self.raw[p.name]
         return out
 
-    def load(self, values: dict[str, Any]) -> None:
-        """Set every field from a preset or a run's parameters (missing keys take their defaults)."""
-        for p in self.spec.params:
+    def load(self, values: dict[str, Any], budget: float | None = None) -> None:
+        """Set every field from a preset or a run's parameters and budget (missing keys take their defaults)."""
+        values = dict(values)
+        if budget is not None:
+            values[BUDGET.name] = f"{budget:g}"
+        for p in self.params.values():
             self.set_value(p.name, values.get(p.name, p.default))
 
 

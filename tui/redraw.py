@@ -1,0 +1,68 @@
+"""How often the dashboard redraws: as often as the machine can spare, between 1 and 10 times a second.
+
+Training shares the CPU with the dashboard on a small machine: where every core is busy, each redraw comes off
+the run, so the pace backs off towards 1 Hz (every epoch is still shown, only later); where a core is idle
+(training on a GPU, or nothing running), it speeds up towards 10 Hz. Keys come first: a redraw due within
+``INPUT_QUIET_SECONDS`` of a key press waits for the next tick.
+"""
+
+from __future__ import annotations
+
+import time
+
+FASTEST, SLOWEST = 0.1, 1.0  # seconds between redraws: 10 Hz and 1 Hz
+START = 0.25
+BUSY, SPARE = 90.0, 70.0  # % of all cores in use above which the pace backs off, below which it speeds up
+STEP = 1.5
+INPUT_QUIET_SECONDS = 0.3
+
+
+class CpuUse:
+    """The machine's CPU use between two calls, in % of all its cores (its own window: psutil.cpu_percent's is
+    shared with the status bar)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[float, float] | None = None
+
+    def __call__(self) -> float:
+        import psutil  # on the first tick, after the first paint
+
+        t = psutil.cpu_times()
+        idle = t.idle + getattr(t, "iowait", 0.0)
+        total = sum(t)
+        last, self._last = self._last, (idle, total)
+        if last is None or total <= last[1]:
+            return 0.0
+        return 100.0 * (1.0 - (idle - last[0]) / (total - last[1]))
+
+
+class RedrawPace:
+    def __init__(self, cpu_percent=None) -> None:
+        """``cpu_percent()``: the machine's CPU use since the last call, in % of all cores."""
+        self._cpu_percent = cpu_percent or CpuUse()
+        self.seconds = START
+        self.busy = 0.0
+        self._last_key = 0.0
+
+    @property
+    def hertz(self) -> float:
+        return 1.0 / self.seconds
+
+    def key(self) -> None:
+        self._last_key = time.monotonic()
+
+    def may_draw(self) -> bool:
+        """False right after a key: the redraw would queue the key's own screen update behind plots."""
+        return time.monotonic() - self._last_key >= INPUT_QUIET_SECONDS
+
+    def drew(self, cost: float = 0.0) -> None:
+        """After a tick: adapt the pace to how busy the machine was since the last one."""
+        self.busy = self._cpu_percent()
+        if self.busy >= BUSY:
+            self.seconds = min(SLOWEST, self.seconds * STEP)
+        elif self.busy <= SPARE:
+            self.seconds = max(FASTEST, self.seconds / STEP)
+        self.seconds = max(self.seconds, min(SLOWEST, 10 * cost))  # a redraw never takes over 10% of the time
+
+    def describe(self) -> str:
+        return f"redrawing at {self.hertz:.1f} Hz (the machine's cores were {self.busy:.0f}% busy)"
