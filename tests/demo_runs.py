@@ -10,9 +10,10 @@ from engine.events import DataSummary, EpochMetrics, Evaluation, LogLine, Predic
 T0 = 1_764_000_000.0  # a fixed creation time
 
 
-def add_sequence_run(store: Store, run_id: str, cell: str, decay: float, created: float = T0) -> str:
-    params = registry.get("sequence").resolve({"cell": cell, "epochs": "12"})
-    store.create_run("sequence", params, run_id=run_id, created=created)
+def add_sequence_run(store: Store, run_id: str, cell: str, decay: float, created: float = T0,
+                     sweep: str | None = None, hidden: int = 64) -> str:
+    params = registry.get("sequence").resolve({"cell": cell, "epochs": "12", "hidden": hidden})
+    store.create_run("sequence", params, run_id=run_id, created=created, sweep=sweep)
     store.claim(run_id, 0, None)
     store.emit(RunStarted(run_id, "sequence", params, "cpu, fp32", "fp32"))
     head = [[i, round(math.cos(2 * math.pi * i / 50), 6)] for i in range(10)]
@@ -87,6 +88,14 @@ def add_language_run(store: Store, run_id: str, created: float = T0) -> str:
     store.emit(RunEnded(run_id, "finished", final, 180.0, 6))
     store.finish(run_id, "finished", final, 180.0, 6)
     return run_id
+
+
+def add_sweep(store: Store) -> str:
+    """A finished sweep of three trials over ``hidden``."""
+    for i, hidden in enumerate((16, 32, 64)):
+        add_sequence_run(store, f"demo-trial-{hidden}", "lstm", 0.3 + 0.2 * i, created=T0 + 400 + i,
+                         sweep="sw-demo", hidden=hidden)
+    return "sw-demo"
 
 
 def demo_store(home) -> Store:

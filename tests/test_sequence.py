@@ -7,7 +7,7 @@ import pytest
 
 from engine import runs
 from engine.errors import DataError, ParamError
-from engine.events import (CheckpointSaved, DataSummary, EpochMetrics, Evaluation, Predictions, RunEnded,
+from engine.events import (CheckpointSaved, Phase, DataSummary, EpochMetrics, Evaluation, Predictions, RunEnded,
                            RunStarted)
 from engine.store import Store
 
@@ -25,8 +25,12 @@ def test_trains_and_reports_every_lab_step(home):
     store = Store()
     run_id, ended, seen = train(store, epochs=3)
     assert ended.status == "finished", ended.message
-    kinds = [type(e) for e in seen]
+    kinds = [type(e) for e in seen if not isinstance(e, Phase)]
     assert kinds[0] is RunStarted and DataSummary in kinds and kinds[-1] is RunEnded
+    # what the run is doing, between training steps: before it starts, each epoch's evaluation, the final one
+    phases = [e.phase for e in seen if isinstance(e, Phase)]
+    assert phases == ["loading data", "measuring speed", *["evaluating"] * 3, "final evaluation"]
+    assert isinstance(seen[0], Phase) and isinstance(seen[-1], RunEnded)
     assert [e.epoch for e in seen if isinstance(e, EpochMetrics)] == [1, 2, 3]
     assert sum(isinstance(e, CheckpointSaved) for e in seen) == 3
     summary = next(e for e in seen if isinstance(e, DataSummary))

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from engine import registry
+from engine import Store, registry
 from tui.app import LabdeckApp
 from tui.experiment_pane import ExperimentPane
 from tui.widgets.line_plot import LinePlot
@@ -47,7 +47,7 @@ async def settle(pilot) -> None:
     await pilot.press(SEQUENCE_KEY)
     pane = app.query_one("#pane-sequence", ExperimentPane)
     while time.monotonic() < deadline:
-        state = app.states.get(pane.run_id or "")
+        state = app.model.states.get(pane.run_id or "")
         if state and state.ended and pane.drawn_version == state.version:
             break
         await pilot.pause(0.05)
@@ -88,7 +88,7 @@ def on_experiment(name: str, sub: str):
         pane = pilot.app.query_one(f"#pane-{name}", ExperimentPane)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            state = pilot.app.states.get(pane.run_id or "")
+            state = pilot.app.model.states.get(pane.run_id or "")
             if state and state.ended and pane.drawn_version == state.version:
                 break
             await pilot.pause(0.05)
@@ -129,3 +129,44 @@ def test_help_screen(app, snap_compare):
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=help_screen)
+
+
+SMALL = (80, 24)
+
+
+def test_language_with_generated_text_at_80x24(app, snap_compare):
+    async def generated(pilot):
+        from tui.results.language import Streamed
+
+        await on_experiment("language", "results")(pilot)
+        view = pilot.app.query_one("LanguageResults")
+        view.query_one("#lang-prompt").value = "def "
+        view.query_one("#lang-output").load_text("def ")
+        view.post_message(Streamed("read(self, path):\n    return self.open(path)\n" * 6, done=True,
+                                   stats="300 tokens at 1,234/s (checkpoint of epoch 6)"))
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=generated)
+
+
+def test_sweeps_with_trials_at_80x24(app, snap_compare):
+    from .demo_runs import add_sweep
+
+    add_sweep(Store(app.home))
+
+    async def sweeps(pilot):
+        await settle(pilot)
+        await pilot.press(str(len(registry.specs()) + 2))
+        await pilot.pause(0.5)
+        await plots_drawn(pilot)
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=sweeps)
+
+
+def test_new_sweep_dialog_at_80x24(app, snap_compare):
+    async def dialog(pilot):
+        await settle(pilot)
+        pilot.app.action_new_sweep()
+        await pilot.pause(0.5)
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=dialog)

@@ -50,7 +50,7 @@ def fill(app: LabdeckApp, values: dict[str, str]) -> None:
 
 def pane_state(app: LabdeckApp):
     pane = app.query_one("#pane-sequence", ExperimentPane)
-    return app.states.get(pane.run_id or "")
+    return app.model.states.get(pane.run_id or "")
 
 
 async def test_start_a_run_from_the_form_and_watch_epochs_arrive(home):
@@ -120,7 +120,7 @@ async def test_a_run_started_from_the_cli_appears_and_streams(home):
         await pilot.press(RUNS_KEY)
         table = app.query_one("#runs-table", DataTable)
         await until(pilot, lambda: run_id in [r.value for r in table.rows], what="run listed")
-        state = await until(pilot, lambda: (s := app.states.get(run_id)) and s, what="run followed")
+        state = await until(pilot, lambda: (s := app.model.states.get(run_id)) and s, what="run followed")
         await until(pilot, lambda: len(state.epochs) >= 2, what="epochs streaming")
         await until(pilot, lambda: state.status == "finished", what="finished")
         assert app.query_one(RunsPane).compared_ids() == [run_id]
@@ -147,7 +147,7 @@ async def test_a_tab_shown_before_its_turn_mounts_at_once_and_takes_the_keys(hom
         deadline = time.monotonic() + 30
         while not app.query("#grid-language") and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        assert "tab-sequence" in app._to_mount  # the tab before it in the hidden tabs' turn is still waiting
+        assert "tab-sequence" in app.tabs.to_mount  # the tab before it in the hidden tabs' turn is still waiting
         form = app.query_one("#form-language", ParamForm)
         await until(pilot, lambda: app.focused is form.grid, what="language form focused")
         await pilot.press("down")
@@ -209,7 +209,7 @@ async def test_vision_tab_predicts_an_image_file_and_filters_mistakes(home, tmp_
         await ready(pilot)
         await pilot.press(str(registry.names().index("vision") + 1))
         pane = app.query_one("#pane-vision", ExperimentPane)
-        state = await until(pilot, lambda: (s := app.states.get(pane.run_id or "")) and s.evaluation and s,
+        state = await until(pilot, lambda: (s := app.model.states.get(pane.run_id or "")) and s.evaluation and s,
                             what="vision run loaded")
         assert pane.run_id in run_id
         pane.query_one("TabbedContent").active = "results-vision"
@@ -244,7 +244,7 @@ async def test_language_prompt_streams_text_without_freezing(home, tmp_path):
         await ready(pilot)
         await pilot.press(str(registry.names().index("language") + 1))
         pane = app.query_one("#pane-language", ExperimentPane)
-        await until(pilot, lambda: (s := app.states.get(pane.run_id or "")) and s.ended, what="language run loaded")
+        await until(pilot, lambda: (s := app.model.states.get(pane.run_id or "")) and s.ended, what="language run loaded")
         pane.query_one("TabbedContent").active = "results-language"
         prompt = await until(pilot, lambda: (q := app.query("#lang-prompt")) and q.first(), what="results mounted")
         app.query_one("#lang-tokens", Input).value = "2000"
@@ -271,11 +271,11 @@ async def test_use_offline_data_from_the_palette(home):
         await ready(pilot)
         await pilot.press(str(registry.names().index("vision") + 1))
         names = {name: cb for name, _, cb in LabdeckCommands(app.screen)._commands()}
-        names["Use offline data"]()
+        await names["Use offline data"]()
         assert app.query_one("#form-vision", ParamForm).raw_values()["dataset"] == "shapes"
         await pilot.press(str(registry.names().index("language") + 1))
         app.query_one("#form-language", ParamForm).set_value("corpus", "tinyshakespeare")
-        names["Use offline data"]()
+        await names["Use offline data"]()
         assert app.query_one("#form-language", ParamForm).raw_values()["corpus"] == "stdlib"
 
 
@@ -302,6 +302,8 @@ async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
         report = home / "reports" / pane.selected / "report.md"
         await until(pilot, report.exists, what="report written")
         assert "trials.csv" in report.read_text()
+        await until(pilot, lambda: type(app.screen).__name__ == "ReportDone", what="report shown")
+        await pilot.press("escape")
         # a new sweep from the Sequence form
         await pilot.press(SEQUENCE_KEY)
         fill(app, tiny())

@@ -1,0 +1,200 @@
+"""Every control of every tab from the keyboard alone, over deterministic runs in a store (no training)."""
+
+from __future__ import annotations
+
+from textual.widgets import Checkbox, Input, OptionList, Static, TabbedContent, TextArea
+
+from engine import registry
+from tui.app import LabdeckApp
+from tui.experiment_pane import ExperimentPane
+from tui.widgets.param_form import ParamForm, ParamGrid
+
+from .demo_runs import demo_store
+from .test_tui import until
+
+KEY = {name: str(i + 1) for i, name in enumerate(registry.names() + ["runs", "sweeps"])}
+
+
+async def start(pilot) -> LabdeckApp:
+    app = pilot.app
+    await until(pilot, lambda: app.mounted, what="mounted")
+    return app
+
+
+def help_text(form: ParamForm) -> str:
+    return str(form.query_one(".param-help", Static).render())
+
+
+async def to_row(pilot, form: ParamForm, name: str) -> None:
+    form.grid.focus()
+    while form.grid.coordinate_to_cell_key(form.grid.cursor_coordinate).row_key.value != name:
+        await pilot.press("down")
+
+
+async def test_the_form_on_keys_full_help_choices_and_a_budget(home):
+    demo_store(home)
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot)
+        await pilot.press(KEY["vision"])
+        form = app.query_one("#form-vision", ParamForm)
+        await to_row(pilot, form, "dataset")
+        assert "folder:PATH (PATH/train/<class>/, PATH/test/<class>/ or PATH/<class>/ split 70/30)" in \
+            help_text(form).replace("\n", " ")  # the whole help, at 80x24 too
+        form.set_value("dataset", "folder:/data/my-own-images/2026")
+        assert "value: folder:/data/my-own-images/2026" in help_text(form)  # a long value, whole
+        # a parameter with a fixed set of values is picked from its list, or stepped
+        await to_row(pilot, form, "model")
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "Pick", what="choices")
+        options = app.screen.query_one(OptionList)
+        assert [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)] == \
+            list(registry.get("vision").params["model"].choices)
+        await pilot.press("down", "enter")
+        assert form.raw_values()["model"] == "lenet" and app.focused is form.grid
+        await pilot.press("right")
+        assert form.raw_values()["model"] == "fast"
+        # the budget: seconds, or empty for the epochs
+        await to_row(pilot, form, "budget")
+        await pilot.press("enter", *"30", "enter")
+        assert form.budget() == 30.0 and "budget" not in form.raw_values()
+        assert app.focused is form.grid
+
+
+async def test_sub_tabs_inputs_and_escape_from_any_field(home):
+    demo_store(home)
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start(pilot)
+        await pilot.press(KEY["sequence"])
+        tabs = app.query_one("#pane-sequence .run-tabs", TabbedContent)
+        await pilot.press("right_square_bracket")
+        assert tabs.active == "data-sequence"
+        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
+        assert tabs.active == "curves-sequence"  # round the four views
+        await pilot.press("left_square_bracket")
+        assert tabs.active == "log-sequence"
+        # Language: i types into the prompt; Escape leaves it, and the digits switch tabs again
+        await pilot.press(KEY["language"])
+        await pilot.press("i")
+        prompt = await until(pilot, lambda: (q := app.query("#lang-prompt")) and q.first(Input).has_focus
+                             and q.first(Input), what="prompt focused")
+        await pilot.press("a", "2")
+        assert prompt.value == "a2"
+        await pilot.press("escape")
+        assert isinstance(app.focused, ParamGrid)
+        await pilot.press(KEY["vision"])
+        assert app.query_one("#tabs", TabbedContent).active == "tab-vision"
+        # Vision: m shows the mistakes only; i goes to the file to classify
+        await pilot.press("m")
+        box = await until(pilot, lambda: (q := app.query("#vision-mistakes")) and q.first(Checkbox), what="results")
+        await until(pilot, lambda: box.value, what="mistakes only")
+        await pilot.press("i")
+        await until(pilot, lambda: app.focused is app.query_one("#vision-path"), what="path focused")
+        await pilot.press("escape")
+        assert isinstance(app.focused, ParamGrid)
+        # Runs: / filters, Escape goes back to the table
+        await pilot.press(KEY["runs"], "slash", "l", "m")
+        assert app.query_one("#runs-filter", Input).value == "lm"
+        await pilot.press("escape")
+        assert app.focused is app.query_one("#runs-table")
+
+
+async def test_sweeps_and_their_dialog_on_keys(home):
+    from tui.screens.sweep import NewSweep
+
+    from .demo_runs import add_sweep
+
+    add_sweep(demo_store(home))
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot)
+        await pilot.press(KEY["sweeps"])
+        trials = app.query_one("#trials-table")
+        await until(pilot, lambda: trials.row_count == 3, what="trials")
+        assert app.focused is trials
+        await pilot.press("tab")
+        assert app.focused is app.query_one("#sweeps-table")
+        await pilot.press("n")
+        dialog = await until(pilot, lambda: isinstance(app.screen, NewSweep) and app.screen, what="dialog")
+        # over the last experiment tab shown (Vision): its example grid names Vision's own parameters
+        example = dialog.query_one("#sweep-grid", Input).placeholder
+        assert example and all(part.split("=")[0] in registry.get("vision").params for part in example.split())
+        for button in ("#sweep-start", "#sweep-cancel"):  # on screen at 80x24
+            region = dialog.query_one(button).region
+            assert region.area and region.bottom <= 24 and region.right <= 80
+        assert app.focused is dialog.query_one("#sweep-grid")
+        await pilot.press(*"hidden=4,8", "escape")
+        await until(pilot, lambda: not isinstance(app.screen, NewSweep), what="dialog closed")
+
+
+async def test_nothing_stale_the_form_follows_its_run_and_errors_go_when_fixed(home):
+    demo_store(home)
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start(pilot)
+        await pilot.press(KEY["language"])
+        form = app.query_one("#form-language", ParamForm)
+        await until(pilot, lambda: form.raw_values()["epochs"] == "6", what="the run's values in the form")
+        form.apply("hidden", "0")
+        await pilot.press("s")
+        error = app.query_one("#pane-language .form-error", Static)
+        assert "hidden" in str(error.render())
+        form.apply("hidden", "32")
+        await until(pilot, lambda: str(error.render()) == "", what="the error gone with its cause")
+        # the generated text belongs to the run it was generated with
+        pane = app.query_one("#pane-language", ExperimentPane)
+        pane.run_view.show_view("results")
+        output = await until(pilot, lambda: (q := app.query("#lang-output")) and q.first(TextArea), what="results")
+        output.load_text("text of demo-lm")
+        pane.follow("demo-rnn")
+        assert output.text == ""
+
+
+async def test_a_report_stays_until_dismissed_is_listed_and_the_plot_saves_as_png(home):
+    from tui.screens.dialogs import ReportDone
+
+    demo_store(home)
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start(pilot)
+        await pilot.press(KEY["sequence"])
+        pane = app.query_one("#pane-sequence", ExperimentPane)
+        await until(pilot, lambda: (s := app.model.state(pane.run_id)) and s.ended, what="run loaded")
+        await pilot.press("R")
+        dialog = await until(pilot, lambda: isinstance(app.screen, ReportDone) and app.screen, timeout=60,
+                             what="report shown")
+        assert dialog.path == home / "reports" / pane.run_id / "report.md" and dialog.path.exists()
+        await pilot.press("c")
+        assert app.clipboard == str(dialog.path)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ReportDone)
+        app.action_reports()
+        await until(pilot, lambda: type(app.screen).__name__ == "Pick", what="reports list")
+        await pilot.press("enter")
+        assert isinstance(app.screen, ReportDone)
+        await pilot.press("escape")
+        await pilot.press("P")
+        png = home / "plots" / f"{pane.run_id}-loss.png"
+        await until(pilot, png.exists, timeout=60, what="plot saved")
+        assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+async def test_a_failed_download_offers_the_offline_data_by_its_reason_not_its_text(home):
+    from engine.events import RunEnded, RunStarted
+    from tui.messages import RunEvents
+
+    demo_store(home)
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start(pilot)
+        started = RunStarted("demo-cnn", "vision", {}, "cpu", "fp32")
+        app.post_message(RunEvents("demo-cnn", [started, RunEnded("demo-cnn", "failed", {}, 0.0, 0, "no network",
+                                                                  "download")]))
+        error = app.query_one("#pane-vision .form-error", Static)
+        await until(pilot, lambda: "dataset=shapes" in str(error.render()), what="offline data offered")
+        app.query_one("#pane-vision", ExperimentPane).show_error("")
+        app.post_message(RunEvents("demo-cnn", [started, RunEnded("demo-cnn", "failed", {}, 0.0, 0,
+                                                                  "cannot download CIFAR-10")]))
+        await pilot.pause(0.2)
+        assert str(error.render()) == ""  # the text alone does not decide

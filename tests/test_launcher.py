@@ -1,0 +1,49 @@
+"""The ``labdeck`` command in-process: the dashboard needs a terminal, ``--help`` says how to open it, and a report
+of a budgeted run says how many epochs it ran."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from engine import Store
+from engine.cli import main as cli_main
+from engine.report import write_report
+from tui import launcher
+
+
+class Pipe(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+def test_without_a_terminal_the_dashboard_says_so_in_one_line(monkeypatch, capsys, home):
+    monkeypatch.setattr("sys.stdin", Pipe())
+    monkeypatch.setattr("sys.stdout", Pipe())
+    for args in ([], ["--home", str(home)], [f"--home={home}"]):
+        assert launcher.main(args) == 2
+        err = capsys.readouterr().err
+        assert "needs a terminal" in err and "labdeck runs" in err and err.count("\n") == 1
+
+
+def test_home_is_taken_in_both_spellings():
+    assert launcher.dashboard_home(["--home=/x"]) == (True, "/x")
+    assert launcher.dashboard_home(["--home", "/x"]) == (True, "/x")
+    assert launcher.dashboard_home(["runs"]) == (False, None)
+
+
+def test_help_says_plain_labdeck_opens_the_dashboard(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["--help"])
+    out = capsys.readouterr().out
+    assert "Plain 'labdeck' (no command) opens the dashboard" in out and "examples:" in out
+
+
+def test_a_report_of_a_budgeted_run_says_how_many_epochs_ran(home):
+    store = Store(home)
+    run_id = store.create_run("sequence", {"epochs": 40, "hidden": 8}, budget=20.0)
+    store.finish(run_id, "finished", {"test_mse": 0.1}, 20.0, 102)
+    text = write_report(store, run_id, home / "out").read_text()
+    assert "| epochs | 102 run (a 20 s budget decided; the parameter was 40) |" in text
+    assert "| budget | 20 s |" in text

@@ -1,0 +1,167 @@
+"""Unit tests of what the dashboard knows about runs (no Textual), the redraw pace, and the engine's rules the UI
+calls (ranking, deleting, budgets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import LabdeckError, ParamError, Store
+from engine.events import BatchMetrics, CheckpointSaved, EpochMetrics, Phase, Progress, RunEnded, RunStarted
+from engine.params import parse_budget
+from engine.runs import delete
+from engine.scores import best, ranked
+from engine.store import RunInfo
+from tui.model import RunsModel
+from tui.redraw import FASTEST, SLOWEST, RedrawPace
+from tui.widgets.run_header import detail_text, eta_text, rate_text
+
+
+def info(run_id: str, experiment: str = "sequence", status: str = "finished", **metrics) -> RunInfo:
+    return RunInfo(run_id, experiment, status, {}, 0.0, None, None, "", metrics, 0.0, 0, "", "run")
+
+
+def started(run_id: str = "r1", budget: float | None = None) -> RunStarted:
+    return RunStarted(run_id, "sequence", {"epochs": 10}, "cpu, bf16, 2 threads [measured]", "bf16", 0, budget)
+
+
+def epoch(n: int, run_id: str = "r1", seconds: float = 1.0) -> EpochMetrics:
+    return EpochMetrics(run_id, n, 10, {"train_loss": 1.0 / n}, 0.01, seconds * n, n / 10, n * 10)
+
+
+def test_a_run_shows_what_it_is_doing_phase_by_phase():
+    model = RunsModel()
+    model.apply("r1", [Phase("r1", "loading data")])
+    state = model.states["r1"]
+    assert state.phase == "loading data"
+    model.apply("r1", [Progress("r1", "download", 5, 10)])
+    assert state.phase == "downloading data"
+    model.apply("r1", [started()])
+    assert (state.phase, state.status, state.precision) == ("training", "running", "bf16")
+    model.apply("r1", [Phase("r1", "evaluating")])
+    assert state.phase == "evaluating"
+    model.apply("r1", [epoch(1)])
+    assert state.phase == "saving checkpoint"
+    model.apply("r1", [CheckpointSaved("r1", 1, "x")])
+    assert state.phase == "training"
+    model.apply("r1", [Phase("r1", "final evaluation")])
+    assert "final evaluation" in str(detail_text(state)) and "cpu, bf16, 2 threads" in str(detail_text(state))
+    assert "measured" not in str(detail_text(state))  # the choice's reason stays in the log
+
+
+def test_the_rate_is_smoothed_and_has_a_unit():
+    model = RunsModel()
+    model.apply("r1", [started()])
+    state = model.states["r1"]
+    model.apply("r1", [BatchMetrics("r1", 1, 10, 0.5, 1000.0, 0.1, 1.0)])
+    assert rate_text(state, "img") == "1,000 img/s"
+    model.apply("r1", [BatchMetrics("r1", 1, 20, 0.5, 30.0, 0.2, 2.0)])  # one window 30x slower
+    assert 600 < state.rate < 800
+
+
+def test_eta_of_a_budgeted_first_epoch_counts_down_from_the_budget():
+    model = RunsModel()
+    model.apply("r1", [started(budget=60.0), BatchMetrics("r1", 1, 10, 0.5, 100.0, 0.25, 15.0)])
+    state = model.states["r1"]
+    assert not state.epochs and state.eta_seconds() == 45.0
+    assert eta_text(state) == "ETA 0:45"
+    model.apply("r2", [started("r2"), epoch(2, "r2", seconds=10.0)])  # epochs decide: 20 s for 20%
+    assert model.states["r2"].eta_seconds() == pytest.approx(80.0)
+
+
+def test_a_failed_run_says_why_where_the_user_looks():
+    model = RunsModel()
+    failed = model.apply("r1", [started(), RunEnded("r1", "failed", {}, 0.0, 0, "disk full", "")])
+    assert [e.message for e in failed] == ["disk full"]
+    assert str(detail_text(model.states["r1"])) == "failed: disk full"
+    assert model.apply("r1", [started(), RunEnded("r1", "failed", {}, 0.0, 0, "x")], reset=True) == []  # replayed
+
+
+def test_a_started_or_resumed_run_shows_at_once():
+    model = RunsModel()
+    state = model.started("r1", "sequence", {"epochs": 3}, 20.0)
+    assert (state.status, state.phase, state.budget) == ("queued", "starting", 20.0)
+    model.apply("r1", [started(), RunEnded("r1", "stopped", {}, 1.0, 1)])
+    version = state.version
+    model.resumed("r1")
+    assert (state.status, state.phase, state.ended) == ("queued", "starting", None) and state.version > version
+    # resumed from elsewhere (the CLI): the store's list says queued
+    model.apply("r1", [RunEnded("r1", "stopped", {}, 1.0, 1)])
+    model.update_runs([info("r1", status="queued")])
+    assert state.status == "queued" and state.ended is None
+
+
+def test_a_stale_running_status_does_not_undo_an_ended_run():
+    model = RunsModel()
+    model.apply("r1", [started(), RunEnded("r1", "finished", {}, 1.0, 1)])
+    model.update_runs([info("r1", status="running")])  # listed between its RunEnded and the store's update
+    assert model.states["r1"].status == "finished"
+    model.update_runs([info("r1", status="interrupted")])
+    assert model.states["r1"].status == "interrupted"
+
+
+def test_newest_and_compared_runs():
+    model = RunsModel()
+    model.update_runs([info("a"), info("b", "vision"), info("c")])
+    assert model.newest("sequence").id == "c" and model.newest("language") is None
+    model.apply("a", [started("a")])
+    model.apply("b", [RunStarted("b", "vision", {}, "cpu", "fp32")])
+    model.compared = ["a", "b", "zz"]
+    assert [s.run_id for s in model.compared_states()] == ["a", "b"]
+    assert [s.run_id for s in model.compared_states("vision")] == ["b"]
+
+
+def test_the_redraw_pace_backs_off_when_the_machine_is_busy_and_speeds_up_when_it_is_not():
+    load = [100.0]
+    pace = RedrawPace(lambda: load[0])
+    for _ in range(10):
+        pace.drew()
+    assert pace.seconds == SLOWEST  # 1 Hz: every core was busy
+    load[0] = 30.0
+    for _ in range(10):
+        pace.drew()
+    assert pace.seconds == FASTEST  # 10 Hz: a core to spare
+    pace.drew(cost=0.05)
+    assert pace.seconds == pytest.approx(0.5)  # never more than a tenth of the time redrawing
+    pace.key()
+    assert not pace.may_draw()
+    assert "Hz" in pace.describe()
+
+
+def test_runs_are_ranked_by_their_own_experiments_target_never_mixed():
+    runs = [info("s1", test_mse=0.5), info("v1", "vision", test_accuracy=0.6), info("s2", test_mse=0.1),
+            info("v2", "vision", test_accuracy=0.9), info("s3"), info("x", "unknown", test_mse=0.0)]
+    order = [i.id for i in ranked(runs)]
+    assert order[:4] == ["s2", "s1", "v2", "v1"]  # lower mse first, higher accuracy first, each group together
+    assert set(order[4:]) == {"s3", "x"}  # no score: last
+    assert best([r for r in runs if r.experiment == "vision"]).id == "v2"
+    assert best([info("s4")]) is None
+
+
+def test_an_active_run_cannot_be_deleted(home):
+    store = Store(home)
+    run_id = store.create_run("sequence", {})
+    with pytest.raises(LabdeckError, match="stop it before deleting"):
+        delete(store, run_id)  # queued
+    store.finish(run_id, "finished", {}, 1.0, 1)
+    assert delete(store, run_id) == run_id and store.runs() == []
+
+
+@pytest.mark.parametrize("raw", ["inf", "-1", "0", "nan", "soon", float("inf")])
+def test_a_budget_must_be_finite_seconds(raw):
+    with pytest.raises(ParamError, match="budget: must be a number of seconds > 0"):
+        parse_budget(raw)
+
+
+def test_an_empty_budget_means_the_epochs():
+    assert parse_budget("") is None and parse_budget(None) is None and parse_budget(" 20 ") == 20.0
+
+
+def test_the_store_counts_epochs_as_they_arrive(home):
+    store = Store(home)
+    run_id = store.create_run("sequence", {})
+    for n in (1, 2, 3):
+        store.log_epoch(run_id, n, {"train_loss": 1.0, "train_seconds": n * 2.0}, epoch(n, run_id))
+    got = store.get(run_id)
+    assert (got.epochs, got.train_seconds) == (3, 6.0)  # `labdeck runs` and `show` while it trains
+    store.truncate_after_epoch(run_id, 1)
+    assert store.get(run_id).epochs == 1
