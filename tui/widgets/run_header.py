@@ -84,7 +84,7 @@ class RunHeader(Vertical):
             self._shown_title = title
             self._title.update(Text.assemble(
                 (state.run_id, "bold"), " ", (state.status, STATUS_STYLE.get(state.status, "")),
-                f" epoch {epoch}" + (f"/{planned}" if planned else "")), layout=False)
+                f" ep {epoch}" + (f"/{planned}" if planned else "")), layout=False)
         progress = round(state.progress() * 100, 1)
         if progress != self._bar.progress:
             self._bar.update(progress=progress)
