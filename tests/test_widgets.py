@@ -153,6 +153,7 @@ async def test_an_arrow_key_that_scrolls_a_table_renders_only_the_rows_that_chan
     async with app.run_test(size=(60, 16)) as pilot:
         grid = app.query_one(DataTable)
         grid.focus()
+        await pilot.pause()  # the help panel takes its height for the longest help at this width
         visible = grid.size.height
         assert visible < grid.row_count  # the grid scrolls at this size
         for _ in range(visible - 1):  # to the last visible row
