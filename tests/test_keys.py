@@ -152,7 +152,7 @@ async def test_nothing_stale_the_form_follows_its_run_and_errors_go_when_fixed(h
 
 
 async def test_a_report_stays_until_dismissed_is_listed_and_the_plot_saves_as_png(home):
-    from tui.screens.dialogs import ReportDone
+    from tui.screens.reports import ReportDone
 
     demo_store(home)
     app = LabdeckApp(home, system_stats=False)
@@ -170,9 +170,11 @@ async def test_a_report_stays_until_dismissed_is_listed_and_the_plot_saves_as_pn
         await pilot.press("escape")
         assert not isinstance(app.screen, ReportDone)
         app.action_reports()
-        await until(pilot, lambda: type(app.screen).__name__ == "Pick", what="reports list")
+        await until(pilot, lambda: type(app.screen).__name__ == "ReportList", what="reports list")
         await pilot.press("enter")
         assert isinstance(app.screen, ReportDone)
+        await pilot.press("escape")  # back to the list, then to the tab
+        assert type(app.screen).__name__ == "ReportList"
         await pilot.press("escape")
         await pilot.press("P")
         png = home / "plots" / f"{pane.run_id}-loss.png"

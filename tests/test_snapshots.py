@@ -8,6 +8,7 @@ import pytest
 
 from engine import Store, registry
 from tui.app import LabdeckApp
+from tui.redraw import RedrawPace
 from tui.experiment_pane import ExperimentPane
 from tui.widgets.line_plot import LinePlot
 
@@ -22,6 +23,8 @@ SEQUENCE_KEY = str(registry.names().index("sequence") + 1)
 def app(home, monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
+    # the help screen shows the redraw pace, which follows this machine's load: a fixed one here
+    monkeypatch.setattr(RedrawPace, "describe", lambda self: "redrawing at 4.0 Hz (the machine's cores were 50% busy)")
     demo_store(home)
     yield LabdeckApp(home, system_stats=False)
     monkeypatch.delenv("TZ")
@@ -35,6 +38,7 @@ async def plots_drawn(pilot) -> None:
         await pilot.pause(0.05)
         if all(p.drawn for p in pilot.app.screen.query(LinePlot) if p.region.area):
             return
+    raise AssertionError("timed out waiting for the plots to be drawn")
 
 
 async def settle(pilot) -> None:
@@ -157,6 +161,11 @@ def test_sweeps_with_trials_at_80x24(app, snap_compare):
     async def sweeps(pilot):
         await settle(pilot)
         await pilot.press(str(len(registry.specs()) + 2))
+        trials = pilot.app.query_one("#trials-table")
+        deadline = time.monotonic() + 30
+        while trials.row_count < 3:
+            assert time.monotonic() < deadline, "timed out waiting for the trials"
+            await pilot.pause(0.05)
         await pilot.pause(0.5)
         await plots_drawn(pilot)
 

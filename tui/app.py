@@ -1,8 +1,8 @@
 """labdeck's dashboard: a tab per experiment plus Runs and Sweeps; starts, watches and controls runs.
 
-The app composes the screen, binds the keys that act on whichever tab is shown, and owns the workers: a thread
-reads the store and posts messages; the panes post what the user asked for (``messages``) and the app's workers
-change the store. Each tab's content redraws itself from the ``RunsModel`` on a timer, inside ``batch_update()``.
+The app composes the screen, binds the keys that act on whichever tab is shown (their workers too), and routes:
+a thread reads the store into the ``RunsModel``; each tab's content owns its own actions and redraws itself from
+the model on a timer whose pace adapts to the machine (``redraw``), inside ``batch_update()``.
 
 Start-up paints the frame first; the first experiment's form follows, then the background work and, one tab at a
 time, the other tabs' contents (``mounting``), so the modules behind them are imported only then.
@@ -11,7 +11,6 @@ time, the other tabs' contents (``mounting``), so the modules behind them are im
 from __future__ import annotations
 
 import gc
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -22,21 +21,21 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 import engine
 from engine import LabdeckError, registry
 
 from .experiment_pane import ExperimentPane
-from .messages import (ControlRun, ControlSweep, Controlled, DeleteRun, Launched, NewSweepAsked, OpenRun,
-                       ReportAsked, ReportWritten, RunEvents, RunsChanged, StartRun, StoreFailed, SystemStats)
+from .messages import (ControlRun, Controlled, Following, NewSweepAsked, OpenRun, ReportWritten, RunEvents,
+                       RunsChanged, StoreChanged, StoreFailed)
 from .model import RunsModel
 from .mounting import TabContents
 from .redraw import RedrawPace
+from .widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
-    from .screens.sweep import NewSweep
     from .watcher import StoreWatcher
 
 BACKGROUND_AFTER_SECONDS = 0.2  # reading the store starts this long after the first form is mounted
@@ -104,14 +103,13 @@ class LabdeckApp(App):
         self.watcher: StoreWatcher | None = None
         self.tab_keys = TAB_KEYS
         self.pace = RedrawPace()
-        self._stop_polling = threading.Event()  # set at exit: the poll thread sleeps on it, not in 0.1 s naps
         self._last_experiment = self.specs[0].name  # a new sweep from the Sweeps tab uses this form
         self._started = False  # the first tab is mounted: the others may mount as soon as they are shown
         shared = {"model": self.model, "home": self.home}
         plan = {f"tab-{s.name}": ("tui.experiment_pane:ExperimentPane", {"spec": s, "id": f"pane-{s.name}", **shared})
                 for s in self.specs}
-        plan["tab-runs"] = ("tui.runs_pane:RunsPane", {"id": "pane-runs", "model": self.model})
-        plan["tab-sweeps"] = ("tui.sweeps_pane:SweepsPane", {"id": "pane-sweeps", "model": self.model})
+        plan["tab-runs"] = ("tui.runs_pane:RunsPane", {"id": "pane-runs", **shared})
+        plan["tab-sweeps"] = ("tui.sweeps_pane:SweepsPane", {"id": "pane-sweeps", **shared})
         self.tabs = TabContents(self, plan, self._tab_mounted)
 
     # -- layout and start-up -----------------------------------------------------------------------------------
@@ -123,7 +121,7 @@ class LabdeckApp(App):
         with TabbedContent(id="tabs"):
             for i, (name, title) in enumerate(TABS):
                 yield TabPane(f"{i + 1} {title}", id=f"tab-{name}")  # filled by self.tabs
-        yield Static("", id="status-bar")
+        yield StatusBar(id="status-bar")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -174,7 +172,7 @@ class LabdeckApp(App):
     def _start_background(self) -> None:
         self.watch_store()
         if self.system_stats:
-            self.poll_system()
+            self.query_one(StatusBar).start_polling()
         self.set_timer(self.pace.seconds, self._on_redraw_timer)
 
     # -- background work ---------------------------------------------------------------------------------------
@@ -186,30 +184,6 @@ class LabdeckApp(App):
         self.watcher = StoreWatcher(self.home, self.post_message, lambda: worker.is_cancelled)
         self.watcher.run()
 
-    @work(thread=True, group="system", exclusive=True, exit_on_error=False)
-    def poll_system(self) -> None:
-        from .widgets.sys_status import system_text
-
-        worker = get_current_worker()
-        while not worker.is_cancelled:
-            self.post_message(SystemStats(system_text()))
-            if self._stop_polling.wait(2.0):
-                return
-
-    def on_unmount(self) -> None:
-        self._stop_polling.set()
-
-    @work(thread=True, group="launch", exit_on_error=False)
-    def launch(self, experiment: str, raw: dict, budget: float | None) -> None:
-        try:
-            store = engine.Store(self.home)
-            run_id = engine.create(store, experiment, raw, budget)
-            engine.spawn(store, run_id)
-        except LabdeckError as exc:
-            self.post_message(Launched(experiment, None, str(exc)))
-            return
-        self.post_message(Launched(experiment, run_id, params=store.get(run_id).params, budget=budget))
-
     @work(thread=True, group="control", exit_on_error=False)
     def control(self, action: str, run_id: str) -> None:
         try:
@@ -219,27 +193,6 @@ class LabdeckApp(App):
             return
         self.post_message(Controlled(action, run_id))
 
-    @work(thread=True, group="control", exit_on_error=False)
-    def control_sweep(self, action: str, sweep_id: str) -> None:
-        try:
-            getattr(engine.sweep, action)(engine.Store(self.home), sweep_id)
-        except LabdeckError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="warning")
-            return
-        self.call_from_thread(self.notify, f"{action}: sweep {sweep_id}")
-        self._refresh_runs()
-
-    @work(thread=True, group="delete", exit_on_error=False)
-    def delete(self, run_id: str) -> None:
-        from engine.runs import delete
-
-        try:
-            delete(engine.Store(self.home), run_id)
-        except LabdeckError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="warning")
-            return
-        self._refresh_runs()
-
     @work(thread=True, group="report", exit_on_error=False)
     def write_report(self, target: str) -> None:
         try:
@@ -248,26 +201,6 @@ class LabdeckApp(App):
             self.call_from_thread(self.notify, str(exc), severity="error")
             return
         self.post_message(ReportWritten(str(path)))
-
-    @work(thread=True, group="launch-sweep", exit_on_error=False)
-    def create_sweep(self, v: dict, dialog: NewSweep) -> None:
-        try:
-            store = engine.Store(self.home)
-            trials = engine.sweep.plan(v["experiment"], v["base"], engine.sweep.parse_grid(v["grid"]), v["random"],
-                                       engine.sweep.parse_ranges(v["ranges"], v["experiment"]))
-            budget = engine.sweep.parse_budget(v["budget"])
-            engine.sweep.check_options(v["parallel"], budget, v["backend"], asha=v["asha"], address=v["address"])
-            options = {k: v[k] for k in ("parallel", "backend", "address", "asha")}
-            sweep_id = engine.sweep.create(store, v["experiment"], trials, budget, options)
-            engine.sweep.spawn(store, sweep_id, v["parallel"])
-        except LabdeckError as exc:
-            self.call_from_thread(dialog.show_error, str(exc))
-            return
-        self.call_from_thread(self._sweep_started, sweep_id, len(trials), dialog)
-
-    def _refresh_runs(self) -> None:
-        if self.watcher:
-            self.watcher.refresh_runs()
 
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:
@@ -292,32 +225,10 @@ class LabdeckApp(App):
                 content.update_runs(message.runs)
 
     def on_store_failed(self, message: StoreFailed) -> None:
-        self.query_one("#status-bar", Static).update(f"[b $error]{message.error}[/]", layout=False)
+        self.query_one(StatusBar).show_error(message.error)
         self.notify(message.error, severity="error", timeout=30)
 
-    def on_system_stats(self, message: SystemStats) -> None:
-        self.query_one("#status-bar", Static).update(message.text, layout=False)  # one fixed line
-
     # -- what the panes ask for ----------------------------------------------------------------------------------------
-    @on(StartRun)
-    def start_run(self, message: StartRun) -> None:
-        self.launch(message.experiment, message.params, message.budget)
-
-    def on_launched(self, message: Launched) -> None:
-        pane = self._experiment_pane(message.experiment)
-        if pane is None:
-            return
-        if message.error:
-            pane.show_error(message.error)
-            return
-        pane.show_error("")
-        pane.pinned = False
-        self.model.started(message.run_id, message.experiment, message.params, message.budget)
-        self.show_run(pane, message.run_id)
-        self.redraw()  # the new run's header now, not when its process has imported torch
-        self.notify(f"started run {message.run_id}")
-        self._refresh_runs()
-
     @on(ControlRun)
     def control_run(self, message: ControlRun) -> None:
         self.control(message.action, message.run_id)
@@ -337,13 +248,20 @@ class LabdeckApp(App):
         pane = self._experiment_pane(info.experiment) if info is not None else None
         if pane is None:
             return
-        self.show_run(pane, info.id, pinned=True)
+        pane.follow(info.id, pinned=True)
         pane.form.load(info.params, info.budget)
         self.action_tab(info.experiment)
 
-    @on(DeleteRun)
-    def delete_run(self, message: DeleteRun) -> None:
-        self.delete(message.run_id)
+    @on(Following)
+    def subscribe(self, message: Following) -> None:
+        if self.watcher:
+            self.watcher.subscribe(message.run_id)
+        self.redraw()  # a run just started or opened shows now, not on the next tick
+
+    @on(StoreChanged)
+    def _refresh_runs(self) -> None:
+        if self.watcher:
+            self.watcher.refresh_runs()
 
     @on(NewSweepAsked)
     def new_sweep(self, message: NewSweepAsked) -> None:
@@ -351,28 +269,17 @@ class LabdeckApp(App):
 
         pane = self._experiment_pane(message.experiment or self._last_experiment)
         if pane is not None:
-            budget = pane.form.raw["budget"]
-            self.push_screen(NewSweep(pane.spec, pane.form.raw_values(), budget), self._sweep_dialog_closed)
-
-    def on_new_sweep_submitted(self, message: NewSweep.Submitted) -> None:
-        self.create_sweep(message.values, message.dialog)
-
-    @on(ControlSweep)
-    def sweep_control(self, message: ControlSweep) -> None:
-        self.control_sweep(message.action, message.sweep_id)
-
-    @on(ReportAsked)
-    def report_asked(self, message: ReportAsked) -> None:
-        self.notify(f"writing a report of {message.target} …", timeout=4)
-        self.write_report(message.target)
+            self.push_screen(NewSweep(pane.spec, pane.form.raw_values(), self.home, pane.form.raw["budget"]),
+                             self._sweep_dialog_closed)
 
     def on_report_written(self, message: ReportWritten) -> None:
-        from .screens.dialogs import ReportDone
+        from .screens.reports import ReportDone
 
         self.push_screen(ReportDone(Path(message.path)))
 
     def _sweep_dialog_closed(self, sweep_id: str | None) -> None:
         if sweep_id:
+            self._refresh_runs()
             # after the screen below has its focus back (that focus would bring its own tab back)
             self.call_after_refresh(self._show_sweep, sweep_id)
 
@@ -381,21 +288,11 @@ class LabdeckApp(App):
         if (sweeps := self.tabs.get("sweeps")) is not None:
             sweeps.select(sweep_id)
 
-    def _sweep_started(self, sweep_id: str, count: int, dialog: NewSweep) -> None:
-        dialog.dismiss(sweep_id)
-        self.notify(f"started sweep {sweep_id}: {count} trials")
-        self._refresh_runs()
-
     # -- following and drawing ------------------------------------------------------------------------------------
     def _follow_newest(self, pane: ExperimentPane) -> None:
         """Show the newest run of the pane's experiment, unless the user opened another."""
         if not pane.pinned and (newest := self.model.newest(pane.spec.name)) is not None:
-            self.show_run(pane, newest.id)
-
-    def show_run(self, pane: ExperimentPane, run_id: str, pinned: bool = False) -> None:
-        pane.follow(run_id, pinned)
-        if self.watcher:
-            self.watcher.subscribe(run_id)
+            pane.follow(newest.id)
 
     def active_tab(self) -> str:
         return (self.query_one("#tabs", TabbedContent).active or "tab-runs").removeprefix("tab-")
@@ -479,27 +376,16 @@ class LabdeckApp(App):
         content = self._content(self.active_tab())
         target = content.report_target() if content is not None else None
         if target:
-            self.post_message(ReportAsked(target))
+            self.notify(f"writing a report of {target} …", timeout=4)
+            self.write_report(target)
         else:
             self.notify("no run or sweep to report on", severity="warning")
 
     def action_reports(self) -> None:
-        """Pick one of the reports written so far, to read it or copy its path."""
-        from .screens.dialogs import Pick, ReportDone
+        """Every report written so far, to read one or copy its path."""
+        from .screens.reports import ReportList
 
-        folder = self.home / "reports"
-        reports = sorted(folder.glob("*/report.md"), key=lambda p: p.stat().st_mtime, reverse=True) \
-            if folder.is_dir() else []
-        if not reports:
-            self.notify("no reports yet: Shift+R writes one of the current run or sweep", severity="warning")
-            return
-        names = [p.parent.name for p in reports]
-
-        def chosen(name: str | None) -> None:
-            if name:
-                self.push_screen(ReportDone(folder / name / "report.md"))
-
-        self.push_screen(Pick("Reports (newest first)", names), chosen)
+        self.push_screen(ReportList(self.home))
 
     def action_new_sweep(self) -> None:
         self.post_message(NewSweepAsked(self.active_tab() if self.active_tab() in registry.names() else None))

@@ -1,11 +1,12 @@
 """An experiment tab: the hyperparameter form and run controls on the left, the followed run on the right.
 
-The pane owns its actions: start (after the form's checks), presets, the run view's sub-tabs, the results'
-controls and saving the plot. What changes the store goes up to the app as a message.
+The pane owns its actions: start (after the form's checks: it creates and spawns the run in a worker), presets,
+the run view's sub-tabs, the results' controls and saving the plot. It tells the app which run it follows.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,12 +14,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widget import MountError
 from textual.widgets import Button, Static
 
 from engine.spec import Spec
 
-from .messages import ControlRun, StartRun
+from .messages import ControlRun, Following, StoreChanged
 from .model import RunsModel
 from .presets import Presets
 from .widgets.param_form import ParamForm
@@ -153,6 +155,7 @@ class ExperimentPane(Horizontal):
     def follow(self, run_id: str, pinned: bool = False) -> None:
         if run_id != self.run_id:
             self.run_id = run_id
+            self.post_message(Following(run_id))
             if self.run_view is not None:
                 self.run_view.follow()
             info = self.model.infos.get(run_id)
@@ -173,7 +176,42 @@ class ExperimentPane(Horizontal):
             self.show_error(errors[0])  # once, under the form: the field is marked too
             return
         self.show_error("starting…")
-        self.post_message(StartRun(self.spec.name, self.form.raw_values(), self.form.budget()))
+        self._launch(self.form.raw_values(), self.form.budget())
+
+    @dataclass
+    class Launched(Message):
+        """The run was created and spawned (``run_id``), or refused (``error``)."""
+
+        run_id: str | None
+        params: dict
+        budget: float | None
+        error: str = ""
+
+    @work(thread=True, group="launch", exit_on_error=False)
+    def _launch(self, raw: dict[str, str], budget: float | None) -> None:
+        import engine
+
+        try:
+            store = engine.Store(self.home)
+            run_id = engine.create(store, self.spec.name, raw, budget)
+            engine.spawn(store, run_id)
+            params = store.get(run_id).params
+        except engine.LabdeckError as exc:
+            self.post_message(self.Launched(None, {}, budget, str(exc)))
+            return
+        self.post_message(self.Launched(run_id, params, budget))
+
+    def on_experiment_pane_launched(self, message: Launched) -> None:
+        message.stop()
+        if message.run_id is None:
+            self.show_error(message.error)
+            return
+        self.show_error("")
+        self.pinned = False
+        self.model.started(message.run_id, self.spec.name, message.params, message.budget)
+        self.follow(message.run_id)
+        self.post_message(StoreChanged())
+        self.notify(f"started run {message.run_id}")
 
     def action_view(self, step: int) -> None:
         if self.run_view is not None:

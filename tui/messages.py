@@ -1,7 +1,7 @@
 """Messages that travel up to the app: from the store watcher's thread, from the panes, and from workers.
 
-Panes never call the app's methods: they post what the user asked for, and the app, which owns the workers that
-change the store, decides.
+Panes never call the app's methods: they post what happened (a run to follow, the store changed) or what the user
+asked for that concerns more than one tab (open a run in its tab, write a report), and the app decides.
 """
 
 from __future__ import annotations
@@ -34,29 +34,25 @@ class RunsChanged(Message):
         return isinstance(message, RunsChanged)
 
 
-class SystemStats(Message):
-    def __init__(self, text: str):
-        super().__init__()
-        self.text = text
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, SystemStats)
-
-
 class StoreFailed(Message):
     def __init__(self, error: str):
         super().__init__()
         self.error = error
 
 
-# -- what a user asked for, posted by the panes ------------------------------------------------------
+# -- posted by the panes ------------------------------------------------------------------------------------
 @dataclass
-class StartRun(Message):
-    """Start a run of ``experiment`` with the form's (validated) values."""
+class Following(Message):
+    """A pane shows this run now: its events must be read."""
 
-    experiment: str
-    params: dict[str, str]
-    budget: float | None
+    run_id: str
+
+
+class StoreChanged(Message):
+    """A pane changed the store (created, deleted, stopped ...): list the runs again now."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StoreChanged)
 
 
 @dataclass
@@ -75,41 +71,13 @@ class OpenRun(Message):
 
 
 @dataclass
-class DeleteRun(Message):
-    run_id: str
-
-
-@dataclass
 class NewSweepAsked(Message):
     """Open the New sweep dialog over an experiment's form (None: the last experiment tab shown)."""
 
     experiment: str | None = None
 
 
-@dataclass
-class ControlSweep(Message):
-    action: str  # stop | resume
-    sweep_id: str
-
-
-@dataclass
-class ReportAsked(Message):
-    """Write a Markdown report of a run or a sweep."""
-
-    target: str
-
-
 # -- results of the app's workers ------------------------------------------------------------------------
-class Launched(Message):
-    """A run started from the form was created and spawned (or refused, with the reason)."""
-
-    def __init__(self, experiment: str, run_id: str | None, error: str = "", params: dict | None = None,
-                 budget: float | None = None):
-        super().__init__()
-        self.experiment, self.run_id, self.error = experiment, run_id, error
-        self.params, self.budget = params or {}, budget
-
-
 @dataclass
 class Controlled(Message):
     """A control action was accepted by the store (or refused: ``error``)."""

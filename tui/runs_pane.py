@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -14,7 +16,7 @@ from engine import RunInfo, registry
 from engine.formatting import fmt
 from engine.scores import ranked, score
 
-from .messages import DeleteRun, OpenRun
+from .messages import OpenRun, StoreChanged
 from .model import RunsModel
 from .state import STATUS_STYLE, RunState
 from .widgets.line_plot import Line, LinePlot
@@ -51,9 +53,9 @@ class RunsPane(Vertical):
         Binding("d", "delete", "Delete", id="runs.delete"),
     ]
 
-    def __init__(self, model: RunsModel, **kwargs):
+    def __init__(self, model: RunsModel, home: Path, **kwargs):
         super().__init__(**kwargs)
-        self.model = model
+        self.model, self.home = model, home
         self.infos: list[RunInfo] = []
         self.marked: set[str] = set()
         self.sort = "created"
@@ -100,11 +102,23 @@ class RunsPane(Vertical):
 
         def delete(yes: bool | None) -> None:
             if yes:
-                self.post_message(DeleteRun(run_id))
+                self._delete(run_id)
 
         from .screens.dialogs import Confirm
 
         self.app.push_screen(Confirm(f"Delete run {run_id} and its files?"), delete)
+
+    @work(thread=True, group="delete", exit_on_error=False)
+    def _delete(self, run_id: str) -> None:
+        from engine import LabdeckError, Store
+        from engine.runs import delete
+
+        try:
+            delete(Store(self.home), run_id)
+        except LabdeckError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="warning")
+            return
+        self.post_message(StoreChanged())
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.focus_home()

@@ -3,7 +3,10 @@ swept parameter, and the loss curves of the trials you mark."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -12,7 +15,7 @@ from textual.widgets import DataTable, Static
 from engine import RunInfo, registry, sweep
 from engine.formatting import fmt
 
-from .messages import ControlSweep, NewSweepAsked
+from .messages import NewSweepAsked, StoreChanged
 from .model import RunsModel
 from .runs_pane import loss_lines
 from .state import STATUS_STYLE
@@ -31,9 +34,9 @@ class SweepsPane(Vertical):
                 tooltip="Move between the sweeps and their trials"),
     ]
 
-    def __init__(self, model: RunsModel, **kwargs):
+    def __init__(self, model: RunsModel, home: Path, **kwargs):
         super().__init__(**kwargs)
-        self.model = model
+        self.model, self.home = model, home
         self.infos: list[RunInfo] = []
         self.selected: str | None = None
         self.marked: set[str] = set()
@@ -150,7 +153,19 @@ class SweepsPane(Vertical):
 
     def action_control(self, action: str) -> None:
         if self.selected:
-            self.post_message(ControlSweep(action, self.selected))
+            self._control(action, self.selected)
+
+    @work(thread=True, group="control-sweep", exit_on_error=False)
+    def _control(self, action: str, sweep_id: str) -> None:
+        from engine import LabdeckError, Store
+
+        try:
+            getattr(sweep, action)(Store(self.home), sweep_id)
+        except LabdeckError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="warning")
+            return
+        self.app.call_from_thread(self.notify, f"{action}: sweep {sweep_id}")
+        self.post_message(StoreChanged())
 
     def action_switch_table(self) -> None:
         sweeps, trials = self.query_one("#sweeps-table", DataTable), self.query_one("#trials-table", DataTable)

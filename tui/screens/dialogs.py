@@ -74,36 +74,3 @@ class Pick(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-
-class ReportDone(ModalScreen[None]):
-    """Where a report is: shown until dismissed, with its path to copy and its text to read."""
-
-    CSS_PATH = CSS
-    BINDINGS = [Binding("c", "copy", "Copy path", id="report.copy"),
-                Binding("escape,enter,q", "close", "Close", id="report.close")]
-
-    def __init__(self, path: Path):
-        super().__init__()
-        self.path = path
-
-    def compose(self) -> ComposeResult:
-        from textual.containers import VerticalScroll
-        from textual.widgets import Markdown
-
-        try:
-            text = self.path.read_text(errors="replace")
-        except OSError as exc:
-            text = f"cannot read {self.path}: {exc.strerror or exc}"
-        with Vertical(classes="dialog report-dialog"):
-            yield Label(f"[b]Report[/]: {self.path}", classes="report-path")
-            yield Label("[b]c[/] copy the path   [b]Esc[/] close   (figures and CSV files lie beside it)",
-                        classes="dialog-hint")
-            with VerticalScroll(classes="report-text"):
-                yield Markdown(text)
-
-    def action_copy(self) -> None:
-        self.app.copy_to_clipboard(str(self.path))  # OSC 52: reaches the local clipboard over SSH and tmux too
-        self.notify(f"copied {self.path}")
-
-    def action_close(self) -> None:
-        self.dismiss(None)

@@ -1,14 +1,16 @@
-"""The New sweep dialog: the grid or random ranges to try, on top of the current experiment form's values."""
+"""The New sweep dialog: the grid or random ranges to try, on top of the current experiment form's values.
+
+It creates and starts the sweep itself (in a worker) and closes with its id; a bad value is one line in it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
@@ -40,14 +42,9 @@ class NewSweep(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="sweep.cancel"),
                 Binding("ctrl+s", "submit", "Start sweep", id="sweep.start")]
 
-    @dataclass
-    class Submitted(Message):
-        values: dict
-        dialog: NewSweep
-
-    def __init__(self, spec: Spec, base: dict[str, str], budget: str = ""):
+    def __init__(self, spec: Spec, base: dict[str, str], home: Path, budget: str = ""):
         super().__init__()
-        self.spec, self.experiment, self.base, self.budget = spec, spec.name, base, budget
+        self.spec, self.experiment, self.base, self.home, self.budget = spec, spec.name, base, home, budget
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -106,7 +103,26 @@ class NewSweep(ModalScreen[str | None]):
             self.show_error(f"not a number: {exc}")
             return
         self.show_error("")
-        self.post_message(self.Submitted(values, self))
+        self._create(values)
+
+    @work(thread=True, group="launch-sweep", exclusive=True, exit_on_error=False)
+    def _create(self, v: dict) -> None:
+        from engine import LabdeckError, Store, sweep
+
+        try:
+            trials = sweep.plan(v["experiment"], v["base"], sweep.parse_grid(v["grid"]), v["random"],
+                                sweep.parse_ranges(v["ranges"], v["experiment"]))
+            budget = sweep.parse_budget(v["budget"])
+            sweep.check_options(v["parallel"], budget, v["backend"], asha=v["asha"], address=v["address"])
+            options = {k: v[k] for k in ("parallel", "backend", "address", "asha")}
+            store = Store(self.home)
+            sweep_id = sweep.create(store, v["experiment"], trials, budget, options)
+            sweep.spawn(store, sweep_id, v["parallel"])
+        except LabdeckError as exc:
+            self.app.call_from_thread(self.show_error, str(exc))
+            return
+        self.app.call_from_thread(self.notify, f"started sweep {sweep_id}: {len(trials)} trials")
+        self.app.call_from_thread(self.dismiss, sweep_id)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
