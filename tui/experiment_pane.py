@@ -150,7 +150,9 @@ class ExperimentPane(Horizontal):
     # -- following runs ------------------------------------------------------------------------------------------
     def show_error(self, text: str) -> None:
         self._error = text
-        self.query_one(".form-error", Static).update(f"[b $error]{text}[/]" if text else "")
+        box = self.query_one(".form-error", Static)
+        box.update(f"[b $error]{text}[/]" if text else "")
+        box.display = bool(text)  # takes no row while there is nothing to say
 
     def follow(self, run_id: str, pinned: bool = False) -> None:
         if run_id != self.run_id:
@@ -247,7 +249,7 @@ class ExperimentPane(Horizontal):
         """The followed run could not download its data: say how to do without."""
         if self.spec.offline is not None:
             key, value = self.spec.offline
-            self.show_error(f"download failed: Ctrl+P 'Use offline data' sets {key}={value} (needs no download)")
+            self.show_error(f"offline? Ctrl+P, Use offline data: {key}={value}")
 
     def action_save_preset(self) -> None:
         def save(name: str | None) -> None:

@@ -29,6 +29,9 @@ from engine.spec import Spec
 from .row_table import RowTable
 
 
+HELP_LINES = 4  # the help panel's least height
+
+
 class ParamGrid(RowTable):
     """The form's table. Enter opens the editor within the key's own handling (a binding, not a message), so
     keys typed right after it already go to the editor."""
@@ -78,12 +81,14 @@ class ParamForm(Vertical):
                  Binding("escape", "cancel", "Cancel the edit (and leave any other field)")]
     DEFAULT_CSS = """
     ParamForm { height: 1fr; }
-    ParamForm > DataTable { height: 1fr; }
-    /* fixed heights: moving through the grid updates these lines without a layout pass */
+    /* a long value (a path) is whole in the help panel: no horizontal scrollbar taking a row */
+    ParamForm > DataTable { height: 1fr; overflow-x: hidden; }
+    /* the height its help needs (see _fit_help): most moves through the grid repaint it without a layout pass */
     ParamForm > .param-help { height: 4; color: $text-muted; padding: 0 1; }
     ParamForm > Input { margin: 0 1; }
     ParamForm > Input.-invalid { background: $error 30%; }
-    ParamForm > .param-error { height: 2; color: $error; padding: 0 1; }
+    /* only while the edited value is invalid: the grid keeps the rows the rest of the time */
+    ParamForm > .param-error { height: auto; color: $error; padding: 0 1; display: none; }
     """
 
     @dataclass
@@ -121,10 +126,16 @@ class ParamForm(Vertical):
         self._describe(next(iter(self.params.values())))
 
     def on_resize(self) -> None:
-        # Tall enough for the longest help at this width, fixed: moving through the grid then repaints the help
-        # without a layout pass of the screen.
-        width = max(10, self.size.width - 2)
-        lines = max(len(self._help_text(p).wrap(self.app.console, width)) for p in self.params.values())
+        self._fit_help()
+
+    def _fit_help(self) -> None:
+        """The help panel takes as many lines as the highlighted parameter's help needs at this width, at least
+        HELP_LINES: most moves through the grid then repaint it without a layout pass of the screen, and a long
+        help (a data source's forms) is never cut, while at 80x24 the grid keeps its rows."""
+        p = self._described
+        if p is None or not self.size.width:
+            return
+        lines = max(HELP_LINES, len(self._help_text(p).wrap(self.app.console, max(10, self.size.width - 2))))
         help_box = self.query_one(".param-help", Static)
         if help_box.styles.height is None or help_box.styles.height.value != lines:
             help_box.styles.height = lines
@@ -155,9 +166,10 @@ class ParamForm(Vertical):
         return text
 
     def _describe(self, p: Param) -> None:
-        # fixed height: repainted without relayout of the whole screen (each arrow key lands here)
+        # each arrow key lands here: a layout pass only when the help needs more (or fewer) lines
         self._described = p
         self.query_one(".param-help", Static).update(self._help_text(p), layout=False)
+        self._fit_help()
 
     def highlighted(self, name: str | None) -> None:
         """The grid's cursor is on parameter ``name``."""
@@ -247,11 +259,17 @@ class ParamForm(Vertical):
             p.coerce(raw)
         except LabdeckError as exc:
             self.editor.add_class("-invalid")
-            self.query_one(".param-error", Static).update(str(exc), layout=False)
+            self._show_error(str(exc))
             return str(exc)
         self.editor.remove_class("-invalid")
-        self.query_one(".param-error", Static).update("", layout=False)
+        self._show_error("")
         return None
+
+    def _show_error(self, text: str) -> None:
+        box = self.query_one(".param-error", Static)
+        if str(box.render()) != text:
+            box.update(text)
+            box.display = bool(text)  # takes no row while there is nothing to say
 
     def _cell(self, p: Param) -> Text:
         raw = self.raw[p.name]
