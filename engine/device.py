@@ -65,21 +65,40 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_key() -> str:
+    """The CPU as far as speed decisions go: its name and a digest of its feature flags. The name alone says just
+    "AMD EPYC" for CPUs with and without bf16, whose best precision differs 13-fold."""
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags = " ".join(sorted(line.split(":", 1)[1].split()))
+                break
+    except OSError:
+        pass
+    import hashlib
+
+    return f"{cpu_name()} [{hashlib.sha1(flags.encode()).hexdigest()[:12]}]"
+
+
 def _cache_file() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("labdeck", appauthor=False)) / "precision.json"
 
 
-def _cached(cache_key: str, measure: Callable[[], dict]) -> tuple[dict, bool]:
-    """A measured decision, from the cache file or measured now and stored."""
+def _cached(cache_key: str, measure: Callable[[], dict], valid: Callable[[dict], bool]) -> tuple[dict, bool]:
+    """A measured decision, from the cache file (if ``valid``) or measured now and stored."""
     cache = _cache_file()
     try:
         known = json.loads(cache.read_text())
     except (OSError, ValueError):
         known = {}
-    if cache_key in known:
-        return known[cache_key], True
+    if not isinstance(known, dict):
+        known = {}
+    entry = known.get(cache_key)
+    if isinstance(entry, dict) and isinstance(entry.get("why"), str) and valid(entry):
+        return entry, True
     known[cache_key] = measure()
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -108,7 +127,8 @@ def choose_threads(key: str, probe: Callable[[], float]) -> tuple[int, str]:
         return {"threads": best, "why": f"{times[1] * 1e3:.1f} ms/step on 1 thread, "
                                         f"{times[cores] * 1e3:.1f} on {cores}"}
 
-    decision, cached = _cached(f"threads|{key}|{cpu_name()}|{cores} cores|torch {torch.__version__}", measure)
+    decision, cached = _cached(f"threads|{key}|{cpu_key()}|{cores} cores|torch {torch.__version__}", measure,
+                               lambda d: d.get("threads") in (1, cores))
     torch.set_num_threads(decision["threads"])
     return decision["threads"], ("measured earlier: " if cached else "measured: ") + decision["why"]
 
@@ -136,7 +156,8 @@ def choose_precision(device: torch.device, requested: str, key: str,
         precision = "bf16" if bf16 < 0.9 * fp32 else "fp32"  # demand a clear win: bf16 costs accuracy
         return {"precision": precision, "why": f"bf16 step {bf16 * 1e3:.1f} ms vs fp32 {fp32 * 1e3:.1f} ms"}
 
-    decision, cached = _cached(f"{key}|{cpu_name()}|torch {torch.__version__}", measure)
+    decision, cached = _cached(f"{key}|{cpu_key()}|torch {torch.__version__}", measure,
+                               lambda d: d.get("precision") in ("fp32", "bf16"))
     return Plan(device, decision["precision"], ("measured earlier: " if cached else "measured: ") + decision["why"])
 
 

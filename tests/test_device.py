@@ -41,3 +41,40 @@ def test_threads_only_when_clearly_faster(home, monkeypatch):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_decisions_are_keyed_by_the_cpus_features_not_its_name(home, monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(device, "cpu_name", lambda: "AMD EPYC")
+    flags = {"line": "flags\t: fpu avx2 avx512f avx512_bf16"}
+
+    class CpuInfo:
+        def __init__(self, path):
+            pass
+
+        def read_text(self):
+            return "model name\t: AMD EPYC\n" + flags["line"] + "\n"
+
+    monkeypatch.setattr(device, "Path", lambda p: CpuInfo(p) if p == "/proc/cpuinfo" else __import__("pathlib").Path(p))
+    with_bf16 = device.cpu_key()
+    assert device.choose_precision(cpu, "auto", "k", probe={"fp32": 0.01, "bf16": 0.004}.get).precision == "bf16"
+    flags["line"] = "flags\t: fpu avx2"  # another node: same name, no bf16
+    assert device.cpu_key() != with_bf16
+    slow = {"fp32": 0.01, "bf16": 0.13}
+    assert device.choose_precision(cpu, "auto", "k", probe=slow.get).precision == "fp32"  # measured, not reused
+
+
+def test_a_malformed_cache_entry_is_measured_again(home):
+    cpu = torch.device("cpu")
+    device.choose_precision(cpu, "auto", "m5", probe={"fp32": 0.01, "bf16": 0.004}.get)
+    cache = device._cache_file()
+    import json
+
+    known = json.loads(cache.read_text())
+    for key in known:
+        known[key] = {"precision": "fp64"}  # no such precision, no "why": a KeyError before
+    cache.write_text(json.dumps(known))
+    plan = device.choose_precision(cpu, "auto", "m5", probe={"fp32": 0.01, "bf16": 0.004}.get)
+    assert plan.precision == "bf16" and plan.reason.startswith("measured:")
+    cache.write_text("[1, 2")  # not even JSON
+    assert device.choose_precision(cpu, "auto", "m5", probe={"fp32": 0.01, "bf16": 0.02}.get).precision == "fp32"
