@@ -21,6 +21,10 @@ class RunNotFound(LabdeckError):
     """No run with that id in the store."""
 
 
+class RunBusy(LabdeckError):
+    """Another live process already trains that run."""
+
+
 class StoreError(LabdeckError):
     """The run store cannot be opened or written."""
 

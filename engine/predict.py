@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import LabdeckError, ParamError
 from .store import RunInfo, Store
-from .trainer import load_checkpoint
+from .checkpoint import load as load_checkpoint
 
 
 def _series(inputs: list[str], csv: str | None) -> np.ndarray:
@@ -30,7 +30,7 @@ def _series(inputs: list[str], csv: str | None) -> np.ndarray:
 
 def predict(store: Store, info: RunInfo, inputs: list[str], csv: str | None = None, steps: int = 20
             ) -> dict[str, Any]:
-    ckpt = load_checkpoint(store.checkpoint_path(info.id))
+    ckpt = load_checkpoint(store.checkpoint_path(info.id), info.experiment)
     if info.experiment == "sequence":
         from .experiments.sequence.experiment import predict as forecast
 
@@ -57,4 +57,4 @@ def generator(store: Store, info: RunInfo):
         raise LabdeckError(f"run {info.id} is a {info.experiment} run; text generation needs a language run")
     from .experiments.language.experiment import Generator
 
-    return Generator(load_checkpoint(store.checkpoint_path(info.id)))
+    return Generator(load_checkpoint(store.checkpoint_path(info.id), info.experiment))

@@ -35,13 +35,15 @@ def delete(store: Store, run_id: str) -> str:
 
 
 def run_here(store: Store, run_id: str, resume: bool = False,
-             on_event: Callable[[Event], None] | None = None) -> RunEnded:
+             on_event: Callable[[Event], None] | None = None,
+             stop_requested: Callable[[], bool] = lambda: False) -> RunEnded:
     """Train ``run_id`` in this process (foreground CLI and the detached worker)."""
     from .trainer import Trainer  # imports torch: only run processes pay for it
 
     info = store.get(run_id)
     experiment = registry.get(info.experiment).load()
-    return Trainer(store, experiment, info.id, info.params, info.budget, on_event).run(resume=resume)
+    return Trainer(store, experiment, info.id, info.params, info.budget, on_event,
+                   stop_requested).run(resume=resume)
 
 
 _children: list[subprocess.Popen] = []  # runs this process started, reaped by reap()
@@ -50,7 +52,8 @@ _children: list[subprocess.Popen] = []  # runs this process started, reaped by r
 def spawn(store: Store, run_id: str, resume: bool = False, stop_with_parent: bool = False) -> int:
     """Start the run in a detached process that outlives this one (its own session: no SIGHUP), or, with
     ``stop_with_parent``, one that stops cleanly when this process ends."""
-    log = open(store.run_dir(run_id) / "output.log", "ab")
+    log = os.fdopen(os.open(store.run_dir(run_id) / "output.log", os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600),
+                    "ab")
     cmd = [sys.executable, "-m", "engine.worker", "--home", str(store.home), run_id]
     if resume:
         cmd.append("--resume")
@@ -109,15 +112,17 @@ def stop(store: Store, run_id: str) -> str:
 
 
 def resume(store: Store, run_id: str) -> str:
-    """Unpause a paused run, or continue a stopped, interrupted or failed run from its last checkpoint."""
+    """Unpause a paused run, or continue a stopped, interrupted or failed run from its last checkpoint (from the
+    start if it has none)."""
     info = store.get(run_id)
     if info.status == "paused" or (info.status == "running" and info.control == "pause"):
         store.request(info.id, "run")
         return info.id
     if info.status in ("stopped", "interrupted", "failed"):
-        if not store.checkpoint_path(info.id).exists():
-            raise LabdeckError(f"run {info.id} has no checkpoint to resume from (it ended before its first epoch)")
-        store.set_status(info.id, "queued", "")
+        # without a checkpoint (it ended before its first was written) it starts again from the first epoch
+        refused = store.requeue(info.id)  # of two resumes at once, one starts a worker
+        if refused:
+            raise LabdeckError(f"run {info.id} is {refused}; nothing to resume")
         spawn(store, info.id, resume=True)
         return info.id
     raise LabdeckError(f"run {info.id} is {info.status}; nothing to resume")

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import RunNotFound, StoreError
+from . import faults
+from .errors import RunBusy, RunNotFound, StoreError
 from .events import Event, from_record, to_record
 from .procs import process_alive
 
@@ -69,6 +70,13 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
 """
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) readable by this user only, whatever the umask."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
 
 
 def default_home() -> Path:
@@ -123,11 +131,15 @@ class Store:
     def __init__(self, home: str | os.PathLike | None = None):
         self.home = Path(home) if home else default_home()
         try:
-            (self.home / "runs").mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.home / "labdeck.db", timeout=30, isolation_level=None,
-                                       check_same_thread=False)
+            _private_dir(self.home)
+            _private_dir(self.home / "runs")
+            db = self.home / "labdeck.db"
+            if not db.exists():
+                os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))  # private whatever the umask
+            self._db = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            # every commit on the disk before it returns: a power loss loses no epoch that was reported
+            self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
             if "host" not in {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}:  # a store from 0.1
@@ -157,10 +169,26 @@ class Store:
                 try:
                     for sql, args in statements:
                         self._db.execute(sql, args)
+                        faults.point("store-transaction")
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"run store write failed ({self.home}): {exc}") from None
+
+    def _atomic(self, body):
+        """Run ``body(db)`` in one write transaction (other processes wait): a check and the write it allows."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = body(self._db)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+                return result
             except sqlite3.Error as exc:
                 raise StoreError(f"run store write failed ({self.home}): {exc}") from None
 
@@ -186,13 +214,35 @@ class Store:
         self._write("INSERT INTO runs (id, experiment, status, params, created, sweep, budget) "
                     "VALUES (?,?,?,?,?,?,?)",
                     (run_id, experiment, "queued", json.dumps(params), created, sweep, budget))
-        self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+        _private_dir(self.run_dir(run_id))
         return run_id
 
     def claim(self, run_id: str, pid: int, pid_start: float | None, device: str = "") -> None:
-        """Mark the run as running in process ``pid`` of this machine."""
-        self._write("UPDATE runs SET status='running', pid=?, pid_start=?, host=?, control='run', message='', "
-                    "ended=NULL, device=? WHERE id=?", (pid, pid_start, HOST, device, run_id))
+        """Mark the run as running in process ``pid`` of this machine; refused (RunBusy) while another live process
+        has it, so that two workers never train one run."""
+        def body(db: sqlite3.Connection) -> None:
+            row = db.execute("SELECT status, pid, pid_start, host FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row and row[0] in ("running", "paused") and row[1] not in (None, pid) and is_local(row[3]) \
+                    and process_alive(row[1], row[2]):
+                raise RunBusy(f"run {run_id} is already {row[0]} in process {row[1]}")
+            db.execute("UPDATE runs SET status='running', pid=?, pid_start=?, host=?, control='run', message='', "
+                       "ended=NULL, device=? WHERE id=?", (pid, pid_start, HOST, device, run_id))
+
+        self._atomic(body)
+
+    def requeue(self, run_id: str) -> str | None:
+        """Queue an ended run again (a resume), unless it is active: in one transaction, so that of two resumes at
+        once one wins. Returns None, or the status that refused it."""
+        def body(db: sqlite3.Connection) -> str | None:
+            row = db.execute(f"SELECT {self._COLS} FROM runs WHERE id=?", (run_id,)).fetchone()
+            status = self._info(row).status if row else "deleted"
+            if status not in ("stopped", "interrupted", "failed"):
+                return status
+            db.execute("UPDATE runs SET status='queued', pid=NULL, pid_start=NULL, message='', control='run' "
+                       "WHERE id=?", (run_id,))
+            return None
+
+        return self._atomic(body)
 
     def set_process(self, run_id: str, pid: int, pid_start: float | None) -> None:
         self._write("UPDATE runs SET pid=?, pid_start=?, host=? WHERE id=?", (pid, pid_start, HOST, run_id))
@@ -243,7 +293,8 @@ class Store:
         rows = self._read(f"SELECT {self._COLS} FROM runs WHERE id=?", (run_id,))
         if not rows:
             # Allow an unambiguous prefix, as people type short ids.
-            rows = self._read(f"SELECT {self._COLS} FROM runs WHERE id LIKE ?", (run_id + "%",))
+            # a plain prefix: LIKE would read "%" and "_" in what the user typed as wildcards
+            rows = self._read(f"SELECT {self._COLS} FROM runs WHERE substr(id, 1, ?) = ?", (len(run_id), run_id))
             if len(rows) != 1:
                 raise RunNotFound(f"no run {run_id!r} in {self.home}" if not rows else
                                   f"{run_id!r} matches {len(rows)} runs; type more of the id")
@@ -303,8 +354,11 @@ class Store:
 
     def truncate_after_epoch(self, run_id: str, epoch: int) -> None:
         """Forget what a run logged after ``epoch`` (resume from that epoch's checkpoint)."""
-        keep = self._read("SELECT MAX(id) FROM events WHERE run_id=? AND kind='CheckpointSaved' "
-                          "AND json_extract(payload, '$.epoch') = ?", (run_id, epoch))[0][0] or 0
+        # The checkpoint's own event, or (a kill between the checkpoint's rename and its event) that epoch's metrics;
+        # for a checkpoint of epoch 0 (stopped in the first epoch), the start of the attempt that wrote it.
+        keep = self._read("SELECT MAX(id) FROM events WHERE run_id=? AND ("
+                          "(kind IN ('CheckpointSaved', 'EpochMetrics') AND json_extract(payload, '$.epoch') = ?) "
+                          "OR (? = 0 AND kind = 'RunStarted'))", (run_id, epoch, epoch))[0][0] or 0
         self._tx([("DELETE FROM metrics WHERE run_id=? AND epoch>?", (run_id, epoch)),
                   ("UPDATE runs SET epochs=MIN(epochs, ?) WHERE id=?", (epoch, run_id)),
                   ("DELETE FROM events WHERE run_id=? AND id>?",

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from . import registry, runs
 from .scores import best, ranked  # noqa: F401 - a sweep's trials, best first
-from .errors import LabdeckError, ParamError
+from .errors import LabdeckError, ParamError, RunNotFound
 from .params import parse_budget
 from .store import ACTIVE, RunInfo, Store
 
@@ -141,7 +141,7 @@ def trials(store: Store, sweep_id: str) -> list[RunInfo]:
         matches = sorted({r.sweep for r in store.runs() if r.sweep and r.sweep.startswith(sweep_id)})
         if len(matches) == 1:
             return trials(store, matches[0])
-        raise LabdeckError(f"no sweep {sweep_id!r} in {store.home}")
+        raise RunNotFound(f"no sweep {sweep_id!r} in {store.home}")
     return found
 
 

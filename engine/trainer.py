@@ -7,7 +7,6 @@ given), throttled batch logging, a checkpoint every epoch, and pause/stop reques
 from __future__ import annotations
 
 import dataclasses
-import errno
 import itertools
 import os
 import random
@@ -20,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from . import checkpoint, faults
 from .device import Plan, choose_precision, choose_threads, pick_device, time_steps
 from . import errors
 from .errors import DownloadError, LabdeckError
@@ -48,28 +48,6 @@ def data_dir() -> Path:
     return Path(platformdirs.user_cache_dir("labdeck", appauthor=False)) / "data"
 
 
-def save_atomic(obj: Any, path: Path) -> None:
-    """Write a checkpoint so that a crash or a full disk never leaves a half-written file in its place."""
-    tmp = path.with_suffix(".tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise LabdeckError(f"disk full: cannot write checkpoint {path} (the previous one is kept)") from None
-        raise LabdeckError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
-    except RuntimeError as exc:  # torch reports write failures as RuntimeError
-        tmp.unlink(missing_ok=True)
-        raise LabdeckError(f"cannot write checkpoint {path}: {str(exc).splitlines()[0]}") from None
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise LabdeckError(f"no checkpoint at {path} (the run saved none yet)")
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
 def one_line(exc: BaseException) -> str:
     if isinstance(exc, torch.OutOfMemoryError):
         return "out of GPU memory: lower batch_size or the model size"
@@ -80,12 +58,16 @@ class Trainer:
     """Runs one experiment for one run id, writing every event to the store."""
 
     def __init__(self, store: Store, experiment: Experiment, run_id: str, params: dict[str, Any],
-                 budget: float | None = None, on_event: Callable[[Event], None] | None = None):
+                 budget: float | None = None, on_event: Callable[[Event], None] | None = None,
+                 stop_requested: Callable[[], bool] = lambda: False):
+        """``stop_requested``: a stop that came before this object existed (SIGTERM while torch was imported)."""
         self.store, self.experiment, self.run_id, self.params = store, experiment, run_id, params
         self.budget = budget
         self.on_event = on_event
         self.run_dir = store.run_dir(run_id)
+        self._stop_requested = stop_requested
         self._stop_signal = False
+        self._continued = False  # SIGCONT came: the process was stopped (SIGSTOP, Ctrl+Z) during a step
         self._last_poll = 0.0
         self._control = "run"
         self._last_progress = 0.0
@@ -109,6 +91,9 @@ class Trainer:
     # -- control ---------------------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
         self._stop_signal = True
+
+    def _on_continue(self, signum, frame) -> None:
+        self._continued = True
 
     def _check_control(self) -> str:
         """'run' or 'stop'; blocks while the run is paused. Reads the store at most every 0.25 s."""
@@ -136,20 +121,27 @@ class Trainer:
     def run(self, resume: bool = False) -> RunEnded:
         """Train to the end (or until stopped) and return the final event; never raises for run failures."""
         pid = os.getpid()
+        # what the store says of the run now: a resume that fails before its checkpoint is loaded keeps it
+        self._before = self.store.get(self.run_id) if resume else None
         self.store.claim(self.run_id, pid, process_start_time(pid))
         previous = {}
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig, handler in ((signal.SIGTERM, self._on_signal), (signal.SIGINT, self._on_signal),
+                             (signal.SIGCONT, self._on_continue)):
             try:
-                previous[sig] = signal.signal(sig, self._on_signal)
+                previous[sig] = signal.signal(sig, handler)
             except ValueError:  # not the main thread (tests); stop requests still arrive through the store
                 pass
+        self._stop_signal = self._stop_signal or self._stop_requested()
         state = {"epoch": 0, "batch": 0, "step": 0, "train_seconds": 0.0}
         try:
             ended = self._run(resume, state)
         except KeyboardInterrupt:
             ended = self._end("stopped", {}, state, "interrupted by keyboard")
         except BaseException as exc:  # noqa: BLE001 - a run must end as failed, never crash its caller
-            (self.run_dir / "error.log").write_text(traceback.format_exc())
+            try:
+                (self.run_dir / "error.log").write_text(traceback.format_exc())
+            except OSError:
+                pass  # a full disk: the one-line reason still reaches the store, if it can be written
             reason = "download" if isinstance(exc, DownloadError) else ""
             ended = self._end("failed", {}, state, one_line(exc), reason)
         finally:
@@ -159,6 +151,11 @@ class Trainer:
 
     def _end(self, status: str, metrics: dict[str, float], state: dict[str, Any], message: str = "",
              reason: str = "") -> RunEnded:
+        before = getattr(self, "_before", None)
+        if before is not None and state["epoch"] < before.epochs:  # a resume failed before it restored anything
+            metrics = metrics or before.metrics
+            state = {**state, "epoch": before.epochs, "train_seconds": max(state["train_seconds"],
+                                                                           before.train_seconds)}
         event = RunEnded(self.run_id, status, metrics, round(state["train_seconds"], 3), state["epoch"], message,
                          reason)
         try:
@@ -191,8 +188,10 @@ class Trainer:
         ctx.plan = plan
         scaler = plan.grad_scaler()
         ckpt_path = self.store.checkpoint_path(self.run_id)
-        if resume:
-            ckpt = load_checkpoint(ckpt_path)
+        if resume and not ckpt_path.exists():  # it ended before its first checkpoint: from the start again
+            self.store.truncate_after_epoch(self.run_id, 0)
+        elif resume:
+            ckpt = checkpoint.load(ckpt_path, self.experiment.name)
             task.model.load_state_dict(ckpt["model"])
             task.optimizer.load_state_dict(ckpt["optimizer"])
             scaler.load_state_dict(ckpt["scaler"])
@@ -217,7 +216,7 @@ class Trainer:
             return min(1.0, state["step"] / total_steps)
 
         def save(epoch: int) -> None:
-            save_atomic({"model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(),
+            checkpoint.save({"model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(),
                          "scaler": scaler.state_dict(), "extra": task.state(), "rng": torch.get_rng_state(),
                          "epoch": epoch, "batch": state["batch"], "step": state["step"],
                          "train_seconds": state["train_seconds"], "params": p,
@@ -225,6 +224,7 @@ class Trainer:
             self.emit(CheckpointSaved(self.run_id, epoch, str(ckpt_path)))
 
         stopped = False
+        last_step = 0.0
         lr = base_lrs[0]
         # The batch-log window spans epochs: short epochs still give a point every BATCH_LOG_SECONDS.
         log_loss, log_samples, log_seconds, log_t = torch.zeros((), device=device), 0, 0.0, time.perf_counter()
@@ -262,8 +262,13 @@ class Trainer:
                 state["step"] += 1
                 state["batch"] += 1
                 now = time.perf_counter()
-                state["train_seconds"] += now - t0
-                log_seconds += now - t0
+                took = now - t0
+                if self._continued:  # stopped during this step (SIGSTOP): the time stopped is no training
+                    self._continued = False
+                    took = last_step
+                last_step = took
+                state["train_seconds"] += took
+                log_seconds += took
                 if now - log_t >= BATCH_LOG_SECONDS:
                     # The only host sync of the loop, twice a second. The rate counts training steps only.
                     self.emit(BatchMetrics(self.run_id, epoch, state["step"], (log_loss / log_samples).item(),
@@ -276,6 +281,7 @@ class Trainer:
             task.model.eval()
             self.emit(Phase(self.run_id, "evaluating"))
             with torch.no_grad(), plan.autocast():
+                faults.point("evaluating")
                 held_out = task.evaluate()
             metrics = {"train_loss": (loss_sum / samples).item(), **held_out}
             event = EpochMetrics(self.run_id, epoch, epochs, metrics, lr, round(state["train_seconds"], 3),
@@ -284,6 +290,7 @@ class Trainer:
                                  event)
             if self.on_event:
                 self.on_event(event)
+            faults.point("epoch-logged")
             save(epoch)
 
         task.model.eval()

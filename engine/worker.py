@@ -50,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         os.nice(5)
     except OSError:
         pass
-    ended = run_here(Store(args.home), args.run_id, resume=args.resume, on_event=_log)
+    # A stop (SIGTERM) that comes while torch is imported and the data loaded ends the run as stopped, not killed.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    ended = run_here(Store(args.home), args.run_id, resume=args.resume, on_event=_log, stop_requested=stop.is_set)
     print(f"{ended.status} {ended.message}".strip(), flush=True)
     return 0 if ended.status != "failed" else 1
 

@@ -113,6 +113,15 @@ def describe(values: np.ndarray) -> dict[str, float]:
             "min": float(v.min()), "25%": float(q[0]), "50%": float(q[1]), "75%": float(q[2]), "max": float(v.max())}
 
 
+def affine(scaler) -> list[float] | None:
+    """A fitted 1-D scaler as plain numbers ``[a, b]`` (scaled = a * x + b), for a checkpoint."""
+    if scaler is None:
+        return None
+    if hasattr(scaler, "min_"):  # MinMaxScaler: x * scale_ + min_
+        return [float(scaler.scale_[0]), float(scaler.min_[0])]
+    return [float(1.0 / scaler.scale_[0]), float(-scaler.mean_[0] / scaler.scale_[0])]  # StandardScaler
+
+
 def make_scaler(kind: str):
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 

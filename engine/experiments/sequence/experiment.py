@@ -109,7 +109,7 @@ class SequenceTask(Task):
 
     # -- checkpoint state ------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {"scaler": self.data.scaler}
+        return {"affine": D.affine(self.data.scaler)}  # plain numbers: a checkpoint holds no Python objects
 
     def load_state(self, state: dict[str, Any]) -> None:
         pass  # the scaler is refitted identically from the same data and seed
@@ -135,7 +135,7 @@ def predict(checkpoint: dict[str, Any], values: np.ndarray, steps: int) -> np.nd
     model = Recurrent(p["cell"], p["hidden"], p["layers"], p["dropout"])
     model.load_state_dict(checkpoint["model"])
     model.eval()
-    scaler = checkpoint["extra"].get("scaler")
-    scaled = scaler.transform(values.reshape(-1, 1)).ravel() if scaler is not None else values
+    a, b = checkpoint["extra"].get("affine") or (1.0, 0.0)
+    scaled = values * a + b
     out = forecast(model, torch.tensor(scaled[-w:], dtype=torch.float32), steps).numpy().astype(np.float64)
-    return scaler.inverse_transform(out.reshape(-1, 1)).ravel() if scaler is not None else out
+    return (out - b) / a

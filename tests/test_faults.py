@@ -1,0 +1,286 @@
+"""Hostile files and faults: checkpoints that would run code, checkpoints of another kind, garbage."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from engine import LabdeckError, Store
+from engine.checkpoint import load, save
+from engine.predict import generator, predict
+
+
+class RunsCode:
+    """Unpickling this runs code (what a crafted checkpoint.pt would do)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def run_with_checkpoint(home, experiment: str, content) -> tuple[Store, str]:
+    from engine import registry
+
+    from .conftest import tiny
+
+    store = Store(home)
+    run_id = store.create_run(experiment, registry.get(experiment).resolve(tiny() if experiment == "sequence" else {}))
+    store.finish(run_id, "finished", {}, 1.0, 1)
+    path = store.checkpoint_path(run_id)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save(content, path)
+    return store, run_id
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(home, tmp_path):
+    marker = tmp_path / "pwned"
+    crafted = {"model": {}, "optimizer": {}, "scaler": {}, "extra": {"scaler": RunsCode(marker)}, "epoch": 1,
+               "step": 1, "params": {}, "experiment": "sequence"}
+    store, run_id = run_with_checkpoint(home, "sequence", crafted)
+    with pytest.raises(LabdeckError, match="holds Python objects") as err:
+        predict(store, store.get(run_id), ["0.1"] * 50)
+    assert "\n" not in str(err.value)
+    assert not marker.exists()
+    store, lm = run_with_checkpoint(home, "language", {**crafted, "experiment": "language"})
+    with pytest.raises(LabdeckError, match="holds Python objects"):
+        generator(store, store.get(lm))
+    assert not marker.exists()
+
+
+def test_a_checkpoint_of_another_experiment_or_garbage_is_one_line(home):
+    ckpt = {"model": {}, "optimizer": {}, "scaler": {}, "extra": {}, "epoch": 1, "step": 1, "params": {},
+            "experiment": "vision"}
+    store, run_id = run_with_checkpoint(home, "sequence", ckpt)
+    with pytest.raises(LabdeckError, match="is of a vision run, not of a sequence run"):
+        predict(store, store.get(run_id), ["0.1"] * 50)
+    store, run_id = run_with_checkpoint(home, "sequence", b"\x00garbage" * 100)
+    with pytest.raises(LabdeckError, match="not a readable checkpoint"):
+        predict(store, store.get(run_id), ["0.1"] * 50)
+    store, run_id = run_with_checkpoint(home, "sequence", {"weights": torch.zeros(3)})
+    with pytest.raises(LabdeckError, match="not a labdeck checkpoint"):
+        predict(store, store.get(run_id), ["0.1"] * 50)
+
+
+def test_a_checkpoint_round_trips_as_tensors_and_plain_values(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    ckpt = {"model": {"w": torch.ones(2)}, "optimizer": {"state": {}}, "scaler": {}, "extra": {"affine": [2.0, -1.0]},
+            "epoch": 3, "step": 30, "params": {"cell": "gru"}, "experiment": "sequence", "rng": torch.get_rng_state()}
+    save(ckpt, path)
+    got = load(path, "sequence")
+    assert got["extra"] == {"affine": [2.0, -1.0]} and got["format"] == 2 and torch.equal(got["model"]["w"], torch.ones(2))
+    assert not path.with_suffix(".tmp").exists()
+    with open(path, "rb") as f:  # plain pickle cannot read a torch zip: nothing here relies on pickle
+        with pytest.raises(Exception):
+            pickle.load(f)
+
+
+# -- kill -9 at chosen points, then resume --------------------------------------------------------------------
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sqlite3  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from engine import runs  # noqa: E402
+from engine.events import DataSummary, EpochMetrics, RunStarted  # noqa: E402
+
+from .conftest import tiny, wait_for  # noqa: E402
+
+EPOCHS = 4
+
+
+def worker(home, run_id: str, fault: str = "", resume: bool = False) -> subprocess.CompletedProcess:
+    env = dict(os.environ, LABDECK_FAULT=fault)
+    cmd = [sys.executable, "-m", "engine.worker", "--home", str(home), run_id] + (["--resume"] if resume else [])
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def event_epochs(store: Store, run_id: str) -> list[int]:
+    return [e.epoch for _, e in store.events(run_id) if isinstance(e, EpochMetrics)]
+
+
+def integrity(home) -> str:
+    with sqlite3.connect(home / "labdeck.db") as db:
+        return db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+@pytest.mark.parametrize("fault", [
+    "checkpoint-written:1",  # the first checkpoint written, not yet renamed: no checkpoint at all
+    "checkpoint-written:2",  # the second one written, not renamed: the first is the checkpoint
+    "checkpoint-renamed:2",  # renamed, its CheckpointSaved event not yet in the store
+    "epoch-logged:2",  # an epoch's metrics in the store, its checkpoint not yet written
+    "evaluating:3",  # during an epoch's evaluation
+    "store-transaction:10",  # between two statements of an epoch's transaction
+])
+def test_a_kill_anywhere_loses_nothing_that_was_logged_and_resume_finishes_unbroken(home, fault):
+    store = Store(home)
+    run_id = runs.create(store, "sequence", tiny(epochs=EPOCHS))
+    killed = worker(home, run_id, fault)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert integrity(home) == "ok"
+    info = store.get(run_id, history=True)
+    assert info.status == "interrupted"
+    logged = [int(e) for e in info.history.get("epoch", [])]
+    assert logged == event_epochs(store, run_id) == list(range(1, len(logged) + 1))  # the table and the events agree
+    assert info.epochs == len(logged)
+    assert not store.checkpoint_path(run_id).with_suffix(".tmp").exists() or fault.startswith("checkpoint-written")
+    # resume, as a user would (a worker in the background), and wait for it
+    runs.resume(store, run_id)
+    wait_for(lambda: store.get(run_id).status not in ("queued", "running"), timeout=120, what="resumed run ended")
+    info = store.get(run_id, history=True)
+    assert info.status == "finished", info.message
+    assert integrity(home) == "ok"
+    assert [int(e) for e in info.history["epoch"]] == list(range(1, EPOCHS + 1))
+    assert event_epochs(store, run_id) == list(range(1, EPOCHS + 1))  # unbroken, no epoch twice
+    kinds = [type(e) for _, e in store.events(run_id)]
+    assert kinds.index(RunStarted) < kinds.index(DataSummary) < kinds.index(EpochMetrics)  # the first start is kept
+
+
+# -- one worker per run -----------------------------------------------------------------------------------------
+def test_of_two_resumes_at_once_one_starts_a_worker(home):
+    store = Store(home)
+    run_id = store.create_run("sequence", {})
+    store.finish(run_id, "stopped", {}, 1.0, 1)
+    results, barrier = [], threading.Barrier(2)
+
+    def requeue() -> None:
+        mine = Store(home)  # each its own connection, as two processes would have
+        barrier.wait()
+        results.append(mine.requeue(run_id))
+
+    threads = [threading.Thread(target=requeue) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results, key=str) == [None, "queued"]
+    with pytest.raises(LabdeckError, match="is queued; nothing to resume"):
+        runs.resume(store, run_id)
+
+
+def test_a_second_worker_cannot_claim_a_run_another_live_process_trains(home):
+    from engine.errors import RunBusy
+    from engine.procs import process_start_time
+
+    store = Store(home)
+    run_id = store.create_run("sequence", {})
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        store.claim(run_id, other.pid, process_start_time(other.pid))
+        with pytest.raises(RunBusy, match="already running"):
+            store.claim(run_id, os.getpid(), process_start_time(os.getpid()))
+    finally:
+        other.kill()
+        other.wait()
+    store.claim(run_id, os.getpid(), process_start_time(os.getpid()))  # its process is gone: the run is free
+
+
+# -- what a failure leaves ------------------------------------------------------------------------------------------
+def test_a_failed_resume_keeps_the_runs_summary(home):
+    store, run_id = run_with_checkpoint(home, "sequence", b"garbage")
+    store.finish(run_id, "stopped", {"test_mse": 0.25}, 12.5, 3)
+    for epoch in (1, 2, 3):
+        store.log_epoch(run_id, epoch, {"test_mse": 0.25}, EpochMetrics(run_id, epoch, 3, {}, 0.1, 4.0 * epoch, 0.5))
+    store.finish(run_id, "stopped", {"test_mse": 0.25}, 12.5, 3)
+    ended = runs.run_here(store, run_id, resume=True)
+    info = store.get(run_id)
+    assert ended.status == "failed" and "not a readable checkpoint" in info.message
+    assert (info.epochs, info.metrics, info.train_seconds) == (3, {"test_mse": 0.25}, 12.5)
+
+
+def test_a_full_disk_is_one_line_even_for_the_failure_log(home, monkeypatch):
+    import pathlib
+
+    from engine.checkpoint import save as save_checkpoint
+
+    def full(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file "
+                           "data/0: file write failed")
+
+    monkeypatch.setattr(torch, "save", full)
+    home.mkdir(parents=True)
+    with pytest.raises(LabdeckError, match="^disk full: cannot write checkpoint"):
+        save_checkpoint({"model": {}}, home / "checkpoint.pt")
+    # the run fails on it; writing error.log fails too (the disk is full): the run still ends with the reason
+    real = pathlib.Path.write_text
+
+    def write_text(self, *args, **kwargs):
+        if self.name == "error.log":
+            raise OSError(28, "No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", write_text)
+    store = Store(home)
+    run_id = runs.create(store, "sequence", tiny(epochs=2))
+    ended = runs.run_here(store, run_id)
+    assert ended.status == "failed" and ended.message.startswith("disk full")
+    assert store.get(run_id).status == "failed"
+
+
+# -- smaller ones ----------------------------------------------------------------------------------------------
+def test_a_run_id_prefix_is_not_a_pattern(home, capsys):
+    from engine.cli import main
+
+    store = Store(home)
+    run_id = store.create_run("sequence", {})
+    store.finish(run_id, "finished", {}, 1.0, 1)
+    for pattern in ("%", "_", run_id[:2] + "%"):
+        assert main(["delete", pattern]) == 2
+    assert [r.id for r in store.runs()] == [run_id]
+    assert main(["show", run_id[:8]]) == 0
+    assert main(["stop", "sw-nosuch"]) == 2 and "no sweep" in capsys.readouterr().err
+
+
+def test_the_home_runs_and_checkpoints_are_private_whatever_the_umask(tmp_path):
+    from engine.checkpoint import save as save_checkpoint
+
+    old = os.umask(0o022)
+    try:
+        store = Store(tmp_path / "home")
+        run_id = store.create_run("sequence", {})
+        save_checkpoint({"model": {}}, store.checkpoint_path(run_id))
+    finally:
+        os.umask(old)
+    mode = lambda p: p.stat().st_mode & 0o777  # noqa: E731
+    assert mode(store.home) == 0o700 and mode(store.home / "runs") == 0o700 and mode(store.run_dir(run_id)) == 0o700
+    assert mode(store.home / "labdeck.db") == 0o600 and mode(store.checkpoint_path(run_id)) == 0o600
+
+
+def test_a_stop_during_start_up_ends_the_run_stopped_not_interrupted(home):
+    store = Store(home)
+    run_id = runs.create(store, "sequence", tiny(epochs=50))
+    runs.spawn(store, run_id)
+    time.sleep(0.3)  # the worker is importing torch: it has not claimed the run yet
+    runs.stop(store, run_id)
+    wait_for(lambda: store.get(run_id).status not in ("queued", "running"), timeout=60, what="run ended")
+    assert store.get(run_id).status == "stopped"
+
+
+def test_time_the_process_was_stopped_does_not_count_against_the_budget(home):
+    store = Store(home)
+    run_id = runs.create(store, "sequence", tiny(epochs=1, length=3000, hidden=32), budget=4.0)
+    proc = subprocess.Popen([sys.executable, "-m", "engine.worker", "--home", str(home), run_id])
+    try:
+        wait_for(lambda: event_epochs(store, run_id), timeout=60, what="first epoch")
+        os.kill(proc.pid, signal.SIGSTOP)
+        time.sleep(3.0)
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    events = store.events(run_id)
+    started = next(t for _, t in [(i, e) for i, e in events] if isinstance(t, RunStarted))
+    info = store.get(run_id)
+    assert info.status == "finished" and info.train_seconds <= 4.5
+    stamps = dict(store._read("SELECT kind, MAX(t) FROM events WHERE run_id=? GROUP BY kind", (run_id,)))
+    first = store._read("SELECT MIN(t) FROM events WHERE run_id=? AND kind='RunStarted'", (run_id,))[0][0]
+    assert started and stamps["RunEnded"] - first >= 4.0 + 2.5  # the 3 s stopped came on top of the budget
