@@ -20,6 +20,7 @@ from .params import parse_assignments
 from .store import ACTIVE, Store
 
 EXIT_BAD_INPUT = 2
+READING = ("runs", "show", "watch", "export", "predict", "generate", "report")  # commands that change no run
 
 
 class UsageError(LabdeckError):
@@ -365,7 +366,12 @@ COMMANDS = {"run": cmd_run, "params": cmd_params, "runs": cmd_runs, "show": cmd_
 def main(argv: list[str] | None = None) -> int:
     try:
         a = build_parser().parse_args(argv)
-        store = Store(a.home) if a.command != "params" else None
+        if a.command == "params":
+            store = None
+        elif a.command in READING:
+            store = Store.for_reading(a.home)  # a read-only or full home still lists and shows its runs
+        else:
+            store = Store(a.home)
         return COMMANDS[a.command](store, a)
     except LabdeckError as exc:
         print(f"labdeck: {exc}", file=sys.stderr)

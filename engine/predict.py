@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -20,9 +21,12 @@ def _series(inputs: list[str], csv: str | None) -> np.ndarray:
     for item in inputs:
         for part in item.replace(",", " ").split():
             try:
-                values.append(float(part))
+                value = float(part)
             except ValueError:
                 raise ParamError(f"values: {part!r} is not a number") from None
+            if not math.isfinite(value):  # nan, inf, 1e309
+                raise ParamError(f"values: {part!r} is not a finite number")
+            values.append(value)
     if not values:
         raise ParamError("values: give the last values of the series as numbers, or --csv PATH[:COLUMN]")
     return np.array(values, dtype=np.float64)

@@ -72,6 +72,15 @@ CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
 """
 
 
+def _json_dict(text: str) -> dict[str, Any]:
+    """A JSON object from the store; a damaged cell reads as empty rather than failing every listing."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _private_dir(path: Path) -> None:
     """Create ``path`` (and its parents) readable by this user only, whatever the umask."""
     if not path.is_dir():
@@ -128,8 +137,15 @@ class RunInfo:
 class Store:
     """Access to one labdeck home: ``home/labdeck.db`` and ``home/runs/<id>/``."""
 
-    def __init__(self, home: str | os.PathLike | None = None):
+    def __init__(self, home: str | os.PathLike | None = None, read_only: bool = False):
+        """``read_only``: open an existing store without writing anything (a read-only or full file system)."""
         self.home = Path(home) if home else default_home()
+        self.read_only = read_only
+        self._lock = threading.Lock()
+        self._runners: dict[str, tuple[float, bool]] = {}  # sweep id -> (when looked up, its runner alive)
+        if read_only:
+            self._db = self._open_read_only()
+            return
         try:
             _private_dir(self.home)
             _private_dir(self.home / "runs")
@@ -146,13 +162,43 @@ class Store:
                 self._db.execute("ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT ''")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the run store at {self.home}: {exc}") from None
-        self._lock = threading.Lock()
+
+    @classmethod
+    def for_reading(cls, home: str | os.PathLike | None = None) -> Store:
+        """The store, opened for writing if it can be, else read-only: listing and showing runs work on a
+        read-only or full home too (writes then fail with one line)."""
+        try:
+            return cls(home)
+        except StoreError:
+            return cls(home, read_only=True)
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        db = self.home / "labdeck.db"
+        if not db.is_file():
+            raise StoreError(f"cannot open the run store at {self.home}: no labdeck.db there")
+        last: Exception | None = None
+        # mode=ro still needs the WAL index (-shm) to be there or creatable; immutable=1 reads the file as it is
+        for query in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(f"{db.resolve().as_uri()}?{query}", uri=True, timeout=30,
+                                       isolation_level=None, check_same_thread=False)
+                conn.execute("SELECT COUNT(*) FROM runs").fetchone()
+                return conn
+            except sqlite3.Error as exc:
+                last = exc
+        raise StoreError(f"cannot open the run store at {self.home}: {last}")
 
     def close(self) -> None:
         self._db.close()
 
     # -- low level -------------------------------------------------------------------------
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"the run store at {self.home} is read-only here (a read-only or full file system): "
+                             "listing and showing runs work, changing them does not")
+
     def _write(self, sql: str, args: tuple = (), many: list[tuple] | None = None) -> sqlite3.Cursor:
+        self._writable()
         with self._lock:
             try:
                 if many is not None:
@@ -163,6 +209,7 @@ class Store:
 
     def _tx(self, statements: list[tuple[str, tuple]]) -> None:
         """Run several writes atomically."""
+        self._writable()
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -179,6 +226,7 @@ class Store:
 
     def _atomic(self, body):
         """Run ``body(db)`` in one write transaction (other processes wait): a check and the write it allows."""
+        self._writable()
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -286,8 +334,24 @@ class Store:
         if (status in ACTIVE and not (status == "queued" and pid is None) and is_local(host)
                 and not process_alive(pid, pid_start)):
             status = "interrupted"
-        return RunInfo(rid, exp, status, json.loads(params), created, ended, pid, message, json.loads(metrics),
+        elif status == "queued" and pid is None and sweep and not self._sweep_runner_alive(sweep):
+            status = "interrupted"  # a trial whose sweep's runner died: nothing will ever start it
+        return RunInfo(rid, exp, status, _json_dict(params), created, ended, pid, message, _json_dict(metrics),
                        secs, epochs, device, control, sweep, budget, history or {}, host)
+
+    def _sweep_runner_alive(self, sweep: str) -> bool:
+        """Whether the process that starts a sweep's trials is alive (looked up at most once a second)."""
+        now = time.monotonic()
+        cached = self._runners.get(sweep)
+        if cached is not None and now - cached[0] < 1.0:
+            return cached[1]
+        try:
+            pid, start = json.loads((self.home / f"{sweep}.runner").read_text())
+            alive = process_alive(pid, start)
+        except (OSError, ValueError, TypeError):
+            alive = False
+        self._runners[sweep] = (now, alive)
+        return alive
 
     def get(self, run_id: str, history: bool = False) -> RunInfo:
         rows = self._read(f"SELECT {self._COLS} FROM runs WHERE id=?", (run_id,))

@@ -63,7 +63,7 @@ def test_params_lists_the_declaration(home):
                                                                                    .index("cell")].items()
 
 
-def test_predict_from_values_and_csv(home, tmp_path):
+def test_predict_from_values_and_csv(home, tmp_path, capsys):
     run_id = json.loads(cli("run", "sequence", *set_args(tiny()), "--json", check=True).stdout.splitlines()[-1])[
         "run_id"]
     values = ",".join(f"{v / 10:.2f}" for v in range(12))
@@ -75,6 +75,12 @@ def test_predict_from_values_and_csv(home, tmp_path):
     assert len(text.strip().splitlines()) == 3
     bad = cli("predict", run_id, "1", "2")
     assert bad.returncode == 2 and "need at least window=10" in bad.stderr
+    from engine.cli import main  # in-process: one line and exit 2, never a traceback
+
+    for value in ("nan", "inf", "1e309"):
+        assert main(["predict", run_id, *([values] * 2), value]) == 2
+        err = capsys.readouterr().err
+        assert "not a finite number" in err and err.count("\n") == 1, err
 
 
 def test_detach_pause_resume_stop(home):

@@ -284,3 +284,77 @@ def test_time_the_process_was_stopped_does_not_count_against_the_budget(home):
     stamps = dict(store._read("SELECT kind, MAX(t) FROM events WHERE run_id=? GROUP BY kind", (run_id,)))
     first = store._read("SELECT MIN(t) FROM events WHERE run_id=? AND kind='RunStarted'", (run_id,))[0][0]
     assert started and stamps["RunEnded"] - first >= 4.0 + 2.5  # the 3 s stopped came on top of the budget
+
+
+def test_an_image_that_decodes_to_gigabytes_is_one_line(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from engine import DataError, registry
+    from engine.experiments.vision.experiment import predict as classify
+    from engine.experiments.vision.model import build
+
+    p = registry.get("vision").resolve({"dataset": "shapes"})
+    ckpt = {"params": p, "model": build(p["model"], 3, p["width"], p["depth"]).state_dict(),
+            "extra": {"classes": ["a", "b", "c"], "size": 32, "mean": [0.5] * 3, "std": [0.25] * 3}}
+    bomb = tmp_path / "bomb.png"
+    Image.new("RGB", (300, 300)).save(bomb)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # 90,000 pixels: over twice the limit, as 20000x20000 is
+    with pytest.raises(DataError, match="too large to classify"):
+        classify(ckpt, [str(bomb)])
+
+
+def test_one_damaged_cell_does_not_break_the_listing(home, capsys):
+    from engine.cli import main
+
+    store = Store(home)
+    good, bad = store.create_run("sequence", {"hidden": 8}), store.create_run("sequence", {"hidden": 16})
+    with sqlite3.connect(home / "labdeck.db") as db:
+        db.execute("UPDATE runs SET params='{\"hidden\": ', metrics='[1, 2]' WHERE id=?", (bad,))
+    assert main(["runs"]) == 0 and main(["show", bad]) == 0
+    out = capsys.readouterr().out
+    assert good in out and bad in out
+    assert store.get(good).params == {"hidden": 8} and store.get(bad).params == {}
+
+
+def test_a_read_only_home_still_lists_and_shows_its_runs(home, monkeypatch, capsys):
+    import errno
+
+    from engine import StoreError
+    from engine import store as store_module
+    from engine.cli import main
+
+    store = Store(home)
+    run_id = store.create_run("sequence", {"hidden": 8})
+    store.log_epoch(run_id, 1, {"test_mse": 0.5}, EpochMetrics(run_id, 1, 1, {"test_mse": 0.5}, 0.1, 1.0, 1.0))
+    store.finish(run_id, "finished", {"test_mse": 0.5}, 1.0, 1)
+    store.close()
+
+    def read_only_fs(path):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(store_module, "_private_dir", read_only_fs)  # what a read-only mount does to the first write
+    with pytest.raises(StoreError):
+        Store(home)
+    assert main(["runs"]) == 0 and main(["show", run_id]) == 0 and main(["export", run_id]) == 0
+    out = capsys.readouterr().out
+    assert run_id in out and "test_mse" in out
+    assert main(["delete", run_id]) == 1
+    err = capsys.readouterr().err
+    assert "read-only" in err.lower() and err.count("\n") == 1
+    reader = Store(home, read_only=True)
+    with pytest.raises(StoreError, match="read-only"):
+        reader.create_run("sequence", {})
+
+
+def test_trials_of_a_sweep_whose_runner_died_do_not_wait_for_ever(home):
+    from engine import sweep
+    from engine.procs import process_start_time
+
+    store = Store(home)
+    sweep_id = sweep.create(store, "sequence", [tiny(hidden=4), tiny(hidden=8)])
+    runner = home / f"{sweep_id}.runner"
+    runner.write_text(json.dumps([os.getpid(), process_start_time(os.getpid())]))  # a live runner: they wait
+    assert {i.status for i in Store(home).runs()} == {"queued"}
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    runner.write_text(json.dumps([int(dead.stdout), 0.0]))  # its runner was killed
+    assert {i.status for i in Store(home).runs()} == {"interrupted"}

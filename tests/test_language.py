@@ -117,7 +117,7 @@ def test_generation_streams_is_seeded_and_checks_its_options(home, corpus):
         next(gen.stream("x", top_p=0))
 
 
-def test_cli_generate_streams_to_stdout(home, corpus):
+def test_cli_generate_streams_to_stdout(home, corpus, capsys):
     proc = cli("run", "language", *set_args(tiny(corpus)), "--json", check=True)
     run_id = json.loads(proc.stdout.splitlines()[-1])["run_id"]
     out = cli("generate", run_id, "--prompt", "the ", "--tokens", "40", "--seed", "3", check=True).stdout
@@ -131,6 +131,13 @@ def test_cli_generate_streams_to_stdout(home, corpus):
     child.wait()
     proc = cli("generate", run_id, "--top-p", "2")
     assert proc.returncode == 2 and "top-p" in proc.stderr
+    from engine.cli import main  # in-process: one line and exit 2, never a traceback
+
+    for args, fragment in ((["--temperature", "nan"], "temperature"), (["--seed", "9" * 20], "seed"),
+                           (["--tokens", "10000000000"], "tokens")):
+        assert main(["generate", run_id, *args]) == 2
+        err = capsys.readouterr().err
+        assert fragment in err and err.count("\n") == 1, err
     seq = cli("run", "sequence", *set_args(tiny_sequence(epochs=1)), "--json", check=True)
     seq_id = json.loads(seq.stdout.splitlines()[-1])["run_id"]
     proc = cli("generate", seq_id)

@@ -41,7 +41,7 @@ class StoreWatcher:
 
     def run(self) -> None:
         try:
-            store = Store(self.home)
+            store = Store.for_reading(self.home)  # the dashboard shows a read-only home's runs too
         except StoreError as exc:
             self.post(StoreFailed(str(exc)))
             return

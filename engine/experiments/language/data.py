@@ -25,6 +25,8 @@ DOWNLOADS = {
 def read_text_file(path: str, limit: int | None = None) -> str:
     """UTF-8 text of ``path``; empty, binary or undecodable files are one clear message."""
     p = Path(path).expanduser()
+    if p.exists() and not p.is_file() and not p.is_dir():  # a FIFO would hang, /dev/zero never end
+        raise DataError(f"{p} is not a regular file")
     try:
         with open(p, "rb") as f:
             raw = f.read(limit) if limit else f.read()

@@ -23,6 +23,9 @@ from .spec import SPEC
 EVAL_STREAMS = 16
 
 
+MAX_TOKENS = 1_000_000  # one generation; more is a typo, not a wish
+
+
 def streams(ids: torch.Tensor, n: int) -> torch.Tensor:
     """Cut a token sequence into ``n`` contiguous streams (rows), dropping the remainder."""
     length = len(ids) // n
@@ -167,14 +170,16 @@ class Generator:
 
     def stream(self, prompt: str, tokens: int = 200, temperature: float = 0.8, top_k: int = 0, top_p: float = 1.0,
                seed: int = 0) -> Iterator[str]:
-        if tokens < 1:
-            raise ParamError(f"tokens: must be an integer >= 1 (got {tokens})")
-        if temperature < 0:
-            raise ParamError(f"temperature: must be >= 0 (got {temperature:g})")
+        if not 1 <= tokens <= MAX_TOKENS:
+            raise ParamError(f"tokens: must be an integer from 1 to {MAX_TOKENS:,} (got {tokens})")
+        if not (0 <= temperature < float("inf")):  # nan too
+            raise ParamError(f"temperature: must be a number >= 0 (got {temperature:g})")
         if top_k < 0:
             raise ParamError(f"top-k: must be >= 0 (got {top_k})")
         if not 0 < top_p <= 1:
             raise ParamError(f"top-p: must be in (0, 1] (got {top_p:g})")
+        if not 0 <= seed < 2**63:  # torch's generator takes 64 bits
+            raise ParamError(f"seed: must be an integer from 0 to 2**63-1 (got {seed})")
         ids = self.vocab.encode(prompt) or [self.vocab.stoi.get("\n", 0)]
         for i in sample(self.model, ids, tokens, temperature, top_k, top_p, seed):
             yield self.vocab.decode_one(i)

@@ -11,6 +11,9 @@ from ...spec import Spec, common_params
 BUILTIN = ("stdlib", "tinyshakespeare", "wikitext2")
 
 
+CHECK_BYTES = 64 * 2**20
+
+
 def check_corpus(value: str) -> None:
     if value in BUILTIN:
         return
@@ -20,9 +23,11 @@ def check_corpus(value: str) -> None:
 
 def check(p: dict[str, Any]) -> None:
     if p["corpus"].startswith("file:"):
-        from .data import read_text_file  # the file is checked before a run is created
+        from .data import Vocab, read_text_file, split_point  # the file is checked before a run is created
 
-        read_text_file(p["corpus"][len("file:"):], limit=4096)
+        # as much as the run will read (up to 64 MiB here): bad bytes deep in the file are exit 2, not a failed run
+        text = read_text_file(p["corpus"][len("file:"):], limit=min(p["max_chars"] * 4, CHECK_BYTES))
+        split_point(len(Vocab([], p["tokens"]).tokenize(text[: p["max_chars"]])), p["split"], p["bptt"])
     if p["tie"] and p["embedding"] != p["hidden"]:
         raise ParamError(f"tie: needs embedding == hidden (got {p['embedding']} and {p['hidden']})")
 

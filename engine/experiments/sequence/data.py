@@ -44,9 +44,17 @@ def parse_csv_source(source: str) -> tuple[Path, str | None]:
     return Path(path).expanduser(), column or None
 
 
+MAX_CSV_BYTES = 512 * 2**20
+MISSING = ("na", "n/a", "#n/a", "nan", "null", "none", "?", "-", "--", "missing")  # cells that mean "no value"
+
+
 def read_csv_column(source: str) -> tuple[np.ndarray, str]:
     """The values of one numeric column; blanks and NA-like cells become NaN (missing)."""
     path, column = parse_csv_source(source)
+    if path.exists() and not path.is_file():  # a FIFO would hang the check, /dev/zero never end it
+        raise DataError(f"source: {path} is not a regular file")
+    if path.is_file() and path.stat().st_size > MAX_CSV_BYTES:
+        raise DataError(f"source: {path} is over {MAX_CSV_BYTES // 2**20} MiB; give a smaller CSV")
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -65,9 +73,12 @@ def read_csv_column(source: str) -> tuple[np.ndarray, str]:
 
     def numeric(cell: str) -> float:
         cell = cell.strip()
-        if cell == "" or cell.lower() in ("na", "nan", "null", "none", "?", "-"):
+        if cell == "" or cell.lower() in MISSING:
             return math.nan
-        return float(cell)
+        value = float(cell)
+        if math.isinf(value):
+            raise DataError(f"source: {path}: {cell!r} is not a finite number (rows with inf cannot be scaled)")
+        return value
 
     if column is None:
         candidates = range(len(header))
@@ -161,6 +172,9 @@ def load_series(p: dict) -> tuple[np.ndarray, str]:
     return read_csv_column(p["source"])
 
 
+MAX_WINDOW_BYTES = 8 * 2**30
+
+
 def check_lengths(n: int, p: dict) -> None:
     """The window and forecast must fit in the split series."""
     n_train = int(n * p["split"])
@@ -172,6 +186,10 @@ def check_lengths(n: int, p: dict) -> None:
         raise ParamError(f"split: leaves {n_test} test samples of {n}; lower split")
     if p["horizon"] > n_test:
         raise ParamError(f"horizon: {p['horizon']} is longer than the test part ({n_test} samples)")
+    need = n * p["window"] * 4 * 2  # the windows and their copy on the device, float32
+    if need > MAX_WINDOW_BYTES:
+        raise ParamError(f"window: {n} samples x window {p['window']} need {need / 2**30:.0f} GiB of windows "
+                         f"(at most {MAX_WINDOW_BYTES // 2**30}); lower length or window")
 
 
 def prepare(p: dict) -> SeriesData:

@@ -208,7 +208,9 @@ def predict(checkpoint: dict[str, Any], paths: list[str], k: int = 5) -> list[di
                 images.append(torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1))
         except FileNotFoundError:
             raise DataError(f"no image file {path}") from None
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
+        except Image.DecompressionBombError:  # a small file that decodes to gigabytes
+            raise DataError(f"{path} is too large to classify (over {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
             raise DataError(f"{path} is not a readable image ({type(exc).__name__})") from None
     x = (torch.stack(images).float() - mean) / std
     with torch.no_grad():

@@ -34,7 +34,7 @@ SPEC = Spec(
         Param("dataset", "str", "cifar10",
               "cifar10, cifar100 (downloaded once), shapes (generated, no download) or folder:PATH "
               "(PATH/train/<class>/, PATH/test/<class>/ or PATH/<class>/ split 70/30)", check=check_dataset),
-        Param("image_size", "int", 32, "images are resized to this square size (folders only)", low=8, high=256),
+        Param("image_size", "int", 32, "images are resized to this square size (folders only)", low=16, high=256),
         Param("shapes_count", "int", 6000, "images generated for dataset=shapes", low=100, high=200_000),
         Param("split", "float", 0.7, "train fraction where a dataset has no official split (stratified)",
               low=0.1, high=0.95),

@@ -1,0 +1,113 @@
+"""Parameter validation, property-based: any value of any type for any parameter of any experiment is either
+accepted as a value of the declared type and range, or refused with one line naming the parameter."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine import DataError, ParamError, registry
+from engine.params import BUDGET, parse_budget
+
+PARAMS = [(spec.name, p.name) for spec in registry.specs() for p in spec.params]
+
+ANY = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40),
+    st.sampled_from(["nan", "inf", "-inf", "1e309", "", " ", "0", "-1", "1.5", "true", "csv:/dev/zero",
+                     "file:/dev/zero", "folder:/nonexistent", "csv:", "file:", "%", "99999999999999999999"]),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key=st.sampled_from(PARAMS), value=ANY)
+def test_any_value_is_accepted_as_declared_or_refused_in_one_line_naming_the_key(key, value):
+    experiment, name = key
+    spec = registry.get(experiment)
+    param = spec.params[name]
+    try:
+        got = param.coerce(value)
+    except (ParamError, DataError) as exc:
+        message = str(exc)
+        assert "\n" not in message and message.startswith(f"{name}:"), message
+        return
+    kind = {"int": int, "float": float, "str": str, "bool": bool}[param.type]
+    assert isinstance(got, kind) and not (param.type == "int" and isinstance(got, bool))
+    if param.type in ("int", "float"):
+        assert math.isfinite(got)
+        assert param.low is None or got >= param.low
+        assert param.high is None or got <= param.high
+    if param.choices:
+        assert got in param.choices
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=ANY)
+def test_a_budget_is_finite_seconds_or_refused_in_one_line(value):
+    try:
+        got = parse_budget(value)
+    except ParamError as exc:
+        assert str(exc).startswith("budget:") and "\n" not in str(exc)
+        try:
+            BUDGET.coerce(value)
+        except ParamError as form:
+            assert str(form).startswith("budget:")
+        return
+    assert got is None or (math.isfinite(got) and got > 0)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key=st.sampled_from(PARAMS), value=ANY)
+def test_the_cross_checks_refuse_in_one_line_too(key, value):
+    """The whole resolve, the experiment's own checks included (data sources are read, sizes are checked)."""
+    experiment, name = key
+    try:
+        values = registry.get(experiment).resolve({name: value})
+    except (ParamError, DataError) as exc:
+        assert "\n" not in str(exc)
+        return
+    assert set(values) == {p.name for p in registry.get(experiment).params}
+
+
+def test_sources_that_never_end_or_hang_are_refused(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for experiment, key, value in (("sequence", "source", "csv:/dev/zero"), ("sequence", "source", f"csv:{fifo}"),
+                                   ("language", "corpus", "file:/dev/zero"), ("language", "corpus", f"file:{fifo}")):
+        try:
+            registry.get(experiment).resolve({key: value})
+        except DataError as exc:
+            assert "not a regular file" in str(exc)
+        else:
+            raise AssertionError(f"{key}={value} was accepted")
+
+
+def test_data_that_would_fail_a_run_is_refused_before(tmp_path):
+    csv = tmp_path / "series.csv"
+    csv.write_text("t,y\n" + "\n".join(f"{i},{i % 7}" for i in range(100)) + "\n100,inf\n")
+    refused(("sequence", {"source": f"csv:{csv}:y"}), "'inf' is not a finite number")
+    csv.write_text("t,y\n" + "\n".join(f"{i},{'N/A' if i == 5 else i % 7}" for i in range(100)) + "\n")
+    values = registry.get("sequence").resolve({"source": f"csv:{csv}:y", "window": "10", "horizon": "10"})
+    assert values["source"].endswith(":y")  # one N/A cell is a missing value, not a refused column
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(b"a" * 10_000 + b"\xff\xfe bad bytes")
+    refused(("language", {"corpus": f"file:{corpus}"}), "not UTF-8 text")
+    corpus.write_text("x")
+    refused(("language", {"corpus": f"file:{corpus}"}), "too few")
+    refused(("vision", {"image_size": "8"}), "image_size: must be an integer from 16")
+    refused(("sequence", {"length": "5000000", "window": "2000"}), "GiB of windows")
+
+
+def refused(case, fragment: str) -> None:
+    experiment, overrides = case
+    try:
+        registry.get(experiment).resolve(overrides)
+    except (ParamError, DataError) as exc:
+        assert fragment in str(exc), str(exc)
+    else:
+        raise AssertionError(f"{overrides} was accepted")
