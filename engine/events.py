@@ -127,7 +127,11 @@ def to_record(event: Event) -> tuple[str, dict[str, Any]]:
     return type(event).__name__, payload
 
 
+_FIELDS = {kind: frozenset(f.name for f in dataclasses.fields(cls)) for kind, cls in EVENT_TYPES.items()}
+
+
 def from_record(run_id: str, kind: str, payload: dict[str, Any]) -> Event:
-    cls = EVENT_TYPES[kind]
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(run_id=run_id, **{k: v for k, v in payload.items() if k in names})
+    names = _FIELDS[kind]  # looked up once per kind: a long run's history has 100,000s of records
+    if names.issuperset(payload):
+        return EVENT_TYPES[kind](run_id=run_id, **payload)
+    return EVENT_TYPES[kind](run_id=run_id, **{k: v for k, v in payload.items() if k in names})

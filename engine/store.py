@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS events (
     t REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
+CREATE INDEX IF NOT EXISTS events_run_kind ON events(run_id, kind, id);
 """
 
 
@@ -412,6 +413,34 @@ class Store:
         sql += " ORDER BY id LIMIT ?"
         args.append(limit)
         return [(i, from_record(r, k, json.loads(p))) for i, r, k, p in self._read(sql, tuple(args))]
+
+    def replay(self, run_id: str, batches: int = 4000, logs: int = 500) -> tuple[int, list[Event]]:
+        """What a viewer needs of a run's history, however long it is: every event that says something about the
+        run as a whole or an epoch, but only the last ``batches`` batch points and ``logs`` log lines, and the
+        phase/checkpoint notes since the last epoch. Returns (the run's last event id, those events in order)."""
+        def nth_last(kind: str, n: int) -> int:
+            row = self._read("SELECT id FROM events WHERE run_id=? AND kind=? ORDER BY id DESC LIMIT 1 OFFSET ?",
+                             (run_id, kind, max(0, n - 1)))
+            return row[0][0] if row else 0
+
+        last = self._read("SELECT COALESCE(MAX(id), 0) FROM events WHERE run_id=?", (run_id,))[0][0]
+        since_epoch = self._read("SELECT COALESCE(MAX(id), 0) FROM events WHERE run_id=? "
+                                 "AND kind IN ('EpochMetrics', 'RunStarted')", (run_id,))[0][0]
+        pick = "SELECT id, kind, payload FROM events WHERE run_id=? AND id<=? AND "  # each part on the kind index
+        rows = self._read(
+            pick + "kind IN ('RunStarted', 'DataSummary', 'EpochMetrics', 'Evaluation', 'Predictions', "
+            "'StatusChanged', 'RunEnded') UNION ALL "
+            + pick + "kind='BatchMetrics' AND id>=? UNION ALL " + pick + "kind='LogLine' AND id>=? UNION ALL "
+            + pick + "kind IN ('Phase', 'Progress', 'CheckpointSaved') AND id>? ORDER BY id",
+            (run_id, last, run_id, last, nth_last("BatchMetrics", batches), run_id, last,
+             nth_last("LogLine", logs), run_id, last, since_epoch))
+        events = []
+        for _, kind, payload in rows:
+            try:
+                events.append(from_record(run_id, kind, json.loads(payload)))
+            except (ValueError, KeyError, TypeError):
+                continue  # a damaged record: the rest of the history still shows
+        return last, events
 
     def last_event_id(self) -> int:
         return self._read("SELECT COALESCE(MAX(id), 0) FROM events")[0][0]

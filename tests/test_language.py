@@ -91,9 +91,9 @@ def test_too_short_corpus_and_untied_sizes_are_refused(home, tmp_path):
     path.write_text("tiny text")
     with pytest.raises(ParamError, match="tie"):
         runs.create(Store(), "language", tiny(path, tie="true"))
-    run_id = runs.create(Store(), "language", tiny(path))
-    ended = runs.run_here(Store(), run_id)
-    assert ended.status == "failed" and "too few" in ended.message
+    with pytest.raises(DataError, match="too few"):  # refused before a run exists, not a failed run
+        runs.create(Store(), "language", tiny(path))
+    assert Store().runs() == []
 
 
 def test_filter_logits_keeps_top_k_and_top_p():

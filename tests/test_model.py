@@ -165,3 +165,26 @@ def test_the_store_counts_epochs_as_they_arrive(home):
     assert (got.epochs, got.train_seconds) == (3, 6.0)  # `labdeck runs` and `show` while it trains
     store.truncate_after_epoch(run_id, 1)
     assert store.get(run_id).epochs == 1
+
+
+def test_a_runs_history_costs_tens_of_bytes_an_epoch():
+    import tracemalloc
+
+    from tui.state import RunState
+
+    metrics = ("train_loss", "test_loss", "test_mse", "test_mae")
+
+    def feed(state: RunState, start: int, n: int) -> None:
+        for e in range(start, start + n):
+            state.apply(EpochMetrics("r", e, 0, {k: 1.0 / e for k in metrics}, 0.01, e * 0.1, 0.5, e * 10))
+
+    state = RunState("r")
+    feed(state, 1, 2000)  # warm-up: the log's deque fills, the arrays find their growth pattern
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    feed(state, 2001, 20_000)
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown / 20_000 <= 100, f"{grown / 20_000:.0f} bytes an epoch"
+    xs, ys = state.series("test_mse", max_points=500)
+    assert len(xs) == 500 and xs[-1] == 22_000 * 10 and ys[0] == 1.0

@@ -82,7 +82,8 @@ class ExperimentPane(Horizontal):
         except MountError:  # the app is closing
             return
         self._run_view = view
-        self.redraw(self.model, self.log_scale)
+        if self.region.area:  # shown: draw now; a hidden tab draws when it is shown
+            self.redraw(self.model, self.log_scale)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.has_class("start"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from engine import RunInfo
 from engine.events import Event, RunEnded
 
-from .state import RunState
+from .state import MAX_LOG_LINES, RunState
 
 
 class RunsModel:
@@ -27,8 +27,10 @@ class RunsModel:
         if state is None or reset:
             state = self.states[run_id] = RunState(run_id)
         failed = []
-        for event in events:
-            state.apply(event)
+        # a long history's log lines are formatted only for its end: the view keeps the last MAX_LOG_LINES
+        logged_from = max(0, len(events) - 4 * MAX_LOG_LINES) if reset else 0
+        for i, event in enumerate(events):
+            state.apply(event, log=i >= logged_from)
             if isinstance(event, RunEnded) and event.status == "failed" and not reset:
                 failed.append(event)
         info = self.infos.get(run_id)

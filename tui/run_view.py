@@ -7,6 +7,7 @@ imported then.
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import RichLog, TabbedContent, TabPane
@@ -14,6 +15,7 @@ from textual.widgets import RichLog, TabbedContent, TabPane
 from engine.spec import Spec
 
 from .results import RESULTS
+from .history import PLOT_POINTS
 from .state import RunState
 from .widgets.data_view import DataView
 from .widgets.lazy_import import Lazy, LazyImport
@@ -74,6 +76,15 @@ class RunView(Vertical):
         """The experiment's results view, once mounted."""
         return self._view(".results-view") if self.spec.name in RESULTS else None
 
+    @staticmethod
+    def _show_results(results: Widget, state: RunState | None, compared: list[RunState], log_scale: bool) -> bool:
+        """Draw the results view; False while it is still composing (it is mounted lazily, its children after it)."""
+        try:
+            results.show(state, compared, log_scale)
+        except NoMatches:
+            return False
+        return True
+
     def follow(self) -> None:
         """A different run is followed: start its log afresh and draw it all on the next redraw."""
         self.drawn_version = -1
@@ -97,11 +108,11 @@ class RunView(Vertical):
         results = self._view(".results-view") if self.spec.name in RESULTS else None
         if state is None or state.version == self.drawn_version:
             if results is not None and compared:
-                results.show(state, compared, log_scale)
+                self._show_results(results, state, compared, log_scale)
             return
         lines = []
         for key in LOSS_KEYS:
-            xs, ys = state.series(key)
+            xs, ys = state.series(key, PLOT_POINTS)
             if xs:
                 lines.append(Line(key, xs, ys))
         bx, by = state.smoothed_batches()
@@ -117,8 +128,8 @@ class RunView(Vertical):
         data, log = self._view(DataView), self._view(RichLog)
         if data is not None:
             data.show(state.summary)
-        if results is not None:
-            results.show(state, compared, log_scale)
+        if results is not None and not self._show_results(results, state, compared, log_scale):
+            results = None  # not drawn yet: drawn_version stays, the next tick tries again
         if log is not None:
             fresh = min(state.log_total - self._log_lines, len(state.log))
             for line in list(state.log)[len(state.log) - fresh:] if fresh > 0 else []:

@@ -18,6 +18,7 @@ from engine.scores import ranked, score
 
 from .messages import OpenRun, StoreChanged
 from .model import RunsModel
+from .history import PLOT_POINTS
 from .state import STATUS_STYLE, RunState
 from .widgets.line_plot import Line, LinePlot
 from .widgets.row_table import RowTable
@@ -30,7 +31,7 @@ def loss_lines(states: list[RunState]) -> list[Line]:
     lines = []
     for s in states:
         for key in ("train_loss", "test_loss", "val_loss"):
-            xs, ys = s.series(key)
+            xs, ys = s.series(key, PLOT_POINTS)
             if xs:
                 lines.append(Line(f"{s.run_id[-4:]} {key}", xs, ys))
     return lines

@@ -10,6 +10,8 @@ from engine.events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetr
                            Predictions, Progress, RunEnded, RunStarted, StatusChanged)
 from engine.formatting import format_event
 
+from .history import EpochHistory
+
 STATUS_STYLE = {"running": "green", "paused": "yellow", "queued": "cyan", "finished": "blue",
                 "failed": "red", "interrupted": "red", "stopped": "yellow"}
 MAX_BATCH_POINTS = 4000
@@ -29,7 +31,7 @@ class RunState:
     phase: str = "starting"  # what the run does now: starting, loading data, training, evaluating, ...
     rate: float | None = None  # training samples a second, smoothed over the batch-log windows
     summary: DataSummary | None = None
-    epochs: dict[int, EpochMetrics] = field(default_factory=dict)
+    history: EpochHistory = field(default_factory=EpochHistory)
     batches: deque = field(default_factory=lambda: deque(maxlen=MAX_BATCH_POINTS))
     evaluation: Evaluation | None = None
     predictions: Predictions | None = None
@@ -38,12 +40,10 @@ class RunState:
     log: deque = field(default_factory=lambda: deque(maxlen=MAX_LOG_LINES))
     log_total: int = 0  # lines ever logged (the deque keeps only the last ones)
     version: int = 0  # bumped on every change, so views redraw only when needed
-    # Kept as epochs arrive, so that a redraw tick costs the same after 20,000 epochs as after 20:
-    _order: list[int] = field(default_factory=list, repr=False)  # epoch numbers, ascending
-    _series: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict, repr=False)
     _smoothed: tuple = field(default_factory=lambda: (None, [], []), repr=False)  # (made from, xs, ys)
 
-    def apply(self, event: Event) -> None:
+    def apply(self, event: Event, log: bool = True) -> None:
+        """Fold one event in; ``log=False`` skips its log line (a long history replayed: only its end is kept)."""
         if isinstance(event, RunStarted):
             self.experiment, self.params, self.device = event.experiment, event.params, event.device
             self.precision, self.budget = event.precision, event.budget
@@ -51,19 +51,12 @@ class RunState:
             self.phase = "training"
             self.ended = None
             if event.resumed_from_epoch:
-                self.epochs = {e: m for e, m in self.epochs.items() if e <= event.resumed_from_epoch}
-                self._index()
+                self.history.keep_until(event.resumed_from_epoch)
         elif isinstance(event, DataSummary):
             self.summary = event
         elif isinstance(event, EpochMetrics):
             self.phase = "saving checkpoint"
-            again = event.epoch in self.epochs or (self._order and event.epoch < self._order[-1])
-            self.epochs[event.epoch] = event
-            if again:
-                self._index()
-            else:
-                self._order.append(event.epoch)
-                self._add_to_series(event)
+            self.history.add(event)
         elif isinstance(event, BatchMetrics):
             self.batches.append((event.step, event.loss))
             self.last_batch = event
@@ -85,48 +78,33 @@ class RunState:
         elif isinstance(event, RunEnded):
             self.ended = event
             self.status = event.status
-        if not isinstance(event, (BatchMetrics, CheckpointSaved)):
+        if log and not isinstance(event, (BatchMetrics, CheckpointSaved)):
             line = format_event(event)
             if line:
                 self.log.append(line)
                 self.log_total += 1
         self.version += 1
 
-    def _index(self) -> None:
-        """Rebuild the epoch order and series from ``epochs`` (an epoch sent again, or a resume)."""
-        self._order = sorted(self.epochs)
-        self._series = {}
-        for e in self._order:
-            self._add_to_series(self.epochs[e])
-
-    def _add_to_series(self, m: EpochMetrics) -> None:
-        for key, value in m.metrics.items():
-            xs, ys = self._series.setdefault(key, ([], []))
-            xs.append(float(m.step))
-            ys.append(float(value))
-
     def _last_epoch(self) -> EpochMetrics | None:
-        return self.epochs[self._order[-1]] if self._order else None
+        return self.history.last
+
+    @property
+    def epochs(self):
+        """The numbers of the epochs reported (ascending)."""
+        return self.history.epochs
 
     @property
     def latest_epoch(self) -> int:
         """The highest epoch reported (0 before the first)."""
-        return self._order[-1] if self._order else 0
+        return self.history.epochs[-1] if len(self.history) else 0
 
     # -- views of the history --------------------------------------------------------------------
-    def epoch_list(self) -> list[EpochMetrics]:
-        return [self.epochs[e] for e in self._order]
-
-    def series(self, key: str) -> tuple[list[float], list[float]]:
+    def series(self, key: str, max_points: int | None = None) -> tuple[list[float], list[float]]:
         """(steps, values) of an epoch metric (copies: the state keeps growing while a plot is built)."""
-        xs, ys = self._series.get(key, ([], []))
-        return list(xs), list(ys)
+        return self.history.series(key, max_points)
 
     def metric_keys(self) -> list[str]:
-        keys: dict[str, None] = {}
-        for m in self.epoch_list():
-            keys.update(dict.fromkeys(m.metrics))
-        return list(keys)
+        return self.history.keys()
 
     def smoothed_batches(self, alpha: float = 0.5) -> tuple[list[float], list[float]]:
         """Batch losses smoothed in log space: a loss falling through decades is not dragged by its past."""
@@ -155,14 +133,14 @@ class RunState:
         return out
 
     def progress(self) -> float:
-        last = self._last_epoch().progress if self.epochs else 0.0
+        last = self._last_epoch().progress if self._last_epoch() else 0.0
         if self.last_batch:
             last = max(last, self.last_batch.progress)
         return 1.0 if self.status == "finished" else last
 
     def train_seconds(self) -> float:
         """Seconds of training so far, from the latest epoch or batch window (a budgeted first epoch too)."""
-        spent = self._last_epoch().train_seconds if self.epochs else 0.0
+        spent = self._last_epoch().train_seconds if self._last_epoch() else 0.0
         return max(spent, self.last_batch.train_seconds) if self.last_batch else spent
 
     def eta_seconds(self) -> float | None:

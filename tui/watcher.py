@@ -1,7 +1,7 @@
 """Reads the run store from a background thread and posts what changed to the app.
 
-Subscribing to a run loads its whole history once; after that one query per tick reads every new event of the
-store and passes on those of subscribed runs. Runs are re-listed every second for live statuses.
+Subscribing to a run loads its history once (``Store.replay``: every epoch, the latest batch points and log
+lines); after that one query per tick reads every new event of the store and passes on those of subscribed runs. Runs are re-listed every second for live statuses.
 """
 
 from __future__ import annotations
@@ -56,12 +56,12 @@ class StoreWatcher:
                 self._wake.clear()
                 with self._lock:
                     new = [r for r, cursor in self._cursors.items() if cursor == 0]
-                for run_id in new:  # whole history, once
-                    batch = store.events(run_id)
+                for run_id in new:  # its history, once: all of what a view shows, however long the run
+                    last, events = store.replay(run_id)
                     with self._lock:
-                        self._cursors[run_id] = batch[-1][0] if batch else -1
-                    if batch:
-                        self.post(RunEvents(run_id, [e for _, e in batch], reset=True))
+                        self._cursors[run_id] = last or -1
+                    if events:
+                        self.post(RunEvents(run_id, events, reset=True))
                 fresh: dict[str, list] = {}
                 for event_id, event in store.events(after=tail):
                     tail = event_id

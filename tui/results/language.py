@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Static, TextArea
 from textual.worker import get_current_worker
 
+from ..history import PLOT_POINTS
 from ..state import RunState
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class LanguageResults(Vertical):
     def show(self, state: RunState | None, compared: list[RunState], log: bool) -> None:
         lines = []
         for run in ([state] if state is not None else []) + [r for r in compared if r is not state]:
-            xs, ys = run.series("val_ppl")
+            xs, ys = run.series("val_ppl", PLOT_POINTS)
             if xs:
                 lines.append(Line("val perplexity" if run is state else run.run_id[-4:], xs, ys))
         self.query_one("#lang-ppl", LinePlot).show(lines, log=log)

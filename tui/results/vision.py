@@ -14,6 +14,7 @@ from textual.widgets import Checkbox, DataTable, Input, Static
 
 from engine.formatting import fmt
 
+from ..history import PLOT_POINTS
 from ..state import RunState
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class VisionResults(VerticalScroll):
     def show(self, state: RunState | None, compared: list[RunState], log: bool) -> None:
         lines = []
         for run in ([state] if state is not None else []) + [r for r in compared if r is not state]:
-            xs, ys = run.series("test_accuracy")
+            xs, ys = run.series("test_accuracy", PLOT_POINTS)
             if xs:
                 lines.append(Line(run.run_id[-4:] if run is not state else "test accuracy", xs, ys))
         self.query_one("#vision-acc", LinePlot).show(lines)
