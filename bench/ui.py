@@ -33,6 +33,7 @@ import time
 import psutil
 
 from engine import registry
+from engine.params import BUDGET
 
 RUN = ["--set", "epochs=25", "--set", "seed=1"]
 SEQUENCE_KEY = b"2"  # tabs: 1 Vision, 2 Sequence, 3 Language, 4 Runs, 5 Sweeps
@@ -262,7 +263,9 @@ def main() -> int:
             subprocess.run([sys.executable, "-m", "engine", "--home", home, "show", run_id], check=True,
                            capture_output=True)
             time.sleep(6)  # the run process starts (imports torch) and streams epochs
-            helps = [p.help[:9].encode() for p in registry.get("sequence").params]
+            # the form's rows: the experiment's parameters, with the budget row after the epochs
+            rows = [q for p in registry.get("sequence").params for q in ((p, BUDGET) if p.name == "epochs" else (p,))]
+            helps = [p.help[:9].encode() for p in rows]
             since = term.mark()
             term.send(SEQUENCE_KEY)  # the Sequence tab, its form focused on the first parameter
             term.wait_for(helps[0], since)
