@@ -174,8 +174,15 @@ def test_sweeps_with_trials_at_80x24(app, snap_compare):
 
 def test_new_sweep_dialog_at_80x24(app, snap_compare):
     async def dialog(pilot):
+        from tui.screens.sweep import NewSweep
+
         await settle(pilot)
         pilot.app.action_new_sweep()
-        await pilot.pause(0.5)
+        deadline = time.monotonic() + 30
+        while not (isinstance(pilot.app.screen, NewSweep) and pilot.app.screen.query("#sweep-grid")
+                   and pilot.app.focused is pilot.app.screen.query_one("#sweep-grid")):
+            assert time.monotonic() < deadline, "timed out waiting for the dialog"
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=SMALL, run_before=dialog)

@@ -33,6 +33,9 @@ class RunView(Vertical):
         self.drawn_version = -1
         self._log_lines = 0
         self._views: dict[type | str, Widget] = {}
+        self._header: RunHeader | None = None
+        self._loss_plot: LinePlot | None = None
+        self._metrics: MetricsPanel | None = None
 
     def compose(self) -> ComposeResult:
         yield RunHeader(self.spec.unit)
@@ -50,10 +53,17 @@ class RunView(Vertical):
             with TabPane("Log", id=f"log-{self.spec.name}"):
                 yield Lazy(RichLog(max_lines=1000, wrap=True, markup=False))
 
-    def on_mount(self) -> None:
-        self._header = self.query_one(RunHeader)
-        self._loss_plot = self.query_one(".loss-plot", LinePlot)
-        self._metrics = self.query_one(MetricsPanel)
+    def _parts(self) -> bool:
+        """Look up the header, plot and metrics once they are there: the sub-tabs mount their panes' contents after
+        this view's own mount (and not at all when the app closes meanwhile)."""
+        if self._loss_plot is None:
+            try:
+                self._header = self.query_one(RunHeader)
+                self._loss_plot = self.query_one(".loss-plot", LinePlot)
+                self._metrics = self.query_one(MetricsPanel)
+            except NoMatches:
+                return False
+        return True
 
     def switch_view(self, step: int) -> str:
         """Show the next (``step`` 1) or previous (-1) sub-tab; returns its title."""
@@ -105,6 +115,8 @@ class RunView(Vertical):
 
     def redraw(self, state: RunState | None, compared: list[RunState], log_scale: bool) -> None:
         """Called by the app's timer (inside ``batch_update``); cheap when nothing changed."""
+        if not self._parts():
+            return  # still mounting: the next tick draws
         results = self._view(".results-view") if self.spec.name in RESULTS else None
         if state is None or state.version == self.drawn_version:
             if results is not None and compared:
