@@ -188,3 +188,10 @@ def test_a_runs_history_costs_tens_of_bytes_an_epoch():
     assert grown / 20_000 <= 100, f"{grown / 20_000:.0f} bytes an epoch"
     xs, ys = state.series("test_mse", max_points=500)
     assert len(xs) == 500 and xs[-1] == 22_000 * 10 and ys[0] == 1.0
+
+
+def test_where_the_first_line_has_no_room_the_rate_and_eta_go_to_the_second():
+    model = RunsModel()
+    model.apply("r1", [started(budget=60.0), BatchMetrics("r1", 1, 10, 0.5, 8769.0, 0.25, 15.0)])
+    line = str(detail_text(model.states["r1"], "8,769 win/s ETA 0:45"))
+    assert line == "training · 8,769 win/s ETA 0:45 · cpu, bf16, 2 threads"

@@ -28,8 +28,9 @@ def rate_text(state: RunState, unit: str) -> str:
     return f"{state.rate:,.0f} {unit}/s"
 
 
-def detail_text(state: RunState) -> Text:
-    """The second line: a failure's reason, or what the run is doing and where."""
+def detail_text(state: RunState, rate: str = "") -> Text:
+    """The second line: a failure's reason, or what the run is doing (at ``rate``, where the first line has no
+    room for it) and where."""
     if state.status == "failed":
         reason = state.ended.message if state.ended and state.ended.message else "see the Log view"
         return Text.assemble(("failed: ", "bold red"), (reason, "red"))
@@ -37,7 +38,7 @@ def detail_text(state: RunState) -> Text:
     doing = state.phase if state.status == "running" else ""
     if state.status == "interrupted":
         doing = "its process ended without a word: r resumes it from its last checkpoint"
-    parts = [p for p in (doing, where) if p]
+    parts = [p for p in (doing, rate, where) if p]
     return Text(" · ".join(parts), style="dim")
 
 
@@ -89,10 +90,12 @@ class RunHeader(Vertical):
         if progress != self._bar.progress:
             self._bar.update(progress=progress)
         rate = " ".join(t for t in (rate_text(state, self.unit), eta_text(state)) if t)
-        if rate != self._shown_rate:
-            self._shown_rate = rate
-            self._rate.update(rate, layout=False)
-        detail = detail_text(state)
+        narrow = self._rate.size.width < len(rate)  # 80 columns: the rate and ETA go to the second line, whole
+        shown = "" if narrow else rate
+        if shown != self._shown_rate:
+            self._shown_rate = shown
+            self._rate.update(shown, layout=False)
+        detail = detail_text(state, rate if narrow else "")
         if detail != self._shown_detail:
             self._shown_detail = detail
             self._detail.update(detail, layout=False)
