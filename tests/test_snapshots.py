@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from textual.widgets import Input
 
 from engine import Store, registry
 from tui.app import LabdeckApp
@@ -29,6 +30,19 @@ def app(home, monkeypatch):
     yield LabdeckApp(home, system_stats=False)
     monkeypatch.delenv("TZ")
     time.tzset()
+
+
+def snapshot(snap_compare, app, size, before) -> bool:
+    """Compare a snapshot taken after `before`, with every text cursor steady: a blink depends on timing."""
+
+    async def steady(pilot):
+        await before(pilot)
+        for screen in pilot.app.screen_stack:
+            for field in screen.query(Input):
+                field.cursor_blink = False
+        await pilot.pause()
+
+    return snap_compare(app, terminal_size=size, run_before=steady)
 
 
 async def plots_drawn(pilot) -> None:
@@ -60,7 +74,7 @@ async def settle(pilot) -> None:
 
 
 def test_sequence_curves(app, snap_compare):
-    assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+    assert snapshot(snap_compare, app, SIZE, settle)
 
 
 def on_subtab(name: str):
@@ -76,11 +90,11 @@ def on_subtab(name: str):
 
 
 def test_sequence_results(app, snap_compare):
-    assert snap_compare(app, terminal_size=SIZE, run_before=on_subtab("results"))
+    assert snapshot(snap_compare, app, SIZE, on_subtab("results"))
 
 
 def test_sequence_data(app, snap_compare):
-    assert snap_compare(app, terminal_size=SIZE, run_before=on_subtab("data"))
+    assert snapshot(snap_compare, app, SIZE, on_subtab("data"))
 
 
 def on_experiment(name: str, sub: str):
@@ -103,15 +117,15 @@ def on_experiment(name: str, sub: str):
 
 
 def test_vision_results(app, snap_compare):
-    assert snap_compare(app, terminal_size=SIZE, run_before=on_experiment("vision", "results"))
+    assert snapshot(snap_compare, app, SIZE, on_experiment("vision", "results"))
 
 
 def test_vision_data(app, snap_compare):
-    assert snap_compare(app, terminal_size=SIZE, run_before=on_experiment("vision", "data"))
+    assert snapshot(snap_compare, app, SIZE, on_experiment("vision", "data"))
 
 
 def test_language_results(app, snap_compare):
-    assert snap_compare(app, terminal_size=SIZE, run_before=on_experiment("language", "results"))
+    assert snapshot(snap_compare, app, SIZE, on_experiment("language", "results"))
 
 
 def test_runs_tab_compare(app, snap_compare):
@@ -123,7 +137,7 @@ def test_runs_tab_compare(app, snap_compare):
         await pilot.pause(0.3)
         await plots_drawn(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=runs)
+    assert snapshot(snap_compare, app, SIZE, runs)
 
 
 def test_help_screen(app, snap_compare):
@@ -150,7 +164,7 @@ def test_language_with_generated_text_at_80x24(app, snap_compare):
                                    stats="300 tokens at 1,234/s (checkpoint of epoch 6)"))
         await pilot.pause(0.3)
 
-    assert snap_compare(app, terminal_size=SMALL, run_before=generated)
+    assert snapshot(snap_compare, app, SMALL, generated)
 
 
 def test_sweeps_with_trials_at_80x24(app, snap_compare):
@@ -169,7 +183,7 @@ def test_sweeps_with_trials_at_80x24(app, snap_compare):
         await pilot.pause(0.5)
         await plots_drawn(pilot)
 
-    assert snap_compare(app, terminal_size=SMALL, run_before=sweeps)
+    assert snapshot(snap_compare, app, SMALL, sweeps)
 
 
 def test_new_sweep_dialog_at_80x24(app, snap_compare):
@@ -185,4 +199,4 @@ def test_new_sweep_dialog_at_80x24(app, snap_compare):
             await pilot.pause(0.05)
         await pilot.pause(0.3)
 
-    assert snap_compare(app, terminal_size=SMALL, run_before=dialog)
+    assert snapshot(snap_compare, app, SMALL, dialog)
