@@ -6,6 +6,7 @@ Many processes may write at once (each run is its own process); every write is a
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -89,6 +90,27 @@ def _private_dir(path: Path) -> None:
         os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
 
 
+def _why(home: Path, exc: Exception) -> str:
+    """What a failed open or write of the store means for the user: a read-only or full file system says so
+    (SQLite says only "unable to open database file" or "disk I/O error")."""
+    code = getattr(exc, "errno", None)
+    path = home
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        fs = os.statvfs(path)
+    except OSError:
+        fs = None
+    if code == errno.EROFS or (fs is not None and fs.f_flag & os.ST_RDONLY):
+        return f"its file system is read-only ({exc})"
+    if code in (errno.ENOSPC, errno.EDQUOT) or (fs is not None and fs.f_bavail * fs.f_frsize < _FULL):
+        return f"its disk is full ({exc})"
+    return str(exc)
+
+
+_FULL = 1 << 20  # less free space than this is a full disk: SQLite cannot even write its journal
+
+
 def default_home() -> Path:
     """``$LABDECK_HOME`` or the user's data directory."""
     env = os.environ.get("LABDECK_HOME")
@@ -162,7 +184,7 @@ class Store:
             if "host" not in {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}:  # a store from 0.1
                 self._db.execute("ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT ''")
         except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the run store at {self.home}: {exc}") from None
+            raise StoreError(f"cannot open the run store at {self.home}: {_why(self.home, exc)}") from None
 
     @classmethod
     def for_reading(cls, home: str | os.PathLike | None = None) -> Store:
@@ -206,7 +228,7 @@ class Store:
                     return self._db.executemany(sql, many)
                 return self._db.execute(sql, args)
             except sqlite3.Error as exc:
-                raise StoreError(f"run store write failed ({self.home}): {exc}") from None
+                raise StoreError(f"run store write failed ({self.home}): {_why(self.home, exc)}") from None
 
     def _tx(self, statements: list[tuple[str, tuple]]) -> None:
         """Run several writes atomically."""
@@ -223,7 +245,7 @@ class Store:
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise StoreError(f"run store write failed ({self.home}): {exc}") from None
+                raise StoreError(f"run store write failed ({self.home}): {_why(self.home, exc)}") from None
 
     def _atomic(self, body):
         """Run ``body(db)`` in one write transaction (other processes wait): a check and the write it allows."""
@@ -239,7 +261,7 @@ class Store:
                 self._db.execute("COMMIT")
                 return result
             except sqlite3.Error as exc:
-                raise StoreError(f"run store write failed ({self.home}): {exc}") from None
+                raise StoreError(f"run store write failed ({self.home}): {_why(self.home, exc)}") from None
 
     def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:

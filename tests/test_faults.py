@@ -365,3 +365,84 @@ def test_trials_of_a_sweep_whose_runner_died_do_not_wait_for_ever(home):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     runner.write_text(json.dumps([int(dead.stdout), 0.0]))  # its runner was killed
     assert {i.status for i in Store(home).runs()} == {"interrupted"}
+
+
+# Run inside a mount namespace where the home is really read-only or really full: what a user can still do there.
+ON_A_MOUNTED_HOME = r"""
+import asyncio, contextlib, io, json, sys, time
+from engine.cli import main
+
+run_id = sys.argv[1]
+result = {}
+for name, argv in (("runs", ["runs"]), ("show", ["show", run_id]), ("export", ["export", run_id]),
+                   ("delete", ["delete", run_id]), ("run", ["run", "sequence", "--set", "epochs=1"])):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(argv)
+    result[name] = [rc, out.getvalue(), err.getvalue()]
+
+async def dashboard():
+    from tui.app import LabdeckApp
+    from engine import default_home
+    app = LabdeckApp(default_home(), system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        deadline = time.monotonic() + 60
+        while run_id not in app.model.infos:
+            assert time.monotonic() < deadline, "the dashboard never listed the run"
+            await pilot.pause(0.05)
+        return sorted(app.model.infos)
+
+result["dashboard"] = asyncio.run(dashboard())
+print(json.dumps(result))
+"""
+
+
+def on_a_mounted_home(home, mount: str, run_id: str) -> dict:
+    """Run ON_A_MOUNTED_HOME with ``home`` mounted by the shell commands ``mount`` (in a user and mount namespace)."""
+    import shutil
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"], check=False).returncode != 0:
+        pytest.skip("this machine cannot make a user and mount namespace (unshare -rm)")
+    script = f"{mount} && exec \"$0\" -c \"$1\" {run_id}"
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script, sys.executable, ON_A_MOUNTED_HOME],
+                          capture_output=True, text=True, timeout=180, cwd=os.getcwd(), check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def finished_run(home) -> str:
+    store = Store(home)
+    run_id = store.create_run("sequence", {"hidden": 8})
+    store.log_epoch(run_id, 1, {"test_mse": 0.5}, EpochMetrics(run_id, 1, 1, {"test_mse": 0.5}, 0.1, 1.0, 1.0))
+    store.finish(run_id, "finished", {"test_mse": 0.5}, 1.0, 1)
+    store.close()
+    return run_id
+
+
+def assert_reads_work_and_writes_fail_in_one_line(result: dict, run_id: str, why: str) -> None:
+    for name in ("runs", "show", "export"):
+        rc, out, err = result[name]
+        assert rc == 0 and "test_mse" in out and err == "", (name, result[name])
+    assert run_id in result["runs"][1] and run_id in result["show"][1]
+    for name in ("delete", "run"):
+        rc, out, err = result[name]
+        assert rc != 0 and err.count("\n") == 1 and why in err.lower() and "Traceback" not in err, (name, result[name])
+    assert run_id in result["dashboard"]
+
+
+def test_a_really_read_only_home_lists_shows_exports_and_opens_the_dashboard(home):
+    run_id = finished_run(home)
+    result = on_a_mounted_home(home, f"mount --bind {home} {home} && mount -o remount,bind,ro {home}", run_id)
+    assert_reads_work_and_writes_fail_in_one_line(result, run_id, "read-only")
+    assert Store(home).get(run_id).status == "finished"  # and nothing was lost
+
+
+def test_a_really_full_home_lists_shows_exports_and_opens_the_dashboard(home, tmp_path):
+    run_id = finished_run(home)
+    saved = tmp_path / "saved"
+    shutil_copy = f"cp -a {home} {saved}"
+    fill = (f"{shutil_copy} && mount -t tmpfs -o size=2m tmpfs {home} && cp -a {saved}/. {home}/ && "
+            f"(dd if=/dev/zero of={home}/filler bs=4k 2>/dev/null; true)")
+    result = on_a_mounted_home(home, fill, run_id)
+    assert_reads_work_and_writes_fail_in_one_line(result, run_id, "full")
+    assert Store(home).get(run_id).status == "finished"
