@@ -141,6 +141,11 @@ def choose_precision(device: torch.device, requested: str, key: str,
     bf16 and keeps the faster; the answer is cached per model ``key``, CPU and torch version.
     """
     if requested != "auto":
+        if device.type == "cpu" and requested != "fp32" and probe is not None:
+            try:  # oneDNN has no fp16 (on some CPUs no bf16) kernel for some layers, e.g. the LSTM
+                probe(requested)
+            except RuntimeError as exc:
+                return Plan(device, "fp32", f"{requested} unsupported here ({str(exc).splitlines()[0][:80]}); fp32")
         return Plan(device, requested, "requested")
     if device.type == "cuda":
         bf16 = torch.cuda.is_bf16_supported()

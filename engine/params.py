@@ -85,6 +85,9 @@ class Param:
 
 
 def _fmt(x: float) -> str:
+    """A bound as a user types it: 5000000, not 5e+06; 1e-07 stays short."""
+    if float(x).is_integer() and abs(x) < 1e16:
+        return str(int(x))
     return f"{x:g}"
 
 

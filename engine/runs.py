@@ -10,18 +10,22 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import LabdeckError
-from .params import parse_budget
+from .params import ParamError, parse_budget
 from .events import Event, RunEnded
 from .procs import process_start_time
 from .store import ACTIVE, Store
-from . import registry
+from . import accelerators, registry
 
 
 def create(store: Store, experiment: str, overrides: dict[str, Any], budget: float | None = None,
-           sweep: str | None = None) -> str:
-    """Validate everything first (bad input creates no run), then record a queued run."""
+           sweep: str | None = None, here: bool = True) -> str:
+    """Validate everything first (bad input creates no run), then record a queued run. ``here``: it runs on this
+    machine, which must have the device it asks for (a Ray trial may land on another)."""
     spec = registry.get(experiment)
     params = spec.resolve(overrides)
+    why = accelerators.missing(params.get("device", "auto")) if here else None
+    if why:
+        raise ParamError(f"device: {why} (got {params['device']!r})")
     return store.create_run(experiment, params, parse_budget(budget), sweep)
 
 

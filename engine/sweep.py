@@ -122,7 +122,8 @@ def create(store: Store, experiment: str, trials: list[dict[str, Any]], budget: 
     """Record the sweep's trials (queued runs) and how it runs (``options``: parallel, backend, ...)."""
     sweep_id = "sw-" + time.strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     for overrides in trials:
-        runs.create(store, experiment, overrides, budget, sweep=sweep_id)
+        runs.create(store, experiment, overrides, budget, sweep=sweep_id,
+                    here=(options or {}).get("backend") != "ray")
     (store.home / f"{sweep_id}.options").write_text(json.dumps(options or {}))
     return sweep_id
 

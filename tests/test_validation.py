@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from engine import DataError, ParamError, registry
@@ -111,3 +111,56 @@ def refused(case, fragment: str) -> None:
         assert fragment in str(exc), str(exc)
     else:
         raise AssertionError(f"{overrides} was accepted")
+
+
+def in_range(key):
+    """Values of the declared type inside the declared range: most of them pass the checks."""
+    param = registry.get(key[0]).params[key[1]]
+    if param.choices:
+        return st.sampled_from(param.choices)
+    if param.type == "bool":
+        return st.booleans()
+    if param.type == "int":
+        return st.integers(param.low, param.high)
+    if param.type == "float":
+        return st.floats(param.low, param.high)
+    return st.sampled_from([param.default, "", "wave", "stdlib", "csv:missing.csv", "folder:/"])
+
+
+CORPUS = "\n".join(f"the lab trains a small model on line {i} of a tiny corpus, and it learns" for i in range(200))
+SMALL = {  # settings that train a batch in a blink; the drawn value then overrides one of them
+    "sequence": {"length": "300", "hidden": "8", "window": "10", "horizon": "20", "batch_size": "32"},
+    "vision": {"dataset": "shapes", "shapes_count": "200", "image_size": "16", "width": "4", "batch_size": "32"},
+    "language": {"max_chars": "4000", "embedding": "8", "hidden": "16", "bptt": "16", "batch_size": "8",
+                 "sample_tokens": "5"},
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(drawn=st.sampled_from(PARAMS).flatmap(lambda key: st.tuples(st.just(key), st.one_of(ANY, in_range(key), in_range(key)))))
+def test_a_value_the_checks_accept_starts_a_run_that_trains(drawn, tmp_path_factory, monkeypatch):
+    """The other half of the promise: what resolve accepts does not fail the run it starts."""
+    from engine import Store, runs
+
+    (experiment, name), value = drawn
+    tmp = tmp_path_factory.mktemp("accepted")
+    monkeypatch.setenv("LABDECK_DATA", str(tmp / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp / "cache"))
+    corpus = tmp / "corpus.txt"
+    corpus.write_text(CORPUS)
+    overrides = dict(SMALL[experiment], **({"corpus": f"file:{corpus}"} if experiment == "language" else {}))
+    overrides[name] = value
+    store = Store(tmp / "home")
+    try:
+        run_id = runs.create(store, experiment, overrides, budget=0.3)
+    except (ParamError, DataError) as exc:
+        assert "\n" not in str(exc)
+        event("refused")
+        return
+    event("started")
+    ended = runs.run_here(store, run_id)
+    if ended.reason == "download":  # a real dataset, and this machine is offline: the run says so
+        return
+    assert ended.status == "finished", (experiment, name, value, ended.message)
+    assert store.get(run_id).epochs >= 1

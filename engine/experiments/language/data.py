@@ -132,9 +132,14 @@ def build_vocab(tokens: list[str], mode: str, cap: int) -> tuple[Vocab, Counter]
     return Vocab([UNK, *sorted(common)], mode), counts
 
 
-def split_point(n: int, split: float, bptt: int) -> int:
+def split_point(n: int, split: float, bptt: int, batch_size: int = 1) -> int:
+    """Where the training part ends; refused when either part, or one of the ``batch_size`` training streams,
+    is shorter than a bptt segment."""
     cut = int(n * split)
     if cut < bptt + 1 or n - cut < bptt + 1:
         raise DataError(f"the corpus has {n} tokens: too few for split={split:g} with bptt={bptt} "
                         f"(each part needs more than {bptt})")
+    if cut // batch_size < bptt + 1:
+        raise DataError(f"the training part ({cut} tokens) is too short for batch_size={batch_size} streams of "
+                        f"bptt={bptt} tokens; lower batch_size or bptt")
     return cut

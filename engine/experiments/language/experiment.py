@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from ...errors import DataError, ParamError
+from ...errors import ParamError
 from ...events import Evaluation, Event
 from ...experiment import Context, Experiment, Task
 from . import data as D
@@ -40,7 +40,7 @@ class LanguageTask(Task):
         text, self.name = D.load_text(p, ctx.data_dir, ctx.progress)
         self.text = text
         tokens = D.Vocab([], p["tokens"]).tokenize(text)
-        cut = D.split_point(len(tokens), p["split"], p["bptt"])
+        cut = D.split_point(len(tokens), p["split"], p["bptt"], p["batch_size"])
         self.vocab, self.counts = D.build_vocab(tokens[:cut], p["tokens"], p["vocab"])
         if p["tokens"] == "char":  # characters only in the validation part map to the most common one
             common = self.vocab.stoi[self.counts.most_common(1)[0][0]]
@@ -53,9 +53,6 @@ class LanguageTask(Task):
         ids_t = torch.tensor(ids, dtype=torch.long)
         self.n_tokens, self.cut = len(ids), cut
         batch = p["batch_size"]
-        if cut // batch < p["bptt"] + 1:
-            raise DataError(f"the training part ({cut} tokens) is too short for batch_size={batch} streams of "
-                            f"bptt={p['bptt']} tokens; lower batch_size or bptt")
         self.train_streams = streams(ids_t[:cut], batch).to(self.device)
         self.val_streams = streams(ids_t[cut:], min(EVAL_STREAMS, max(1, (len(ids) - cut) // (p["bptt"] + 1)))
                                    ).to(self.device)

@@ -24,12 +24,15 @@ def check_corpus(value: str) -> None:
 def check(p: dict[str, Any]) -> None:
     if p["tie"] and p["embedding"] != p["hidden"]:  # the parameters first: reading a file costs more
         raise ParamError(f"tie: needs embedding == hidden (got {p['embedding']} and {p['hidden']})")
-    if p["corpus"].startswith("file:"):
-        from .data import Vocab, read_text_file, split_point  # the file is checked before a run is created
+    from .data import Vocab, read_text_file, split_point  # no torch
 
+    if p["corpus"].startswith("file:"):  # the file is checked before a run is created
         # as much as the run will read (up to 64 MiB here): bad bytes deep in the file are exit 2, not a failed run
         text = read_text_file(p["corpus"][len("file:"):], limit=min(p["max_chars"] * 4, CHECK_BYTES))
-        split_point(len(Vocab([], p["tokens"]).tokenize(text[: p["max_chars"]])), p["split"], p["bptt"])
+        tokens = len(Vocab([], p["tokens"]).tokenize(text[: p["max_chars"]]))
+    else:  # a built-in corpus is longer than max_chars: at most max_chars tokens
+        tokens = p["max_chars"]
+    split_point(tokens, p["split"], p["bptt"], p["batch_size"])
 
 
 SPEC = Spec(
