@@ -200,3 +200,32 @@ async def test_a_failed_download_offers_the_offline_data_by_its_reason_not_its_t
                                                                   "cannot download CIFAR-10")]))
         await pilot.pause(0.2)
         assert str(error.render()) == ""  # the text alone does not decide
+
+
+async def test_a_hidden_log_keeps_no_backlog_and_shows_the_last_lines_when_opened(home):
+    from textual.widgets import RichLog
+
+    from engine.events import EpochMetrics
+    from tui.messages import RunEvents
+
+    demo_store(home)
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start(pilot)
+        await pilot.press(KEY["sequence"])
+        pane = app.query_one("#pane-sequence", ExperimentPane)
+        run_id = await until(pilot, lambda: pane.run_id and app.model.states.get(pane.run_id) and pane.run_id,
+                             what="a run followed")
+        log = pane.query_one(RichLog)
+        m = {"train_loss": 0.5, "test_loss": 0.6}
+        for start_epoch in range(100, 3100, 500):  # days of epochs, the Log view never opened
+            app.post_message(RunEvents(run_id, [EpochMetrics(run_id, e, 0, m, 0.01, 1.0, 0.5, e)
+                                                for e in range(start_epoch, start_epoch + 500)]))
+            state = app.model.states[run_id]
+            await until(pilot, lambda: pane.drawn_version == state.version and state.history.last.epoch
+                        == start_epoch + 499, what="the epochs drawn")
+        # Textual's RichLog queues every line written before it knows its width, past its max_lines
+        assert not log._deferred_renders
+        await pilot.press("left_square_bracket")  # the Log view
+        await until(pilot, lambda: any("3099" in line.text for line in log.lines), what="the last epoch logged")
+        assert len(log.lines) <= log.max_lines

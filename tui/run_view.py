@@ -113,11 +113,25 @@ class RunView(Vertical):
                 view = self._views[kind] = found.first()
         return view
 
+    def _write_log(self, state: RunState) -> None:
+        """The run's new log lines, once the log has been on screen: a RichLog keeps every line written before it
+        knows its width, beyond its ``max_lines`` (a hidden log fed for days grew without bound); until then the
+        run's own last lines wait in ``state.log``."""
+        log = self._view(RichLog)
+        if log is None or not log.size.width or self._log_lines == state.log_total:
+            return
+        fresh = min(state.log_total - self._log_lines, len(state.log))
+        for line in list(state.log)[len(state.log) - fresh:] if fresh > 0 else []:
+            log.write(line)
+        self._log_lines = state.log_total
+
     def redraw(self, state: RunState | None, compared: list[RunState], log_scale: bool) -> None:
         """Called by the app's timer (inside ``batch_update``); cheap when nothing changed."""
         if not self._parts():
             return  # still mounting: the next tick draws
         results = self._view(".results-view") if self.spec.name in RESULTS else None
+        if state is not None:
+            self._write_log(state)
         if state is None or state.version == self.drawn_version:
             if results is not None and compared:
                 self._show_results(results, state, compared, log_scale)
@@ -142,10 +156,5 @@ class RunView(Vertical):
             data.show(state.summary)
         if results is not None and not self._show_results(results, state, compared, log_scale):
             results = None  # not drawn yet: drawn_version stays, the next tick tries again
-        if log is not None:
-            fresh = min(state.log_total - self._log_lines, len(state.log))
-            for line in list(state.log)[len(state.log) - fresh:] if fresh > 0 else []:
-                log.write(line)
-            self._log_lines = state.log_total
         if data is not None and log is not None and (results is not None or self.spec.name not in RESULTS):
             self.drawn_version = state.version  # every lazily mounted view has drawn this version
