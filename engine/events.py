@@ -113,6 +113,16 @@ class LogLine(Event):
     text: str
 
 
+@dataclass(frozen=True)
+class EpochTable(Event):
+    """Many epochs' metrics at once, as columns: how a long history is replayed to a viewer (100,000 epochs read as
+    events would cost seconds). Never stored; ``nan`` where an epoch did not report a metric."""
+
+    epochs: tuple[int, ...]
+    steps: tuple[float, ...]
+    metrics: dict[str, tuple[float, ...]]
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (RunStarted, DataSummary, EpochMetrics, BatchMetrics, Evaluation, Predictions,

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from . import faults
 from .errors import RunBusy, RunNotFound, StoreError
-from .events import Event, from_record, to_record
+from .events import EpochTable, Event, from_record, to_record
 from .procs import process_alive
 
 CHECKPOINT = "checkpoint.pt"
@@ -436,10 +436,12 @@ class Store:
         args.append(limit)
         return [(i, from_record(r, k, json.loads(p))) for i, r, k, p in self._read(sql, tuple(args))]
 
-    def replay(self, run_id: str, batches: int = 4000, logs: int = 500) -> tuple[int, list[Event]]:
+    def replay(self, run_id: str, batches: int = 4000, logs: int = 500, epochs: int = 500
+               ) -> tuple[int, list[Event]]:
         """What a viewer needs of a run's history, however long it is: every event that says something about the
-        run as a whole or an epoch, but only the last ``batches`` batch points and ``logs`` log lines, and the
-        phase/checkpoint notes since the last epoch. Returns (the run's last event id, those events in order)."""
+        run as a whole, the last ``epochs`` epochs, ``batches`` batch points and ``logs`` log lines as events, and
+        the phase/checkpoint notes since the last epoch; the epochs before those come as one :class:`EpochTable`,
+        in the event's place. Returns (the run's last event id, those events in order)."""
         def nth_last(kind: str, n: int) -> int:
             row = self._read("SELECT id FROM events WHERE run_id=? AND kind=? ORDER BY id DESC LIMIT 1 OFFSET ?",
                              (run_id, kind, max(0, n - 1)))
@@ -448,21 +450,63 @@ class Store:
         last = self._read("SELECT COALESCE(MAX(id), 0) FROM events WHERE run_id=?", (run_id,))[0][0]
         since_epoch = self._read("SELECT COALESCE(MAX(id), 0) FROM events WHERE run_id=? "
                                  "AND kind IN ('EpochMetrics', 'RunStarted')", (run_id,))[0][0]
-        pick = "SELECT id, kind, payload FROM events WHERE run_id=? AND id<=? AND "  # each part on the kind index
+        first_epoch_event = nth_last("EpochMetrics", epochs)
+        table, damaged = self._epoch_table(run_id, first_epoch_event) if first_epoch_event else (None, [])
+        if table is None:
+            first_epoch_event = 0
+        # each part on the kind index (for the union's ORDER BY, SQLite would rather scan the whole run)
+        pick = "SELECT id, kind, payload FROM events INDEXED BY events_run_kind WHERE run_id=? AND id<=? AND "
         rows = self._read(
-            pick + "kind IN ('RunStarted', 'DataSummary', 'EpochMetrics', 'Evaluation', 'Predictions', "
-            "'StatusChanged', 'RunEnded') UNION ALL "
+            pick + "kind IN ('RunStarted', 'DataSummary', 'Evaluation', 'Predictions', 'StatusChanged', "
+            "'RunEnded') UNION ALL " + pick + "kind='EpochMetrics' AND id>=? UNION ALL "
             + pick + "kind='BatchMetrics' AND id>=? UNION ALL " + pick + "kind='LogLine' AND id>=? UNION ALL "
             + pick + "kind IN ('Phase', 'Progress', 'CheckpointSaved') AND id>? ORDER BY id",
-            (run_id, last, run_id, last, nth_last("BatchMetrics", batches), run_id, last,
-             nth_last("LogLine", logs), run_id, last, since_epoch))
-        events = []
-        for _, kind, payload in rows:
+            (run_id, last, run_id, last, first_epoch_event, run_id, last, nth_last("BatchMetrics", batches),
+             run_id, last, nth_last("LogLine", logs), run_id, last, since_epoch))
+        if damaged:  # epochs the table could not hold: read as events, in their place
+            marks = ",".join("?" * len(damaged))
+            rows = sorted(rows + self._read(f"SELECT id, kind, payload FROM events WHERE id IN ({marks})",
+                                            tuple(damaged)))
+        events: list[Event] = []
+        for event_id, kind, payload in rows:
+            if table is not None and event_id >= first_epoch_event:
+                events.append(table)  # where the epochs before the last ones would have been
+                table = None
             try:
                 events.append(from_record(run_id, kind, json.loads(payload)))
             except (ValueError, KeyError, TypeError):
                 continue  # a damaged record: the rest of the history still shows
+        if table is not None:
+            events.append(table)
         return last, events
+
+    def _epoch_table(self, run_id: str, before: int) -> tuple[EpochTable | None, list[int]]:
+        """The run's epochs logged before event ``before``, read as columns by SQLite's JSON functions, and the
+        ids of the records among them that are not strict JSON (Python writes a NaN loss as ``NaN``): those are
+        read as events. (None, []) when a metric's name cannot be written as a JSON path: every epoch is then
+        read as an event."""
+        keys = [k for (k,) in self._read("SELECT DISTINCT key FROM metrics WHERE run_id=?", (run_id,))]
+        if any(not k.isprintable() or '"' in k or "\\" in k for k in keys):
+            return None, []
+        columns = "".join(", iif(ok, json_extract(payload, ?), NULL)" for _ in keys)
+        rows = self._read("SELECT id, ok, iif(ok, json_extract(payload, '$.epoch'), NULL), "
+                          f"iif(ok, json_extract(payload, '$.step'), NULL){columns} FROM "
+                          "(SELECT id, payload, json_valid(payload) AS ok FROM events "
+                          "WHERE run_id=? AND kind='EpochMetrics' AND id<?) ORDER BY id",
+                          (*[f'$.metrics."{k}"' for k in keys], run_id, before))
+        damaged = [row[0] for row in rows if not row[1] or row[2] is None]
+        if damaged:
+            rows = [row for row in rows if row[1] and row[2] is not None]
+        if not rows:
+            return None, []
+        columns_ = list(zip(*rows))
+        nan = float("nan")
+        metrics = {}
+        for key, values in zip(keys, columns_[4:]):
+            if any(v is not None for v in values):  # the metrics table also holds keys no event reports
+                metrics[key] = tuple(nan if v is None else float(v) for v in values)
+        return EpochTable(run_id, tuple(int(e) for e in columns_[2]),
+                          tuple(float(s or 0) for s in columns_[3]), metrics), damaged
 
     def last_event_id(self) -> int:
         return self._read("SELECT COALESCE(MAX(id), 0) FROM events")[0][0]

@@ -195,3 +195,46 @@ def test_where_the_first_line_has_no_room_the_rate_and_eta_go_to_the_second():
     model.apply("r1", [started(budget=60.0), BatchMetrics("r1", 1, 10, 0.5, 8769.0, 0.25, 15.0)])
     line = str(detail_text(model.states["r1"], "8,769 win/s ETA 0:45"))
     assert line == "training · 8,769 win/s ETA 0:45 · cpu, bf16, 2 threads"
+
+
+def test_a_long_history_replayed_as_columns_folds_to_what_its_events_do(tmp_path):
+    """Replay reads the epochs before the last ones as one EpochTable; the dashboard must end up with the same history
+    as folding every event: a NaN loss (not strict JSON), a metric first reported late, a resume that cut epochs."""
+    import math
+
+    from engine.events import EpochTable
+
+    store = Store(tmp_path)
+    run_id = store.create_run("sequence", {})
+    store.emit(RunStarted(run_id, "sequence", {}, "cpu", "fp32"))
+
+    def epoch(e: int) -> None:
+        m = {"train_loss": math.nan if e == 300 else 1.0 / e, "test_loss": 2.0 / e}
+        if e >= 400:
+            m["acc"] = e / 2000
+        store.log_epoch(run_id, e, m, EpochMetrics(run_id, e, 0, m, 0.01, e * 0.1, e / 2000, e * 10))
+        if e % 50 == 0:
+            store.emit(BatchMetrics(run_id, e, e * 10, 1.0 / e, 100.0, e / 2000))
+
+    for e in range(1, 1001):
+        epoch(e)
+    store.truncate_after_epoch(run_id, 900)  # resumed from epoch 900's checkpoint
+    store.emit(RunStarted(run_id, "sequence", {}, "cpu", "fp32", resumed_from_epoch=900))
+    for e in range(901, 1201):
+        epoch(e)
+
+    _, replayed = store.replay(run_id, epochs=100)
+    assert sum(isinstance(e, EpochTable) for e in replayed) == 1 and len(replayed) < 200
+    whole = [event for _, event in store.events(run_id)]
+    folded = {}
+    for name, events in (("replayed", replayed), ("whole", whole)):
+        model = RunsModel()
+        model.apply(run_id, events, reset=True)
+        folded[name] = model.states[run_id].history
+    a, b = folded["replayed"], folded["whole"]
+    assert list(a.epochs) == list(b.epochs) == list(range(1, 1201))
+    assert sorted(a.keys()) == sorted(b.keys()) == ["acc", "test_loss", "train_loss"]
+    for key in b.keys():  # noqa: SIM118 (an EpochHistory, not a dict)
+        assert a.series(key) == b.series(key)
+    assert a.last == b.last and a.last.epoch == 1200
+    assert 300 * 10 not in a.series("train_loss")[0]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
+from itertools import pairwise
 
-from engine.events import EpochMetrics
+from engine.events import EpochMetrics, EpochTable
 
 NAN = float("nan")
 PLOT_POINTS = 2000  # points of a line handed to a plot: more than a terminal is wide, in dots
@@ -43,6 +44,31 @@ class EpochHistory:
                 values[i] = float(value)
         if self.last is None or m.epoch >= self.last.epoch:
             self.last = m
+
+    def extend(self, table: EpochTable) -> None:
+        """Many epochs at once (a long history replayed): appended as columns when they come after the known
+        ones, in order, as they do; else one by one."""
+        epochs = table.epochs
+        ordered = all(a < b for a, b in pairwise(epochs))
+        if not epochs or not ordered or (len(self.epochs) and epochs[0] <= self.epochs[-1]):
+            for i, epoch in enumerate(epochs):
+                metrics = {k: v[i] for k, v in table.metrics.items() if v[i] == v[i]}
+                self.add(EpochMetrics(table.run_id, epoch, 0, metrics, 0.0, 0.0, 0.0, int(table.steps[i])))
+            return
+        before, n = len(self.epochs), len(epochs)
+        self.epochs.extend(epochs)
+        self._steps.extend(table.steps)
+        for key, values in table.metrics.items():
+            if key not in self._values:
+                self._values[key] = array("d", [NAN]) * before
+            self._values[key].extend(values)
+        for key, values in self._values.items():
+            if key not in table.metrics:
+                values.extend(array("d", [NAN]) * n)
+        if self.last is None or epochs[-1] > self.last.epoch:
+            i = n - 1
+            self.last = EpochMetrics(table.run_id, epochs[i], 0, self.metrics_at(before + i), 0.0, 0.0, 0.0,
+                                     int(table.steps[i]))
 
     def keep_until(self, epoch: int) -> None:
         """Forget the epochs after ``epoch`` (a run resumed from that epoch's checkpoint)."""

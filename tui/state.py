@@ -6,8 +6,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from engine.events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, Evaluation, Event, Phase,
-                           Predictions, Progress, RunEnded, RunStarted, StatusChanged)
+from engine.events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, EpochTable, Evaluation, Event,
+                           Phase, Predictions, Progress, RunEnded, RunStarted, StatusChanged)
 from engine.formatting import format_event
 
 from .history import EpochHistory
@@ -57,6 +57,8 @@ class RunState:
         elif isinstance(event, EpochMetrics):
             self.phase = "saving checkpoint"
             self.history.add(event)
+        elif isinstance(event, EpochTable):
+            self.history.extend(event)
         elif isinstance(event, BatchMetrics):
             self.batches.append((event.step, event.loss))
             self.last_batch = event
