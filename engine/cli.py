@@ -135,8 +135,9 @@ def cmd_watch(store: Store, a: argparse.Namespace) -> int:
     info = store.get(a.run)
     for event in store.iter_new_events(info.id):
         printer(event)
-    print(f"run {info.id} is {store.get(info.id).status}")
-    return 0
+    status = store.get(info.id).status
+    print(f"run {info.id} is {status}")
+    return 1 if status in ("failed", "interrupted") else 0
 
 
 def cmd_control(store: Store, a: argparse.Namespace) -> int:
@@ -265,6 +266,15 @@ def cmd_export(store: Store, a: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("labdeck")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     home_help = "run store folder (default: $LABDECK_HOME or the user data dir)"
     # Accepted before or after the command; SUPPRESS keeps a subcommand from resetting a --home given before it.
@@ -278,8 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "  labdeck run sequence --budget 20          train a wave forecaster for 20 s\n"
                         "  labdeck run vision --set dataset=shapes --budget 30   offline images\n"
                         "  labdeck runs                              every run, live\n"
-                        "  labdeck params vision                     every hyperparameter with its help")
+                        "  labdeck params vision                     every hyperparameter with its help\n\n"
+                        "exit status: 0 done, 1 a run or sweep that failed (or a store that cannot be written),\n"
+                        "2 bad input, 130 interrupted by Ctrl+C")
     ap.add_argument("--home", default=None, help=home_help)
+    ap.add_argument("--version", action="version", version=f"labdeck {_version()}")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     names = ", ".join(registry.names())
 

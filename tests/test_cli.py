@@ -6,6 +6,8 @@ import signal
 
 import pytest
 
+from engine import Store
+
 from .conftest import cli, set_args, show, tiny, wait_for
 
 
@@ -116,3 +118,20 @@ def test_kill_9_then_resume_gives_an_unbroken_history(home):
     done = wait_for(lambda: (i := show(run_id))["status"] == "finished" and i, timeout=120, what="finished")
     assert done["history"]["epoch"] == [float(e) for e in range(1, 15)]
     assert done["epochs"] == 14 and all(len(v) == 14 for v in done["history"].values())
+
+
+def test_version_and_the_exit_status_of_watch(home, capsys):
+    """--version; `watch` says how the run ended in its exit status (1 for a failed run), as `run` does."""
+    from engine.cli import main
+    from engine.events import RunEnded
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("labdeck ")
+    store = Store(home)
+    failed, finished = store.create_run("sequence", {}), store.create_run("sequence", {})
+    for run_id, status in ((failed, "failed"), (finished, "finished")):
+        store.emit(RunEnded(run_id, status, {}, 1.0, 1, "boom" if status == "failed" else ""))
+        store.finish(run_id, status, {}, 1.0, 1, "boom" if status == "failed" else "")
+    assert main(["watch", failed]) == 1 and main(["watch", finished]) == 0
+    assert "is failed" in capsys.readouterr().out

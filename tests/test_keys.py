@@ -218,12 +218,13 @@ async def test_a_hidden_log_keeps_no_backlog_and_shows_the_last_lines_when_opene
                              what="a run followed")
         log = pane.query_one(RichLog)
         m = {"train_loss": 0.5, "test_loss": 0.6}
-        for start_epoch in range(100, 3100, 500):  # days of epochs, the Log view never opened
+        state = app.model.states[run_id]
+        for first in range(100, 3100, 500):  # days of epochs, the Log view never opened
             app.post_message(RunEvents(run_id, [EpochMetrics(run_id, e, 0, m, 0.01, 1.0, 0.5, e)
-                                                for e in range(start_epoch, start_epoch + 500)]))
-            state = app.model.states[run_id]
-            await until(pilot, lambda: pane.drawn_version == state.version and state.history.last.epoch
-                        == start_epoch + 499, what="the epochs drawn")
+                                                for e in range(first, first + 500)]))
+            last = first + 499
+            await until(pilot, lambda last=last: pane.drawn_version == state.version
+                        and state.history.last.epoch == last, what="the epochs drawn")
         # Textual's RichLog queues every line written before it knows its width, past its max_lines
         assert not log._deferred_renders
         await pilot.press("left_square_bracket")  # the Log view
