@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError, ParamError
-from .spec import FILLS, SCALERS, WAVES  # noqa: F401  (re-exported for callers)
+
 
 def make_wave(kind: str, length: int, amplitude: float, frequency: float, phase: float, noise: float,
               seed: int) -> np.ndarray:
