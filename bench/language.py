@@ -170,7 +170,8 @@ def main() -> None:
             print(f"baseline (word_language_model recipe, char tokens): val_loss {base['val_loss']:.3f} nats/char "
                   f"(best {base['best_val_loss']:.3f}) after {base['epochs']} epochs, {base['train_seconds']:.0f}s; "
                   f"train {base['chars_per_s']:,.0f} chars/s; labdeck/baseline val_loss "
-                  f"{ours['val_loss'] / base['val_loss']:.2f}x, chars/s {ours['chars_per_s'] / base['chars_per_s']:.2f}x",
+                  f"{ours['val_loss'] / base['val_loss']:.2f}x, "
+                  f"chars/s {ours['chars_per_s'] / base['chars_per_s']:.2f}x",
                   flush=True)
         g = generation(home, ours["run_id"])
         print(f"generation of 500 chars: first char after {g['first_s'] * 1e3:.0f} ms (checkpoint load included), "

@@ -41,7 +41,7 @@ def baseline(data: D.ImageData, epochs: int = 2) -> dict:
     opt = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
     norm = lambda x: (x.float() / 255 - 0.5) / 0.5  # noqa: E731
     seconds = 0.0
-    for epoch in range(epochs):
+    for _ in range(epochs):
         order = torch.randperm(len(data.y_train))
         t0 = time.perf_counter()
         for i in range(0, len(order), 4):

@@ -54,6 +54,29 @@ def write_report(store: Store, target: str, out):
     return _write(store, target, out)
 
 
-__all__ = ["write_report", "sweep", "predict_with", "generator", "one_line", "events", "registry", "create", "pause", "reap", "resume", "spawn", "stop", "Store", "RunInfo",
-           "ACTIVE", "STATUSES", "default_home", "LabdeckError", "ParamError", "DataError", "DownloadError", "RunNotFound",
-           "StoreError"]
+__all__ = [
+    "ACTIVE",
+    "STATUSES",
+    "DataError",
+    "DownloadError",
+    "LabdeckError",
+    "ParamError",
+    "RunInfo",
+    "RunNotFound",
+    "Store",
+    "StoreError",
+    "create",
+    "default_home",
+    "events",
+    "generator",
+    "one_line",
+    "pause",
+    "predict_with",
+    "reap",
+    "registry",
+    "resume",
+    "spawn",
+    "stop",
+    "sweep",
+    "write_report",
+]

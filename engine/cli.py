@@ -15,7 +15,8 @@ from typing import Any
 from . import registry, runs, sweep
 from .errors import DataError, LabdeckError, ParamError, RunNotFound
 from .events import BatchMetrics, Event, Phase, Progress
-from .formatting import fmt as _fmt, format_event
+from .formatting import fmt as _fmt
+from .formatting import format_event
 from .params import parse_assignments
 from .store import ACTIVE, Store
 

@@ -8,15 +8,16 @@ optimizer, plus how to compute a batch loss, evaluate, and report at the end. Th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import torch
 
 from .device import Plan
 from .events import Event
-from .spec import Spec  # noqa: F401  (type of Experiment.spec)
+from .spec import Spec
 
 
 def make_optimizer(name: str, params: Iterable, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -108,7 +109,7 @@ class Task:
 class Experiment:
     """An experiment type's training side: how to build a task from validated parameters."""
 
-    spec: "Spec"
+    spec: Spec
 
     @property
     def name(self) -> str:

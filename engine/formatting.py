@@ -5,8 +5,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .events import (BatchMetrics, DataSummary, EpochMetrics, Event, LogLine, Phase, Progress, RunEnded,
-                     RunStarted, StatusChanged)
+from .events import (
+    BatchMetrics,
+    DataSummary,
+    EpochMetrics,
+    Event,
+    LogLine,
+    Phase,
+    Progress,
+    RunEnded,
+    RunStarted,
+    StatusChanged,
+)
 
 
 def fmt(v: Any) -> str:

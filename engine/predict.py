@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from .checkpoint import load as load_checkpoint
 from .errors import LabdeckError, ParamError
 from .store import RunInfo, Store
-from .checkpoint import load as load_checkpoint
 
 
 def _series(inputs: list[str], csv: str | None) -> np.ndarray:

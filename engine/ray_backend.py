@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import registry, runs
 from .errors import ParamError, one_line
@@ -113,7 +114,7 @@ def _record(store: Store, run_id: str, pruned: bool, error: str | None) -> RunIn
                     and math.isfinite(v[-1])}
             store.finish(run_id, "finished", last, info.train_seconds, epochs,
                          f"stopped early by ASHA after {epochs} epochs")
-    elif info.status in ACTIVE + ("interrupted",):
+    elif info.status in (*ACTIVE, "interrupted"):
         store.finish(run_id, "failed", info.metrics, info.train_seconds, info.epochs,
                      f"the Ray trial ended: {error or 'without the run recording its end'}")
     return store.get(run_id)
@@ -139,7 +140,7 @@ def run_trials(store: Store, sweep_id: str, todo: list[str], parallel: int, opti
     try:
         ray.init(address=options.get("address") or None, include_dashboard=False, log_to_driver=False,
                  logging_level="ERROR", ignore_reinit_error=True)
-    except Exception as exc:  # noqa: BLE001 - Ray raises many kinds (ConnectionError, RuntimeError, ValueError)
+    except Exception as exc:
         message = f"cannot start Ray at {options.get('address') or 'a local instance'} ({one_line(exc)})"
         _fail(store, todo, message)
         raise ParamError(f"backend: {message}") from None
@@ -205,7 +206,8 @@ def _recorder(home: str, on_trial: Callable[[RunInfo], None] | None):
 
 def _last_line(path: str) -> str:
     try:
-        lines = [line for line in open(path, encoding="utf-8", errors="replace").read().splitlines() if line.strip()]
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = [line for line in f.read().splitlines() if line.strip()]
     except OSError:
         return "error"
     return lines[-1][:300] if lines else "error"

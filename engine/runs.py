@@ -6,15 +6,16 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from . import accelerators, registry
 from .errors import LabdeckError
-from .params import ParamError, parse_budget
 from .events import Event, RunEnded
+from .params import ParamError, parse_budget
 from .procs import process_start_time
 from .store import ACTIVE, Store
-from . import accelerators, registry
 
 
 def create(store: Store, experiment: str, overrides: dict[str, Any], budget: float | None = None,

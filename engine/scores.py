@@ -20,7 +20,7 @@ def score(info: RunInfo) -> tuple[str, float | None]:
 
 
 def _key(info: RunInfo) -> tuple:
-    target, value = score(info)
+    _, value = score(info)
     if value is None:
         return (1, info.experiment, 0.0)
     sign = -1.0 if registry.get(info.experiment).target_mode == "max" else 1.0

@@ -7,8 +7,9 @@ The dashboard builds its forms and validates input from specs without importing 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .params import Param, ParamSpec
 

@@ -15,9 +15,10 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import faults
 from .errors import RunBusy, RunNotFound, StoreError
@@ -26,7 +27,7 @@ from .procs import process_alive
 
 CHECKPOINT = "checkpoint.pt"
 ACTIVE = ("queued", "running", "paused")
-STATUSES = ACTIVE + ("finished", "failed", "stopped", "interrupted")
+STATUSES = (*ACTIVE, "finished", "failed", "stopped", "interrupted")
 
 HOST = socket.gethostname()
 

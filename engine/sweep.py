@@ -13,13 +13,14 @@ import math
 import random
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from . import registry, runs
-from .scores import best, ranked  # noqa: F401 - a sweep's trials, best first
 from .errors import LabdeckError, ParamError, RunNotFound
 from .params import parse_budget
+from .scores import best, ranked  # noqa: F401 - a sweep's trials, best first
 from .store import ACTIVE, RunInfo, Store
 
 POLL_SECONDS = 0.5

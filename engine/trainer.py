@@ -13,18 +13,29 @@ import random
 import signal
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
-from . import checkpoint, faults
+from . import checkpoint, errors, faults
 from .device import Plan, choose_precision, choose_threads, pick_device, time_steps
-from . import errors
 from .errors import DownloadError, LabdeckError
-from .events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, Event, LogLine, Phase, Progress,
-                     RunEnded, RunStarted, StatusChanged)
+from .events import (
+    BatchMetrics,
+    CheckpointSaved,
+    DataSummary,
+    EpochMetrics,
+    Event,
+    LogLine,
+    Phase,
+    Progress,
+    RunEnded,
+    RunStarted,
+    StatusChanged,
+)
 from .experiment import Context, Experiment
 from .procs import process_start_time
 from .store import Store
@@ -137,7 +148,7 @@ class Trainer:
             ended = self._run(resume, state)
         except KeyboardInterrupt:
             ended = self._end("stopped", {}, state, "interrupted by keyboard")
-        except BaseException as exc:  # noqa: BLE001 - a run must end as failed, never crash its caller
+        except BaseException as exc:
             try:
                 (self.run_dir / "error.log").write_text(traceback.format_exc())
             except OSError:

@@ -12,7 +12,7 @@ from tui.widgets.param_form import ParamForm, ParamGrid
 from .demo_runs import demo_store
 from .test_tui import until
 
-KEY = {name: str(i + 1) for i, name in enumerate(registry.names() + ["runs", "sweeps"])}
+KEY = {name: str(i + 1) for i, name in enumerate([*registry.names(), "runs", "sweeps"])}
 
 
 async def start(pilot) -> LabdeckApp:

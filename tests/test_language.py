@@ -6,7 +6,6 @@ import json
 import math
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -18,7 +17,8 @@ from engine.experiments.language.model import filter_logits
 from engine.predict import generator
 from engine.store import Store
 
-from .conftest import cli, set_args, tiny as tiny_sequence
+from .conftest import cli, set_args
+from .conftest import tiny as tiny_sequence
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 60
 

@@ -7,8 +7,16 @@ import pytest
 
 from engine import runs
 from engine.errors import DataError, ParamError
-from engine.events import (CheckpointSaved, Phase, DataSummary, EpochMetrics, Evaluation, Predictions, RunEnded,
-                           RunStarted)
+from engine.events import (
+    CheckpointSaved,
+    DataSummary,
+    EpochMetrics,
+    Evaluation,
+    Phase,
+    Predictions,
+    RunEnded,
+    RunStarted,
+)
 from engine.store import Store
 
 from .conftest import tiny

@@ -9,8 +9,8 @@ from textual.widgets import Input
 
 from engine import Store, registry
 from tui.app import LabdeckApp
-from tui.redraw import RedrawPace
 from tui.experiment_pane import ExperimentPane
+from tui.redraw import RedrawPace
 from tui.widgets.line_plot import LinePlot
 
 from .demo_runs import demo_store

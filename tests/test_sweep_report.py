@@ -10,7 +10,6 @@ import random
 import pytest
 
 from engine import sweep
-from engine.errors import ParamError
 from engine.store import Store
 
 from .conftest import cli, set_args, tiny, wait_for

@@ -217,7 +217,8 @@ async def test_vision_tab_predicts_an_image_file_and_filters_mistakes(home, tmp_
                             what="vision run loaded")
         assert pane.run_id in run_id
         pane.query_one("TabbedContent").active = "results-vision"
-        grid = await until(pilot, lambda: (g := app.query("#vision-grid")) and g.first(ImageGrid), what="results mounted")
+        grid = await until(pilot, lambda: (g := app.query("#vision-grid")) and g.first(ImageGrid),
+                           what="results mounted")
         await until(pilot, lambda: len(grid._items) == 60, what="test images drawn")
         wrong = sum(g["pred"] != g["true"] for g in state.evaluation.tables["grid"])
         app.query_one("#vision-mistakes").focus()
@@ -237,7 +238,8 @@ async def test_vision_tab_predicts_an_image_file_and_filters_mistakes(home, tmp_
 async def test_language_prompt_streams_text_without_freezing(home, tmp_path):
     from textual.widgets import Input, TextArea
 
-    from .test_language import TEXT, tiny as tiny_language
+    from .test_language import TEXT
+    from .test_language import tiny as tiny_language
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT)
@@ -248,7 +250,8 @@ async def test_language_prompt_streams_text_without_freezing(home, tmp_path):
         await ready(pilot)
         await pilot.press(str(registry.names().index("language") + 1))
         pane = app.query_one("#pane-language", ExperimentPane)
-        await until(pilot, lambda: (s := app.model.states.get(pane.run_id or "")) and s.ended, what="language run loaded")
+        await until(pilot, lambda: (s := app.model.states.get(pane.run_id or "")) and s.ended,
+                    what="language run loaded")
         pane.query_one("TabbedContent").active = "results-language"
         prompt = await until(pilot, lambda: (q := app.query("#lang-prompt")) and q.first(), what="results mounted")
         app.query_one("#lang-tokens", Input).value = "2000"
@@ -324,7 +327,8 @@ async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
         address.value = "127.0.0.1:1"
         await pilot.click("#sweep-start")
         shown = lambda: str(dialog.query_one("#sweep-error").render())  # noqa: E731
-        error = await until(pilot, lambda: "cannot reach a Ray cluster" in shown() and shown(), what="Ray address error")
+        error = await until(pilot, lambda: "cannot reach a Ray cluster" in shown() and shown(),
+                            what="Ray address error")
         assert "\n" not in error.strip() and len({i.sweep for i in Store(home).runs()}) == 1
         dialog.query_one("#sweep-backend", Select).value = "local"
         await until(pilot, lambda: dialog.query_one("#sweep-address").disabled, what="Ray address disabled")

@@ -138,7 +138,8 @@ SMALL = {  # settings that train a batch in a blink; the drawn value then overri
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
-@given(drawn=st.sampled_from(PARAMS).flatmap(lambda key: st.tuples(st.just(key), st.one_of(ANY, in_range(key), in_range(key)))))
+@given(drawn=st.sampled_from(PARAMS).flatmap(
+    lambda key: st.tuples(st.just(key), st.one_of(ANY, in_range(key), in_range(key)))))
 def test_a_value_the_checks_accept_starts_a_run_that_trains(drawn, tmp_path_factory, monkeypatch):
     """The other half of the promise: what resolve accepts does not fail the run it starts."""
     from engine import Store, runs

@@ -12,7 +12,7 @@ import torch
 
 from engine import runs
 from engine.errors import DataError
-from engine.events import DataSummary, EpochMetrics, Evaluation, Progress, RunEnded
+from engine.events import DataSummary, EpochMetrics, Evaluation, Progress
 from engine.experiments.vision import data as D
 from engine.experiments.vision.experiment import augment
 from engine.experiments.vision.shapes import SHAPES, generate
@@ -20,8 +20,8 @@ from engine.store import Store
 
 from .conftest import cli, set_args
 
-TINY = {"dataset": "shapes", "shapes_count": "300", "width": "8", "depth": "1", "batch_size": "32", "epochs": "2", "lr": "0.3",
-        "precision": "fp32"}
+TINY = {"dataset": "shapes", "shapes_count": "300", "width": "8", "depth": "1", "batch_size": "32", "epochs": "2",
+        "lr": "0.3", "precision": "fp32"}
 
 
 def tiny(**over) -> dict[str, str]:

@@ -2,10 +2,9 @@
 
 import time
 
-from textual.app import App, ComposeResult
-
 from rich.console import Console
 from rich.text import Text
+from textual.app import App, ComposeResult
 
 from tui.widgets.line_plot import Line, LinePlot, figure_strips
 
@@ -91,7 +90,9 @@ def test_figure_lines_read_from_plotexts_cells_match_its_ansi_output():
         console = Console(width=70, color_system="truecolor", force_terminal=True)
         theirs = list(console.render_lines(parsed, console.options.update(width=70, height=20), pad=True))
         assert len(ours) == len(theirs) == 20
-        cells = lambda segments: [(ch, seg.style or None) for seg in segments for ch in seg.text]
+        def cells(segments):
+            return [(ch, seg.style or None) for seg in segments for ch in seg.text]
+
         for mine, real in zip(ours, theirs):
             assert cells(mine) == cells(real)
         assert len({seg.style for strip in ours for seg in strip}) > 3  # coloured lines, not plain text
@@ -219,9 +220,9 @@ async def test_a_changed_metric_repaints_its_line_and_leaves_the_rest_as_they_we
 
 
 def test_only_the_rows_of_a_figure_that_differ_count_as_changed():
+    from rich.segment import Segment
     from textual.geometry import Region
     from textual.strip import Strip
-    from rich.segment import Segment
 
     from tui.widgets.repaint import changed_lines
 

@@ -28,8 +28,18 @@ import engine
 from engine import LabdeckError, registry
 
 from .experiment_pane import ExperimentPane
-from .messages import (ControlRun, Controlled, Following, NewSweepAsked, OpenRun, ReportWritten, RunEvents,
-                       RunsChanged, StoreChanged, StoreFailed)
+from .messages import (
+    Controlled,
+    ControlRun,
+    Following,
+    NewSweepAsked,
+    OpenRun,
+    ReportWritten,
+    RunEvents,
+    RunsChanged,
+    StoreChanged,
+    StoreFailed,
+)
 from .model import RunsModel
 from .mounting import TabContents
 from .redraw import RedrawPace
@@ -83,7 +93,8 @@ class LabdeckApp(App):
                 tooltip="Resume a paused run, or restart a stopped or interrupted one from its checkpoint"),
         Binding("x", "control('stop')", "Stop", id="run.stop"),
         Binding("l", "toggle_log", "Log scale", show=False, id="view.log"),
-        Binding("R", "report", "Report", id="run.report", tooltip="Write a Markdown report of the current run or sweep"),
+        Binding("R", "report", "Report", id="run.report",
+                tooltip="Write a Markdown report of the current run or sweep"),
         Binding("escape", "leave_field", "Leave field", show=False, id="view.leave"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit the dashboard; runs keep going"),

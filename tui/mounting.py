@@ -6,7 +6,7 @@ of them.
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from textual.app import App
 from textual.css.query import NoMatches

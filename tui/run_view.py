@@ -7,15 +7,15 @@ imported then.
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import RichLog, TabbedContent, TabPane
 
 from engine.spec import Spec
 
-from .results import RESULTS
 from .history import PLOT_POINTS
+from .results import RESULTS
 from .state import RunState
 from .widgets.data_view import DataView
 from .widgets.lazy_import import Lazy, LazyImport
@@ -40,10 +40,9 @@ class RunView(Vertical):
     def compose(self) -> ComposeResult:
         yield RunHeader(self.spec.unit)
         with TabbedContent(classes="run-tabs"):
-            with TabPane("Curves", id=f"curves-{self.spec.name}"):
-                with Horizontal(classes="curves-row"):
-                    yield LinePlot("loss", "step", classes="loss-plot")
-                    yield MetricsPanel()
+            with TabPane("Curves", id=f"curves-{self.spec.name}"), Horizontal(classes="curves-row"):
+                yield LinePlot("loss", "step", classes="loss-plot")
+                yield MetricsPanel()
             # Hidden at first: mounted just after the first paint.
             with TabPane("Data", id=f"data-{self.spec.name}"):
                 yield Lazy(DataView())

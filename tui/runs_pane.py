@@ -16,9 +16,9 @@ from engine import RunInfo, registry
 from engine.formatting import fmt
 from engine.scores import ranked, score
 
+from .history import PLOT_POINTS
 from .messages import OpenRun, StoreChanged
 from .model import RunsModel
-from .history import PLOT_POINTS
 from .state import STATUS_STYLE, RunState
 from .widgets.line_plot import Line, LinePlot
 from .widgets.row_table import RowTable
@@ -40,7 +40,7 @@ def loss_lines(states: list[RunState]) -> list[Line]:
 def key_params(info: RunInfo) -> str:
     try:
         keys = registry.get(info.experiment).key_params
-    except Exception:  # noqa: BLE001
+    except Exception:
         keys = ()
     return " ".join(f"{k}={fmt(info.params[k])}" for k in keys if k in info.params)
 
@@ -198,7 +198,7 @@ class RunsPane(Vertical):
             return None
         try:
             return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # noqa: BLE001 - cursor outside the rows while the table refills
+        except Exception:
             return None
 
     def toggle_mark(self) -> None:

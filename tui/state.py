@@ -6,8 +6,21 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from engine.events import (BatchMetrics, CheckpointSaved, DataSummary, EpochMetrics, EpochTable, Evaluation, Event,
-                           Phase, Predictions, Progress, RunEnded, RunStarted, StatusChanged)
+from engine.events import (
+    BatchMetrics,
+    CheckpointSaved,
+    DataSummary,
+    EpochMetrics,
+    EpochTable,
+    Evaluation,
+    Event,
+    Phase,
+    Predictions,
+    Progress,
+    RunEnded,
+    RunStarted,
+    StatusChanged,
+)
 from engine.formatting import format_event
 
 from .history import EpochHistory

@@ -1,15 +1,16 @@
 """Reads the run store from a background thread and posts what changed to the app.
 
 Subscribing to a run loads its history once (``Store.replay``: every epoch, the latest batch points and log
-lines); after that one query per tick reads every new event of the store and passes on those of subscribed runs. Runs are re-listed every second for live statuses.
+lines); after that one query per tick reads every new event of the store and passes on those of subscribed runs.
+Runs are re-listed every second for live statuses.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from textual.message import Message
 

@@ -143,7 +143,7 @@ class LanguageResults(Vertical):
             rate = count / max(time.perf_counter() - t0, 1e-9)
             self.post_message(Streamed("".join(chunk), done=True,
                                        stats=f"{count} tokens at {rate:,.0f}/s (checkpoint of epoch {gen.epoch})"))
-        except Exception as exc:  # noqa: BLE001 - shown as one line; the dashboard stays
+        except Exception as exc:
             self.post_message(Streamed("", done=True, error=engine.one_line(exc)))
 
     @on(Streamed)

@@ -16,7 +16,8 @@ class SequenceResults(Vertical):
     """
 
     def compose(self) -> ComposeResult:
-        yield LinePlot("true / one-step predicted / free-running forecast", "t (0 = start of the test part)", id="seq-waves")
+        yield LinePlot("true / one-step predicted / free-running forecast", "t (0 = start of the test part)",
+                       id="seq-waves")
         yield LinePlot("|d loss / d x_t| per time step", "time step in window", id="seq-grads")
 
     def show(self, state: RunState | None, compared: list[RunState], log: bool) -> None:

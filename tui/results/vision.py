@@ -143,7 +143,7 @@ class VisionResults(VerticalScroll):
 
         try:
             result = engine.predict_with(engine.Store(home), run_id, [path])
-        except Exception as exc:  # noqa: BLE001 - shown as one line; the dashboard stays
+        except Exception as exc:
             self.post_message(Predicted(engine.one_line(exc), error=True))
             return
         top = result["images"][0]["top"]

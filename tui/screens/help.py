@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from rich.table import Table
 from textual.widgets import Static
 
 if TYPE_CHECKING:
@@ -38,7 +38,8 @@ class HelpScreen(Screen[None]):
                 # first opening slow
                 table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
                 for b in bindings:
-                    table.add_row(b.key_display or b.key, f"{b.description}[dim]  {b.tooltip}[/]" if b.tooltip else b.description)
+                    text = f"{b.description}[dim]  {b.tooltip}[/]" if b.tooltip else b.description
+                    table.add_row(b.key_display or b.key, text)
                 yield Static(table)
 
     def on_screen_resume(self) -> None:

@@ -9,9 +9,8 @@ tabs. The last row is the run's training budget, which is not a hyperparameter o
 
 from __future__ import annotations
 
-from typing import Any
-
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual import events, on
@@ -27,7 +26,6 @@ from engine.params import BUDGET, Param, parse_budget
 from engine.spec import Spec
 
 from .row_table import RowTable
-
 
 HELP_LINES = 4  # the help panel's least height
 

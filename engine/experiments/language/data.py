@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import sysconfig
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ...download import reason, reporting
 from ...errors import DataError, DownloadError

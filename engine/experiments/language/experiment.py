@@ -8,7 +8,8 @@ Reads like the lab: data (read, inspect, tokenize, split contiguously) -> model 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn

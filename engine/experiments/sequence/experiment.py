@@ -6,7 +6,8 @@ loop) -> evaluate (MSE/MAE on the original scale, free-running forecast, gradien
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from ...experiment import Context, Experiment, Task, make_optimizer, shuffled_ba
 from . import data as D
 from .model import Recurrent, forecast, input_gradient_norms
 from .spec import SPEC
+
 
 class SequenceTask(Task):
     def __init__(self, p: dict[str, Any], ctx: Context):

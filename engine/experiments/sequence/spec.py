@@ -23,9 +23,9 @@ def check_source(source: str) -> None:
 
 
 def check(p: dict[str, Any]) -> None:
-    from . import data  # numpy and scikit-learn, still no torch
-
     import numpy as np
+
+    from . import data  # numpy and scikit-learn, still no torch
 
     raw, _ = data.load_series(p)
     if np.isnan(raw).all():

@@ -6,9 +6,10 @@ Whole datasets live in memory as uint8 NCHW tensors; augmentation runs on batche
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -95,7 +96,8 @@ def load_folder(path: str, size: int, split: float, seed: int, data_dir: Path, p
         for name, files in layout.files.items():
             if not files:
                 continue
-            images, kept, bad = F.decode([f for f, _ in files], size, lambda d, t: progress(f"decode {name}", d, t))
+            images, kept, bad = F.decode([f for f, _ in files], size,
+                                         lambda d, t, name=name: progress(f"decode {name}", d, t))
             labels = np.array([files[i][1] for i in kept], dtype=np.int64)
             parts[name] = (torch.from_numpy(images), torch.from_numpy(labels))
             skipped += bad

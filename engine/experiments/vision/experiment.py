@@ -7,8 +7,9 @@ flip test-time augmentation) -> predict (top-5 on image files).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -103,7 +104,8 @@ class VisionTask(Task):
         stats = {ch: {"mean": round(m, 4), "std": round(s, 4)} for ch, m, s in zip("RGB", self.mean, self.std)}
         notes = [*d.notes, f"{len(d.classes)} classes, {d.size}x{d.size} RGB",
                  "scaled by the training images' per-channel mean and std"]
-        return dict(columns=["class", "train", "test"], head=head, stats=stats, missing={"unreadable images": d.skipped},
+        return dict(columns=["class", "train", "test"], head=head, stats=stats,
+                    missing={"unreadable images": d.skipped},
                     sizes={"train_images": len(d.y_train), "test_images": len(d.y_test), "classes": len(d.classes)},
                     notes=notes, images=D.samples_per_class(d))
 
@@ -203,8 +205,8 @@ def predict(checkpoint: dict[str, Any], paths: list[str], k: int = 5) -> list[di
     images = []
     for path in paths:
         try:
-            with Image.open(Path(path).expanduser()) as im:
-                im = ImageOps.fit(im.convert("RGB"), (size, size), Image.Resampling.BILINEAR)
+            with Image.open(Path(path).expanduser()) as opened:
+                im = ImageOps.fit(opened.convert("RGB"), (size, size), Image.Resampling.BILINEAR)
                 images.append(torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1))
         except FileNotFoundError:
             raise DataError(f"no image file {path}") from None

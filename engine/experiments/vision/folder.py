@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ...errors import DataError
 
@@ -84,8 +84,8 @@ def decode(paths: list[Path], size: int, progress: Callable[[int, int], None]):
     kept, skipped = [], []
     for i, path in enumerate(paths):
         try:
-            with Image.open(path) as im:
-                im = im.convert("RGB")
+            with Image.open(path) as opened:
+                im = opened.convert("RGB")
                 if im.size != (size, size):
                     im = ImageOps.fit(im, (size, size), Image.Resampling.BILINEAR)
                 out[len(kept)] = np.asarray(im)
