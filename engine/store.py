@@ -282,10 +282,20 @@ class Store:
                    sweep: str | None = None, run_id: str | None = None, created: float | None = None) -> str:
         """Record a queued run; ``run_id`` and ``created`` are for imports and reproducible fixtures."""
         created = time.time() if created is None else created
-        run_id = run_id or time.strftime("%y%m%d-%H%M%S", time.localtime(created)) + "-" + secrets.token_hex(2)
-        self._write("INSERT INTO runs (id, experiment, status, params, created, sweep, budget) "
-                    "VALUES (?,?,?,?,?,?,?)",
-                    (run_id, experiment, "queued", json.dumps(params), created, sweep, budget))
+        chosen = run_id
+        for _ in range(100):
+            # the second it was created and 4 random hex digits: a sweep's trials created in one second can draw
+            # the same digits (a 1 in 10 chance for 100 trials), so a taken id is drawn again
+            run_id = chosen or time.strftime("%y%m%d-%H%M%S", time.localtime(created)) + "-" + secrets.token_hex(2)
+            inserted = self._write("INSERT OR IGNORE INTO runs (id, experiment, status, params, created, sweep, "
+                                   "budget) VALUES (?,?,?,?,?,?,?)",
+                                   (run_id, experiment, "queued", json.dumps(params), created, sweep, budget))
+            if inserted.rowcount == 1:
+                break
+            if chosen:
+                raise StoreError(f"a run {run_id!r} is already in {self.home}")
+        else:
+            raise StoreError(f"no free run id for {time.ctime(created)} in {self.home}")
         _private_dir(self.run_dir(run_id))
         return run_id
 

@@ -64,3 +64,15 @@ def test_short_id_prefix_and_delete(tmp_path):
     assert store.get(run_id[:-2]).id == run_id
     store.delete_run(run_id)
     assert store.runs() == [] and not store.run_dir(run_id).exists()
+
+
+def test_runs_created_in_the_same_second_never_collide(tmp_path, monkeypatch):
+    import secrets
+
+    store = Store(tmp_path)
+    draws = iter(["beef", "beef", "beef", "cafe"])  # the second draw hits a taken id, as 300 trials in a second do
+    monkeypatch.setattr(secrets, "token_hex", lambda n: next(draws))
+    first = store.create_run("sequence", {}, created=1_764_000_000.0)
+    second = store.create_run("sequence", {}, created=1_764_000_000.0)
+    assert first.endswith("-beef") and second.endswith("-cafe")
+    assert len({info.id for info in store.runs()}) == 2
