@@ -3,6 +3,8 @@ calls (ranking, deleting, budgets)."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from engine import LabdeckError, ParamError, Store
@@ -178,6 +180,8 @@ def test_a_runs_history_costs_tens_of_bytes_an_epoch():
         for e in range(start, start + n):
             state.apply(EpochMetrics("r", e, 0, {k: 1.0 / e for k in metrics}, 0.01, e * 0.1, 0.5, e * 10))
 
+    import numpy  # noqa: F401  (the history imports it once when it first thins out old epochs)
+
     state = RunState("r")
     feed(state, 1, 2000)  # warm-up: the log's deque fills, the arrays find their growth pattern
     tracemalloc.start()
@@ -238,3 +242,19 @@ def test_a_long_history_replayed_as_columns_folds_to_what_its_events_do(tmp_path
         assert a.series(key) == b.series(key)
     assert a.last == b.last and a.last.epoch == 1200
     assert 300 * 10 not in a.series("train_loss")[0]
+
+
+def test_a_history_open_for_weeks_stays_bounded_and_evenly_spaced():
+    from tui.history import MAX_EPOCHS, RECENT, EpochHistory
+
+    history = EpochHistory()
+    for e in range(1, 3 * MAX_EPOCHS + 1):
+        history.add(EpochMetrics("r", e, 0, {"loss": 1.0 / e}, 0.01, e * 0.1, 0.5, e * 10))
+        assert len(history) <= MAX_EPOCHS
+    epochs = list(history.epochs)
+    assert epochs[-RECENT:] == list(range(3 * MAX_EPOCHS - RECENT + 1, 3 * MAX_EPOCHS + 1))  # the recent ones, all
+    gaps = [b - a for a, b in pairwise(epochs[1:])]
+    # the first epoch, then evenly spaced old ones, then every epoch since the last thinning: never sparser than older
+    assert epochs[0] == 1 and gaps == sorted(gaps, reverse=True) and len(epochs) >= MAX_EPOCHS // 2
+    xs, ys = history.series("loss")
+    assert len(xs) == len(epochs) and xs[-1] == 3 * MAX_EPOCHS * 10 and ys[-1] == 1.0 / (3 * MAX_EPOCHS)

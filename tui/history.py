@@ -14,6 +14,12 @@ from engine.events import EpochMetrics, EpochTable
 
 NAN = float("nan")
 PLOT_POINTS = 2000  # points of a line handed to a plot: more than a terminal is wide, in dots
+# A run's history holds at most MAX_EPOCHS epochs: past that, the epochs before the last RECENT keep only those whose
+# number is a multiple of a stride that doubles each time (evenly spaced, the first epoch kept). A plot shows
+# PLOT_POINTS of them; every epoch stays in the store (export, report); a dashboard open for weeks stops growing at
+# ~1 MB a run.
+MAX_EPOCHS = 20_000
+RECENT = 5_000
 
 
 class EpochHistory:
@@ -22,6 +28,7 @@ class EpochHistory:
         self._steps = array("d")  # the optimizer step each epoch ended at: the x axis
         self._values: dict[str, array] = {}  # metric -> its value at each epoch (nan: not reported then)
         self.last: EpochMetrics | None = None  # the latest epoch's event, whole (lr, progress, time)
+        self._stride = 1  # the epochs before the last RECENT are those whose number it divides (see MAX_EPOCHS)
 
     def __len__(self) -> int:
         return len(self.epochs)
@@ -44,6 +51,25 @@ class EpochHistory:
                 values[i] = float(value)
         if self.last is None or m.epoch >= self.last.epoch:
             self.last = m
+        self._thin()
+
+    def _thin(self) -> None:
+        if len(self.epochs) <= MAX_EPOCHS:
+            return
+        import numpy as np
+
+        while True:
+            old = len(self.epochs) - RECENT
+            numbers = np.frombuffer(self.epochs, dtype=np.int64, count=old)
+            keep = np.flatnonzero((numbers % self._stride == 0) | (np.arange(old) == 0))
+            del numbers  # a view on the array's buffer: it could not be resized while one exists
+            for column in (self.epochs, self._steps, *self._values.values()):
+                kept = array(column.typecode)
+                kept.frombytes(np.frombuffer(column, dtype=np.dtype(column.typecode), count=old)[keep].tobytes())
+                column[:old] = kept
+            if len(self.epochs) <= MAX_EPOCHS:
+                return
+            self._stride *= 2  # the older epochs at this spacing are still too many
 
     def extend(self, table: EpochTable) -> None:
         """Many epochs at once (a long history replayed): appended as columns when they come after the known
@@ -69,6 +95,7 @@ class EpochHistory:
             i = n - 1
             self.last = EpochMetrics(table.run_id, epochs[i], 0, self.metrics_at(before + i), 0.0, 0.0, 0.0,
                                      int(table.steps[i]))
+        self._thin()
 
     def keep_until(self, epoch: int) -> None:
         """Forget the epochs after ``epoch`` (a run resumed from that epoch's checkpoint)."""
