@@ -14,7 +14,7 @@ from typing import Any
 
 from . import registry, runs, sweep
 from .errors import DataError, LabdeckError, ParamError, RunNotFound
-from .events import BatchMetrics, Event, Phase, Progress
+from .events import BatchMetrics, Event, Phase, Progress, to_record
 from .formatting import fmt as _fmt
 from .formatting import format_event
 from .params import parse_assignments
@@ -68,7 +68,8 @@ def cmd_run(store: Store, a: argparse.Namespace) -> int:
         runs.spawn(store, run_id)
         print(json.dumps({"run_id": run_id, "status": "queued"}) if a.json else run_id)
         return 0
-    ended = runs.run_here(store, run_id, on_event=_Printer())
+    # with --json, standard output is the one JSON document: the progress lines go to standard error
+    ended = runs.run_here(store, run_id, on_event=_Printer(sys.stderr if a.json else sys.stdout))
     if a.json:
         print(json.dumps(_result_json(store, run_id)))
     return 1 if ended.status == "failed" else 0
@@ -132,12 +133,21 @@ def cmd_show(store: Store, a: argparse.Namespace) -> int:
 
 
 def cmd_watch(store: Store, a: argparse.Namespace) -> int:
-    printer = _Printer()
+    """Follow a run to its end; with --json, one JSON object per event (JSON Lines), then one with the result."""
     info = store.get(a.run)
+    if a.json:
+        def printer(event: Event) -> None:
+            kind, payload = to_record(event)
+            print(json.dumps({"kind": kind, "run_id": event.run_id, **payload}), flush=True)
+    else:
+        printer = _Printer()
     for event in store.iter_new_events(info.id):
         printer(event)
     status = store.get(info.id).status
-    print(f"run {info.id} is {status}")
+    if a.json:
+        print(json.dumps({"kind": "result", **_result_json(store, info.id)}))
+    else:
+        print(f"run {info.id} is {status}")
     return 1 if status in ("failed", "interrupted") else 0
 
 
@@ -146,12 +156,16 @@ def cmd_control(store: Store, a: argparse.Namespace) -> int:
         return cmd_sweep_control(store, a)
     action = {"pause": runs.pause, "resume": runs.resume, "stop": runs.stop}[a.command]
     run_id = action(store, a.run)
-    print(f"{a.command}: {run_id}")
+    if a.json:
+        print(json.dumps({"action": a.command, "run_id": run_id, "status": store.get(run_id).status}))
+    else:
+        print(f"{a.command}: {run_id}")
     return 0
 
 
 def cmd_delete(store: Store, a: argparse.Namespace) -> int:
-    print(f"deleted {runs.delete(store, a.run)}")
+    run_id = runs.delete(store, a.run)
+    print(json.dumps({"action": "delete", "run_id": run_id}) if a.json else f"deleted {run_id}")
     return 0
 
 
@@ -191,19 +205,21 @@ def _sweep_result(store: Store, sweep_id: str, a: argparse.Namespace) -> int:
     infos = sweep.trials(store, sweep_id)
     keys = sweep.swept_keys(infos)
     top = sweep.best(infos)
+    # a failed trial is the sweep's failure for a script (exit 1), the others' results still printed
+    status = 1 if any(i.status in ("failed", "interrupted") for i in infos) else 0
     if a.json:
         print(json.dumps({"sweep_id": sweep_id, "experiment": infos[0].experiment, "swept": keys,
                           "best": top.id if top else None,
                           "trials": [{"run_id": i.id, "status": i.status, "params": {k: i.params[k] for k in keys},
                                       "metrics": i.metrics, "message": i.message} for i in infos]}))
-        return 0
+        return status
     spec = registry.get(infos[0].experiment)
     print(f"sweep {sweep_id}: {len(infos)} trials, best by {spec.target}: {top.id if top else 'none finished'}")
     for i in sweep.ranked(infos):
         params = "  ".join(f"{k}={_fmt(i.params[k])}" for k in keys)
         score = _fmt(i.metrics[spec.target]) if spec.target in i.metrics else "-"
         print(f"{'*' if top and i.id == top.id else ' '} {i.id}  {i.status:<9} {spec.target} {score:<10} {params}")
-    return 0
+    return status
 
 
 def _run_sweep(store: Store, sweep_id: str, parallel: int, a: argparse.Namespace) -> int:
@@ -245,18 +261,21 @@ def cmd_sweep_control(store: Store, a: argparse.Namespace) -> int:
     sweep_id = infos[0].sweep
     if a.command == "stop":
         stopped = sweep.stop(store, sweep_id)
-        print(f"stop: sweep {sweep_id} ({len(stopped)} trials stopped)")
+        print(json.dumps({"action": "stop", "sweep_id": sweep_id, "stopped": stopped}) if a.json
+              else f"stop: sweep {sweep_id} ({len(stopped)} trials stopped)")
         return 0
     sweep.resume(store, sweep_id)
     parallel = sweep.options(store, sweep_id).get("parallel", 1)
-    print(f"resume: sweep {sweep_id} (unfinished trials continue in the background, {parallel} at a time)")
+    print(json.dumps({"action": "resume", "sweep_id": sweep_id, "parallel": parallel}) if a.json
+          else f"resume: sweep {sweep_id} (unfinished trials continue in the background, {parallel} at a time)")
     return 0
 
 
 def cmd_report(store: Store, a: argparse.Namespace) -> int:
     from .report import write_report
 
-    print(write_report(store, a.run, a.out))
+    path = write_report(store, a.run, a.out)
+    print(json.dumps({"report": str(path)}) if a.json else path)
     return 0
 
 
@@ -316,11 +335,13 @@ def build_parser() -> argparse.ArgumentParser:
                        ("watch", "follow a run's progress until it ends")):
         p = sub.add_parser(name, parents=[common], help=what)
         p.add_argument("run")
-        p.add_argument("--json", action="store_true")
+        p.add_argument("--json", action="store_true",
+                       help="show: one JSON object; watch: one JSON line per event, then the result")
     for name, what in (("pause", "pause a running run"), ("resume", "resume a paused, stopped or interrupted run"),
                        ("stop", "stop a run (it checkpoints first)"), ("delete", "delete a finished run")):
         p = sub.add_parser(name, parents=[common], help=what)
         p.add_argument("run")
+        p.add_argument("--json", action="store_true", help="print one JSON object: what was done")
 
     p = sub.add_parser("predict", parents=[common], help="use a trained run on new data")
     p.add_argument("run")
@@ -355,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", parents=[common], help="write a Markdown report with figures and CSV files")
     p.add_argument("run", help="a run id or a sweep id")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for report.md, PNG figures and CSV files")
+    p.add_argument("--json", action="store_true", help="print one JSON object: the report's path")
 
     p = sub.add_parser("export", parents=[common], help="print a run's full metric history")
     p.add_argument("run")

@@ -32,10 +32,10 @@ def test_bad_input_is_one_line_and_exit_2(home, args, fragment):
 
 def test_run_json_contract_and_show(home):
     proc = cli("run", "sequence", *set_args(tiny()), "--json", check=True)
-    assert "Traceback" not in proc.stderr and "\r" not in proc.stdout  # plain lines when not a terminal
-    lines = proc.stdout.strip().splitlines()
-    assert any(line.startswith("epoch 1/2") for line in lines)
-    result = json.loads(lines[-1])
+    assert "Traceback" not in proc.stderr and "\r" not in proc.stderr  # plain lines when not a terminal
+    # standard output is exactly one JSON document (`labdeck run ... --json | jq .metrics`); progress on stderr
+    result = json.loads(proc.stdout)
+    assert any(line.startswith("epoch 1/2") for line in proc.stderr.splitlines())
     assert set(result) >= {"run_id", "experiment", "status", "params", "metrics", "train_seconds", "epochs"}
     assert result["status"] == "finished" and result["epochs"] == 2 and result["params"]["hidden"] == 8
     assert {"test_mse", "test_mae", "forecast_rmse"} <= set(result["metrics"])
@@ -118,6 +118,27 @@ def test_kill_9_then_resume_gives_an_unbroken_history(home):
     done = wait_for(lambda: (i := show(run_id))["status"] == "finished" and i, timeout=120, what="finished")
     assert done["history"]["epoch"] == [float(e) for e in range(1, 15)]
     assert done["epochs"] == 14 and all(len(v) == 14 for v in done["history"].values())
+
+
+def test_json_from_every_command_that_changes_something(home, capsys):
+    """pause/resume/stop/delete/report print one JSON object with --json; watch --json streams JSON lines."""
+    from engine.cli import main
+    from engine.events import EpochMetrics, RunEnded
+
+    store = Store(home)
+    run_id = store.create_run("sequence", {})
+    store.log_epoch(run_id, 1, {"test_mse": 0.5}, EpochMetrics(run_id, 1, 1, {"test_mse": 0.5}, 0.1, 1.0, 1.0))
+    store.emit(RunEnded(run_id, "finished", {"test_mse": 0.5}, 1.0, 1))
+    store.finish(run_id, "finished", {"test_mse": 0.5}, 1.0, 1)
+    capsys.readouterr()
+    assert main(["watch", run_id, "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["kind"] for line in lines] == ["EpochMetrics", "RunEnded", "result"]
+    assert lines[0]["metrics"] == {"test_mse": 0.5} and lines[-1]["status"] == "finished"
+    assert main(["report", run_id, "--out", str(home / "r"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["report"].endswith("report.md")
+    assert main(["delete", run_id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"action": "delete", "run_id": run_id}
 
 
 def test_version_and_the_exit_status_of_watch(home, capsys):
