@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from . import registry, runs, sweep
+from . import presets, registry, runs, sweep
 from .errors import DataError, LabdeckError, ParamError, RunNotFound
 from .events import BatchMetrics, Event, Phase, Progress, to_record
 from .formatting import fmt as _fmt
@@ -61,9 +61,17 @@ def _result_json(store: Store, run_id: str) -> dict[str, Any]:
             "message": info.message}
 
 
+def _overrides(a: argparse.Namespace) -> dict[str, Any]:
+    """The --preset's values (if any), then each --set on top."""
+    registry.get(a.experiment)  # an unknown experiment is named as such, not as a missing preset file
+    values = dict(presets.get(a.experiment, a.preset)) if a.preset else {}
+    values.update(parse_assignments(a.set or []))
+    return values
+
+
 # -- commands ---------------------------------------------------------------------------------------
 def cmd_run(store: Store, a: argparse.Namespace) -> int:
-    run_id = runs.create(store, a.experiment, parse_assignments(a.set or []), a.budget)
+    run_id = runs.create(store, a.experiment, _overrides(a), a.budget)
     if a.detach:
         runs.spawn(store, run_id)
         print(json.dumps({"run_id": run_id, "status": "queued"}) if a.json else run_id)
@@ -237,7 +245,7 @@ def cmd_sweep(store: Store, a: argparse.Namespace) -> int:
     grid = sweep.parse_grid(a.grid or [])
     ranges = sweep.parse_ranges(a.range or [], a.experiment)
     sweep.check_options(a.parallel, a.budget, a.backend, a.asha, a.gpus_per_trial, a.address)
-    trials = sweep.plan(a.experiment, parse_assignments(a.set or []), grid, a.random, ranges, a.seed)
+    trials = sweep.plan(a.experiment, _overrides(a), grid, a.random, ranges, a.seed)
     options = {"parallel": a.parallel, "backend": a.backend}
     if a.backend == "ray":
         options.update(address=a.address, asha=a.asha, gpus_per_trial=a.gpus_per_trial)
@@ -319,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", parents=[common], help="train an experiment")
     p.add_argument("experiment", help=names)
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="hyperparameter (repeatable)")
+    p.add_argument("--preset", metavar="NAME", help="start from a saved preset's values (--set overrides them)")
     p.add_argument("--budget", type=float, metavar="SECONDS", help="training wall-clock budget; epochs is ignored")
     p.add_argument("--detach", action="store_true", help="run in the background, print the run id, return")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the result")
@@ -356,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random", type=int, default=0, metavar="N", help="N random draws from the --range values")
     p.add_argument("--range", action="append", metavar="KEY=LOW:HIGH[:log]", help="a numeric range to draw from")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a fixed hyperparameter for every trial")
+    p.add_argument("--preset", metavar="NAME", help="every trial starts from a saved preset's values")
     p.add_argument("--budget", type=float, metavar="SECONDS", help="training budget of each trial")
     p.add_argument("--parallel", type=int, default=1, metavar="K", help="trials at once (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random draws")

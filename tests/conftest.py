@@ -15,12 +15,20 @@ import pytest
 TINY_SEQ = {"length": "300", "hidden": "8", "window": "10", "horizon": "20", "batch_size": "32", "epochs": "2"}
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """One precision/threads cache for the whole test session (per xdist worker): each run measures its model's
+    speed once per session, not once per test (seconds each)."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture
-def home(tmp_path, monkeypatch):
+def home(tmp_path, monkeypatch, shared_cache):
     h = tmp_path / "home"
     monkeypatch.setenv("LABDECK_HOME", str(h))
     monkeypatch.setenv("LABDECK_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared_cache))
+    monkeypatch.setenv("LABDECK_CONFIG", str(tmp_path / "config"))
     yield h
     kill_processes_of(h)  # a failed test must not leave a detached run training for ever
 

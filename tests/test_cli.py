@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from engine import Store
+from engine import ParamError, Store
 
 from .conftest import cli, set_args, show, tiny, wait_for
 
@@ -156,3 +156,26 @@ def test_version_and_the_exit_status_of_watch(home, capsys):
         store.finish(run_id, status, {}, 1.0, 1, "boom" if status == "failed" else "")
     assert main(["watch", failed]) == 1 and main(["watch", finished]) == 0
     assert "is failed" in capsys.readouterr().out
+
+
+def test_presets_are_toml_a_broken_file_is_named_and_kept(home, capsys):
+    from engine import presets
+    from engine.cli import main
+
+    file = presets.save("sequence", "tiny", {"hidden": 8, "length": 300, "window": 10, "horizon": 20, "epochs": 1})
+    assert file.suffix == ".toml" and "hidden = 8" in file.read_text()
+    presets.save("sequence", "other", {"cell": "gru"})
+    assert set(presets.named("sequence")) == {"tiny", "other"}
+    assert main(["run", "sequence", "--preset", "tiny", "--set", "hidden=4", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["params"]["hidden"] == 4 and result["params"]["length"] == 300  # --set wins over the preset
+    assert main(["run", "sequence", "--preset", "nosuch"]) == 2
+    assert "no sequence preset 'nosuch'" in capsys.readouterr().err
+    broken = file.read_text() + "\n[half\nhidden = \n"
+    file.write_text(broken)
+    assert main(["run", "sequence", "--preset", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert str(file) in err and "line" in err and err.count("\n") == 1
+    with pytest.raises(ParamError, match="not valid TOML"):
+        presets.save("sequence", "third", {"hidden": 2})
+    assert file.read_text() == broken  # never overwritten or emptied

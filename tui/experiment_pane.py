@@ -18,11 +18,12 @@ from textual.message import Message
 from textual.widget import MountError
 from textual.widgets import Button, Static
 
+from engine import presets
+from engine.errors import LabdeckError
 from engine.spec import Spec
 
 from .messages import ControlRun, Following, StoreChanged
 from .model import RunsModel
-from .presets import Presets
 from .widgets.param_form import ParamForm
 
 RUN_VIEW_AFTER_SECONDS = 0.2  # the form is painted first
@@ -50,7 +51,6 @@ class ExperimentPane(Horizontal):
     def __init__(self, spec: Spec, model: RunsModel, home: Path, **kwargs):
         super().__init__(**kwargs)
         self.spec, self.model, self.home = spec, model, home
-        self.presets = Presets(home)
         self.run_id: str | None = None
         self.pinned = False  # True when the user opened a run: new runs then do not take over the view
         self.form_edited = False  # the user changed the form: following a run no longer fills it
@@ -255,27 +255,35 @@ class ExperimentPane(Horizontal):
     def action_save_preset(self) -> None:
         def save(name: str | None) -> None:
             if name:
-                self.presets.save(self.spec.name, name, self.form.overrides())
-                self.notify(f"saved preset {name!r}")
+                try:
+                    file = presets.save(self.spec.name, name, self.form.overrides())
+                except LabdeckError as exc:
+                    self.show_error(str(exc))
+                    return
+                self.notify(f"saved preset {name!r} in {file}")
 
         from .screens.dialogs import AskName
 
         self.app.push_screen(AskName(f"Save the {self.spec.title} form as preset:"), save)
 
     def action_load_preset(self) -> None:
-        presets = self.presets.all(self.spec.name)
-        if not presets:
+        try:
+            known = presets.named(self.spec.name)
+        except LabdeckError as exc:  # a hand-edited file that does not parse: where, and it stays as it is
+            self.show_error(str(exc))
+            return
+        if not known:
             self.notify(f"no {self.spec.title} presets yet (Shift+S saves one)", severity="warning")
             return
 
         def load(name: str | None) -> None:
             if name:
-                self.form.load(presets[name])
+                self.form.load(known[name])
                 self.notify(f"loaded preset {name!r}")
 
         from .screens.dialogs import Pick
 
-        self.app.push_screen(Pick("Load preset", sorted(presets)), load)
+        self.app.push_screen(Pick("Load preset", sorted(known)), load)
 
     def action_save_plot(self) -> None:
         state = self.model.state(self.run_id)

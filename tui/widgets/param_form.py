@@ -319,16 +319,17 @@ class ParamForm(Vertical):
                 errors.append(str(exc))
         return errors
 
-    def overrides(self) -> dict[str, str]:
-        """Only the values that differ from the defaults (what a preset stores)."""
-        out = {}
+    def overrides(self) -> dict[str, Any]:
+        """Only the values that differ from the defaults (what a preset stores), typed where they are valid."""
+        out: dict[str, Any] = {}
         for p in self.params.values():
             try:
-                same = p.coerce(self.raw[p.name]) == p.default
+                value = p.coerce(self.raw[p.name])
             except LabdeckError:
-                same = False
-            if not same:
                 out[p.name] = self.raw[p.name]
+                continue
+            if value != p.default:
+                out[p.name] = value
         return out
 
     def load(self, values: dict[str, Any], budget: float | None = None) -> None:
