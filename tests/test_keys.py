@@ -230,3 +230,23 @@ async def test_a_hidden_log_keeps_no_backlog_and_shows_the_last_lines_when_opene
         await pilot.press("left_square_bracket")  # the Log view
         await until(pilot, lambda: any("3099" in line.text for line in log.lines), what="the last epoch logged")
         assert len(log.lines) <= log.max_lines
+
+
+async def test_switching_tabs_for_hours_leaves_no_footer_keys_behind(home):
+    """Every tab switch recomposes the footer; Textual's own Footer kept each old key alive (textual issue #6666)."""
+    import gc
+
+    from textual.widgets._footer import FooterKey
+
+    demo_store(home)
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start(pilot)
+        for _ in range(5):
+            for key in ("4", "5", "1", "2"):
+                await pilot.press(key)
+        await pilot.pause(0.3)
+        gc.collect()
+        alive = sum(isinstance(o, FooterKey) for o in gc.get_objects())
+        shown = len(app.screen.query(FooterKey))
+        assert alive <= 2 * shown, f"{alive} footer keys alive, {shown} on screen"

@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 import engine
@@ -43,6 +43,7 @@ from .messages import (
 from .model import RunsModel
 from .mounting import TabContents
 from .redraw import RedrawPace
+from .widgets.footer import Footer
 from .widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
