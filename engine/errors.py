@@ -25,6 +25,10 @@ class RunBusy(LabdeckError):
     """Another live process already trains that run."""
 
 
+class Diverged(LabdeckError):
+    """The training loss became NaN or infinite: the run cannot recover."""
+
+
 class StoreError(LabdeckError):
     """The run store cannot be opened or written."""
 

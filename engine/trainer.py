@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
 import random
 import signal
@@ -22,7 +23,7 @@ import torch
 
 from . import checkpoint, errors, faults
 from .device import Plan, choose_precision, choose_threads, pick_device, time_steps
-from .errors import DownloadError, LabdeckError
+from .errors import Diverged, DownloadError, LabdeckError
 from .events import (
     BatchMetrics,
     CheckpointSaved,
@@ -160,6 +161,14 @@ class Trainer:
                 signal.signal(sig, handler)
         return ended
 
+    @staticmethod
+    def _check_finite(loss: float, epoch: int, step: int, lr: float) -> None:
+        """A NaN or infinite training loss never comes back: fail now, saying what to change, rather than train on
+        for hours (checked where the loss is read anyway, twice a second and at each epoch's end)."""
+        if not math.isfinite(loss):
+            raise Diverged(f"training diverged in epoch {epoch} (step {step}): the loss is {loss}; "
+                           f"lower lr (it is {lr:g}) or set clip")
+
     def _end(self, status: str, metrics: dict[str, float], state: dict[str, Any], message: str = "",
              reason: str = "") -> RunEnded:
         before = getattr(self, "_before", None)
@@ -282,7 +291,9 @@ class Trainer:
                 log_seconds += took
                 if now - log_t >= BATCH_LOG_SECONDS:
                     # The only host sync of the loop, twice a second. The rate counts training steps only.
-                    self.emit(BatchMetrics(self.run_id, epoch, state["step"], (log_loss / log_samples).item(),
+                    value = (log_loss / log_samples).item()
+                    self._check_finite(value, epoch, state["step"], base_lrs[0])
+                    self.emit(BatchMetrics(self.run_id, epoch, state["step"], value,
                                            log_samples / max(log_seconds, 1e-9), progress(),
                                            round(state["train_seconds"], 3)))
                     log_loss, log_samples, log_seconds, log_t = torch.zeros((), device=device), 0, 0.0, now
@@ -295,6 +306,7 @@ class Trainer:
                 faults.point("evaluating")
                 held_out = task.evaluate()
             metrics = {"train_loss": (loss_sum / samples).item(), **held_out}
+            self._check_finite(metrics["train_loss"], epoch, state["step"], base_lrs[0])
             event = EpochMetrics(self.run_id, epoch, epochs, metrics, lr, round(state["train_seconds"], 3),
                                  progress(), state["step"])
             self.store.log_epoch(self.run_id, epoch, {**metrics, "lr": lr, "train_seconds": event.train_seconds},
