@@ -392,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
 
+    p = sub.add_parser("completion", help="print the shell code that completes labdeck's commands, experiments, "
+                       "parameters and run ids (bash, zsh, fish)")
+    p.add_argument("shell", choices=("bash", "zsh", "fish"))
+
     p = sub.add_parser("generate", parents=[common], help="stream text from a language run (finished or running)")
     p.add_argument("run")
     p.add_argument("--prompt", default="", help="text to continue")
@@ -403,8 +407,70 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-COMMANDS = {"run": cmd_run, "params": cmd_params, "runs": cmd_runs, "show": cmd_show, "watch": cmd_watch,
-            "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "delete": cmd_delete,
+def cmd_completion(store: Store | None, a: argparse.Namespace) -> int:
+    import argcomplete
+
+    print(argcomplete.shellcode(["labdeck"], shell=a.shell))
+    return 0
+
+
+# -- shell completion (argcomplete: the shell runs `labdeck` with _ARGCOMPLETE set, for each Tab) -----------------
+def _complete_runs(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
+    try:
+        store = Store.for_reading(getattr(parsed_args, "home", None))
+    except LabdeckError:
+        return []
+    infos = store.runs()
+    ids = [i.id for i in infos] + sorted({i.sweep for i in infos if i.sweep})
+    return [i for i in ids if i.startswith(prefix)]
+
+
+def _complete_settings(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
+    """KEY= for the experiment's parameters; after KEY=, the allowed values of a parameter that has a list."""
+    if getattr(parsed_args, "experiment", None) not in registry.names():
+        return []
+    params = registry.get(parsed_args.experiment).params
+    key, eq, _value = prefix.partition("=")
+    if not eq:
+        return [f"{p.name}=" for p in params if p.name.startswith(prefix)]
+    if key in params and params[key].choices:
+        return [f"{key}={c}" for c in params[key].choices if f"{key}={c}".startswith(prefix)]
+    return []
+
+
+def _complete_presets(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
+    try:
+        return [n for n in presets.named(parsed_args.experiment) if n.startswith(prefix)]
+    except (LabdeckError, TypeError):
+        return []
+
+
+def _attach_completers(parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_parser in action.choices.values():
+                _attach_completers(sub_parser)
+        elif action.dest in ("run", "sweep"):
+            action.completer = _complete_runs  # type: ignore[attr-defined]
+        elif action.dest == "experiment":
+            action.completer = lambda prefix, **_: [n for n in registry.names() if n.startswith(prefix)]  # type: ignore[attr-defined]
+        elif action.dest == "set":
+            action.completer = _complete_settings  # type: ignore[attr-defined]
+        elif action.dest == "preset":
+            action.completer = _complete_presets  # type: ignore[attr-defined]
+
+
+def complete(**options: Any) -> None:
+    """Answer the shell's completion request (argcomplete) and exit; ``options`` go to argcomplete (tests)."""
+    import argcomplete
+
+    parser = build_parser()
+    _attach_completers(parser)
+    argcomplete.autocomplete(parser, **options)
+
+
+COMMANDS = {"completion": cmd_completion, "run": cmd_run, "params": cmd_params, "runs": cmd_runs, "show": cmd_show,
+            "watch": cmd_watch, "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "delete": cmd_delete,
             "predict": cmd_predict, "generate": cmd_generate, "sweep": cmd_sweep, "sweep-run": cmd_sweep_run,
             "report": cmd_report, "export": cmd_export}
 
@@ -412,7 +478,7 @@ COMMANDS = {"run": cmd_run, "params": cmd_params, "runs": cmd_runs, "show": cmd_
 def main(argv: list[str] | None = None) -> int:
     try:
         a = build_parser().parse_args(argv)
-        if a.command == "params":
+        if a.command in ("params", "completion"):
             store = None
         elif a.command in READING:
             store = Store.for_reading(a.home)  # a read-only or full home still lists and shows its runs

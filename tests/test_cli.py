@@ -179,3 +179,42 @@ def test_presets_are_toml_a_broken_file_is_named_and_kept(home, capsys):
     with pytest.raises(ParamError, match="not valid TOML"):
         presets.save("sequence", "third", {"hidden": 2})
     assert file.read_text() == broken  # never overwritten or emptied
+
+
+def completions(monkeypatch, line: str) -> list[str]:
+    """What a shell's Tab offers after ``line`` (argcomplete's protocol, in-process)."""
+    import io
+
+    import argcomplete.finders
+    import argcomplete.io
+
+    from engine.cli import complete
+
+    # argcomplete's debug stream takes file descriptor 9, which is pytest's own here (its docstring says to override)
+    monkeypatch.setattr(argcomplete.finders.CompletionFinder, "_init_debug_stream",
+                        lambda self: setattr(argcomplete.io, "debug_stream", io.StringIO()))
+    monkeypatch.setenv("_ARGCOMPLETE", "1")
+    monkeypatch.setenv("_ARGCOMPLETE_IFS", "\n")
+    monkeypatch.setenv("COMP_LINE", line)
+    monkeypatch.setenv("COMP_POINT", str(len(line)))
+    out = io.StringIO()
+
+    def stop(code=0):
+        raise SystemExit(code)
+
+    with pytest.raises(SystemExit):
+        complete(output_stream=out, exit_method=stop)
+    return [c.strip() for c in out.getvalue().split("\n") if c.strip()]
+
+
+def test_shell_completion_of_commands_experiments_parameters_and_run_ids(home, monkeypatch, capsys):
+    from engine.cli import main
+
+    assert main(["completion", "fish"]) == 0 and "labdeck" in capsys.readouterr().out
+    store = Store(home)
+    run_id = store.create_run("sequence", {})
+    assert "sweep" in completions(monkeypatch, "labdeck sw")
+    assert completions(monkeypatch, "labdeck run seq") == ["sequence"]
+    assert "hidden=" in completions(monkeypatch, "labdeck run sequence --set hid")
+    assert set(completions(monkeypatch, "labdeck run sequence --set cell=")) == {"cell=rnn", "cell=lstm", "cell=gru"}
+    assert completions(monkeypatch, f"labdeck show {run_id[:8]}") == [run_id]

@@ -1,7 +1,9 @@
 """The ``labdeck`` command: no arguments opens the dashboard; anything else is the engine's CLI."""
+# PYTHON_ARGCOMPLETE_OK  (argcomplete's marker: this entry point answers shell completion requests)
 
 from __future__ import annotations
 
+import os
 import sys
 
 NO_TERMINAL = ("labdeck: the dashboard needs a terminal (is this a pipe, cron, or 'ssh host' without -t?); "
@@ -20,6 +22,10 @@ def dashboard_home(args: list[str]) -> tuple[bool, str | None]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (labdeck completion SHELL set it up)
+        from engine.cli import complete
+
+        complete()  # prints the candidates and exits
     args = sys.argv[1:] if argv is None else argv
     dashboard, home = dashboard_home(args)
     if dashboard:
