@@ -14,7 +14,7 @@ from engine.runs import delete
 from engine.scores import best, ranked
 from engine.store import RunInfo
 from tui.model import RunsModel
-from tui.redraw import FASTEST, SLOWEST, RedrawPace
+from tui.redraw import FASTEST, SHARED, SLOWEST, RedrawPace
 from tui.widgets.run_header import detail_text, eta_text, rate_text
 
 
@@ -122,6 +122,15 @@ def test_the_redraw_pace_backs_off_when_the_machine_is_busy_and_speeds_up_when_i
     for _ in range(10):
         pace.drew()
     assert pace.seconds == FASTEST  # 10 Hz: a core to spare
+    import dataclasses
+
+    model = RunsModel()
+    model.update_runs([dataclasses.replace(info("gpu", status="running"), device="cuda:0, bf16")])
+    assert not model.cpu_training()
+    model.update_runs([dataclasses.replace(info("cpu", status="running"), device="cpu, fp32, 2 threads")])
+    assert model.cpu_training()
+    pace.drew(cpu_training=model.cpu_training())
+    assert pace.seconds == SHARED and "this CPU" in pace.describe()  # a run on this CPU: at most 5 Hz
     pace.drew(cost=0.05)
     assert pace.seconds == pytest.approx(0.5)  # never more than a tenth of the time redrawing
     pace.key()

@@ -38,6 +38,10 @@ class RunsModel:
             state.status = "interrupted"  # its process died: no event will ever say so
         return failed
 
+    def cpu_training(self) -> bool:
+        """Whether a run trains on this machine's CPU now (the redraw pace then leaves it more room)."""
+        return any(i.status == "running" and i.local and i.device.startswith("cpu") for i in self.infos.values())
+
     def update_runs(self, infos: list[RunInfo]) -> None:
         """The store's new list: statuses that no event brings (an interrupted process, a queued resume)."""
         self.infos = {i.id: i for i in infos}

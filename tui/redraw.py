@@ -1,9 +1,9 @@
 """How often the dashboard redraws: as often as the machine can spare, between 1 and 10 times a second.
 
 Training shares the CPU with the dashboard on a small machine: where every core is busy, each redraw comes off
-the run, so the pace backs off towards 1 Hz (every epoch is still shown, only later); where a core is idle
-(training on a GPU, or nothing running), it speeds up towards 10 Hz. Keys come first: a redraw due within
-``INPUT_QUIET_SECONDS`` of a key press waits for the next tick.
+the run, so the pace backs off towards 1 Hz (every epoch is still shown, only later); where a core is idle it
+speeds up, towards 10 Hz when training is on a GPU or nothing runs, 5 Hz while a run trains on this CPU.
+Keys come first: a redraw due within ``INPUT_QUIET_SECONDS`` of a key press waits for the next tick.
 """
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ from __future__ import annotations
 import time
 
 FASTEST, SLOWEST = 0.1, 1.0  # seconds between redraws: 10 Hz and 1 Hz
+# while a run trains on this machine's CPU, at most 5 Hz even with a core idle: a VM's two vCPUs are often one
+# physical core's two threads, so the "idle" one still shares the run's caches and execution units (at 10 Hz the
+# dashboard took 12% of a vCPU and the run kept 96.9% of its speed; bench/ui.py)
+SHARED = 0.2
 START = 0.25
 BUSY, SPARE = 90.0, 70.0  # % of all cores in use above which the pace backs off, below which it speeds up
 STEP = 1.5
@@ -42,6 +46,7 @@ class RedrawPace:
         self._cpu_percent = cpu_percent or CpuUse()
         self.seconds = START
         self.busy = 0.0
+        self.cpu_training = False
         self._last_key = 0.0
 
     @property
@@ -55,14 +60,19 @@ class RedrawPace:
         """False right after a key: the redraw would queue the key's own screen update behind plots."""
         return time.monotonic() - self._last_key >= INPUT_QUIET_SECONDS
 
-    def drew(self, cost: float = 0.0) -> None:
-        """After a tick: adapt the pace to how busy the machine was since the last one."""
+    def drew(self, cost: float = 0.0, cpu_training: bool = False) -> None:
+        """After a tick: adapt the pace to how busy the machine was since the last one (``cpu_training``: a run
+        trains on this machine's CPU)."""
         self.busy = self._cpu_percent()
+        self.cpu_training = cpu_training
+        fastest = SHARED if cpu_training else FASTEST
         if self.busy >= BUSY:
             self.seconds = min(SLOWEST, self.seconds * STEP)
         elif self.busy <= SPARE:
-            self.seconds = max(FASTEST, self.seconds / STEP)
+            self.seconds = max(fastest, self.seconds / STEP)
+        self.seconds = max(self.seconds, fastest)
         self.seconds = max(self.seconds, min(SLOWEST, 10 * cost))  # a redraw never takes over 10% of the time
 
     def describe(self) -> str:
-        return f"redrawing at {self.hertz:.1f} Hz (the machine's cores were {self.busy:.0f}% busy)"
+        where = ", a run training on this CPU" if self.cpu_training else ""
+        return f"redrawing at {self.hertz:.1f} Hz (the machine's cores were {self.busy:.0f}% busy{where})"
