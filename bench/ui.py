@@ -89,7 +89,7 @@ class Terminal:
         os.write(self.master, keys)
         return t
 
-    def __enter__(self) -> "Terminal":
+    def __enter__(self) -> Terminal:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -149,10 +149,38 @@ def train_seconds(home: str) -> float:
     return json.loads(out.stdout.strip().splitlines()[-1])["train_seconds"]
 
 
-def start_long_run(home: str) -> str:
+def start_long_run(home: str, cores: set[int] | None = None) -> str:
+    """A run in the background; with ``cores``, its process (the CLI's detached worker inherits it) uses only those:
+    the others stay idle, as when training runs on a GPU."""
+    pin = (lambda: os.sched_setaffinity(0, cores)) if cores else None
     return subprocess.run([sys.executable, "-m", "engine", "--home", home, "run", "sequence",
                            "--set", "epochs=100000", "--detach"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+                          check=True, preexec_fn=pin).stdout.strip()
+
+
+def pace_while_training(home: str, cores: set[int] | None) -> tuple[float, str]:
+    """The redraw rate (Hz) the dashboard settles on while a run trains, as its help screen states it, and the
+    run's device line (its threads)."""
+    import re
+
+    run_id = start_long_run(home, cores)
+    try:
+        with dashboard(home) as term:
+            term.wait_for(b"Curves")
+            term.send(SEQUENCE_KEY)
+            time.sleep(12)  # the run streams epochs; the pace has adapted (it moves by 1.5x a tick)
+            since = term.mark()
+            term.send(b"?")
+            term.wait_for(b"Hz", since)
+            time.sleep(0.3)
+            with term.lock:
+                text = b"".join(data for _, data in term.chunks[since:]).decode(errors="replace")
+            hertz = float(re.findall(r"redrawing at ([0-9.]+) Hz", text)[-1])
+        show = subprocess.run([sys.executable, "-m", "engine", "--home", home, "show", run_id, "--json"],
+                              capture_output=True, text=True, check=True)
+        return hertz, json.loads(show.stdout)["device"]
+    finally:
+        stop_run(home, run_id)
 
 
 def stop_run(home: str, run_id: str) -> None:
@@ -254,6 +282,8 @@ def main() -> int:
                 dashboard_cpu.append((sum(proc.cpu_times()[:2]) - cpu0) / (time.perf_counter() - t0))
 
         window_ratios, window_cpu, control = interleaved(home, a.windows)
+        (pace_free, device_free), (pace_idle_core, device_pinned) = (pace_while_training(home, None),
+                                                                     pace_while_training(home, {0}))
 
         # Key-press latency and memory while a run trains in the background.
         run_id = start_long_run(home)
@@ -298,7 +328,7 @@ def main() -> int:
 
     def pct(values, q):
         values = sorted(values)
-        return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+        return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
     print(f"first paint: median {statistics.median(paints) * 1000:.0f} ms (runs: "
           + ", ".join(f"{p * 1000:.0f}" for p in paints) + " ms; goal <= 500 ms); a bare Textual app with the same "
@@ -319,7 +349,10 @@ def main() -> int:
           f"{pct(window_ratios, .75):.1%}; goal >= 97%), the dashboard using {statistics.median(window_cpu):.0%} of a "
           f"core while watching; with nothing changed (frozen vs frozen) two windows differ by quartiles "
           f"{pct(control, .25):.1%}-{pct(control, .75):.1%} (median {statistics.median(control):.1%})")
-    ok = (statistics.median(paints) <= 0.5 and pct(arrows, .99) <= 50 and rss <= 200 and not torch_loaded
+    print(f"redraw pace while a run trains: {pace_free:.1f} Hz with the run free to use every core ({device_free}), "
+          f"{pace_idle_core:.1f} Hz with it pinned to one core, the other idle ({device_pinned}; goal >= 4 Hz)")
+    ok = (pace_idle_core >= 4 and statistics.median(paints) <= 0.5 and pct(arrows, .99) <= 50 and rss <= 200
+          and not torch_loaded
           and kept >= 0.97 and ratio >= 0.97)
     print("goals:", "met" if ok else "NOT all met")
     return 0 if ok else 1
