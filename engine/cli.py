@@ -34,9 +34,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Printer:
-    def __init__(self, stream=sys.stdout):
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout  # looked up now: sys.stdout may have been replaced since import
+        self.tty = self.stream.isatty()
         self._transient = False
 
     def __call__(self, event: Event) -> None:

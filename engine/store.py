@@ -307,8 +307,10 @@ class Store:
             if row and row[0] in ("running", "paused") and row[1] not in (None, pid) and is_local(row[3]) \
                     and process_alive(row[1], row[2]):
                 raise RunBusy(f"run {run_id} is already {row[0]} in process {row[1]}")
-            db.execute("UPDATE runs SET status='running', pid=?, pid_start=?, host=?, control='run', message='', "
-                       "ended=NULL, device=? WHERE id=?", (pid, pid_start, HOST, device, run_id))
+            # a stop asked for before the worker got here stays asked for (a pause does not outlive a restart)
+            db.execute("UPDATE runs SET status='running', pid=?, pid_start=?, host=?, message='', ended=NULL, "
+                       "device=?, control=CASE WHEN control='stop' THEN 'stop' ELSE 'run' END WHERE id=?",
+                       (pid, pid_start, HOST, device, run_id))
 
         self._atomic(body)
 

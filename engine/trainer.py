@@ -143,7 +143,7 @@ class Trainer:
                 previous[sig] = signal.signal(sig, handler)
             except ValueError:  # not the main thread (tests); stop requests still arrive through the store
                 pass
-        self._stop_signal = self._stop_signal or self._stop_requested()
+        self._stop_signal = self._stop_signal or self._stop_requested() or self.store.control(self.run_id) == "stop"
         state = {"epoch": 0, "batch": 0, "step": 0, "train_seconds": 0.0}
         try:
             ended = self._run(resume, state)

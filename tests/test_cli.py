@@ -65,6 +65,7 @@ def test_params_lists_the_declaration(home):
                                                                                    .index("cell")].items()
 
 
+@pytest.mark.slow
 def test_predict_from_values_and_csv(home, tmp_path, capsys):
     run_id = json.loads(cli("run", "sequence", *set_args(tiny()), "--json", check=True).stdout.splitlines()[-1])[
         "run_id"]
@@ -104,6 +105,7 @@ def test_detach_pause_resume_stop(home):
     assert info["pid"] is None and info["epochs"] >= 1
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_gives_an_unbroken_history(home):
     run_id = cli("run", "sequence", *set_args(tiny(epochs=14, length=2000, window=40, hidden=32)), "--detach",
                  check=True).stdout.strip()

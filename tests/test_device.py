@@ -1,8 +1,15 @@
 """Measured CPU decisions: bf16 only when clearly faster, more threads only when clearly faster; both cached."""
 
+import pytest
 import torch
 
 from engine import device
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(home, tmp_path, monkeypatch):
+    """These tests write and break the cache: their own, not the session's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "own-cache"))
 
 
 def test_bf16_needs_a_clear_win_and_is_cached(home):
@@ -78,3 +85,19 @@ def test_a_malformed_cache_entry_is_measured_again(home):
     assert plan.precision == "bf16" and plan.reason.startswith("measured:")
     cache.write_text("[1, 2")  # not even JSON
     assert device.choose_precision(cpu, "auto", "m5", probe={"fp32": 0.01, "bf16": 0.02}.get).precision == "fp32"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+def test_a_run_trains_on_the_gpu_with_mixed_precision_by_itself(home):
+    from engine import Store, runs
+    from engine.events import RunStarted
+
+    from .conftest import tiny
+
+    store = Store(home)
+    run_id = runs.create(store, "sequence", tiny())
+    ended = runs.run_here(store, run_id)
+    started = next(e for _, e in store.events(run_id) if isinstance(e, RunStarted))
+    assert ended.status == "finished", ended.message
+    assert started.device.startswith("cuda") and started.precision in ("bf16", "fp16")

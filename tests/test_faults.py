@@ -267,12 +267,12 @@ def test_a_stop_during_start_up_ends_the_run_stopped_not_interrupted(home):
     store = Store(home)
     run_id = runs.create(store, "sequence", tiny(epochs=50))
     runs.spawn(store, run_id)
-    time.sleep(0.3)  # the worker is importing torch: it has not claimed the run yet
-    runs.stop(store, run_id)
+    runs.stop(store, run_id)  # at once: the worker is still importing torch, it has not claimed the run yet
     wait_for(lambda: store.get(run_id).status not in ("queued", "running"), timeout=60, what="run ended")
     assert store.get(run_id).status == "stopped"
 
 
+@pytest.mark.slow
 def test_time_the_process_was_stopped_does_not_count_against_the_budget(home):
     store = Store(home)
     run_id = runs.create(store, "sequence", tiny(epochs=1, length=3000, hidden=32), budget=4.0)

@@ -198,7 +198,9 @@ async def test_a_failed_download_offers_the_offline_data_by_its_reason_not_its_t
         app.query_one("#pane-vision", ExperimentPane).show_error("")
         app.post_message(RunEvents("demo-cnn", [started, RunEnded("demo-cnn", "failed", {}, 0.0, 0,
                                                                   "cannot download CIFAR-10")]))
-        await pilot.pause(0.2)
+        await until(pilot, lambda: (s := app.model.states.get("demo-cnn")) and s.ended
+                    and s.ended.message == "cannot download CIFAR-10", what="the failure folded in")
+        await pilot.pause()
         assert str(error.render()) == ""  # the text alone does not decide
 
 
@@ -245,7 +247,7 @@ async def test_switching_tabs_for_hours_leaves_no_footer_keys_behind(home):
         for _ in range(5):
             for key in ("4", "5", "1", "2"):
                 await pilot.press(key)
-        await pilot.pause(0.3)
+        await pilot.pause()
         gc.collect()
         alive = sum(isinstance(o, FooterKey) for o in gc.get_objects())
         shown = len(app.screen.query(FooterKey))

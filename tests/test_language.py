@@ -117,6 +117,7 @@ def test_generation_streams_is_seeded_and_checks_its_options(home, corpus):
         next(gen.stream("x", top_p=0))
 
 
+@pytest.mark.slow
 def test_cli_generate_streams_to_stdout(home, corpus, capsys):
     proc = cli("run", "language", *set_args(tiny(corpus)), "--json", check=True)
     run_id = json.loads(proc.stdout.splitlines()[-1])["run_id"]

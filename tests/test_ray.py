@@ -12,6 +12,9 @@ from engine.store import Store
 
 from .conftest import cli, set_args, wait_for
 
+# one worker runs them all: two local Ray instances at once would share this machine's 2 cores
+pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
+
 # trials long enough (about 0.4 s an epoch) for ASHA's decisions to arrive while they train
 SLOW = {"length": "2000", "batch_size": "8", "window": "10", "horizon": "20", "device": "cpu"}
 
@@ -47,7 +50,7 @@ def test_ray_sweep_with_asha_lands_in_the_store(home):
 
 def test_ray_sweep_stop_and_resume(home):
     pytest.importorskip("ray.tune")
-    proc = cli("sweep", "sequence", "--grid", "hidden=8,16", *set_args(dict(SLOW, epochs="100")),
+    proc = cli("sweep", "sequence", "--grid", "hidden=8,16", *set_args(dict(SLOW, epochs="25")),
                "--backend", "ray", "--parallel", "2", "--detach", check=True)
     sweep_id = proc.stdout.strip()
     store = Store()
@@ -62,7 +65,7 @@ def test_ray_sweep_stop_and_resume(home):
     assert cli("resume", sweep_id, check=True).returncode == 0
     done = wait_for(lambda: (t := sweep.trials(store, sweep_id)) and all(i.status == "finished" for i in t) and t,
                     timeout=180, what="the resumed Ray sweep to finish")
-    assert all(i.epochs == 100 for i in done)
+    assert all(i.epochs == 25 for i in done)
 
 
 def test_an_unreachable_ray_address_is_one_line_in_seconds(home):

@@ -49,6 +49,7 @@ def test_bad_sweeps_exit_2_and_create_nothing(home, args, message):
     assert Store().runs() == []
 
 
+@pytest.mark.slow
 def test_grid_sweep_runs_trials_in_parallel_and_a_failed_trial_does_not_stop_it(home):
     # lr=100 with plain SGD and no clipping diverges: that trial fails, the others finish
     proc = cli("sweep", "sequence", "--grid", "hidden=4,8", "--grid", "lr=0.01,100", "--parallel", "2",
@@ -67,6 +68,7 @@ def test_grid_sweep_runs_trials_in_parallel_and_a_failed_trial_does_not_stop_it(
     assert len(infos) == 4 and {i.sweep for i in infos} == {result["sweep_id"]}
 
 
+@pytest.mark.slow
 def test_a_sweep_stops_and_resumes(home):
     long = tiny(epochs=100000, length=2000, window=40, hidden=32)
     sweep_id = cli("sweep", "sequence", "--grid", "cell=rnn,gru", *set_args(long), "--detach",
@@ -87,6 +89,7 @@ def test_a_sweep_stops_and_resumes(home):
     wait_for(lambda: all(i.status == "stopped" for i in sweep.trials(store, sweep_id)), what="stopped again")
 
 
+@pytest.mark.slow
 def test_report_of_a_sweep_and_of_each_experiment(home, tmp_path):
     proc = cli("sweep", "sequence", "--grid", "hidden=4,8", *set_args(tiny()), "--json", check=True, timeout=300)
     sweep_id = json.loads(proc.stdout.splitlines()[-1])["sweep_id"]

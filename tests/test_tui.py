@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from textual.widgets import DataTable, Select, Static
 
 from engine import Store, registry
@@ -113,6 +114,7 @@ async def test_invalid_form_input_shows_an_error_and_starts_nothing(home):
     assert Store(home).runs() == []
 
 
+@pytest.mark.slow
 async def test_a_run_started_from_the_cli_appears_and_streams(home):
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -196,6 +198,7 @@ async def test_presets_help_and_palette(home):
         assert "Start run" in names and "Go to Runs" in names
 
 
+@pytest.mark.slow
 async def test_vision_tab_predicts_an_image_file_and_filters_mistakes(home, tmp_path):
     from PIL import Image
 
@@ -286,6 +289,7 @@ async def test_use_offline_data_from_the_palette(home):
         assert app.query_one("#form-language", ParamForm).raw_values()["corpus"] == "stdlib"
 
 
+@pytest.mark.slow
 async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
     from tui.sweeps_pane import SweepsPane
 

@@ -140,14 +140,14 @@ SMALL = {  # settings that train a batch in a blink; the drawn value then overri
                                                                   HealthCheck.function_scoped_fixture])
 @given(drawn=st.sampled_from(PARAMS).flatmap(
     lambda key: st.tuples(st.just(key), st.one_of(ANY, in_range(key), in_range(key)))))
-def test_a_value_the_checks_accept_starts_a_run_that_trains(drawn, tmp_path_factory, monkeypatch):
+def test_a_value_the_checks_accept_starts_a_run_that_trains(drawn, tmp_path_factory, monkeypatch, shared_cache):
     """The other half of the promise: what resolve accepts does not fail the run it starts."""
     from engine import Store, runs
 
     (experiment, name), value = drawn
     tmp = tmp_path_factory.mktemp("accepted")
     monkeypatch.setenv("LABDECK_DATA", str(tmp / "data"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared_cache))
     corpus = tmp / "corpus.txt"
     corpus.write_text(CORPUS)
     overrides = dict(SMALL[experiment], **({"corpus": f"file:{corpus}"} if experiment == "language" else {}))

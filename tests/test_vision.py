@@ -147,6 +147,7 @@ def test_augment_flips_and_shifts_without_changing_shape():
     assert any(flipped_or_not) and not all(flipped_or_not)
 
 
+@pytest.mark.slow
 def test_cli_predicts_top5_on_image_files_and_refuses_bad_ones(home, tmp_path):
     from PIL import Image
 
