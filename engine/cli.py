@@ -61,17 +61,19 @@ def _result_json(store: Store, run_id: str) -> dict[str, Any]:
             "message": info.message}
 
 
-def _overrides(a: argparse.Namespace) -> dict[str, Any]:
-    """The --preset's values (if any), then each --set on top."""
+def _overrides(a: argparse.Namespace) -> tuple[dict[str, Any], float | None]:
+    """The --preset's values (if any) with each --set on top, and the budget: --budget, else the preset's."""
     registry.get(a.experiment)  # an unknown experiment is named as such, not as a missing preset file
     values = dict(presets.get(a.experiment, a.preset)) if a.preset else {}
+    budget = values.pop("budget", None)  # a preset saved from the dashboard's form keeps its budget row
     values.update(parse_assignments(a.set or []))
-    return values
+    return values, a.budget if a.budget is not None else budget
 
 
 # -- commands ---------------------------------------------------------------------------------------
 def cmd_run(store: Store, a: argparse.Namespace) -> int:
-    run_id = runs.create(store, a.experiment, _overrides(a), a.budget)
+    values, budget = _overrides(a)
+    run_id = runs.create(store, a.experiment, values, budget)
     if a.detach:
         runs.spawn(store, run_id)
         print(json.dumps({"run_id": run_id, "status": "queued"}) if a.json else run_id)
@@ -244,12 +246,13 @@ def _run_sweep(store: Store, sweep_id: str, parallel: int, a: argparse.Namespace
 def cmd_sweep(store: Store, a: argparse.Namespace) -> int:
     grid = sweep.parse_grid(a.grid or [])
     ranges = sweep.parse_ranges(a.range or [], a.experiment)
-    sweep.check_options(a.parallel, a.budget, a.backend, a.asha, a.gpus_per_trial, a.address)
-    trials = sweep.plan(a.experiment, _overrides(a), grid, a.random, ranges, a.seed)
+    values, budget = _overrides(a)
+    sweep.check_options(a.parallel, budget, a.backend, a.asha, a.gpus_per_trial, a.address)
+    trials = sweep.plan(a.experiment, values, grid, a.random, ranges, a.seed)
     options = {"parallel": a.parallel, "backend": a.backend}
     if a.backend == "ray":
         options.update(address=a.address, asha=a.asha, gpus_per_trial=a.gpus_per_trial)
-    sweep_id = sweep.create(store, a.experiment, trials, a.budget, options)
+    sweep_id = sweep.create(store, a.experiment, trials, budget, options)
     if a.detach:
         sweep.spawn(store, sweep_id, a.parallel)
         print(json.dumps({"sweep_id": sweep_id, "trials": len(trials)}) if a.json else sweep_id)

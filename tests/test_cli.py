@@ -168,9 +168,13 @@ def test_presets_are_toml_a_broken_file_is_named_and_kept(home, capsys):
     assert file.suffix == ".toml" and "hidden = 8" in file.read_text()
     presets.save("sequence", "other", {"cell": "gru"})
     assert set(presets.named("sequence")) == {"tiny", "other"}
+
     assert main(["run", "sequence", "--preset", "tiny", "--set", "hidden=4", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["params"]["hidden"] == 4 and result["params"]["length"] == 300  # --set wins over the preset
+    presets.save("sequence", "budgeted", {"hidden": 4, "length": 300, "window": 10, "horizon": 20, "budget": 0.5})
+    assert main(["run", "sequence", "--preset", "budgeted", "--detach", "--json"]) == 0  # its budget row too
+    assert Store(home).get(json.loads(capsys.readouterr().out)["run_id"]).budget == 0.5
     assert main(["run", "sequence", "--preset", "nosuch"]) == 2
     assert "no sequence preset 'nosuch'" in capsys.readouterr().err
     broken = file.read_text() + "\n[half\nhidden = \n"

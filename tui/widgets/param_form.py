@@ -324,7 +324,7 @@ class ParamForm(Vertical):
         out: dict[str, Any] = {}
         for p in self.params.values():
             try:
-                value = p.coerce(self.raw[p.name])
+                value = parse_budget(self.raw[p.name]) if p is BUDGET else p.coerce(self.raw[p.name])
             except LabdeckError:
                 out[p.name] = self.raw[p.name]
                 continue
