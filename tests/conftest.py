@@ -59,9 +59,25 @@ def set_args(params: dict[str, str]) -> list[str]:
     return args
 
 
-def cli(*args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ))
+def cli(*args: str, check: bool = False, timeout: float = 120, process: bool = False) -> subprocess.CompletedProcess:
+    """``labdeck ARGS``: in this process through ``engine.cli.main`` (no Python and torch start-up per call), or with
+    ``process`` in a process of its own (what signals, exit on Ctrl+C or a real terminal need)."""
+    if process:
+        proc = subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True,
+                              timeout=timeout, env=dict(os.environ))
+    else:
+        import contextlib
+        import io
+
+        from engine.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # --help, --version
+                code = exc.code if isinstance(exc.code, int) else 0
+        proc = subprocess.CompletedProcess(["labdeck", *args], code, out.getvalue(), err.getvalue())
     if check and proc.returncode != 0:
         raise AssertionError(f"labdeck {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
