@@ -50,7 +50,7 @@ def test_ray_sweep_with_asha_lands_in_the_store(home):
 
 def test_ray_sweep_stop_and_resume(home):
     pytest.importorskip("ray.tune")
-    proc = cli("sweep", "sequence", "--grid", "hidden=8,16", *set_args(dict(SLOW, epochs="25")),
+    proc = cli("sweep", "sequence", "--grid", "hidden=8,16", *set_args(dict(SLOW, epochs="15")),
                "--backend", "ray", "--parallel", "2", "--detach", check=True)
     sweep_id = proc.stdout.strip()
     store = Store()
@@ -65,7 +65,7 @@ def test_ray_sweep_stop_and_resume(home):
     assert cli("resume", sweep_id, check=True).returncode == 0
     done = wait_for(lambda: (t := sweep.trials(store, sweep_id)) and all(i.status == "finished" for i in t) and t,
                     timeout=180, what="the resumed Ray sweep to finish")
-    assert all(i.epochs == 25 for i in done)
+    assert all(i.epochs == 15 for i in done)
 
 
 def test_an_unreachable_ray_address_is_one_line_in_seconds(home):
