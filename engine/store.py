@@ -233,20 +233,12 @@ class Store:
 
     def _tx(self, statements: list[tuple[str, tuple]]) -> None:
         """Run several writes atomically."""
-        self._writable()
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    for sql, args in statements:
-                        self._db.execute(sql, args)
-                        faults.point("store-transaction")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"run store write failed ({self.home}): {_why(self.home, exc)}") from None
+        def body(db: sqlite3.Connection) -> None:
+            for sql, args in statements:
+                db.execute(sql, args)
+                faults.point("store-transaction")
+
+        self._atomic(body)
 
     def _atomic(self, body):
         """Run ``body(db)`` in one write transaction (other processes wait): a check and the write it allows."""

@@ -78,6 +78,7 @@ class Trainer:
         self.on_event = on_event
         self.run_dir = store.run_dir(run_id)
         self._stop_requested = stop_requested
+        self._before = None  # on resume: what the store said of the run before this attempt
         self._stop_signal = False
         self._continued = False  # SIGCONT came: the process was stopped (SIGSTOP, Ctrl+Z) during a step
         self._last_poll = 0.0
@@ -171,7 +172,7 @@ class Trainer:
 
     def _end(self, status: str, metrics: dict[str, float], state: dict[str, Any], message: str = "",
              reason: str = "") -> RunEnded:
-        before = getattr(self, "_before", None)
+        before = self._before
         if before is not None and state["epoch"] < before.epochs:  # a resume failed before it restored anything
             metrics = metrics or before.metrics
             state = {**state, "epoch": before.epochs, "train_seconds": max(state["train_seconds"],

@@ -126,10 +126,10 @@ def test_the_redraw_pace_backs_off_when_the_machine_is_busy_and_speeds_up_when_i
 
     model = RunsModel()
     model.update_runs([dataclasses.replace(info("gpu", status="running"), device="cuda:0, bf16")])
-    assert not model.cpu_training()
+    assert not model.cpu_training
     model.update_runs([dataclasses.replace(info("cpu", status="running"), device="cpu, fp32, 2 threads")])
-    assert model.cpu_training()
-    pace.drew(cpu_training=model.cpu_training())
+    assert model.cpu_training
+    pace.drew(cpu_training=model.cpu_training)
     assert pace.seconds == SHARED and "this CPU" in pace.describe()  # a run on this CPU: at most 5 Hz
     pace.drew(cost=0.05)
     assert pace.seconds == pytest.approx(0.5)  # never more than a tenth of the time redrawing

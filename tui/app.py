@@ -329,7 +329,7 @@ class LabdeckApp(App):
         started = time.perf_counter()
         if self.pace.may_draw():
             self.redraw()
-        self.pace.drew(time.perf_counter() - started, cpu_training=self.model.cpu_training())
+        self.pace.drew(time.perf_counter() - started, cpu_training=self.model.cpu_training)
         self.set_timer(self.pace.seconds, self._on_redraw_timer)
 
     def redraw(self) -> None:

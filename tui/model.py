@@ -16,6 +16,7 @@ class RunsModel:
         self.states: dict[str, RunState] = {}  # the runs some view follows, folded from their events
         self.infos: dict[str, RunInfo] = {}  # every run in the store, with its live status
         self.compared: list[str] = []  # the runs marked in the Runs tab (or the one under its cursor)
+        self.cpu_training = False  # a run trains on this machine's CPU now (see update_runs)
 
     def state(self, run_id: str | None) -> RunState | None:
         return self.states.get(run_id) if run_id else None
@@ -38,13 +39,11 @@ class RunsModel:
             state.status = "interrupted"  # its process died: no event will ever say so
         return failed
 
-    def cpu_training(self) -> bool:
-        """Whether a run trains on this machine's CPU now (the redraw pace then leaves it more room)."""
-        return any(i.status == "running" and i.local and i.device.startswith("cpu") for i in self.infos.values())
-
     def update_runs(self, infos: list[RunInfo]) -> None:
         """The store's new list: statuses that no event brings (an interrupted process, a queued resume)."""
         self.infos = {i.id: i for i in infos}
+        # read by the redraw pace on every tick, so worked out here, once per listing (the pace then leaves it room)
+        self.cpu_training = any(i.status == "running" and i.local and i.device.startswith("cpu") for i in infos)
         for info in infos:
             state = self.states.get(info.id)
             if state is None or state.status == info.status:

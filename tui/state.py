@@ -100,9 +100,6 @@ class RunState:
                 self.log_total += 1
         self.version += 1
 
-    def _last_epoch(self) -> EpochMetrics | None:
-        return self.history.last
-
     @property
     def epochs(self):
         """The numbers of the epochs reported (ascending)."""
@@ -139,7 +136,7 @@ class RunState:
 
     def latest_metrics(self) -> dict[str, float]:
         out: dict[str, float] = {}
-        last = self._last_epoch()
+        last = self.history.last
         if last is not None:
             out.update(last.metrics)
             out["lr"] = last.lr
@@ -148,14 +145,14 @@ class RunState:
         return out
 
     def progress(self) -> float:
-        last = self._last_epoch().progress if self._last_epoch() else 0.0
+        last = self.history.last.progress if self.history.last else 0.0
         if self.last_batch:
             last = max(last, self.last_batch.progress)
         return 1.0 if self.status == "finished" else last
 
     def train_seconds(self) -> float:
         """Seconds of training so far, from the latest epoch or batch window (a budgeted first epoch too)."""
-        spent = self._last_epoch().train_seconds if self._last_epoch() else 0.0
+        spent = self.history.last.train_seconds if self.history.last else 0.0
         return max(spent, self.last_batch.train_seconds) if self.last_batch else spent
 
     def eta_seconds(self) -> float | None:
