@@ -255,3 +255,24 @@ def test_a_runs_series_follow_epochs_sent_again_out_of_order_and_a_resume():
     xs, _ = state.series("train_loss")
     xs.append(99.0)  # a copy: the caller cannot change the state
     assert state.series("train_loss")[0] == [10.0, 20.0, 30.0]
+
+
+async def test_a_run_followed_before_its_results_view_composes_is_no_crash():
+    # A store poll can switch the followed run while the lazily mounted results view has not composed its children.
+    from engine.experiments import LANGUAGE
+    from tui.results.language import LanguageResults
+    from tui.run_view import RunView
+
+    class RunViewApp(App):
+        def compose(self) -> ComposeResult:
+            yield RunView(LANGUAGE)
+
+    app = RunViewApp()
+    async with app.run_test() as pilot:
+        view = app.query_one(RunView)
+        results = LanguageResults(classes="results-view")
+        view._views[".results-view"] = results
+        view.mount(results)  # not awaited: its children come later
+        view.follow()
+        await pilot.pause()
+        assert results.query("#lang-output")

@@ -101,7 +101,10 @@ class RunView(Vertical):
         if (log := self._view(RichLog)) is not None:
             log.clear()
         if (results := self.results()) is not None and hasattr(results, "forget"):
-            results.forget()  # what it showed of the run before (a generated text, a prediction)
+            try:
+                results.forget()  # what it showed of the run before (a generated text, a prediction)
+            except NoMatches:
+                pass  # still composing: it has shown nothing yet
 
     def _view(self, kind: type | str) -> Widget | None:
         """A lazily mounted view, looked up once (a DOM query per redraw tick costs more than the drawing)."""
