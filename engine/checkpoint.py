@@ -8,53 +8,28 @@ with a message, not loaded.
 from __future__ import annotations
 
 import errno
-import os
 import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import faults
+from . import durable
 from .errors import LabdeckError
 
 FORMAT = 2  # 1: before this module (it could hold pickled objects, such as a scikit-learn scaler)
 KEYS = ("model", "optimizer", "scaler", "extra", "epoch", "step", "params", "experiment")
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def save(obj: dict[str, Any], path: Path) -> None:
-    """Write a checkpoint so that a crash, a power loss or a full disk never leaves a half-written file in its
-    place: a temporary file, flushed to the disk, then renamed over the old one (the rename flushed too)."""
-    tmp = path.with_suffix(".tmp")
+    """Write a checkpoint atomically and durably (the previous one stays until the new one is complete)."""
     try:
-        with os.fdopen(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "wb") as f:
-            torch.save({**obj, "format": FORMAT}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        faults.point("checkpoint-written")
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-        faults.point("checkpoint-renamed")
+        durable.replace(path, lambda f: torch.save({**obj, "format": FORMAT}, f))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:
             raise LabdeckError(f"disk full: cannot write checkpoint {path} (the previous one is kept)") from None
         raise LabdeckError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
     except RuntimeError as exc:  # torch reports write failures (a full disk too) as RuntimeError
-        tmp.unlink(missing_ok=True)
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "No space left" in str(exc) or "file write failed" in str(exc):
             raise LabdeckError(f"disk full: cannot write checkpoint {path} (the previous one is kept)") from None
@@ -80,3 +55,14 @@ def load(path: Path, experiment: str | None = None) -> dict[str, Any]:
     if experiment is not None and ckpt["experiment"] != experiment:
         raise LabdeckError(f"checkpoint {path} is of a {ckpt['experiment']} run, not of a {experiment} run")
     return ckpt
+
+
+def epoch_of(data: bytes) -> int | None:
+    """The epoch a checkpoint's bytes were saved at; None if they are no readable labdeck checkpoint."""
+    import io
+
+    try:
+        ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception:  # any bytes at all: one is not read as a checkpoint, whatever torch raises
+        return None
+    return ckpt.get("epoch") if isinstance(ckpt, dict) else None

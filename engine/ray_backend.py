@@ -1,11 +1,12 @@
 """Sweeps on Ray Tune (``labdeck sweep ... --backend ray``).
 
 Each Tune trial trains one of the sweep's runs: it starts the ordinary run process on the node Tune placed it on,
-passes each finished epoch to Tune (so ASHA can stop poor trials early), and ends when the run ends. Runs write
-into the store as always, so the CLI and the dashboard show Ray trials like local ones.
+forwards what the run records to the sweep's store on the driver's host (``ray_relay``), passes each finished
+epoch to Tune (so ASHA can stop poor trials early), and ends when the run ends. The CLI and the dashboard show Ray
+trials like local ones.
 
 Ray is an optional extra (``pip install 'labdeck[ray]'``). On a cluster (``--address``), every node needs labdeck
-installed and the run store at the same path (a shared file system such as the lab's NFS home).
+installed; nothing needs a shared file system.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import registry, runs
+from . import ray_relay, registry, runs
 from .errors import ParamError, one_line
-from .events import EpochMetrics
-from .store import ACTIVE, RunInfo, Store
+from .store import ACTIVE, HOST, RunInfo, Store
 
 NOT_METRICS = ("epoch", "lr", "train_seconds")  # per-epoch bookkeeping in the history, not results
-SETTLE_SECONDS = 60.0  # how long a stopped trial's run may take to checkpoint and record its end
 INSTALL = "ray needs Ray Tune, an optional extra: pip install 'labdeck[ray]'"
 
 
@@ -61,59 +60,51 @@ def check_address(address: str | None) -> None:
 
 
 def train_trial(config: dict[str, Any]) -> None:
-    """One Tune trial (runs in a Ray worker, possibly on another node): train run ``config['run_id']``."""
+    """One Tune trial (runs in a Ray worker, possibly on another node): train run ``config['run_id']`` into this
+    node's staging store and forward what it records to the sweep's store (see ``ray_relay``)."""
+    import ray
     from ray import tune
 
-    store = Store(config["home"])
+    mailbox = ray.get_actor(config["mailbox"], namespace=ray_relay.NAMESPACE)
     run_id = config["run_id"]
-    info = store.get(run_id)
-    if info.control == "stop":  # the sweep was stopped while this trial waited for a slot
+    if ray.get(mailbox.control.remote(run_id)) == "stop":  # the sweep was stopped while this trial waited
         return
-    resume = info.status in ("stopped", "interrupted") and store.checkpoint_path(run_id).exists()
-    after = store.last_event_id()  # only the epochs from now on (a resumed run's earlier ones were reported)
-    store.set_status(run_id, "queued", "")
+    info, resume_from = ray.get(mailbox.start.remote(run_id))
+    staging = ray_relay.open_staging(config["home"], info, resume_from)
     # stop_with_parent: when Tune stops the trial (ASHA), this actor dies and the run checkpoints and stops
-    proc = runs.process(runs.spawn(store, run_id, resume=resume, stop_with_parent=True))
+    proc = runs.process(runs.spawn(staging, run_id, resume=resume_from is not None, stop_with_parent=True))
+    forwarder = ray_relay.Forwarder(staging, run_id, mailbox)
+    control = "run"
     while True:
         exited = proc.poll() is not None
-        for event_id, event in store.events(run_id, after):
-            after = event_id
-            if isinstance(event, EpochMetrics):
-                metrics = {k: v for k, v in event.metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
-                tune.report({**metrics, "epoch": event.epoch, "train_seconds": event.train_seconds})
+        if (wanted := ray.get(mailbox.control.remote(run_id))) != control:
+            control = wanted
+            staging.request(run_id, control)
+        # each epoch reaches the sweep's store before Tune (and ASHA) hears of it
+        for epoch in forwarder.forward(ended=exited):
+            metrics = {k: v for k, v in epoch["metrics"].items() if isinstance(v, (int, float)) and math.isfinite(v)}
+            tune.report({**metrics, "epoch": epoch["epoch"], "train_seconds": epoch["train_seconds"]})
         if exited:
+            ray_relay.drop_staging(staging, run_id)
             return
         time.sleep(0.5)
 
 
-def _settle(store: Store, run_id: str) -> RunInfo:
-    """The run's record once its process has recorded how it ended (or the wait is over)."""
-    deadline = time.monotonic() + SETTLE_SECONDS
-    info = store.get(run_id)
-    while info.status in ACTIVE and time.monotonic() < deadline:
-        time.sleep(0.25)
-        info = store.get(run_id)
-    return info
-
-
 def _record(store: Store, run_id: str, pruned: bool, error: str | None) -> RunInfo:
-    """Make the store say how a Tune trial ended.
+    """Make the store say how a Tune trial ended, once its forwarded records are written.
 
-    A trial ASHA stopped early (``pruned``) is asked to stop through the store (the clean way, on any node; its
-    actor may outlive the decision), then recorded as finished with its last epoch's metrics, so that it ranks
-    with the rest. A trial that died without recording its end becomes failed.
+    A trial ASHA stopped early (``pruned``) is recorded as finished with its last epoch's metrics, so that it ranks
+    with the rest (its run, on whatever node, stops itself with its trial). A trial that ended without its run
+    recording its end (its node died, its worker was killed) becomes failed with the reason Ray gives.
     """
-    if pruned:
-        store.request(run_id, "stop")
-    info = _settle(store, run_id)
-    if pruned and info.status in ("stopped", "interrupted", "finished") and not error:
+    info = store.get(run_id)
+    if pruned and not error:
         history = store.history(run_id)
         epochs = len(history.get("train_loss", [])) or info.epochs
-        if info.status != "finished":  # "interrupted": the actor took the run down before it recorded its stop
-            last = {k: v[-1] for k, v in history.items() if k not in NOT_METRICS and v and v[-1] is not None
-                    and math.isfinite(v[-1])}
-            store.finish(run_id, "finished", last, info.train_seconds, epochs,
-                         f"stopped early by ASHA after {epochs} epochs")
+        last = {k: v[-1] for k, v in history.items() if k not in NOT_METRICS and v and v[-1] is not None
+                and math.isfinite(v[-1])}
+        store.finish(run_id, "finished", last, info.train_seconds, epochs,
+                     f"stopped early by ASHA after {epochs} epochs")
     elif info.status in (*ACTIVE, "interrupted"):
         store.finish(run_id, "failed", info.metrics, info.train_seconds, info.epochs,
                      f"the Ray trial ended: {error or 'without the run recording its end'}")
@@ -129,6 +120,7 @@ def run_trials(store: Store, sweep_id: str, todo: list[str], parallel: int, opti
         import ray
         from ray import tune
         from ray.tune.schedulers import ASHAScheduler
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
     except ImportError:
         _fail(store, todo, INSTALL)
         raise ParamError(f"backend: {INSTALL}") from None
@@ -138,7 +130,8 @@ def run_trials(store: Store, sweep_id: str, todo: list[str], parallel: int, opti
     infos = {i.id: i for i in (store.get(r) for r in todo)}
     spec = registry.get(next(iter(infos.values())).experiment)
     try:
-        ray.init(address=options.get("address") or None, include_dashboard=False, log_to_driver=False,
+        # "local": a new instance, never a cluster that `ray start` once left its address behind for
+        ray.init(address=options.get("address") or "local", include_dashboard=False, log_to_driver=False,
                  logging_level="ERROR", ignore_reinit_error=True)
     except Exception as exc:
         message = f"cannot start Ray at {options.get('address') or 'a local instance'} ({one_line(exc)})"
@@ -154,17 +147,27 @@ def run_trials(store: Store, sweep_id: str, todo: list[str], parallel: int, opti
         epochs = max((i.params.get("epochs", 1) for i in infos.values()), default=1)
         scheduler = ASHAScheduler(metric=spec.target, mode=spec.target_mode, time_attr="training_iteration",
                                   max_t=max(1, epochs), grace_period=1, reduction_factor=2)
+    home = str(store.home.resolve())
+    name = ray_relay.mailbox_name(sweep_id)
+    # on the driver's node (its host writes the store) where it has one; a Ray Client driver has none
+    here = ray.get_runtime_context().get_node_id()
+    placement = NodeAffinitySchedulingStrategy(here, soft=False) if here else None
+    mailbox = ray.remote(ray_relay.Mailbox).options(
+        name=name, namespace=ray_relay.NAMESPACE, num_cpus=0, scheduling_strategy=placement,
+    ).remote(ray_relay.starts(store, todo))
+    relay = ray_relay.Relay(store, mailbox, todo)
     tuner = tune.Tuner(
         tune.with_resources(train_trial, {"cpu": 1, "gpu": gpus}),
-        param_space={"home": str(store.home.resolve()), "run_id": tune.grid_search(todo)},
+        param_space={"home": f"{HOST}:{home}", "mailbox": name, "run_id": tune.grid_search(todo)},
         tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=parallel, reuse_actors=False),
         run_config=tune.RunConfig(name=sweep_id, storage_path=str((store.home / "ray").resolve()), verbose=0,
-                                  callbacks=[_recorder(str(store.home), on_trial)],
+                                  callbacks=[_recorder(store, relay, on_trial)],
                                   failure_config=tune.FailureConfig(max_failures=0)),
     )
     try:
         tuner.fit()
     finally:
+        relay.close()
         if not options.get("address"):
             ray.shutdown()
 
@@ -175,33 +178,38 @@ def _fail(store: Store, todo: list[str], message: str) -> None:
         store.finish(run_id, "failed", {}, 0.0, 0, message)
 
 
-def _recorder(home: str, on_trial: Callable[[RunInfo], None] | None):
+def _recorder(store: Store, relay: ray_relay.Relay, on_trial: Callable[[RunInfo], None] | None):
     """A Tune callback (on the driver) that records each trial's end in the store as it happens."""
     from ray import tune
 
     class Record(tune.Callback):
-        _store: Store | None = None  # opened on the first trial's end, on the driver
+        def __init__(self, store: Store, relay: ray_relay.Relay, on_trial: Callable[[RunInfo], None] | None):
+            self.store, self.relay, self.on_trial = store, relay, on_trial
 
         def __getstate__(self):  # Tune saves its callbacks with the experiment: keep the store connection out
             return {}
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            # a trial's function returns only after its run has recorded its end: a run still active was
-            # stopped by the scheduler
+            # a trial's function returns only after forwarding its run's end: a run still active was stopped by
+            # the scheduler
             self._done(trial, None)
 
         def on_trial_error(self, iteration, trials, trial, **info):
             self._done(trial, _last_line(trial.error_file) if trial.error_file else "error")
 
         def _done(self, trial, error):
-            store = self._store = self._store or Store(home)
             run_id = trial.config["run_id"]
-            pruned = error is None and store.get(run_id).status in ACTIVE
-            ended = _record(store, run_id, pruned, error)
-            if on_trial:
-                on_trial(ended)
+            try:
+                self.relay.drain()  # what the trial forwarded before it ended
+            except Exception:
+                pass  # the mailbox is gone with the cluster: record what the store has
+            pruned = error is None and self.store.get(run_id).status in ACTIVE
+            self.relay.close_run(run_id)
+            ended = _record(self.store, run_id, pruned, error)
+            if self.on_trial:
+                self.on_trial(ended)
 
-    return Record()
+    return Record(store, relay, on_trial)  # not a closure over them: Tune pickles the class
 
 
 def _last_line(path: str) -> str:

@@ -405,14 +405,18 @@ class Store:
     # -- metrics and events -----------------------------------------------------------------
     def log_epoch(self, run_id: str, epoch: int, metrics: dict[str, float], event: Event) -> None:
         kind, payload = to_record(event)
+        self._tx(self._epoch_statements(run_id, epoch, metrics, (kind, json.dumps(payload), time.time())))
+
+    @staticmethod
+    def _epoch_statements(run_id: str, epoch: int, metrics: dict[str, float], record: tuple[str, str, float]
+                          ) -> list[tuple[str, tuple]]:
         stmts = [("INSERT OR REPLACE INTO metrics (run_id, epoch, key, value) VALUES (?,?,?,?)",
                   (run_id, epoch, k, float(v))) for k, v in metrics.items()]
-        stmts.append(("INSERT INTO events (run_id, kind, payload, t) VALUES (?,?,?,?)",
-                      (run_id, kind, json.dumps(payload), time.time())))
+        stmts.append(("INSERT INTO events (run_id, kind, payload, t) VALUES (?,?,?,?)", (run_id, *record)))
         # the run's row counts epochs as they arrive: `labdeck runs` and `show` are live, not only at the end
         stmts.append(("UPDATE runs SET epochs=?, train_seconds=? WHERE id=?",
                       (epoch, float(metrics.get("train_seconds", 0.0)), run_id)))
-        self._tx(stmts)
+        return stmts
 
     def emit(self, event: Event) -> int:
         kind, payload = to_record(event)
@@ -512,6 +516,51 @@ class Store:
                 metrics[key] = tuple(nan if v is None else float(v) for v in values)
         return EpochTable(run_id, tuple(int(e) for e in columns_[2]),
                           tuple(float(s or 0) for s in columns_[3]), metrics), damaged
+
+    # -- carrying a run between stores (a Ray trial's staging store on its node -> the sweep's store) ----------
+    PROCESS_FIELDS = ("status", "message", "metrics", "train_seconds", "epochs", "ended", "device", "pid",
+                      "pid_start", "host")  # what a run's own process writes into its row
+
+    def adopt(self, info: dict[str, Any]) -> None:
+        """Hold a copy of another store's run record (``RunInfo.to_json()``), queued, without its history."""
+        run_id = info["run_id"]
+        self._tx([("DELETE FROM events WHERE run_id=?", (run_id,)),
+                  ("DELETE FROM metrics WHERE run_id=?", (run_id,)),
+                  ("DELETE FROM runs WHERE id=?", (run_id,)),
+                  ("INSERT INTO runs (id, experiment, status, params, created, sweep, budget) "
+                   "VALUES (?,?,'queued',?,?,?,?)",
+                   (run_id, info["experiment"], json.dumps(info["params"]), info["created"], info["sweep"],
+                    info["budget"]))])
+        _private_dir(self.run_dir(run_id))
+
+    def process_row(self, run_id: str) -> tuple:
+        """The run's row as its process wrote it (no liveness applied): what a staging store forwards."""
+        rows = self._read(f"SELECT {', '.join(self.PROCESS_FIELDS)} FROM runs WHERE id=?", (run_id,))
+        if not rows:
+            raise RunNotFound(f"no run {run_id!r} in {self.home}")
+        return rows[0]
+
+    def records(self, run_id: str, after: int = 0, limit: int = 10_000) -> list[tuple[int, str, str, float]]:
+        """Stored events as they are: (id, kind, payload JSON, time)."""
+        return self._read("SELECT id, kind, payload, t FROM events WHERE run_id=? AND id>? ORDER BY id LIMIT ?",
+                          (run_id, after, limit))
+
+    def epoch_values(self, run_id: str, epoch: int) -> dict[str, float]:
+        return dict(self._read("SELECT key, value FROM metrics WHERE run_id=? AND epoch=?", (run_id, epoch)))
+
+    def append(self, run_id: str, entries: list[tuple]) -> None:
+        """Write what another store recorded of ``run_id``, in one transaction: ``("event", kind, payload, t)``,
+        ``("epoch", epoch, metrics, kind, payload, t)`` and ``("row", PROCESS_FIELDS values)``."""
+        stmts: list[tuple[str, tuple]] = []
+        for entry in entries:
+            if entry[0] == "event":
+                stmts.append(("INSERT INTO events (run_id, kind, payload, t) VALUES (?,?,?,?)", (run_id, *entry[1:])))
+            elif entry[0] == "epoch":
+                stmts += self._epoch_statements(run_id, entry[1], entry[2], tuple(entry[3:]))
+            elif entry[0] == "row":
+                sets = ", ".join(f"{name}=?" for name in self.PROCESS_FIELDS)
+                stmts.append((f"UPDATE runs SET {sets} WHERE id=?", (*entry[1], run_id)))
+        self._tx(stmts)
 
     def last_event_id(self) -> int:
         return self._read("SELECT COALESCE(MAX(id), 0) FROM events")[0][0]

@@ -41,8 +41,8 @@ def train(home: Path) -> dict[str, str]:
     return ids
 
 
-async def until(pilot, predicate, timeout=120.0):
-    deadline = time.monotonic() + timeout
+async def until(pilot, predicate, seconds=120.0):
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not predicate():
         await pilot.pause(0.1)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from engine import sweep
-from engine.store import Store
+from engine.store import ACTIVE, Store
 
 from .conftest import cli, set_args, wait_for
 
@@ -75,3 +78,151 @@ def test_an_unreachable_ray_address_is_one_line_in_seconds(home):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("labdeck: address: cannot reach a Ray cluster at 127.0.0.1:1 (")
     assert Store().runs() == []
+
+
+class TwoNodes:
+    """A Ray cluster of two nodes on this machine. The worker node runs in a mount namespace where the head's
+    labdeck home is an empty file system, with a home and temporary space of its own: a trial there can reach the
+    sweep's store only through Ray, as on a cluster without a shared file system."""
+
+    def __init__(self, tmp: Path, head_home: Path):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.address = f"127.0.0.1:{self.port}"
+        self.worker_home, self.worker_tmp = tmp / "worker-home", tmp / "worker-tmp"
+        self.worker_tmp.mkdir()
+        head_home.mkdir(exist_ok=True)
+        env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
+        self.head = subprocess.Popen(
+            ["ray", "start", "--head", "--block", f"--port={self.port}", "--num-cpus=1", "--include-dashboard=false",
+             "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker_env = dict(env, LABDECK_HOME=str(self.worker_home), TMPDIR=str(self.worker_tmp))
+        # its own address, as another machine's: drivers on this machine attach to the head node
+        hide = (f"mount -t tmpfs tmpfs {head_home} && exec ray start --block --address={self.address} "
+                "--num-cpus=1 --node-ip-address=127.0.0.2")
+        wait_for(lambda: subprocess.run(["ray", "status", f"--address={self.address}"], env=env,
+                                        capture_output=True).returncode == 0, timeout=60, what="the head node")
+        self.worker = subprocess.Popen(["unshare", "-m", "sh", "-c", hide], env=worker_env,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: "2 node" in self._status() or self._status().count("node_") >= 2, timeout=60,
+                 what="the worker node to join")
+
+    def _status(self) -> str:
+        env = dict(os.environ, RAY_AUTH_MODE="disabled")
+        return subprocess.run(["ray", "status", f"--address={self.address}"], env=env, capture_output=True,
+                              text=True).stdout
+
+    def staged(self) -> list[str]:
+        """Runs training on the worker node right now (their staging copies)."""
+        return [p.name for p in self.worker_tmp.glob("labdeck-*/staging/*/runs/*")]
+
+    def kill_worker(self) -> None:
+        """The worker node dies at once, as a machine that loses power: its processes are killed, runs and all."""
+        import psutil
+
+        node = psutil.Process(self.worker.pid)
+        for proc in [*node.children(recursive=True), node]:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+        self.worker.wait(timeout=60)
+
+    def close(self) -> None:
+        for proc in (self.worker, self.head):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+@pytest.fixture
+def two_nodes(home, tmp_path, monkeypatch):
+    pytest.importorskip("ray.tune")
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs mount namespaces (unshare -m) to hide the head's files from the worker node")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    cluster = TwoNodes(tmp_path, home)
+    yield cluster
+    cluster.close()
+
+
+def _epochs_complete(store: Store, info) -> bool:
+    """Every epoch the run's record counts is in the store's history and its events, once."""
+    history = store.history(info.id)
+    events = [e for _, e in store.events(info.id) if type(e).__name__ == "EpochMetrics"]
+    return len(history.get("train_loss", [])) == info.epochs == len({e.epoch for e in events}) == len(events)
+
+
+async def test_a_sweep_over_two_nodes_is_live_in_the_dashboard_writes_only_the_heads_store_and_resumes(
+        two_nodes, home):
+    from textual.widgets import DataTable
+
+    from tui.app import LabdeckApp
+
+    from .test_tui import SWEEPS_KEY, ready, until
+
+    # one CPU a node and two trials at once: one trains on each node
+    proc = cli("sweep", "sequence", "--grid", "hidden=32,16,2,1", *set_args(dict(SLOW, epochs="8")),
+               "--backend", "ray", "--asha", "--parallel", "2", "--address", two_nodes.address, "--detach",
+               check=True)
+    sweep_id = proc.stdout.strip()
+    store = Store()
+
+    def training_remotely() -> list[str]:
+        return [i.id for i in sweep.trials(store, sweep_id) if i.id in two_nodes.staged()
+                and i.status == "running" and store.history(i.id).get("train_loss")]
+
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press(SWEEPS_KEY)
+        trials = await until(pilot, lambda: (q := app.query("#trials-table")) and q.first(DataTable),
+                             what="the trials table")
+
+        def shown_running() -> str | None:  # a trial on the worker node, its epochs in the head's store, live
+            rows = {trials.coordinate_to_cell_key((r, 0)).row_key.value: r for r in range(trials.row_count)}
+            return next((r for r in training_remotely() if r in rows
+                         and str(trials.get_cell_at((rows[r], 2))) == "running"), None)
+
+        remote = await until(pilot, shown_running, timeout=120, what="a trial on the worker node shown running")
+        await pilot.press("k")  # stop the sweep from the dashboard
+        await until(pilot, lambda: all(i.status not in ACTIVE for i in sweep.trials(store, sweep_id)),
+                    timeout=120, what="the sweep stopped")
+        stopped = sweep.trials(store, sweep_id)
+        assert {i.status for i in stopped} <= {"stopped", "finished"}, [(i.status, i.message) for i in stopped]
+        assert store.get(remote).status == "stopped" and store.checkpoint_path(remote).exists()
+        await until(pilot, lambda: sweep.runner_alive(store, sweep_id) is None, timeout=60, what="the driver gone")
+        await pilot.press("u")
+        await until(pilot, lambda: sweep.runner_alive(store, sweep_id), timeout=60, what="the sweep resumed")
+    done = wait_for(lambda: (t := sweep.trials(store, sweep_id)) and all(i.status == "finished" for i in t) and t,
+                    timeout=240, what="the resumed sweep to finish")
+    assert all(_epochs_complete(store, i) for i in done), [(i.id, i.epochs, i.message) for i in done]
+    assert any("stopped early by ASHA" in i.message for i in done)
+    # the worker node never had the sweep's store: nothing was written in its own home
+    assert not (two_nodes.worker_home / "labdeck.db").exists()
+    assert store._read("PRAGMA integrity_check") == [("ok",)]
+
+
+def test_a_worker_node_lost_mid_sweep_fails_its_trial_with_a_reason_and_the_other_finishes(two_nodes, home):
+    proc = cli("sweep", "sequence", "--grid", "hidden=16,8", *set_args(dict(SLOW, epochs="20")),
+               "--backend", "ray", "--parallel", "2", "--address", two_nodes.address, "--detach", check=True)
+    sweep_id = proc.stdout.strip()
+    store = Store()
+    remote = wait_for(lambda: [i for i in sweep.trials(store, sweep_id) if i.id in two_nodes.staged()
+                               and store.history(i.id).get("train_loss")], timeout=120,
+                      what="a trial on the worker node with an epoch in the head's store")[0]
+    two_nodes.kill_worker()
+    done = wait_for(lambda: (t := sweep.trials(store, sweep_id)) and all(i.status in sweep.DONE for i in t) and t,
+                    timeout=180, what="the sweep to end")
+    lost = store.get(remote.id)
+    assert lost.status == "failed" and lost.message.startswith("the Ray trial ended:"), lost.message
+    assert lost.epochs >= 1 and _epochs_complete(store, lost)
+    other = next(i for i in done if i.id != remote.id)
+    assert other.status == "finished" and other.epochs == 20 and _epochs_complete(store, other), other.message
+    assert store._read("PRAGMA integrity_check") == [("ok",)]
