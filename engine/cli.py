@@ -487,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
             store = Store.for_reading(a.home)  # a read-only or full home still lists and shows its runs
         else:
             store = Store(a.home)
+        if store is not None and store.warning and a.command != "sweep-run":
+            print(f"labdeck: warning: {store.warning}", file=sys.stderr)
         return COMMANDS[a.command](store, a)
     except LabdeckError as exc:
         print(f"labdeck: {exc}", file=sys.stderr)

@@ -23,6 +23,7 @@ from typing import Any
 from . import faults
 from .errors import RunBusy, RunNotFound, StoreError
 from .events import EpochTable, Event, from_record, to_record
+from .filesystems import is_network, mounted_type
 from .procs import process_alive
 
 CHECKPOINT = "checkpoint.pt"
@@ -165,6 +166,7 @@ class Store:
         """``read_only``: open an existing store without writing anything (a read-only or full file system)."""
         self.home = Path(home) if home else default_home()
         self.read_only = read_only
+        self.warning = ""  # what the user should know about this store (it is on a network file system)
         self._lock = threading.Lock()
         self._runners: dict[str, tuple[float, bool]] = {}  # sweep id -> (when looked up, its runner alive)
         if read_only:
@@ -177,7 +179,7 @@ class Store:
             if not db.exists():
                 os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))  # private whatever the umask
             self._db = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self.warning = self._journal()
             # every commit on the disk before it returns: a power loss loses no epoch that was reported
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -186,6 +188,22 @@ class Store:
                 self._db.execute("ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT ''")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the run store at {self.home}: {_why(self.home, exc)}") from None
+
+    def _journal(self) -> str:
+        """WAL on a local disk; SQLite's rollback journal on a network file system, where WAL is unsafe (its
+        readers and writers on different hosts can corrupt the store). Returns a warning for the user, or ""."""
+        fstype = mounted_type(self.home)
+        if not is_network(fstype):
+            self._db.execute("PRAGMA journal_mode=WAL")
+            return ""
+        try:
+            mode = self._db.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+        except sqlite3.OperationalError:  # leaving WAL needs the store to itself
+            mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
+        how = ("SQLite's rollback journal, not WAL" if mode == "delete" else
+               "WAL still, as another process has it open: close the other labdeck processes")
+        return (f"the run store {self.home} is on a network file system ({fstype}): using {how}, which is slower; "
+                "set LABDECK_HOME to a local disk (Ray sweeps need no shared home)")
 
     @classmethod
     def for_reading(cls, home: str | os.PathLike | None = None) -> Store:

@@ -76,3 +76,46 @@ def test_runs_created_in_the_same_second_never_collide(tmp_path, monkeypatch):
     second = store.create_run("sequence", {}, created=1_764_000_000.0)
     assert first.endswith("-beef") and second.endswith("-cafe")
     assert len({info.id for info in store.runs()}) == 2
+
+
+def test_the_file_system_of_a_path_is_its_deepest_mount():
+    from pathlib import Path
+
+    from engine.filesystems import is_network, mounted_type
+
+    mounts = [("/", "ext4"), ("/home", "nfs4"), ("/home/me/scratch", "xfs"), ("/home2", "tmpfs")]
+    assert mounted_type(Path("/home/me/labdeck/runs/x"), mounts) == "nfs4"  # not there yet: its parents are
+    assert mounted_type(Path("/home/me/scratch/labdeck"), mounts) == "xfs"
+    assert mounted_type(Path("/home2"), mounts) == "tmpfs"  # "/home" is no prefix of "/home2"
+    assert [is_network(t) for t in ("nfs4", "cifs", "lustre", "fuse.sshfs", "fuse.lxcfs", "ext4", "fuseblk")] == [
+        True, True, True, True, False, False, False]
+
+
+def _mounted_on(monkeypatch, path, fstype):
+    from types import SimpleNamespace
+
+    import psutil
+
+    real = psutil.disk_partitions
+    monkeypatch.setattr(psutil, "disk_partitions", lambda all=False: [
+        *real(all), SimpleNamespace(device="server:/export", mountpoint=str(path), fstype=fstype, opts="rw")])
+
+
+def test_a_store_on_a_network_file_system_says_so_and_does_not_use_wal(tmp_path, monkeypatch, capsys):
+    from engine.cli import main
+
+    local = Store(tmp_path / "local")
+    assert local.warning == "" and local._read("PRAGMA journal_mode") == [("wal",)]
+    _mounted_on(monkeypatch, tmp_path / "nfs", "nfs4")
+    store = Store(tmp_path / "nfs" / "labdeck")
+    assert store._read("PRAGMA journal_mode") == [("delete",)]
+    assert "network file system (nfs4): using SQLite's rollback journal, not WAL" in store.warning
+    # a store made on a local disk and moved to one: its journal changes once no other process has it open
+    monkeypatch.setenv("LABDECK_HOME", str(tmp_path / "local"))
+    _mounted_on(monkeypatch, tmp_path / "local", "fuse.sshfs")
+    assert "(fuse.sshfs): using WAL still, as another process has it open" in Store().warning
+    local.close()
+    assert main(["runs"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("labdeck: warning: the run store ") and "(fuse.sshfs)" in err[0]
+    assert Store()._read("PRAGMA journal_mode") == [("delete",)]

@@ -34,6 +34,7 @@ async def until(pilot, predicate, timeout: float = 90.0, what: str = "condition"
 
 
 RUNS_KEY = str(len(registry.specs()) + 1)
+SWEEPS_KEY = str(len(registry.specs()) + 2)
 SEQUENCE_KEY = str(registry.names().index("sequence") + 1)
 
 
@@ -142,6 +143,18 @@ async def test_a_store_that_cannot_be_opened_is_a_message_not_a_crash(tmp_path):
         await until(pilot, lambda: "cannot open the run store" in str(bar.render()), what="store error")
         await pilot.press(RUNS_KEY)
         assert app.is_running
+
+
+async def test_a_store_on_a_network_file_system_is_a_warning_that_stays_a_while(home, monkeypatch):
+    from .test_store import _mounted_on
+
+    _mounted_on(monkeypatch, home.parent, "nfs4")
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        shown = await until(pilot, lambda: [n for n in app._notifications if "network file system (nfs4)" in n.message],
+                            what="the warning")
+        assert shown[0].severity == "warning" and shown[0].timeout >= 30
 
 
 async def test_a_tab_shown_before_its_turn_mounts_at_once_and_takes_the_keys(home):
@@ -298,7 +311,7 @@ async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await pilot.press(str(len(registry.specs()) + 2))
+        await pilot.press(SWEEPS_KEY)
         pane = await until(pilot, lambda: (q := app.query(SweepsPane)) and q.first(), what="sweeps mounted")
         trials = app.query_one("#trials-table", DataTable)
         await until(pilot, lambda: trials.row_count == 2, what="trials listed")

@@ -39,6 +39,7 @@ from .messages import (
     RunsChanged,
     StoreChanged,
     StoreFailed,
+    StoreWarning,
 )
 from .model import RunsModel
 from .mounting import TabContents
@@ -235,6 +236,9 @@ class LabdeckApp(App):
         for name in ("runs", "sweeps"):
             if (content := self.tabs.get(name)) is not None:  # absent until mounted (lazily)
                 content.update_runs(message.runs)
+
+    def on_store_warning(self, message: StoreWarning) -> None:
+        self.notify(message.text, severity="warning", timeout=30)
 
     def on_store_failed(self, message: StoreFailed) -> None:
         self.query_one(StatusBar).show_error(message.error)

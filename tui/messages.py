@@ -34,6 +34,12 @@ class RunsChanged(Message):
         return isinstance(message, RunsChanged)
 
 
+class StoreWarning(Message):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+
 class StoreFailed(Message):
     def __init__(self, error: str):
         super().__init__()

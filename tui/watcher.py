@@ -16,7 +16,7 @@ from textual.message import Message
 
 from engine import Store, StoreError
 
-from .messages import RunEvents, RunsChanged, StoreFailed
+from .messages import RunEvents, RunsChanged, StoreFailed, StoreWarning
 
 POLL_SECONDS = 0.2
 RUNS_SECONDS = 1.0
@@ -46,6 +46,8 @@ class StoreWatcher:
         except StoreError as exc:
             self.post(StoreFailed(str(exc)))
             return
+        if store.warning:
+            self.post(StoreWarning(store.warning))
         last_list = 0.0
         try:
             tail = store.last_event_id()  # the newest event any subscribed run has been given
