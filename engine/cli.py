@@ -437,7 +437,7 @@ def _complete_settings(prefix: str, parsed_args: argparse.Namespace, **_: Any) -
     if not eq:
         return [f"{p.name}=" for p in params if p.name.startswith(prefix)]
     if key in params and params[key].choices:
-        return [f"{key}={c}" for c in params[key].choices if f"{key}={c}".startswith(prefix)]
+        return [f"{key}={c}" for c in params[key].options() if f"{key}={c}".startswith(prefix)]
     return []
 
 

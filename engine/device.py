@@ -5,13 +5,18 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import os
 import platform
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from . import accelerators
+from .errors import LabdeckError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEFAULT_THREADS = torch.get_num_threads()  # torch's choice at start: the physical cores it may use
@@ -40,12 +45,52 @@ class Plan:
     def describe(self) -> str:
         name = self.device.type
         if self.device.type == "cuda":
-            name = f"cuda ({torch.cuda.get_device_name(self.device)})"
+            index = self.device.index if self.device.index is not None else torch.cuda.current_device()
+            name = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+            if (visible := os.environ.get("CUDA_VISIBLE_DEVICES")) is not None:
+                name += f" of CUDA_VISIBLE_DEVICES={visible}"
         threads = f", {self.threads} thread{'s' if self.threads > 1 else ''}" if self.threads else ""
         return f"{name}, {self.precision}{threads}" + (f" [{self.reason}]" if self.reason else "")
 
 
+NO_CUDA_WHEELS = "https://download.pytorch.org/whl"
+
+
+def cuda_problem() -> str | None:
+    """Why torch cannot use the GPU this machine's driver offers, with the fix; None when it can, or when there is
+    no GPU driver at all."""
+    if not accelerators.has_gpu_driver() or torch.cuda.is_available():
+        return None
+    if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
+        return (f"the machine has a GPU driver but torch {torch.__version__} is a CPU-only build; install a CUDA "
+                f"build: pip install torch --index-url {NO_CUDA_WHEELS}/cu128")
+    try:
+        torch.cuda.init()
+        why = "CUDA is unavailable"
+    except Exception as exc:  # torch says why in its own words (an old driver, a missing library)
+        why = str(exc).strip().split(". ")[0].splitlines()[0] or type(exc).__name__
+    driver = ""
+    try:
+        found = re.search(r"Kernel Module\s+([\d.]+)", Path("/proc/driver/nvidia/version").read_text())
+        driver = f", NVIDIA driver {found[1]}" if found else ""
+    except OSError:
+        pass
+    return (f"torch {torch.__version__} (built for CUDA {torch.version.cuda}{driver}) cannot use the GPU: {why}; "
+            f"update the driver, or install a torch built for the CUDA it supports "
+            f"(pip install torch --index-url {NO_CUDA_WHEELS}/cu118)")
+
+
 def pick_device(requested: str = "auto") -> torch.device:
+    """The device to train on. An explicit CUDA device that torch cannot use fails with the reason and its fix."""
+    if requested.startswith("cuda") and (problem := cuda_problem()):
+        raise LabdeckError(problem)
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise LabdeckError(f"device={requested} requested but no CUDA GPU is available")
+    if requested.startswith("cuda:") and int(requested[5:]) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise LabdeckError(f"device={requested}: this process sees {count} GPU{'s' if count != 1 else ''} "
+                           f"(cuda:0 to cuda:{count - 1}; CUDA_VISIBLE_DEVICES="
+                           f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})")
     if requested != "auto":
         return torch.device(requested)
     if torch.cuda.is_available():

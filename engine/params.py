@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,13 +26,18 @@ class Param:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
+    # Values beyond ``choices`` that are accepted too (a regular expression), and how to say it ("cuda:N").
+    pattern: str = ""
+    pattern_help: str = ""
+    # Choices this machine adds to the picker (its GPUs), looked up when the picker opens.
+    local_choices: Callable[[], tuple[str, ...]] | None = field(default=None, compare=False, repr=False)
     # Extra check for free-form strings (e.g. a data source); raises ParamError with the reason.
     check: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     def allowed(self) -> str:
         """Human description of what the parameter accepts."""
         if self.choices:
-            return "one of " + ", ".join(self.choices)
+            return "one of " + ", ".join(self.choices) + (f" or {self.pattern_help}" if self.pattern_help else "")
         if self.type == "bool":
             return "true or false"
         kind = {"int": "an integer", "float": "a number", "str": "text"}[self.type]
@@ -43,10 +49,15 @@ class Param:
             return f"{kind} <= {_fmt(self.high)}"
         return kind
 
+    def options(self) -> tuple[str, ...]:
+        """What a picker offers: the choices, then what this machine adds."""
+        extra = self.local_choices() if self.local_choices else ()
+        return self.choices + tuple(c for c in extra if c not in self.choices)
+
     def coerce(self, raw: Any) -> Any:
         """Convert ``raw`` (a string from the CLI or the form, or a Python value) and validate it."""
         value = self._convert(raw)
-        if self.choices and value not in self.choices:
+        if self.choices and value not in self.choices and not (self.pattern and re.fullmatch(self.pattern, value)):
             raise self._error(raw)
         if self.type in ("int", "float"):
             if not math.isfinite(value):

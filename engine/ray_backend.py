@@ -139,7 +139,8 @@ def run_trials(store: Store, sweep_id: str, todo: list[str], parallel: int, opti
         raise ParamError(f"backend: {message}") from None
     gpus = options.get("gpus_per_trial")
     if gpus is None:  # one GPU per trial where the cluster has GPUs and the trials may use them
-        wants_gpu = any(i.params.get("device") in ("auto", "cuda") for i in infos.values())
+        wants_gpu = any(i.params.get("device", "auto") == "auto" or i.params["device"].startswith("cuda")
+                        for i in infos.values())
         gpus = 1 if wants_gpu and ray.cluster_resources().get("GPU", 0) >= 1 else 0
 
     scheduler = None

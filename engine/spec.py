@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .accelerators import cuda_devices
 from .params import Param, ParamSpec
 
 
@@ -61,7 +62,9 @@ def common_params(*, lr: float, batch_size: int, epochs: int, optimizer: str = "
         Param("seed", "int", 0, "random seed (same seed, same data and initial weights)", low=0, high=2**31 - 1),
         Param("precision", "str", "auto", "numeric precision; auto measures bf16 against fp32 on CPU",
               choices=("auto", "fp32", "bf16", "fp16")),
-        Param("device", "str", "auto", "auto picks CUDA, then MPS, then CPU", choices=("auto", "cpu", "cuda", "mps")),
+        Param("device", "str", "auto", "auto picks CUDA, then MPS, then CPU; cuda:N picks GPU N",
+              choices=("auto", "cpu", "cuda", "mps"), pattern=r"cuda:\d{1,3}", pattern_help="cuda:N",
+              local_choices=cuda_devices),
     ]
 
 

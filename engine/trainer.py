@@ -11,6 +11,7 @@ import itertools
 import math
 import os
 import random
+import re
 import signal
 import time
 import traceback
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, errors, faults
-from .device import Plan, choose_precision, choose_threads, pick_device, time_steps
+from .device import Plan, choose_precision, choose_threads, cuda_problem, pick_device, time_steps
 from .errors import Diverged, DownloadError, LabdeckError
 from .events import (
     BatchMetrics,
@@ -84,6 +85,7 @@ class Trainer:
         self._last_poll = 0.0
         self._control = "run"
         self._last_progress = 0.0
+        self._device: torch.device | None = None  # where it trains, once chosen
 
     # -- events ----------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -150,6 +152,10 @@ class Trainer:
             ended = self._run(resume, state)
         except KeyboardInterrupt:
             ended = self._end("stopped", {}, state, "interrupted by keyboard")
+        except torch.OutOfMemoryError as exc:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            ended = self._end("failed", {}, state, self._out_of_memory(exc))
         except BaseException as exc:
             try:
                 (self.run_dir / "error.log").write_text(traceback.format_exc())
@@ -161,6 +167,23 @@ class Trainer:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return ended
+
+    def _out_of_memory(self, exc: BaseException) -> str:
+        """What ran out, and what to lower."""
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        tried = re.search(r"Tried to allocate [\d.]+ \w+", said)
+        size = [k for k in ("width", "hidden", "embedding", "layers") if k in self.params]
+        return (f"GPU out of memory on {self.params['device']}" + (f" ({tried[0].lower()})" if tried else "")
+                + f": lower batch_size (it is {self.params['batch_size']})"
+                + (f" or {'/'.join(size)}" if size else "")
+                + (", or use precision=bf16" if self.params.get("precision") in ("auto", "fp32") else "")
+                + "; another process on the same GPU takes memory too")
+
+    def _peak_gpu(self, metrics: dict[str, float]) -> dict[str, float]:
+        """The run's peak GPU memory, with its metrics, where it trained on a GPU."""
+        if self._device is None or self._device.type != "cuda":
+            return metrics
+        return {**metrics, "gpu_peak_mb": round(torch.cuda.max_memory_allocated(self._device) / 2**20, 1)}
 
     @staticmethod
     def _check_finite(loss: float, epoch: int, step: int, lr: float) -> None:
@@ -177,6 +200,7 @@ class Trainer:
             metrics = metrics or before.metrics
             state = {**state, "epoch": before.epochs, "train_seconds": max(state["train_seconds"],
                                                                            before.train_seconds)}
+        metrics = self._peak_gpu(metrics)
         event = RunEnded(self.run_id, status, metrics, round(state["train_seconds"], 3), state["epoch"], message,
                          reason)
         try:
@@ -189,9 +213,10 @@ class Trainer:
     def _run(self, resume: bool, state: dict[str, Any]) -> RunEnded:
         p = self.params
         seed_everything(p["seed"])
-        device = pick_device(p["device"])
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise LabdeckError("device=cuda requested but no CUDA GPU is available")
+        device = self._device = pick_device(p["device"])
+        unused_gpu = cuda_problem() if device.type == "cpu" and p["device"] == "auto" else None
+        if unused_gpu:  # said on the device line, in the CLI and the dashboard: not a silent CPU run
+            self.log(f"GPU unused: {unused_gpu}")
         ctx = Context(self.run_id, Plan(device, "fp32"), self.run_dir, data_dir(), self.log, self.progress)
         self.emit(Phase(self.run_id, "loading data"))
         task = self.experiment.build(p, ctx)
@@ -206,6 +231,8 @@ class Trainer:
         if device.type == "cpu":
             threads, why = choose_threads(key, step_seconds)
             plan = dataclasses.replace(plan, threads=threads, reason=f"{plan.reason}; {why}")
+        if unused_gpu:
+            plan = dataclasses.replace(plan, reason=f"GPU unused: {unused_gpu}; {plan.reason}")
         ctx.plan = plan
         scaler = plan.grad_scaler()
         ckpt_path = self.store.checkpoint_path(self.run_id)

@@ -101,3 +101,71 @@ def test_a_run_trains_on_the_gpu_with_mixed_precision_by_itself(home):
     started = next(e for _, e in store.events(run_id) if isinstance(e, RunStarted))
     assert ended.status == "finished", ended.message
     assert started.device.startswith("cuda") and started.precision in ("bf16", "fp16")
+
+
+def _driver_present(monkeypatch, tmp_path, gpus: int = 2) -> None:
+    """As on a server with an NVIDIA driver and ``gpus`` GPUs, whatever this machine has."""
+    from engine import accelerators
+
+    (tmp_path / "nvidiactl").write_text("")
+    monkeypatch.setattr(accelerators, "_GPU_DRIVER_FILES", (str(tmp_path / "nvidiactl"),))
+    monkeypatch.setattr("engine.gpus.visible", lambda: [str(i) for i in range(gpus)])
+
+
+def test_cuda_n_is_a_device_and_an_index_past_the_gpus_is_one_line(home, monkeypatch, tmp_path):
+    from engine import registry
+
+    from .conftest import cli
+
+    device_param = registry.get("sequence").params["device"]
+    assert device_param.coerce("cuda:1") == "cuda:1"
+    assert "cuda:N" in device_param.allowed()
+    assert cli("run", "sequence", "--set", "device=cuda:x").returncode == 2
+    _driver_present(monkeypatch, tmp_path, gpus=2)
+    assert device_param.options()[-2:] == ("cuda:0", "cuda:1")  # the form's picker offers this machine's GPUs
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    proc = cli("run", "sequence", "--set", "device=cuda:2")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("labdeck: device: runs here may use 2 GPUs (CUDA_VISIBLE_DEVICES=2,3): "
+                                   "cuda:0, cuda:1 (got 'cuda:2')")
+
+
+def test_a_gpu_torch_cannot_use_is_said_on_the_device_line_not_a_silent_cpu_run(home, monkeypatch, tmp_path):
+    from engine import Store
+
+    from .conftest import cli, show, tiny
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine's torch can use its GPU")
+    _driver_present(monkeypatch, tmp_path)
+    problem = device.cuda_problem()
+    assert problem and "install" in problem  # a CPU-only build, or a CUDA build with no usable driver: the fix
+    # auto: trains on the CPU, and says why the GPU is unused where the device is shown
+    args = [x for k, v in tiny().items() for x in ("--set", f"{k}={v}")]
+    proc = cli("run", "sequence", *args, "--json")
+    assert proc.returncode == 0, proc.stderr
+    run = show(Store().runs()[-1].id)
+    assert run["device"].startswith("cpu") and "GPU unused: " + problem in run["device"]
+    # asked for by name: the run fails with the same line, it does not train on the CPU
+    proc = cli("run", "sequence", *args, "--set", "device=cuda")
+    assert proc.returncode == 1 and Store().runs()[-1].message == problem
+
+
+def test_out_of_gpu_memory_fails_the_run_saying_what_to_lower(home, monkeypatch):
+    from engine import Store
+    from engine.experiments.sequence import experiment
+
+    from .conftest import cli, tiny
+
+    task = next(v for v in vars(experiment).values() if isinstance(v, type) and hasattr(v, "loss")
+                and v.__module__ == experiment.__name__)
+
+    def out_of_memory(self, batch):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.9 GiB total)")
+
+    monkeypatch.setattr(task, "loss", out_of_memory)
+    args = [x for k, v in tiny().items() for x in ("--set", f"{k}={v}")]
+    assert cli("run", "sequence", *args).returncode == 1
+    message = Store().runs()[-1].message
+    assert message.startswith("GPU out of memory on auto (tried to allocate 2.00 gib): lower batch_size (it is 32)")
+    assert "hidden" in message and "precision=bf16" in message

@@ -196,7 +196,7 @@ class ParamForm(Vertical):
         self.screen.set_focus(self.editor)  # now, so that keys typed right after Enter edit the value
 
     def _choices(self, p: Param) -> list[str]:
-        return list(p.choices) if p.choices else ["true", "false"]
+        return list(p.options()) if p.choices else ["true", "false"]
 
     def _pick(self, p: Param) -> None:
         from ..screens.dialogs import Pick
