@@ -247,9 +247,11 @@ def cmd_sweep(store: Store, a: argparse.Namespace) -> int:
     grid = sweep.parse_grid(a.grid or [])
     ranges = sweep.parse_ranges(a.range or [], a.experiment)
     values, budget = _overrides(a)
-    sweep.check_options(a.parallel, budget, a.backend, a.asha, a.gpus_per_trial, a.address)
+    sweep.check_options(a.parallel, budget, a.backend, a.asha, a.gpus_per_trial, a.address, a.per_gpu)
     trials = sweep.plan(a.experiment, values, grid, a.random, ranges, a.seed)
     options = {"parallel": a.parallel, "backend": a.backend}
+    if a.per_gpu:
+        options["per_gpu"] = a.per_gpu
     if a.backend == "ray":
         options.update(address=a.address, asha=a.asha, gpus_per_trial=a.gpus_per_trial)
     sweep_id = sweep.create(store, a.experiment, trials, budget, options)
@@ -370,7 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a fixed hyperparameter for every trial")
     p.add_argument("--preset", metavar="NAME", help="every trial starts from a saved preset's values")
     p.add_argument("--budget", type=float, metavar="SECONDS", help="training budget of each trial")
-    p.add_argument("--parallel", type=int, default=1, metavar="K", help="trials at once (default 1)")
+    p.add_argument("--parallel", type=int, default=1, metavar="K", help="trials at once (default 1); on a server "
+                   "with GPUs, each trial gets a GPU of its own while one is free")
+    p.add_argument("--per-gpu", type=int, metavar="N", help="trials sharing one GPU at most (local sweeps; default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random draws")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local processes, or Ray Tune on a cluster (needs the optional ray extra)")

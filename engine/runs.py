@@ -54,9 +54,11 @@ def run_here(store: Store, run_id: str, resume: bool = False,
 _children: list[subprocess.Popen] = []  # runs this process started, reaped by reap()
 
 
-def spawn(store: Store, run_id: str, resume: bool = False, stop_with_parent: bool = False) -> int:
+def spawn(store: Store, run_id: str, resume: bool = False, stop_with_parent: bool = False,
+          env: dict[str, str] | None = None) -> int:
     """Start the run in a detached process that outlives this one (its own session: no SIGHUP), or, with
-    ``stop_with_parent``, one that stops cleanly when this process ends."""
+    ``stop_with_parent``, one that stops cleanly when this process ends. ``env``: set for that process (the GPU a
+    sweep gives it)."""
     log = os.fdopen(os.open(store.run_dir(run_id) / "output.log", os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600),
                     "ab")
     cmd = [sys.executable, "-m", "engine.worker", "--home", str(store.home), run_id]
@@ -64,7 +66,7 @@ def spawn(store: Store, run_id: str, resume: bool = False, stop_with_parent: boo
         cmd.append("--resume")
     if stop_with_parent:
         cmd += ["--stop-with-parent", str(os.getpid())]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     # the same engine as this process's, also from a working directory where it is not importable (a Ray worker)
     here = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH", "")) if p)
@@ -118,7 +120,7 @@ def stop(store: Store, run_id: str) -> str:
     return info.id
 
 
-def resume(store: Store, run_id: str) -> str:
+def resume(store: Store, run_id: str, env: dict[str, str] | None = None) -> str:
     """Unpause a paused run, or continue a stopped, interrupted or failed run from its last checkpoint (from the
     start if it has none)."""
     info = store.get(run_id)
@@ -130,6 +132,6 @@ def resume(store: Store, run_id: str) -> str:
         refused = store.requeue(info.id)  # of two resumes at once, one starts a worker
         if refused:
             raise LabdeckError(f"run {info.id} is {refused}; nothing to resume")
-        spawn(store, info.id, resume=True)
+        spawn(store, info.id, resume=True, env=env)
         return info.id
     raise LabdeckError(f"run {info.id} is {info.status}; nothing to resume")

@@ -19,6 +19,7 @@ from typing import Any
 
 from . import registry, runs
 from .errors import LabdeckError, ParamError, RunNotFound
+from .events import LogLine
 from .params import parse_budget
 from .scores import best, ranked  # noqa: F401 - a sweep's trials, best first
 from .store import ACTIVE, RunInfo, Store
@@ -100,10 +101,15 @@ BACKENDS = ("local", "ray")
 
 
 def check_options(parallel: int, budget: float | None, backend: str = "local", asha: bool = False,
-                  gpus_per_trial: float | None = None, address: str | None = None) -> None:
+                  gpus_per_trial: float | None = None, address: str | None = None, per_gpu: int | None = None
+                  ) -> None:
     """How a sweep runs, checked before anything is created (the CLI and the dashboard share it)."""
     if parallel < 1:
         raise ParamError(f"parallel: must be an integer >= 1 (got {parallel})")
+    if per_gpu is not None and per_gpu < 1:
+        raise ParamError(f"per-gpu: must be an integer >= 1 (got {per_gpu})")
+    if per_gpu is not None and backend == "ray":
+        raise ParamError("per-gpu is for local sweeps; on Ray, --gpus-per-trial 0.5 packs two trials a GPU")
     parse_budget(budget)
     if backend not in BACKENDS:
         raise ParamError(f"backend: must be one of {', '.join(BACKENDS)} (got {backend!r})")
@@ -251,6 +257,36 @@ def _stop_runner(store: Store, sweep_id: str, settle: float) -> None:
             time.sleep(0.2)
 
 
+class GpuSlots:
+    """Which GPU each of a local sweep's trials trains on: the least busy of the GPUs this machine lets runs use,
+    with at most ``per_gpu`` trials on one. Trials that ask for a CPU, or for a GPU by number, get none."""
+
+    def __init__(self, per_gpu: int):
+        from . import accelerators, gpus
+
+        self.per_gpu = per_gpu
+        self.gpus = gpus.visible() if accelerators.has_gpu_driver() else []
+        self.placed: dict[str, str] = {}
+
+    def take(self, run_id: str, device: str) -> str | bool | None:
+        """The GPU for this trial; None: it needs none; False: every GPU is full."""
+        if not self.gpus or device not in ("auto", "cuda"):
+            return None
+        load = {g: 0 for g in self.gpus}
+        for gpu in self.placed.values():
+            load[gpu] += 1
+        gpu = min(self.gpus, key=lambda g: load[g])
+        if load[gpu] >= self.per_gpu:
+            return False
+        self.placed[run_id] = gpu
+        return gpu
+
+    def release(self, active: set[str]) -> None:
+        """Free the GPUs of trials that ended."""
+        for run_id in [r for r in self.placed if r not in active]:
+            del self.placed[run_id]
+
+
 def run(store: Store, sweep_id: str, parallel: int = 1, on_trial: Callable[[RunInfo], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False) -> list[RunInfo]:
     """Run the sweep's unfinished trials, ``parallel`` at a time, until all have ended (or it is stopped)."""
@@ -276,6 +312,7 @@ def run(store: Store, sweep_id: str, parallel: int = 1, on_trial: Callable[[RunI
 
         run_trials(store, sweep_id, todo, parallel, opts, on_trial)
         return trials(store, sweep_id)
+    gpus = GpuSlots(opts.get("per_gpu") or 1)
     while True:
         if should_stop():
             stop(store, sweep_id)
@@ -289,17 +326,26 @@ def run(store: Store, sweep_id: str, parallel: int = 1, on_trial: Callable[[RunI
                     reported.add(run_id)
                     if on_trial:
                         on_trial(info)
+        gpus.release(active)
         while todo and len(active) < parallel:
-            run_id = todo.pop(0)
+            run_id = todo[0]
             info = current[run_id]
             if info.control == "stop":  # the sweep was stopped from elsewhere
                 todo = []
                 break
+            gpu = gpus.take(run_id, info.params.get("device", "auto"))
+            if gpu is False:
+                break  # every GPU has its trials: the next waits for one
+            todo.pop(0)
+            env = {"CUDA_VISIBLE_DEVICES": gpu} if gpu else None
             if info.status in ("stopped", "interrupted") and store.checkpoint_path(run_id).exists():
-                runs.resume(store, run_id)
+                runs.resume(store, run_id, env=env)
             else:
                 store.set_status(run_id, "queued", "")
-                runs.spawn(store, run_id)
+                runs.spawn(store, run_id, env=env)
+            if gpu:
+                store.emit(LogLine(run_id, f"sweep: trains on GPU {gpu} (CUDA_VISIBLE_DEVICES={gpu}), "
+                                           f"{gpus.per_gpu} trial{'s' if gpus.per_gpu > 1 else ''} a GPU at most"))
             active.add(run_id)
         runs.reap()
         if not todo and not active:

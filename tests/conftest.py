@@ -46,6 +46,15 @@ def kill_processes_of(h: Path) -> None:
             pass
 
 
+def fake_gpus(monkeypatch, tmp_path: Path, count: int = 2) -> None:
+    """As on a server with an NVIDIA driver and ``count`` GPUs, whatever this machine has."""
+    from engine import accelerators
+
+    (tmp_path / "nvidiactl").write_text("")
+    monkeypatch.setattr(accelerators, "_GPU_DRIVER_FILES", (str(tmp_path / "nvidiactl"),))
+    monkeypatch.setattr("engine.gpus.visible", lambda: [str(i) for i in range(count)])
+
+
 def tiny(**over) -> dict[str, str]:
     out = dict(TINY_SEQ)
     out.update({k: str(v) for k, v in over.items()})

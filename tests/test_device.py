@@ -103,25 +103,16 @@ def test_a_run_trains_on_the_gpu_with_mixed_precision_by_itself(home):
     assert started.device.startswith("cuda") and started.precision in ("bf16", "fp16")
 
 
-def _driver_present(monkeypatch, tmp_path, gpus: int = 2) -> None:
-    """As on a server with an NVIDIA driver and ``gpus`` GPUs, whatever this machine has."""
-    from engine import accelerators
-
-    (tmp_path / "nvidiactl").write_text("")
-    monkeypatch.setattr(accelerators, "_GPU_DRIVER_FILES", (str(tmp_path / "nvidiactl"),))
-    monkeypatch.setattr("engine.gpus.visible", lambda: [str(i) for i in range(gpus)])
-
-
 def test_cuda_n_is_a_device_and_an_index_past_the_gpus_is_one_line(home, monkeypatch, tmp_path):
     from engine import registry
 
-    from .conftest import cli
+    from .conftest import cli, fake_gpus
 
     device_param = registry.get("sequence").params["device"]
     assert device_param.coerce("cuda:1") == "cuda:1"
     assert "cuda:N" in device_param.allowed()
     assert cli("run", "sequence", "--set", "device=cuda:x").returncode == 2
-    _driver_present(monkeypatch, tmp_path, gpus=2)
+    fake_gpus(monkeypatch, tmp_path, 2)
     assert device_param.options()[-2:] == ("cuda:0", "cuda:1")  # the form's picker offers this machine's GPUs
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
     proc = cli("run", "sequence", "--set", "device=cuda:2")
@@ -133,11 +124,11 @@ def test_cuda_n_is_a_device_and_an_index_past_the_gpus_is_one_line(home, monkeyp
 def test_a_gpu_torch_cannot_use_is_said_on_the_device_line_not_a_silent_cpu_run(home, monkeypatch, tmp_path):
     from engine import Store
 
-    from .conftest import cli, show, tiny
+    from .conftest import cli, fake_gpus, show, tiny
 
     if torch.cuda.is_available():
         pytest.skip("this machine's torch can use its GPU")
-    _driver_present(monkeypatch, tmp_path)
+    fake_gpus(monkeypatch, tmp_path)
     problem = device.cuda_problem()
     assert problem and "install" in problem  # a CPU-only build, or a CUDA build with no usable driver: the fix
     # auto: trains on the CPU, and says why the GPU is unused where the device is shown

@@ -122,3 +122,38 @@ def test_export_prints_the_full_history(home):
     assert data["run_id"] == "demo-rnn" and len(data["history"]["epoch"]) == 12
     proc = cli("export", "nope")
     assert proc.returncode == 2 and "no run" in proc.stderr
+
+
+def test_a_local_sweep_gives_each_trial_a_gpu_of_its_own_while_one_is_free(home, monkeypatch, tmp_path):
+    from .conftest import fake_gpus
+
+    fake_gpus(monkeypatch, tmp_path, 2)
+    proc = cli("sweep", "sequence", "--grid", "hidden=4,6,8,10", *set_args(tiny()), "--parallel", "4", "--json")
+    assert proc.returncode == 0, proc.stderr
+    store = Store()
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for info in sweep.trials(store, json.loads(proc.stdout)["sweep_id"]):
+        records = store.records(info.id)
+        placed = [json.loads(p)["text"] for _, k, p, _ in records if k == "LogLine" and "sweep: trains on GPU" in p]
+        assert len(placed) == 1, placed
+        gpu = placed[0].split("GPU ")[1].split(" ")[0]
+        started = next(t for _, k, _, t in records if k == "RunStarted")
+        ended = next(t for _, k, _, t in records if k == "RunEnded")
+        spans.setdefault(gpu, []).append((started, ended))
+    assert sorted(spans) == ["0", "1"] and sum(map(len, spans.values())) == 4
+    for gpu, times in spans.items():  # one trial at a time on each GPU, though four were allowed at once
+        times.sort()
+        assert all(a[1] <= b[0] for a, b in zip(times, times[1:])), (gpu, times)
+
+
+def test_gpu_slots_pack_up_to_per_gpu_and_leave_cpu_and_numbered_trials_alone(monkeypatch, tmp_path):
+    from .conftest import fake_gpus
+
+    fake_gpus(monkeypatch, tmp_path, 2)
+    slots = sweep.GpuSlots(per_gpu=2)
+    assert [slots.take(r, "auto") for r in "abcd"] == ["0", "1", "0", "1"]
+    assert slots.take("e", "cuda") is False  # full: it waits
+    assert slots.take("f", "cpu") is None and slots.take("g", "cuda:1") is None
+    slots.release({"a", "b", "c"})
+    assert slots.take("e", "cuda") == "1"
+    assert cli("sweep", "sequence", "--grid", "hidden=4,8", "--per-gpu", "0").returncode == 2
