@@ -105,3 +105,16 @@ def visible() -> list[str]:
         return list(entries[:next((i for i, e in enumerate(entries) if e.startswith("-")), len(entries))])
     nodes = [p.name[len("nvidia"):] for p in Path("/dev").glob("nvidia[0-9]*")]
     return sorted((n for n in nodes if n.isdigit()), key=int)
+
+
+def runs_on(gpus: list[Gpu], infos) -> dict[int, list[str]]:
+    """For each GPU, the active runs of this machine whose process is on it (by process id)."""
+    from .store import ACTIVE
+
+    by_pid = {i.pid: i.id for i in infos if i.status in ACTIVE and i.local and i.pid}
+    return {g.index: [by_pid[p] for p in g.pids if p in by_pid] for g in gpus}
+
+
+def summary(gpus: list[Gpu]) -> str:
+    """One short line for a status bar: ``GPU0 45% 3.1/80G  GPU1 ...``."""
+    return "  ".join(f"GPU{g.index} {g.util:.0f}% {g.used_mb / 1024:.1f}/{g.total_mb / 1024:.0f}G" for g in gpus)

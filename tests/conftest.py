@@ -105,3 +105,29 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, what: str 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def fake_nvml(monkeypatch, processes: dict[int, list[int]]) -> None:
+    """NVML (the pynvml module) as on a server with one H100 per key of ``processes``, running those pids."""
+    import types
+
+    from engine import gpus
+
+    class NVMLError(Exception):
+        pass
+
+    def handle(i):
+        return i
+
+    nvml = types.ModuleType("pynvml")
+    nvml.NVMLError = NVMLError
+    nvml.nvmlInit = lambda: None
+    nvml.nvmlDeviceGetCount = lambda: len(processes)
+    nvml.nvmlDeviceGetHandleByIndex = handle
+    nvml.nvmlDeviceGetName = lambda h: b"NVIDIA H100 80GB HBM3"
+    nvml.nvmlDeviceGetUtilizationRates = lambda h: types.SimpleNamespace(gpu=40 + h, memory=10)
+    nvml.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(used=(h + 1) * 2**30, total=80 * 2**30)
+    nvml.nvmlDeviceGetComputeRunningProcesses = lambda h: [types.SimpleNamespace(pid=p, usedGpuMemory=2**30)
+                                                           for p in processes[h]]
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    monkeypatch.setattr(gpus, "_nvml", None)

@@ -160,3 +160,34 @@ def test_out_of_gpu_memory_fails_the_run_saying_what_to_lower(home, monkeypatch)
     message = Store().runs()[-1].message
     assert message.startswith("GPU out of memory on auto (tried to allocate 2.00 gib): lower batch_size (it is 32)")
     assert "hidden" in message and "precision=bf16" in message
+
+
+def test_gpus_are_read_through_nvml_and_else_through_nvidia_smi(monkeypatch, tmp_path):
+    import os
+    import sys
+
+    from engine import gpus
+
+    from .conftest import fake_nvml
+
+    fake_nvml(monkeypatch, {0: [111], 1: [222, 333]})
+    found = gpus.read()
+    assert [(g.index, g.name, g.util, g.used_mb, g.total_mb, g.pids) for g in found] == [
+        (0, "NVIDIA H100 80GB HBM3", 40.0, 1024.0, 81920.0, (111,)),
+        (1, "NVIDIA H100 80GB HBM3", 41.0, 2048.0, 81920.0, (222, 333))]
+    assert gpus.summary(found) == "GPU0 40% 1.0/80G  GPU1 41% 2.0/80G"
+    # no NVML (the extra not installed): nvidia-smi's CSV, a real process
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    monkeypatch.setattr(gpus, "_nvml", None)
+    smi = tmp_path / "bin" / "nvidia-smi"
+    smi.parent.mkdir()
+    smi.write_text('#!/bin/sh\ncase "$1" in\n'
+                   '  --query-compute-apps=*) echo "GPU-b, 4242";;\n'
+                   '  *) echo "0, GPU-a, Tesla T4, 7, 300, 15360"; echo "1, GPU-b, Tesla T4, [N/A], 1, 15360"; '
+                   'echo "2, GPU-c, Tesla T4, 99, 15000, 15360";;\nesac\n')
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{smi.parent}{os.pathsep}{os.environ['PATH']}")
+    found = gpus.read()
+    assert [(g.index, g.util, g.used_mb, g.pids) for g in found] == [(0, 7.0, 300.0, ()), (2, 99.0, 15000.0, ())]
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert gpus.read() == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import random
 
@@ -143,7 +144,7 @@ def test_a_local_sweep_gives_each_trial_a_gpu_of_its_own_while_one_is_free(home,
     assert sorted(spans) == ["0", "1"] and sum(map(len, spans.values())) == 4
     for gpu, times in spans.items():  # one trial at a time on each GPU, though four were allowed at once
         times.sort()
-        assert all(a[1] <= b[0] for a, b in zip(times, times[1:])), (gpu, times)
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(times)), (gpu, times)
 
 
 def test_gpu_slots_pack_up_to_per_gpu_and_leave_cpu_and_numbered_trials_alone(monkeypatch, tmp_path):

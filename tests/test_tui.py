@@ -157,6 +157,33 @@ async def test_a_store_on_a_network_file_system_is_a_warning_that_stays_a_while(
         assert shown[0].severity == "warning" and shown[0].timeout >= 30
 
 
+async def test_the_gpu_view_shows_each_gpu_and_the_runs_on_it(home, monkeypatch):
+    import os
+
+    from engine.procs import process_start_time
+
+    from .conftest import fake_nvml
+
+    store = Store(home)
+    run_id = store.create_run("sequence", {})
+    store.claim(run_id, os.getpid(), process_start_time(os.getpid()), "cuda:1 (NVIDIA H100 80GB HBM3), bf16")
+    fake_nvml(monkeypatch, {0: [], 1: [os.getpid(), 999_999]})
+    app = LabdeckApp(home)  # with the status bar's system readings
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        bar = app.query_one("#status-bar", Static)
+        await until(pilot, lambda: "GPU0 40% 1.0/80G  GPU1 41% 2.0/80G" in str(bar.render()), what="GPUs in the bar")
+        await until(pilot, lambda: run_id in app.model.infos, what="runs listed")
+        await pilot.press("g")
+        table = await until(pilot, lambda: (q := app.screen.query("#gpu-table")) and q.first(DataTable).row_count == 2
+                            and q.first(DataTable), what="the GPU view")
+        assert [str(c) for c in table.get_row("1")] == ["1", "NVIDIA H100 80GB HBM3", "41%", "2.0 / 80 GiB", run_id,
+                                                      "1"]
+        assert [str(c) for c in table.get_row("0")][4:] == ["-", "-"]
+        await pilot.press("escape")
+        assert type(app.screen).__name__ == "MainScreen"
+
+
 async def test_a_tab_shown_before_its_turn_mounts_at_once_and_takes_the_keys(home):
     # Tab contents mount after the first paint, the hidden ones 0.6 s later; a tab key pressed before that mounts
     # the tab it shows and focuses its form, so the arrow keys that follow move through that form.

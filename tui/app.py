@@ -98,6 +98,8 @@ class LabdeckApp(App):
         Binding("R", "report", "Report", id="run.report",
                 tooltip="Write a Markdown report of the current run or sweep"),
         Binding("escape", "leave_field", "Leave field", show=False, id="view.leave"),
+        Binding("g", "gpus", "GPUs", show=False, id="app.gpus",
+                tooltip="Each GPU's use and memory, and the runs on it"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit the dashboard; runs keep going"),
         *TAB_KEYS,
@@ -402,6 +404,11 @@ class LabdeckApp(App):
         from .screens.reports import ReportList
 
         self.push_screen(ReportList(self.home))
+
+    def action_gpus(self) -> None:
+        from .screens.gpus import GpuView
+
+        self.push_screen(GpuView(self.model))
 
     def action_new_sweep(self) -> None:
         self.post_message(NewSweepAsked(self.active_tab() if self.active_tab() in registry.names() else None))

@@ -50,6 +50,7 @@ class LabdeckCommands(Provider):
             ("Resume sweep", "continue the selected sweep's unfinished trials", act("control('resume')")),
             ("Write report", "a Markdown report with figures of the current run or sweep", app.action_report),
             ("Reports", "every report written: read one or copy its path", app.action_reports),
+            ("GPUs", "each GPU's use and memory, and the runs on it", app.action_gpus),
             ("Help", "every key", app.action_help),
         ]
         for binding in app.tab_keys:
