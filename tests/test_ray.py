@@ -80,6 +80,9 @@ def test_an_unreachable_ray_address_is_one_line_in_seconds(home):
     assert Store().runs() == []
 
 
+RAY = [sys.executable, "-m", "ray.scripts.scripts"]  # the ray command of this Python, on PATH or not
+
+
 class TwoNodes:
     """A Ray cluster of two nodes on this machine. The worker node runs in a mount namespace where the head's
     labdeck home is an empty file system, with a home and temporary space of its own: a trial there can reach the
@@ -97,13 +100,13 @@ class TwoNodes:
         head_home.mkdir(exist_ok=True)
         env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
         self.head = subprocess.Popen(
-            ["ray", "start", "--head", "--block", f"--port={self.port}", "--num-cpus=1", "--include-dashboard=false",
+            [*RAY, "start", "--head", "--block", f"--port={self.port}", "--num-cpus=1", "--include-dashboard=false",
              "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         worker_env = dict(env, LABDECK_HOME=str(self.worker_home), TMPDIR=str(self.worker_tmp))
         # its own address, as another machine's: drivers on this machine attach to the head node
-        hide = (f"mount -t tmpfs tmpfs {head_home} && exec ray start --block --address={self.address} "
+        hide = (f"mount -t tmpfs tmpfs {head_home} && exec {' '.join(RAY)} start --block --address={self.address} "
                 "--num-cpus=1 --node-ip-address=127.0.0.2")
-        wait_for(lambda: subprocess.run(["ray", "status", f"--address={self.address}"], env=env,
+        wait_for(lambda: subprocess.run([*RAY, "status", f"--address={self.address}"], env=env,
                                         capture_output=True).returncode == 0, timeout=60, what="the head node")
         self.worker = subprocess.Popen(["unshare", "-m", "sh", "-c", hide], env=worker_env,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -112,7 +115,7 @@ class TwoNodes:
 
     def _status(self) -> str:
         env = dict(os.environ, RAY_AUTH_MODE="disabled")
-        return subprocess.run(["ray", "status", f"--address={self.address}"], env=env, capture_output=True,
+        return subprocess.run([*RAY, "status", f"--address={self.address}"], env=env, capture_output=True,
                               text=True).stdout
 
     def staged(self) -> list[str]:
