@@ -19,8 +19,8 @@ import statistics
 import tempfile
 import time
 
-from engine import Store, registry
-from engine.events import BatchMetrics, EpochMetrics, RunEnded, RunStarted, to_record
+from labdeck.engine import Store, registry
+from labdeck.engine.events import BatchMetrics, EpochMetrics, RunEnded, RunStarted, to_record
 
 
 def fill(store: Store, run_id: str, epochs: int, batches: int) -> None:
@@ -52,8 +52,8 @@ def fill(store: Store, run_id: str, epochs: int, batches: int) -> None:
 
 
 def model_costs(home: str, run_id: str) -> dict[str, float]:
-    from tui.history import PLOT_POINTS
-    from tui.model import RunsModel
+    from labdeck.tui.history import PLOT_POINTS
+    from labdeck.tui.model import RunsModel
 
     store = Store(home, read_only=True)
     t0 = time.perf_counter()
@@ -73,9 +73,9 @@ def model_costs(home: str, run_id: str) -> dict[str, float]:
 async def app_costs(home: str, run_id: str) -> dict[str, float]:
     """The real app started on a store that holds only this run, to the Sequence tab showing it drawn (the tab
     follows its newest run); then one more epoch, to drawn again."""
-    from tui.app import LabdeckApp
-    from tui.experiment_pane import ExperimentPane
-    from tui.widgets.line_plot import LinePlot
+    from labdeck.tui.app import LabdeckApp
+    from labdeck.tui.experiment_pane import ExperimentPane
+    from labdeck.tui.widgets.line_plot import LinePlot
 
     t0 = time.perf_counter()
     app = LabdeckApp(home, system_stats=False)

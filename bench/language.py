@@ -27,8 +27,8 @@ import time
 import torch
 from torch import nn
 
-import engine
-from engine.experiments.language import data as D
+from labdeck import engine
+from labdeck.engine.experiments.language import data as D
 
 GOAL = 1.50
 
@@ -108,7 +108,7 @@ def baseline(text: str, budget: float, split: float = 0.9) -> dict:
 
 
 def labdeck(path: str, budget: float, home: str, extra: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "engine", "--home", home, "run", "language", "--set", f"corpus=file:{path}",
+    cmd = [sys.executable, "-m", "labdeck.engine", "--home", home, "run", "language", "--set", f"corpus=file:{path}",
            "--set", "split=0.9", "--budget", str(budget), "--json", *extra]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
@@ -136,7 +136,8 @@ def generation(home: str, run_id: str, n: int = 500) -> dict:
         if first is None:
             first = time.perf_counter() - t0
     total = time.perf_counter() - t0
-    cmd = [sys.executable, "-m", "engine", "--home", home, "generate", run_id, "--prompt", "The ", "--tokens", str(n)]
+    cmd = [sys.executable, "-m", "labdeck.engine", "--home", home, "generate", run_id, "--prompt", "The ",
+           "--tokens", str(n)]
     c0 = time.perf_counter()
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE)
     child.stdout.read(1)

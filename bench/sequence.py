@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine import registry
-from engine.experiments.sequence import data as D
+from labdeck.engine import registry
+from labdeck.engine.experiments.sequence import data as D
 
 TARGET_MSE = 1e-4
 
@@ -54,12 +54,12 @@ class BaselineLSTM(nn.Module):
 
 
 def run_labdeck(budget: float, home: str) -> dict:
-    cmd = [sys.executable, "-m", "engine", "--home", home, "run", "sequence", "--budget", str(budget), "--json"]
+    cmd = [sys.executable, "-m", "labdeck.engine", "--home", home, "run", "sequence", "--budget", str(budget), "--json"]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - t0
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    hist = json.loads(subprocess.run([sys.executable, "-m", "engine", "--home", home, "show", result["run_id"],
+    hist = json.loads(subprocess.run([sys.executable, "-m", "labdeck.engine", "--home", home, "show", result["run_id"],
                                       "--json"], capture_output=True, text=True, check=True).stdout)["history"]
     reached = [t for t, m in zip(hist["train_seconds"], hist["test_mse"]) if m <= TARGET_MSE]
     return {**result["metrics"], "train_seconds": result["train_seconds"], "epochs": result["epochs"],

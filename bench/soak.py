@@ -23,8 +23,8 @@ import psutil
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ui import SEQUENCE_KEY, dashboard
 
-from engine import Store, registry
-from engine.events import BatchMetrics, EpochMetrics, LogLine, RunStarted
+from labdeck.engine import Store, registry
+from labdeck.engine.events import BatchMetrics, EpochMetrics, LogLine, RunStarted
 
 
 def writer(home: str, run_id: str, rate: float, stop: threading.Event, counts: dict) -> None:

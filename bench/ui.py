@@ -32,8 +32,8 @@ import time
 
 import psutil
 
-from engine import registry
-from engine.params import BUDGET
+from labdeck.engine import registry
+from labdeck.engine.params import BUDGET
 
 RUN = ["--set", "epochs=25", "--set", "seed=1"]
 SEQUENCE_KEY = b"2"  # tabs: 1 Vision, 2 Sequence, 3 Language, 4 Runs, 5 Sweeps
@@ -113,7 +113,7 @@ class Terminal:
 
 def dashboard(home: str) -> Terminal:
     # As a user's shell runs it: bytecode caches are written and reused.
-    return Terminal([sys.executable, "-m", "tui.launcher", "--home", home], env={"PYTHONDONTWRITEBYTECODE": ""})
+    return Terminal([sys.executable, "-m", "labdeck.tui.launcher", "--home", home], env={"PYTHONDONTWRITEBYTECODE": ""})
 
 
 MINIMAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "minimal_app.py")
@@ -144,7 +144,7 @@ def floors(keys: int) -> tuple[list[float], list[float]]:
 
 
 def train_seconds(home: str) -> float:
-    out = subprocess.run([sys.executable, "-m", "engine", "--home", home, "run", "sequence", *RUN, "--json"],
+    out = subprocess.run([sys.executable, "-m", "labdeck.engine", "--home", home, "run", "sequence", *RUN, "--json"],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["train_seconds"]
 
@@ -153,7 +153,7 @@ def start_long_run(home: str, cores: set[int] | None = None) -> str:
     """A run in the background; with ``cores``, its process (the CLI's detached worker inherits it) uses only those:
     the others stay idle, as when training runs on a GPU."""
     pin = (lambda: os.sched_setaffinity(0, cores)) if cores else None
-    return subprocess.run([sys.executable, "-m", "engine", "--home", home, "run", "sequence",
+    return subprocess.run([sys.executable, "-m", "labdeck.engine", "--home", home, "run", "sequence",
                            "--set", "epochs=100000", "--detach"], capture_output=True, text=True,
                           check=True, preexec_fn=pin).stdout.strip()
 
@@ -176,7 +176,7 @@ def pace_while_training(home: str, cores: set[int] | None) -> tuple[float, str]:
             with term.lock:
                 text = b"".join(data for _, data in term.chunks[since:]).decode(errors="replace")
             hertz = float(re.findall(r"redrawing at ([0-9.]+) Hz", text)[-1])
-        show = subprocess.run([sys.executable, "-m", "engine", "--home", home, "show", run_id, "--json"],
+        show = subprocess.run([sys.executable, "-m", "labdeck.engine", "--home", home, "show", run_id, "--json"],
                               capture_output=True, text=True, check=True)
         return hertz, json.loads(show.stdout)["device"]
     finally:
@@ -184,9 +184,9 @@ def pace_while_training(home: str, cores: set[int] | None) -> tuple[float, str]:
 
 
 def stop_run(home: str, run_id: str) -> None:
-    subprocess.run([sys.executable, "-m", "engine", "--home", home, "stop", run_id], capture_output=True)
+    subprocess.run([sys.executable, "-m", "labdeck.engine", "--home", home, "stop", run_id], capture_output=True)
     for _ in range(100):  # let it write its last checkpoint before the folder goes
-        show = subprocess.run([sys.executable, "-m", "engine", "--home", home, "show", run_id, "--json"],
+        show = subprocess.run([sys.executable, "-m", "labdeck.engine", "--home", home, "show", run_id, "--json"],
                               capture_output=True, text=True)
         if json.loads(show.stdout or "{}").get("status") not in ("queued", "running", "paused"):
             break
@@ -201,8 +201,8 @@ def interleaved(home: str, pairs: int, window: float = 4.0) -> tuple[list[float]
     only, as ``train_seconds`` counts them). The frozen / frozen pairs, taken the same way between the others, show
     how much two windows differ with nothing changed: this VM's own noise.
     """
-    from engine import Store
-    from engine.events import BatchMetrics
+    from labdeck.engine import Store
+    from labdeck.engine.events import BatchMetrics
 
     run_id = start_long_run(home)
     store = Store(home)
@@ -253,7 +253,7 @@ def main() -> int:
     a = ap.parse_args()
     floor_paints, floor_arrows = floors(a.keys)
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as home:
-        subprocess.run([sys.executable, "-m", "engine", "--home", home, "run", "sequence", "--set", "epochs=1"],
+        subprocess.run([sys.executable, "-m", "labdeck.engine", "--home", home, "run", "sequence", "--set", "epochs=1"],
                        capture_output=True, check=True)  # warm caches (precision probe, page cache)
 
         # First paint, then the first form and its run view, five launches.
@@ -290,7 +290,7 @@ def main() -> int:
         term = dashboard(home)
         try:
             term.wait_for(b"Runs")
-            subprocess.run([sys.executable, "-m", "engine", "--home", home, "show", run_id], check=True,
+            subprocess.run([sys.executable, "-m", "labdeck.engine", "--home", home, "show", run_id], check=True,
                            capture_output=True)
             time.sleep(6)  # the run process starts (imports torch) and streams epochs
             # the form's rows: the experiment's parameters, with the budget row after the epochs

@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine import Store
-from engine.events import EpochMetrics
-from engine.experiments.vision import data as D
-from engine.experiments.vision.model import LeNet
+from labdeck.engine import Store
+from labdeck.engine.events import EpochMetrics
+from labdeck.engine.experiments.vision import data as D
+from labdeck.engine.experiments.vision.model import LeNet
 
 GOALS = {60: 0.80, 300: 0.90, 600: 0.94}
 
@@ -61,7 +61,7 @@ def baseline(data: D.ImageData, epochs: int = 2) -> dict:
 
 def labdeck(dataset: str, budget: float, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as home:
-        cmd = [sys.executable, "-m", "engine", "--home", home, "run", "vision", "--set", f"dataset={dataset}",
+        cmd = [sys.executable, "-m", "labdeck.engine", "--home", home, "run", "vision", "--set", f"dataset={dataset}",
                "--budget", str(budget), "--json", *extra]
         t0 = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True)

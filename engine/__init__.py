@@ -25,7 +25,7 @@ _LAZY = {"events": (".events", None), "sweep": (".sweep", None),
 
 def __getattr__(name: str):
     if name not in _LAZY:
-        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     module, attr = _LAZY[name]
     value = importlib.import_module(module, __name__)
     value = value if attr is None else getattr(value, attr)

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from . import accelerators, registry
@@ -61,15 +60,12 @@ def spawn(store: Store, run_id: str, resume: bool = False, stop_with_parent: boo
     sweep gives it)."""
     log = os.fdopen(os.open(store.run_dir(run_id) / "output.log", os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600),
                     "ab")
-    cmd = [sys.executable, "-m", "engine.worker", "--home", str(store.home), run_id]
+    cmd = [sys.executable, "-m", "labdeck.engine.worker", "--home", str(store.home), run_id]
     if resume:
         cmd.append("--resume")
     if stop_with_parent:
         cmd += ["--stop-with-parent", str(os.getpid())]
     env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
-    # the same engine as this process's, also from a working directory where it is not importable (a Ray worker)
-    here = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH", "")) if p)
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, env=env, close_fds=True)

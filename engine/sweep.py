@@ -173,8 +173,8 @@ def spawn(store: Store, sweep_id: str, parallel: int = 1) -> int:
     from .procs import process_start_time
 
     with open(store.home / f"{sweep_id}.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "engine", "--home", str(store.home), "sweep-run", sweep_id,
-                                 "--parallel", str(parallel)], stdin=subprocess.DEVNULL, stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "labdeck.engine", "--home", str(store.home), "sweep-run",
+                                 sweep_id, "--parallel", str(parallel)], stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     # its trials wait for it from now on (it writes the same itself once started)
     _runner_file(store, sweep_id).write_text(json.dumps([proc.pid, process_start_time(proc.pid)]))

@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine import Store, registry, runs
-from tui.app import LabdeckApp
-from tui.widgets.line_plot import LinePlot
+from labdeck.engine import Store, registry, runs
+from labdeck.tui.app import LabdeckApp
+from labdeck.tui.widgets.line_plot import LinePlot
 
 OUT = Path(__file__).parent
 CELLS = ("rnn", "lstm", "gru")

@@ -48,11 +48,11 @@ def kill_processes_of(h: Path) -> None:
 
 def fake_gpus(monkeypatch, tmp_path: Path, count: int = 2) -> None:
     """As on a server with an NVIDIA driver and ``count`` GPUs, whatever this machine has."""
-    from engine import accelerators
+    from labdeck.engine import accelerators
 
     (tmp_path / "nvidiactl").write_text("")
     monkeypatch.setattr(accelerators, "_GPU_DRIVER_FILES", (str(tmp_path / "nvidiactl"),))
-    monkeypatch.setattr("engine.gpus.visible", lambda: [str(i) for i in range(count)])
+    monkeypatch.setattr("labdeck.engine.gpus.visible", lambda: [str(i) for i in range(count)])
 
 
 def tiny(**over) -> dict[str, str]:
@@ -72,13 +72,13 @@ def cli(*args: str, check: bool = False, timeout: float = 120, process: bool = F
     """``labdeck ARGS``: in this process through ``engine.cli.main`` (no Python and torch start-up per call), or with
     ``process`` in a process of its own (what signals, exit on Ctrl+C or a real terminal need)."""
     if process:
-        proc = subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-m", "labdeck.engine", *args], capture_output=True, text=True,
                               timeout=timeout, env=dict(os.environ))
     else:
         import contextlib
         import io
 
-        from engine.cli import main
+        from labdeck.engine.cli import main
 
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -111,7 +111,7 @@ def fake_nvml(monkeypatch, processes: dict[int, list[int]]) -> None:
     """NVML (the pynvml module) as on a server with one H100 per key of ``processes``, running those pids."""
     import types
 
-    from engine import gpus
+    from labdeck.engine import gpus
 
     class NVMLError(Exception):
         pass

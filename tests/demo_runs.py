@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from engine import Store, registry
-from engine.events import DataSummary, EpochMetrics, Evaluation, LogLine, Predictions, RunEnded, RunStarted
+from labdeck.engine import Store, registry
+from labdeck.engine.events import DataSummary, EpochMetrics, Evaluation, LogLine, Predictions, RunEnded, RunStarted
 
 T0 = 1_764_000_000.0  # a fixed creation time
 

@@ -19,9 +19,10 @@ def _loaded(imports: str, forbidden: set[str]) -> str:
 
 def test_engine_never_imports_textual_or_tui():
     imports = "\n".join(f"import {m}" for m in (
-        "engine", "engine.cli", "engine.trainer", "engine.runs", "engine.store", "engine.predict",
-        "engine.experiments.sequence.experiment", "engine.worker"))
-    assert _loaded(imports, {"textual", "tui", "textual_plotext", "plotext"}) == ""
+        "labdeck", "labdeck.engine", "labdeck.engine.cli", "labdeck.engine.trainer", "labdeck.engine.runs",
+        "labdeck.engine.store", "labdeck.engine.predict", "labdeck.engine.experiments.sequence.experiment",
+        "labdeck.engine.worker"))
+    assert _loaded(imports, {"textual", "labdeck.tui", "textual_plotext", "plotext"}) == ""
 
 
 def test_engine_public_api_does_not_import_torch():

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from engine import ParamError, Store
+from labdeck.engine import ParamError, Store
 
 from .conftest import cli, set_args, show, tiny, wait_for
 
@@ -78,7 +78,7 @@ def test_predict_from_values_and_csv(home, tmp_path, capsys):
     assert len(text.strip().splitlines()) == 3
     bad = cli("predict", run_id, "1", "2")
     assert bad.returncode == 2 and "need at least window=10" in bad.stderr
-    from engine.cli import main  # in-process: one line and exit 2, never a traceback
+    from labdeck.engine.cli import main  # in-process: one line and exit 2, never a traceback
 
     for value in ("nan", "inf", "1e309"):
         assert main(["predict", run_id, *([values] * 2), value]) == 2
@@ -124,8 +124,8 @@ def test_kill_9_then_resume_gives_an_unbroken_history(home):
 
 def test_json_from_every_command_that_changes_something(home, capsys):
     """pause/resume/stop/delete/report print one JSON object with --json; watch --json streams JSON lines."""
-    from engine.cli import main
-    from engine.events import EpochMetrics, RunEnded
+    from labdeck.engine.cli import main
+    from labdeck.engine.events import EpochMetrics, RunEnded
 
     store = Store(home)
     run_id = store.create_run("sequence", {})
@@ -145,8 +145,8 @@ def test_json_from_every_command_that_changes_something(home, capsys):
 
 def test_version_and_the_exit_status_of_watch(home, capsys):
     """--version; `watch` says how the run ended in its exit status (1 for a failed run), as `run` does."""
-    from engine.cli import main
-    from engine.events import RunEnded
+    from labdeck.engine.cli import main
+    from labdeck.engine.events import RunEnded
 
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
@@ -161,8 +161,8 @@ def test_version_and_the_exit_status_of_watch(home, capsys):
 
 
 def test_presets_are_toml_a_broken_file_is_named_and_kept(home, capsys):
-    from engine import presets
-    from engine.cli import main
+    from labdeck.engine import presets
+    from labdeck.engine.cli import main
 
     file = presets.save("sequence", "tiny", {"hidden": 8, "length": 300, "window": 10, "horizon": 20, "epochs": 1})
     assert file.suffix == ".toml" and "hidden = 8" in file.read_text()
@@ -194,7 +194,7 @@ def completions(monkeypatch, line: str) -> list[str]:
     import argcomplete.finders
     import argcomplete.io
 
-    from engine.cli import complete
+    from labdeck.engine.cli import complete
 
     # argcomplete's debug stream takes file descriptor 9, which is pytest's own here (its docstring says to override)
     monkeypatch.setattr(argcomplete.finders.CompletionFinder, "_init_debug_stream",
@@ -214,7 +214,7 @@ def completions(monkeypatch, line: str) -> list[str]:
 
 
 def test_shell_completion_of_commands_experiments_parameters_and_run_ids(home, monkeypatch, capsys):
-    from engine.cli import main
+    from labdeck.engine.cli import main
 
     assert main(["completion", "fish"]) == 0 and "labdeck" in capsys.readouterr().out
     store = Store(home)

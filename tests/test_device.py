@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from engine import device
+from labdeck.engine import device
 
 
 @pytest.fixture(autouse=True)
@@ -90,8 +90,8 @@ def test_a_malformed_cache_entry_is_measured_again(home):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 def test_a_run_trains_on_the_gpu_with_mixed_precision_by_itself(home):
-    from engine import Store, runs
-    from engine.events import RunStarted
+    from labdeck.engine import Store, runs
+    from labdeck.engine.events import RunStarted
 
     from .conftest import tiny
 
@@ -104,7 +104,7 @@ def test_a_run_trains_on_the_gpu_with_mixed_precision_by_itself(home):
 
 
 def test_cuda_n_is_a_device_and_an_index_past_the_gpus_is_one_line(home, monkeypatch, tmp_path):
-    from engine import registry
+    from labdeck.engine import registry
 
     from .conftest import cli, fake_gpus
 
@@ -122,7 +122,7 @@ def test_cuda_n_is_a_device_and_an_index_past_the_gpus_is_one_line(home, monkeyp
 
 
 def test_a_gpu_torch_cannot_use_is_said_on_the_device_line_not_a_silent_cpu_run(home, monkeypatch, tmp_path):
-    from engine import Store
+    from labdeck.engine import Store
 
     from .conftest import cli, fake_gpus, show, tiny
 
@@ -143,8 +143,8 @@ def test_a_gpu_torch_cannot_use_is_said_on_the_device_line_not_a_silent_cpu_run(
 
 
 def test_out_of_gpu_memory_fails_the_run_saying_what_to_lower(home, monkeypatch):
-    from engine import Store
-    from engine.experiments.sequence import experiment
+    from labdeck.engine import Store
+    from labdeck.engine.experiments.sequence import experiment
 
     from .conftest import cli, tiny
 
@@ -166,7 +166,7 @@ def test_gpus_are_read_through_nvml_and_else_through_nvidia_smi(monkeypatch, tmp
     import os
     import sys
 
-    from engine import gpus
+    from labdeck.engine import gpus
 
     from .conftest import fake_nvml
 

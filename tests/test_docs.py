@@ -9,8 +9,8 @@ import pkgutil
 import re
 from pathlib import Path
 
-import tui
-from engine.cli import build_parser
+from labdeck import tui
+from labdeck.engine.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])

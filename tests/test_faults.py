@@ -7,9 +7,9 @@ import pickle
 import pytest
 import torch
 
-from engine import LabdeckError, Store
-from engine.checkpoint import load, save
-from engine.predict import generator, predict
+from labdeck.engine import LabdeckError, Store
+from labdeck.engine.checkpoint import load, save
+from labdeck.engine.predict import generator, predict
 
 
 class RunsCode:
@@ -23,7 +23,7 @@ class RunsCode:
 
 
 def run_with_checkpoint(home, experiment: str, content) -> tuple[Store, str]:
-    from engine import registry
+    from labdeck.engine import registry
 
     from .conftest import tiny
 
@@ -91,8 +91,8 @@ import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
-from engine import runs  # noqa: E402
-from engine.events import DataSummary, EpochMetrics, RunStarted  # noqa: E402
+from labdeck.engine import runs  # noqa: E402
+from labdeck.engine.events import DataSummary, EpochMetrics, RunStarted  # noqa: E402
 
 from .conftest import tiny, wait_for  # noqa: E402
 
@@ -101,7 +101,8 @@ EPOCHS = 4
 
 def worker(home, run_id: str, fault: str = "", resume: bool = False) -> subprocess.CompletedProcess:
     env = dict(os.environ, LABDECK_FAULT=fault)
-    cmd = [sys.executable, "-m", "engine.worker", "--home", str(home), run_id] + (["--resume"] if resume else [])
+    cmd = [sys.executable, "-m", "labdeck.engine.worker", "--home", str(home), run_id]
+    cmd += ["--resume"] if resume else []
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -176,8 +177,8 @@ def test_of_two_resumes_at_once_one_starts_a_worker(home):
 
 
 def test_a_second_worker_cannot_claim_a_run_another_live_process_trains(home):
-    from engine.errors import RunBusy
-    from engine.procs import process_start_time
+    from labdeck.engine.errors import RunBusy
+    from labdeck.engine.procs import process_start_time
 
     store = Store(home)
     run_id = store.create_run("sequence", {})
@@ -208,7 +209,7 @@ def test_a_failed_resume_keeps_the_runs_summary(home):
 def test_a_full_disk_is_one_line_even_for_the_failure_log(home, monkeypatch):
     import pathlib
 
-    from engine.checkpoint import save as save_checkpoint
+    from labdeck.engine.checkpoint import save as save_checkpoint
 
     def full(*args, **kwargs):
         raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file "
@@ -236,7 +237,7 @@ def test_a_full_disk_is_one_line_even_for_the_failure_log(home, monkeypatch):
 
 # -- smaller ones ----------------------------------------------------------------------------------------------
 def test_a_run_id_prefix_is_not_a_pattern(home, capsys):
-    from engine.cli import main
+    from labdeck.engine.cli import main
 
     store = Store(home)
     run_id = store.create_run("sequence", {})
@@ -249,7 +250,7 @@ def test_a_run_id_prefix_is_not_a_pattern(home, capsys):
 
 
 def test_the_home_runs_and_checkpoints_are_private_whatever_the_umask(tmp_path):
-    from engine.checkpoint import save as save_checkpoint
+    from labdeck.engine.checkpoint import save as save_checkpoint
 
     old = os.umask(0o022)
     try:
@@ -276,7 +277,7 @@ def test_a_stop_during_start_up_ends_the_run_stopped_not_interrupted(home):
 def test_time_the_process_was_stopped_does_not_count_against_the_budget(home):
     store = Store(home)
     run_id = runs.create(store, "sequence", tiny(epochs=1, length=3000, hidden=32), budget=4.0)
-    proc = subprocess.Popen([sys.executable, "-m", "engine.worker", "--home", str(home), run_id])
+    proc = subprocess.Popen([sys.executable, "-m", "labdeck.engine.worker", "--home", str(home), run_id])
     try:
         wait_for(lambda: event_epochs(store, run_id), timeout=60, what="first epoch")
         os.kill(proc.pid, signal.SIGSTOP)
@@ -297,9 +298,9 @@ def test_time_the_process_was_stopped_does_not_count_against_the_budget(home):
 def test_an_image_that_decodes_to_gigabytes_is_one_line(tmp_path, monkeypatch):
     from PIL import Image
 
-    from engine import DataError, registry
-    from engine.experiments.vision.experiment import predict as classify
-    from engine.experiments.vision.model import build
+    from labdeck.engine import DataError, registry
+    from labdeck.engine.experiments.vision.experiment import predict as classify
+    from labdeck.engine.experiments.vision.model import build
 
     p = registry.get("vision").resolve({"dataset": "shapes"})
     ckpt = {"params": p, "model": build(p["model"], 3, p["width"], p["depth"]).state_dict(),
@@ -312,7 +313,7 @@ def test_an_image_that_decodes_to_gigabytes_is_one_line(tmp_path, monkeypatch):
 
 
 def test_one_damaged_cell_does_not_break_the_listing(home, capsys):
-    from engine.cli import main
+    from labdeck.engine.cli import main
 
     store = Store(home)
     good, bad = store.create_run("sequence", {"hidden": 8}), store.create_run("sequence", {"hidden": 16})
@@ -327,9 +328,9 @@ def test_one_damaged_cell_does_not_break_the_listing(home, capsys):
 def test_a_read_only_home_still_lists_and_shows_its_runs(home, monkeypatch, capsys):
     import errno
 
-    from engine import StoreError
-    from engine import store as store_module
-    from engine.cli import main
+    from labdeck.engine import StoreError
+    from labdeck.engine import store as store_module
+    from labdeck.engine.cli import main
 
     store = Store(home)
     run_id = store.create_run("sequence", {"hidden": 8})
@@ -355,8 +356,8 @@ def test_a_read_only_home_still_lists_and_shows_its_runs(home, monkeypatch, caps
 
 
 def test_trials_of_a_sweep_whose_runner_died_do_not_wait_for_ever(home):
-    from engine import sweep
-    from engine.procs import process_start_time
+    from labdeck.engine import sweep
+    from labdeck.engine.procs import process_start_time
 
     store = Store(home)
     sweep_id = sweep.create(store, "sequence", [tiny(hidden=4), tiny(hidden=8)])
@@ -371,7 +372,7 @@ def test_trials_of_a_sweep_whose_runner_died_do_not_wait_for_ever(home):
 # Run inside a mount namespace where the home is really read-only or really full: what a user can still do there.
 ON_A_MOUNTED_HOME = r"""
 import asyncio, contextlib, io, json, sys, time
-from engine.cli import main
+from labdeck.engine.cli import main
 
 run_id = sys.argv[1]
 result = {}
@@ -383,8 +384,8 @@ for name, argv in (("runs", ["runs"]), ("show", ["show", run_id]), ("export", ["
     result[name] = [rc, out.getvalue(), err.getvalue()]
 
 async def dashboard():
-    from tui.app import LabdeckApp
-    from engine import default_home
+    from labdeck.tui.app import LabdeckApp
+    from labdeck.engine import default_home
     app = LabdeckApp(default_home(), system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
         deadline = time.monotonic() + 60

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from textual.widgets import Checkbox, Input, OptionList, Static, TabbedContent, TextArea
 
-from engine import registry
-from tui.app import LabdeckApp
-from tui.experiment_pane import ExperimentPane
-from tui.widgets.param_form import ParamForm, ParamGrid
+from labdeck.engine import registry
+from labdeck.tui.app import LabdeckApp
+from labdeck.tui.experiment_pane import ExperimentPane
+from labdeck.tui.widgets.param_form import ParamForm, ParamGrid
 
 from .demo_runs import demo_store
 from .test_tui import until
@@ -101,7 +101,7 @@ async def test_sub_tabs_inputs_and_escape_from_any_field(home):
 
 
 async def test_sweeps_and_their_dialog_on_keys(home):
-    from tui.screens.sweep import NewSweep
+    from labdeck.tui.screens.sweep import NewSweep
 
     from .demo_runs import add_sweep
 
@@ -152,7 +152,7 @@ async def test_nothing_stale_the_form_follows_its_run_and_errors_go_when_fixed(h
 
 
 async def test_a_report_stays_until_dismissed_is_listed_and_the_plot_saves_as_png(home):
-    from tui.screens.reports import ReportDone
+    from labdeck.tui.screens.reports import ReportDone
 
     demo_store(home)
     app = LabdeckApp(home, system_stats=False)
@@ -183,8 +183,8 @@ async def test_a_report_stays_until_dismissed_is_listed_and_the_plot_saves_as_pn
 
 
 async def test_a_failed_download_offers_the_offline_data_by_its_reason_not_its_text(home):
-    from engine.events import RunEnded, RunStarted
-    from tui.messages import RunEvents
+    from labdeck.engine.events import RunEnded, RunStarted
+    from labdeck.tui.messages import RunEvents
 
     demo_store(home)
     app = LabdeckApp(home, system_stats=False)
@@ -207,8 +207,8 @@ async def test_a_failed_download_offers_the_offline_data_by_its_reason_not_its_t
 async def test_a_hidden_log_keeps_no_backlog_and_shows_the_last_lines_when_opened(home):
     from textual.widgets import RichLog
 
-    from engine.events import EpochMetrics
-    from tui.messages import RunEvents
+    from labdeck.engine.events import EpochMetrics
+    from labdeck.tui.messages import RunEvents
 
     demo_store(home)
     app = LabdeckApp(home, system_stats=False)

@@ -10,12 +10,12 @@ import sys
 import pytest
 import torch
 
-from engine import runs
-from engine.errors import DataError, ParamError
-from engine.events import DataSummary, EpochMetrics, Evaluation, LogLine
-from engine.experiments.language.model import filter_logits
-from engine.predict import generator
-from engine.store import Store
+from labdeck.engine import runs
+from labdeck.engine.errors import DataError, ParamError
+from labdeck.engine.events import DataSummary, EpochMetrics, Evaluation, LogLine
+from labdeck.engine.experiments.language.model import filter_logits
+from labdeck.engine.predict import generator
+from labdeck.engine.store import Store
 
 from .conftest import cli, set_args
 from .conftest import tiny as tiny_sequence
@@ -124,7 +124,7 @@ def test_cli_generate_streams_to_stdout(home, corpus, capsys):
     out = cli("generate", run_id, "--prompt", "the ", "--tokens", "40", "--seed", "3", check=True).stdout
     assert len(out.rstrip("\n")) == 40
     # tokens reach stdout one by one, before the command ends
-    child = subprocess.Popen([sys.executable, "-m", "engine", "generate", run_id, "--tokens", "3000"],
+    child = subprocess.Popen([sys.executable, "-m", "labdeck.engine", "generate", run_id, "--tokens", "3000"],
                              stdout=subprocess.PIPE)
     first = child.stdout.read(5)
     assert len(first) == 5 and child.poll() is None
@@ -132,7 +132,7 @@ def test_cli_generate_streams_to_stdout(home, corpus, capsys):
     child.wait()
     proc = cli("generate", run_id, "--top-p", "2")
     assert proc.returncode == 2 and "top-p" in proc.stderr
-    from engine.cli import main  # in-process: one line and exit 2, never a traceback
+    from labdeck.engine.cli import main  # in-process: one line and exit 2, never a traceback
 
     for args, fragment in ((["--temperature", "nan"], "temperature"), (["--seed", "9" * 20], "seed"),
                            (["--tokens", "10000000000"], "tokens")):
@@ -165,7 +165,7 @@ def test_failed_corpus_download_says_what_to_do(tmp_path, monkeypatch):
 
     from torchvision.datasets import utils
 
-    from engine.experiments.language import data as D
+    from labdeck.engine.experiments.language import data as D
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("Temporary failure in name resolution")

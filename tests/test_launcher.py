@@ -7,10 +7,10 @@ import io
 
 import pytest
 
-from engine import Store
-from engine.cli import main as cli_main
-from engine.report import write_report
-from tui import launcher
+from labdeck.engine import Store
+from labdeck.engine.cli import main as cli_main
+from labdeck.engine.report import write_report
+from labdeck.tui import launcher
 
 
 class Pipe(io.StringIO):

@@ -7,15 +7,15 @@ from itertools import pairwise
 
 import pytest
 
-from engine import LabdeckError, ParamError, Store
-from engine.events import BatchMetrics, CheckpointSaved, EpochMetrics, Phase, Progress, RunEnded, RunStarted
-from engine.params import parse_budget
-from engine.runs import delete
-from engine.scores import best, ranked
-from engine.store import RunInfo
-from tui.model import RunsModel
-from tui.redraw import FASTEST, SHARED, SLOWEST, RedrawPace
-from tui.widgets.run_header import detail_text, eta_text, rate_text
+from labdeck.engine import LabdeckError, ParamError, Store
+from labdeck.engine.events import BatchMetrics, CheckpointSaved, EpochMetrics, Phase, Progress, RunEnded, RunStarted
+from labdeck.engine.params import parse_budget
+from labdeck.engine.runs import delete
+from labdeck.engine.scores import best, ranked
+from labdeck.engine.store import RunInfo
+from labdeck.tui.model import RunsModel
+from labdeck.tui.redraw import FASTEST, SHARED, SLOWEST, RedrawPace
+from labdeck.tui.widgets.run_header import detail_text, eta_text, rate_text
 
 
 def info(run_id: str, experiment: str = "sequence", status: str = "finished", **metrics) -> RunInfo:
@@ -181,7 +181,7 @@ def test_the_store_counts_epochs_as_they_arrive(home):
 def test_a_runs_history_costs_tens_of_bytes_an_epoch():
     import tracemalloc
 
-    from tui.state import RunState
+    from labdeck.tui.state import RunState
 
     metrics = ("train_loss", "test_loss", "test_mse", "test_mae")
 
@@ -215,7 +215,7 @@ def test_a_long_history_replayed_as_columns_folds_to_what_its_events_do(tmp_path
     as folding every event: a NaN loss (not strict JSON), a metric first reported late, a resume that cut epochs."""
     import math
 
-    from engine.events import EpochTable
+    from labdeck.engine.events import EpochTable
 
     store = Store(tmp_path)
     run_id = store.create_run("sequence", {})
@@ -254,7 +254,7 @@ def test_a_long_history_replayed_as_columns_folds_to_what_its_events_do(tmp_path
 
 
 def test_a_history_open_for_weeks_stays_bounded_and_evenly_spaced():
-    from tui.history import MAX_EPOCHS, RECENT, EpochHistory
+    from labdeck.tui.history import MAX_EPOCHS, RECENT, EpochHistory
 
     history = EpochHistory()
     for e in range(1, 3 * MAX_EPOCHS + 1):

@@ -1,8 +1,8 @@
 import pytest
 
-from engine import registry
-from engine.errors import ParamError
-from engine.params import Param, parse_assignments
+from labdeck.engine import registry
+from labdeck.engine.errors import ParamError
+from labdeck.engine.params import Param, parse_assignments
 
 
 def test_coerces_strings_from_the_command_line():

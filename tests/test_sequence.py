@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from engine import runs
-from engine.errors import DataError, ParamError
-from engine.events import (
+from labdeck.engine import runs
+from labdeck.engine.errors import DataError, ParamError
+from labdeck.engine.events import (
     CheckpointSaved,
     DataSummary,
     EpochMetrics,
@@ -17,7 +17,7 @@ from engine.events import (
     RunEnded,
     RunStarted,
 )
-from engine.store import Store
+from labdeck.engine.store import Store
 
 from .conftest import tiny
 
@@ -59,8 +59,8 @@ def test_trains_and_reports_every_lab_step(home):
 
 
 def test_batch_metrics_are_throttled_across_short_epochs(home, monkeypatch):
-    from engine import trainer
-    from engine.events import BatchMetrics
+    from labdeck.engine import trainer
+    from labdeck.engine.events import BatchMetrics
 
     monkeypatch.setattr(trainer, "BATCH_LOG_SECONDS", 0.05)
     _, ended, seen = train(Store(), epochs=6)
@@ -150,7 +150,7 @@ def test_stop_request_ends_the_run_as_stopped_with_a_checkpoint(home):
 
 
 def test_predict_forecasts_from_given_values(home):
-    from engine.predict import predict
+    from labdeck.engine.predict import predict
 
     store = Store()
     run_id, ended, _ = train(store, epochs=2)
@@ -163,7 +163,7 @@ def test_predict_forecasts_from_given_values(home):
 
 
 def test_failure_inside_a_run_ends_it_as_failed(home, monkeypatch):
-    from engine.experiments.sequence import experiment
+    from labdeck.engine.experiments.sequence import experiment
 
     def broken(self, batch):
         raise RuntimeError("boom\nsecond line")
@@ -181,7 +181,7 @@ def test_full_disk_fails_the_run_cleanly_and_keeps_the_last_checkpoint(home, mon
 
     import torch
 
-    from engine import trainer
+    from labdeck.engine import trainer
 
     store = Store()
     run_id = runs.create(store, "sequence", tiny(epochs=4))
@@ -204,7 +204,7 @@ def test_full_disk_fails_the_run_cleanly_and_keeps_the_last_checkpoint(home, mon
 
 
 def test_a_stop_mid_epoch_resumes_that_epoch_from_the_next_batch(home):
-    from engine.events import BatchMetrics
+    from labdeck.engine.events import BatchMetrics
 
     store = Store()
     # long epochs (about 1,500 steps), so that the first batch-loss point (after 0.5 s) comes mid-epoch

@@ -7,11 +7,11 @@ import time
 import pytest
 from textual.widgets import Input
 
-from engine import Store, registry
-from tui.app import LabdeckApp
-from tui.experiment_pane import ExperimentPane
-from tui.redraw import RedrawPace
-from tui.widgets.line_plot import LinePlot
+from labdeck.engine import Store, registry
+from labdeck.tui.app import LabdeckApp
+from labdeck.tui.experiment_pane import ExperimentPane
+from labdeck.tui.redraw import RedrawPace
+from labdeck.tui.widgets.line_plot import LinePlot
 
 from .demo_runs import demo_store
 
@@ -154,7 +154,7 @@ SMALL = (80, 24)
 
 def test_language_with_generated_text_at_80x24(app, snap_compare):
     async def generated(pilot):
-        from tui.results.language import Streamed
+        from labdeck.tui.results.language import Streamed
 
         await on_experiment("language", "results")(pilot)
         view = pilot.app.query_one("LanguageResults")
@@ -188,7 +188,7 @@ def test_sweeps_with_trials_at_80x24(app, snap_compare):
 
 def test_new_sweep_dialog_at_80x24(app, snap_compare):
     async def dialog(pilot):
-        from tui.screens.sweep import NewSweep
+        from labdeck.tui.screens.sweep import NewSweep
 
         await settle(pilot)
         pilot.app.action_new_sweep()

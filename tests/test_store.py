@@ -1,8 +1,8 @@
 import multiprocessing as mp
 import os
 
-from engine.events import EpochMetrics, LogLine
-from engine.store import Store
+from labdeck.engine.events import EpochMetrics, LogLine
+from labdeck.engine.store import Store
 
 
 def _writer(home: str, n: int) -> None:
@@ -43,7 +43,7 @@ def test_dead_owner_reads_as_interrupted(tmp_path):
 
 
 def test_truncate_after_epoch_keeps_an_unbroken_history(tmp_path):
-    from engine.events import CheckpointSaved
+    from labdeck.engine.events import CheckpointSaved
 
     store = Store(tmp_path)
     run_id = store.create_run("sequence", {})
@@ -81,7 +81,7 @@ def test_runs_created_in_the_same_second_never_collide(tmp_path, monkeypatch):
 def test_the_file_system_of_a_path_is_its_deepest_mount():
     from pathlib import Path
 
-    from engine.filesystems import is_network, mounted_type
+    from labdeck.engine.filesystems import is_network, mounted_type
 
     mounts = [("/", "ext4"), ("/home", "nfs4"), ("/home/me/scratch", "xfs"), ("/home2", "tmpfs")]
     assert mounted_type(Path("/home/me/labdeck/runs/x"), mounts) == "nfs4"  # not there yet: its parents are
@@ -102,7 +102,7 @@ def _mounted_on(monkeypatch, path, fstype):
 
 
 def test_a_store_on_a_network_file_system_says_so_and_does_not_use_wal(tmp_path, monkeypatch, capsys):
-    from engine.cli import main
+    from labdeck.engine.cli import main
 
     local = Store(tmp_path / "local")
     assert local.warning == "" and local._read("PRAGMA journal_mode") == [("wal",)]

@@ -10,8 +10,8 @@ import random
 
 import pytest
 
-from engine import sweep
-from engine.store import Store
+from labdeck.engine import sweep
+from labdeck.engine.store import Store
 
 from .conftest import cli, set_args, tiny, wait_for
 from .demo_runs import demo_store

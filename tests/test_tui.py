@@ -11,13 +11,13 @@ import time
 import pytest
 from textual.widgets import DataTable, Select, Static
 
-from engine import Store, registry
-from tui.app import LabdeckApp
-from tui.commands import LabdeckCommands
-from tui.experiment_pane import ExperimentPane
-from tui.runs_pane import RunsPane
-from tui.widgets.metrics_panel import MetricsPanel
-from tui.widgets.param_form import ParamForm
+from labdeck.engine import Store, registry
+from labdeck.tui.app import LabdeckApp
+from labdeck.tui.commands import LabdeckCommands
+from labdeck.tui.experiment_pane import ExperimentPane
+from labdeck.tui.runs_pane import RunsPane
+from labdeck.tui.widgets.metrics_panel import MetricsPanel
+from labdeck.tui.widgets.param_form import ParamForm
 
 from .conftest import set_args, tiny
 
@@ -120,7 +120,7 @@ async def test_a_run_started_from_the_cli_appears_and_streams(home):
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        proc = subprocess.run([sys.executable, "-m", "engine", "run", "sequence",
+        proc = subprocess.run([sys.executable, "-m", "labdeck.engine", "run", "sequence",
                                *set_args(tiny(epochs=8, length=2000, window=40, hidden=32)), "--detach"],
                               capture_output=True, text=True, check=True)
         run_id = proc.stdout.strip()
@@ -160,7 +160,7 @@ async def test_a_store_on_a_network_file_system_is_a_warning_that_stays_a_while(
 async def test_the_gpu_view_shows_each_gpu_and_the_runs_on_it(home, monkeypatch):
     import os
 
-    from engine.procs import process_start_time
+    from labdeck.engine.procs import process_start_time
 
     from .conftest import fake_nvml
 
@@ -242,12 +242,12 @@ async def test_presets_help_and_palette(home):
 async def test_vision_tab_predicts_an_image_file_and_filters_mistakes(home, tmp_path):
     from PIL import Image
 
-    from engine.experiments.vision.shapes import generate
-    from tui.widgets.image_grid import ImageGrid
+    from labdeck.engine.experiments.vision.shapes import generate
+    from labdeck.tui.widgets.image_grid import ImageGrid
 
     from .test_vision import tiny as tiny_vision
 
-    run_id = subprocess.run([sys.executable, "-m", "engine", "run", "vision", *set_args(tiny_vision(epochs=1)),
+    run_id = subprocess.run([sys.executable, "-m", "labdeck.engine", "run", "vision", *set_args(tiny_vision(epochs=1)),
                              "--json"], capture_output=True, text=True, check=True).stdout.splitlines()[-1]
     image = tmp_path / "shape.png"
     Image.fromarray(generate(1, 32, seed=3)[0][0]).save(image)
@@ -286,8 +286,8 @@ async def test_language_prompt_streams_text_without_freezing(home, tmp_path):
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT)
-    subprocess.run([sys.executable, "-m", "engine", "run", "language", *set_args(tiny_language(corpus)), "--json"],
-                   capture_output=True, text=True, check=True)
+    subprocess.run([sys.executable, "-m", "labdeck.engine", "run", "language", *set_args(tiny_language(corpus)),
+                    "--json"], capture_output=True, text=True, check=True)
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
@@ -331,10 +331,10 @@ async def test_use_offline_data_from_the_palette(home):
 
 @pytest.mark.slow
 async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
-    from tui.sweeps_pane import SweepsPane
+    from labdeck.tui.sweeps_pane import SweepsPane
 
-    subprocess.run([sys.executable, "-m", "engine", "sweep", "sequence", "--grid", "hidden=4,8", *set_args(tiny())],
-                   capture_output=True, text=True, check=True)
+    subprocess.run([sys.executable, "-m", "labdeck.engine", "sweep", "sequence", "--grid", "hidden=4,8",
+                    *set_args(tiny())], capture_output=True, text=True, check=True)
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)

@@ -8,8 +8,8 @@ import math
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from engine import DataError, ParamError, registry
-from engine.params import BUDGET, parse_budget
+from labdeck.engine import DataError, ParamError, registry
+from labdeck.engine.params import BUDGET, parse_budget
 
 PARAMS = [(spec.name, p.name) for spec in registry.specs() for p in spec.params]
 
@@ -142,7 +142,7 @@ SMALL = {  # settings that train a batch in a blink; the drawn value then overri
     lambda key: st.tuples(st.just(key), st.one_of(ANY, in_range(key), in_range(key)))))
 def test_a_value_the_checks_accept_starts_a_run_that_trains(drawn, tmp_path_factory, monkeypatch, shared_cache):
     """The other half of the promise: what resolve accepts does not fail the run it starts."""
-    from engine import Store, runs
+    from labdeck.engine import Store, runs
 
     (experiment, name), value = drawn
     tmp = tmp_path_factory.mktemp("accepted")

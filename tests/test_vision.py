@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from engine import runs
-from engine.errors import DataError
-from engine.events import DataSummary, EpochMetrics, Evaluation, Progress
-from engine.experiments.vision import data as D
-from engine.experiments.vision.experiment import augment
-from engine.experiments.vision.shapes import SHAPES, generate
-from engine.store import Store
+from labdeck.engine import runs
+from labdeck.engine.errors import DataError
+from labdeck.engine.events import DataSummary, EpochMetrics, Evaluation, Progress
+from labdeck.engine.experiments.vision import data as D
+from labdeck.engine.experiments.vision.experiment import augment
+from labdeck.engine.experiments.vision.shapes import SHAPES, generate
+from labdeck.engine.store import Store
 
 from .conftest import cli, set_args
 

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from tui.widgets.line_plot import Line, LinePlot, figure_strips
+from labdeck.tui.widgets.line_plot import Line, LinePlot, figure_strips
 
 
 class PlotApp(App):
@@ -106,7 +106,7 @@ async def until_drawn(pilot, plot, timeout: float = 10.0) -> None:
 
 
 def test_smoothed_batch_loss_follows_a_fall_through_decades():
-    from tui.state import RunState
+    from labdeck.tui.state import RunState
 
     state = RunState("r")
     for step, loss in enumerate([1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]):
@@ -122,7 +122,7 @@ async def test_the_form_editor_keeps_a_burst_of_keys_in_order(tmp_path):
     # not overtake printable ones.
     from textual import events
 
-    from tui.app import LabdeckApp
+    from labdeck.tui.app import LabdeckApp
 
     from .test_tui import ready
 
@@ -141,8 +141,8 @@ async def test_the_form_editor_keeps_a_burst_of_keys_in_order(tmp_path):
 
 class FormApp(App):
     def compose(self) -> ComposeResult:
-        from engine import registry
-        from tui.widgets.param_form import ParamForm
+        from labdeck.engine import registry
+        from labdeck.tui.widgets.param_form import ParamForm
 
         yield ParamForm(registry.get("sequence"))
 
@@ -178,13 +178,13 @@ class MetricsApp(App):
     CSS = "MetricsPanel { width: 1fr; height: 1fr; }"
 
     def compose(self) -> ComposeResult:
-        from tui.widgets.metrics_panel import MetricsPanel
+        from labdeck.tui.widgets.metrics_panel import MetricsPanel
 
         yield MetricsPanel()
 
 
 async def test_metrics_that_do_not_fit_the_height_flow_into_a_second_column():
-    from tui.widgets.metrics_panel import MetricsPanel
+    from labdeck.tui.widgets.metrics_panel import MetricsPanel
 
     metrics = {f"metric_{i}": i / 7 for i in range(6)}
     app = MetricsApp()
@@ -202,7 +202,7 @@ async def test_metrics_that_do_not_fit_the_height_flow_into_a_second_column():
 
 
 async def test_a_changed_metric_repaints_its_line_and_leaves_the_rest_as_they_were():
-    from tui.widgets.metrics_panel import MetricsPanel
+    from labdeck.tui.widgets.metrics_panel import MetricsPanel
 
     app = MetricsApp()
     async with app.run_test(size=(40, 6)) as pilot:
@@ -224,7 +224,7 @@ def test_only_the_rows_of_a_figure_that_differ_count_as_changed():
     from textual.geometry import Region
     from textual.strip import Strip
 
-    from tui.widgets.repaint import changed_lines
+    from labdeck.tui.widgets.repaint import changed_lines
 
     rows = [Strip([Segment(f"row {i}")], 5) for i in range(3)]
     assert changed_lines(rows, list(rows)) == []
@@ -233,8 +233,8 @@ def test_only_the_rows_of_a_figure_that_differ_count_as_changed():
 
 
 def test_a_runs_series_follow_epochs_sent_again_out_of_order_and_a_resume():
-    from engine.events import EpochMetrics, RunStarted
-    from tui.state import RunState
+    from labdeck.engine.events import EpochMetrics, RunStarted
+    from labdeck.tui.state import RunState
 
     def epoch(e: int, loss: float) -> EpochMetrics:
         return EpochMetrics(run_id="r", epoch=e, epochs=9, metrics={"train_loss": loss}, lr=0.1, train_seconds=e,
@@ -259,9 +259,9 @@ def test_a_runs_series_follow_epochs_sent_again_out_of_order_and_a_resume():
 
 async def test_a_run_followed_before_its_results_view_composes_is_no_crash():
     # A store poll can switch the followed run while the lazily mounted results view has not composed its children.
-    from engine.experiments import LANGUAGE
-    from tui.results.language import LanguageResults
-    from tui.run_view import RunView
+    from labdeck.engine.experiments import LANGUAGE
+    from labdeck.tui.results.language import LanguageResults
+    from labdeck.tui.run_view import RunView
 
     class RunViewApp(App):
         def compose(self) -> ComposeResult:

@@ -24,8 +24,8 @@ from textual.widget import Widget
 from textual.widgets import Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
-import engine
-from engine import LabdeckError, registry
+from labdeck import engine
+from labdeck.engine import LabdeckError, registry
 
 from .experiment_pane import ExperimentPane
 from .messages import (
@@ -121,10 +121,11 @@ class LabdeckApp(App):
         self._last_experiment = self.specs[0].name  # a new sweep from the Sweeps tab uses this form
         self._started = False  # the first tab is mounted: the others may mount as soon as they are shown
         shared = {"model": self.model, "home": self.home}
-        plan = {f"tab-{s.name}": ("tui.experiment_pane:ExperimentPane", {"spec": s, "id": f"pane-{s.name}", **shared})
+        plan = {f"tab-{s.name}": ("labdeck.tui.experiment_pane:ExperimentPane",
+                                  {"spec": s, "id": f"pane-{s.name}", **shared})
                 for s in self.specs}
-        plan["tab-runs"] = ("tui.runs_pane:RunsPane", {"id": "pane-runs", **shared})
-        plan["tab-sweeps"] = ("tui.sweeps_pane:SweepsPane", {"id": "pane-sweeps", **shared})
+        plan["tab-runs"] = ("labdeck.tui.runs_pane:RunsPane", {"id": "pane-runs", **shared})
+        plan["tab-sweeps"] = ("labdeck.tui.sweeps_pane:SweepsPane", {"id": "pane-sweeps", **shared})
         self.tabs = TabContents(self, plan, self._tab_mounted)
 
     # -- layout and start-up -----------------------------------------------------------------------------------

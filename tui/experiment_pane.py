@@ -18,9 +18,9 @@ from textual.message import Message
 from textual.widget import MountError
 from textual.widgets import Button, Static
 
-from engine import presets
-from engine.errors import LabdeckError
-from engine.spec import Spec
+from labdeck.engine import presets
+from labdeck.engine.errors import LabdeckError
+from labdeck.engine.spec import Spec
 
 from .messages import ControlRun, Following, StoreChanged
 from .model import RunsModel
@@ -192,7 +192,7 @@ class ExperimentPane(Horizontal):
 
     @work(thread=True, group="launch", exit_on_error=False)
     def _launch(self, raw: dict[str, str], budget: float | None) -> None:
-        import engine
+        from labdeck import engine
 
         try:
             store = engine.Store(self.home)
@@ -297,8 +297,8 @@ class ExperimentPane(Horizontal):
 
     @work(thread=True, group="save-plot", exclusive=True, exit_on_error=False)
     def _save_plot(self, run_id: str, series: dict, log: bool) -> None:
-        from engine import LabdeckError
-        from engine.report import save_curves
+        from labdeck.engine import LabdeckError
+        from labdeck.engine.report import save_curves
 
         path = self.home / "plots" / f"{run_id}-loss.png"
         try:

@@ -10,7 +10,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from itertools import pairwise
 
-from engine.events import EpochMetrics, EpochTable
+from labdeck.engine.events import EpochMetrics, EpochTable
 
 NAN = float("nan")
 PLOT_POINTS = 2000  # points of a line handed to a plot: more than a terminal is wide, in dots

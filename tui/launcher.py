@@ -23,7 +23,7 @@ def dashboard_home(args: list[str]) -> tuple[bool, str | None]:
 
 def main(argv: list[str] | None = None) -> int:
     if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (labdeck completion SHELL set it up)
-        from engine.cli import complete
+        from labdeck.engine.cli import complete
 
         complete()  # prints the candidates and exits
     args = sys.argv[1:] if argv is None else argv
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         from .app import run_dashboard
 
         return run_dashboard(home=home)
-    from engine.cli import main as cli_main
+    from labdeck.engine.cli import main as cli_main
 
     return cli_main(args)
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from engine import RunInfo
-from engine.events import Event
+from labdeck.engine import RunInfo
+from labdeck.engine.events import Event
 
 
 # -- from the store watcher (a thread) -------------------------------------------------------------

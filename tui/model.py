@@ -5,8 +5,8 @@ A plain class (no Textual): the app feeds it the watcher's messages, the panes r
 
 from __future__ import annotations
 
-from engine import RunInfo
-from engine.events import Event, RunEnded
+from labdeck.engine import RunInfo
+from labdeck.engine.events import Event, RunEnded
 
 from .state import MAX_LOG_LINES, RunState
 

@@ -13,7 +13,7 @@ from textual.css.query import NoMatches
 from textual.widget import MountError, Widget
 from textual.widgets import TabPane
 
-from engine.spec import import_object
+from labdeck.engine.spec import import_object
 
 MOUNT_GAP_SECONDS = 0.05  # a frame between two hidden tabs' mounts: keys are not held up
 

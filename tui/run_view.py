@@ -12,7 +12,7 @@ from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import RichLog, TabbedContent, TabPane
 
-from engine.spec import Spec
+from labdeck.engine.spec import Spec
 
 from .history import PLOT_POINTS
 from .results import RESULTS

@@ -12,9 +12,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static
 
-from engine import RunInfo, registry
-from engine.formatting import fmt
-from engine.scores import ranked, score
+from labdeck.engine import RunInfo, registry
+from labdeck.engine.formatting import fmt
+from labdeck.engine.scores import ranked, score
 
 from .history import PLOT_POINTS
 from .messages import OpenRun, StoreChanged
@@ -111,8 +111,8 @@ class RunsPane(Vertical):
 
     @work(thread=True, group="delete", exit_on_error=False)
     def _delete(self, run_id: str) -> None:
-        from engine import LabdeckError, Store
-        from engine.runs import delete
+        from labdeck.engine import LabdeckError, Store
+        from labdeck.engine.runs import delete
 
         try:
             delete(Store(self.home), run_id)

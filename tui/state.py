@@ -6,7 +6,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from engine.events import (
+from labdeck.engine.events import (
     BatchMetrics,
     CheckpointSaved,
     DataSummary,
@@ -21,7 +21,7 @@ from engine.events import (
     RunStarted,
     StatusChanged,
 )
-from engine.formatting import format_event
+from labdeck.engine.formatting import format_event
 
 from .history import EpochHistory
 

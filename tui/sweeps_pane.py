@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
-from engine import RunInfo, registry, sweep
-from engine.formatting import fmt
+from labdeck.engine import RunInfo, registry, sweep
+from labdeck.engine.formatting import fmt
 
 from .messages import NewSweepAsked, StoreChanged
 from .model import RunsModel
@@ -157,7 +157,7 @@ class SweepsPane(Vertical):
 
     @work(thread=True, group="control-sweep", exit_on_error=False)
     def _control(self, action: str, sweep_id: str) -> None:
-        from engine import LabdeckError, Store
+        from labdeck.engine import LabdeckError, Store
 
         try:
             getattr(sweep, action)(Store(self.home), sweep_id)

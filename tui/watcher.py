@@ -14,7 +14,7 @@ from pathlib import Path
 
 from textual.message import Message
 
-from engine import Store, StoreError
+from labdeck.engine import Store, StoreError
 
 from .messages import RunEvents, RunsChanged, StoreFailed, StoreWarning
 

@@ -118,7 +118,7 @@ class LanguageResults(Vertical):
 
     @work(thread=True, group="generate", exclusive=True, exit_on_error=False)
     def _generate(self, home, run_id: str, prompt: str, options: dict) -> None:
-        import engine
+        from labdeck import engine
 
         worker = get_current_worker()
         try:

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Checkbox, DataTable, Input, Static
 
-from engine.formatting import fmt
+from labdeck.engine.formatting import fmt
 
 from ..history import PLOT_POINTS
 from ..state import RunState
@@ -139,7 +139,7 @@ class VisionResults(VerticalScroll):
 
     @work(thread=True, group="predict", exclusive=True, exit_on_error=False)
     def _classify(self, home, run_id: str, path: str) -> None:
-        import engine
+        from labdeck import engine
 
         try:
             result = engine.predict_with(engine.Store(home), run_id, [path])

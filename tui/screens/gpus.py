@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 from textual.worker import get_current_worker
 
-from engine import gpus
+from labdeck.engine import gpus
 
 from ..model import RunsModel
 

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from engine.spec import Spec
+from labdeck.engine.spec import Spec
 
 
 def grid_example(spec: Spec) -> str:
@@ -107,7 +107,7 @@ class NewSweep(ModalScreen[str | None]):
 
     @work(thread=True, group="launch-sweep", exclusive=True, exit_on_error=False)
     def _create(self, v: dict) -> None:
-        from engine import LabdeckError, Store, sweep
+        from labdeck.engine import LabdeckError, Store, sweep
 
         try:
             trials = sweep.plan(v["experiment"], v["base"], sweep.parse_grid(v["grid"]), v["random"],

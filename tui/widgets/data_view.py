@@ -6,8 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from engine.events import DataSummary
-from engine.formatting import fmt
+from labdeck.engine.events import DataSummary
+from labdeck.engine.formatting import fmt
 
 from .image_grid import ImageGrid
 

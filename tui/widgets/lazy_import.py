@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual import lazy
 from textual.widget import MountError, Widget
 
-from engine.spec import import_object
+from labdeck.engine.spec import import_object
 
 
 class Lazy(lazy.Lazy):

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
-from engine.formatting import fmt
+from labdeck.engine.formatting import fmt
 
 from .repaint import repaint
 

@@ -21,9 +21,9 @@ from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from engine.errors import LabdeckError
-from engine.params import BUDGET, Param, parse_budget
-from engine.spec import Spec
+from labdeck.engine.errors import LabdeckError
+from labdeck.engine.params import BUDGET, Param, parse_budget
+from labdeck.engine.spec import Spec
 
 from .row_table import RowTable
 

@@ -63,7 +63,7 @@ SPEC = Spec(
     ]),
     target="val_loss",
     target_mode="min",
-    trainer="engine.experiments.language.experiment:Language",
+    trainer="labdeck.engine.experiments.language.experiment:Language",
     check=check,
     key_params=("corpus", "tokens", "hidden", "layers", "bptt", "lr"),
     unit="tok",

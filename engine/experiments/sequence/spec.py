@@ -60,7 +60,7 @@ SPEC = Spec(
     ]),
     target="test_mse",
     target_mode="min",
-    trainer="engine.experiments.sequence.experiment:Sequence",
+    trainer="labdeck.engine.experiments.sequence.experiment:Sequence",
     check=check,
     key_params=("wave", "cell", "hidden", "layers", "window", "lr"),
     unit="win",

@@ -52,7 +52,7 @@ SPEC = Spec(
     ]),
     target="test_accuracy",
     target_mode="max",
-    trainer="engine.experiments.vision.experiment:Vision",
+    trainer="labdeck.engine.experiments.vision.experiment:Vision",
     check=check,
     key_params=("dataset", "model", "width", "batch_size", "lr", "epochs"),
     unit="img",

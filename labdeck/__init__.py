@@ -1,0 +1,21 @@
+"""labdeck: a terminal dashboard for deep-learning runs, and the logging API that puts your own runs in it.
+
+    import labdeck
+
+    with labdeck.init(experiment="my-cnn", params={"lr": 3e-4}) as run:
+        for step in range(1000):
+            ...
+            run.log({"loss": loss.item()}, step=step)
+
+The lab's experiments, the run store and the CLI are in ``labdeck.engine``; the dashboard is ``labdeck.tui``.
+Importing labdeck imports neither torch nor Textual.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("labdeck")
+except PackageNotFoundError:  # a checkout that is not installed
+    __version__ = "0+unknown"
