@@ -54,17 +54,19 @@ def _save(fig, path: Path) -> str:
     return path.name
 
 
-def _curves(hist: dict[str, list[float]], keys: list[str], title: str, path: Path, log: bool = False) -> str | None:
+def _curves(hist: dict[str, list[float]], keys: list[str], title: str, path: Path, log: bool = False,
+            x: str = "epoch") -> str | None:
     keys = [k for k in keys if k in hist]
     if not keys or not hist.get("epoch"):
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for k in keys:
-        ax.plot(hist["epoch"], hist[k], marker="o", markersize=3, label=k)
-    ax.set_xlabel("epoch")
+        ys = [math.nan if v is None else v for v in hist[k]]  # a value logged as NaN is stored as NULL
+        ax.plot(hist["epoch"], ys, marker="o" if len(ys) <= 200 else None, markersize=3, label=k)
+    ax.set_xlabel(x)
     ax.set_title(title)
-    if log and all(v > 0 for k in keys for v in hist[k] if not math.isnan(v)):
+    if log and all(v > 0 for k in keys for v in hist[k] if v is not None and not math.isnan(v)):
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()
@@ -148,10 +150,15 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return lines
 
 
+MAX_FIGURES = 12  # of a script's metrics, in a report (metrics.csv has them all)
+
+
 def run_report(store: Store, info: RunInfo, out: Path, prefix: str = "") -> list[str]:
     """Write a run's figures and CSV into ``out``; return its Markdown lines."""
     info = store.get(info.id, history=True)
-    spec = registry.get(info.experiment)
+    own = info.experiment in registry.names()  # else a run a script logged through labdeck.init
+    title = registry.get(info.experiment).title if own else f"{info.experiment} (logged by a script)"
+    unit = "epochs" if own else "steps"
     hist = info.history
     evaluation = predictions = None
     samples = []
@@ -164,8 +171,8 @@ def run_report(store: Store, info: RunInfo, out: Path, prefix: str = "") -> list
             samples.append(event.text[len("sample: "):])
     p = prefix or ""
     (out / f"{p}metrics.csv").write_text(export(store, info.id, "csv"))
-    md = [f"## Run {info.id}: {spec.title}", "",
-          f"Status **{info.status}** after {info.epochs} epochs, {info.train_seconds:.1f} s of training on "
+    md = [f"## Run {info.id}: {title}", "",
+          f"Status **{info.status}** after {info.epochs} {unit}, {info.train_seconds:.1f} s of training on "
           f"{info.device or 'an unknown device'}." + (f" Message: {info.message}" if info.message else ""), ""]
     params = [[k, v] for k, v in info.params.items()]
     if info.budget:  # the budget decided how long it trained, not the epochs parameter
@@ -176,7 +183,11 @@ def run_report(store: Store, info: RunInfo, out: Path, prefix: str = "") -> list
     if info.metrics:
         md += ["### Final metrics", "", *_table(["metric", "value"], [[k, v] for k, v in info.metrics.items()]), ""]
     figures = [("Loss over epochs", _curves(hist, ["train_loss", "test_loss", "val_loss"], "loss",
-                                            out / f"{p}loss.png", log=True))]
+                                            out / f"{p}loss.png", log=True))] if own else []
+    if not own:  # each metric the script logged, over its steps
+        keys = [k for k in hist if k not in ("epoch", "train_seconds")][:MAX_FIGURES]
+        figures += [(f"{k} over steps", _curves(hist, [k], k, out / f"{p}metric-{i}.png", x="step"))
+                    for i, k in enumerate(keys)]
     if info.experiment == "vision":
         figures.append(("Accuracy over epochs", _curves(hist, ["test_accuracy", "test_top5"], "accuracy",
                                                         out / f"{p}accuracy.png")))
@@ -202,7 +213,7 @@ def run_report(store: Store, info: RunInfo, out: Path, prefix: str = "") -> list
         md += ["### Generated samples (one per epoch)", ""]
         for i, text in enumerate(samples[-5:]):
             md += [f"Epoch {len(samples) - min(5, len(samples)) + i + 1}:", "", "```", text, "```", ""]
-    md += [f"Every metric per epoch: [{p}metrics.csv]({p}metrics.csv)", ""]
+    md += [f"Every metric per {unit[:-1]}: [{p}metrics.csv]({p}metrics.csv)", ""]
     return md
 
 

@@ -108,7 +108,9 @@ def stop(store: Store, run_id: str) -> str:
     store.request(info.id, "stop")
     # a queued run's worker may not have its SIGTERM handler yet (Python is still starting): the store's request
     # reaches it when it claims the run; a running one may be loading data and not poll the store for a while
-    if info.status != "queued" and info.pid and info.pid != os.getpid() and info.local:
+    # a script logging through labdeck.init is not signalled: it sees the request at its next log or should_stop()
+    own = info.experiment in registry.names()
+    if own and info.status != "queued" and info.pid and info.pid != os.getpid() and info.local:
         try:
             os.kill(info.pid, signal.SIGTERM)  # reaches a run still loading data, before it polls the store
         except OSError:

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .run import LabdeckWarning, Run, init
+
 try:
     __version__ = version("labdeck")
 except PackageNotFoundError:  # a checkout that is not installed
     __version__ = "0+unknown"
+
+__all__ = ["LabdeckWarning", "Run", "__version__", "init"]

@@ -51,26 +51,6 @@ def test_ray_sweep_with_asha_lands_in_the_store(home):
     assert len(Store().history(best.id)["test_mse"]) == best.epochs
 
 
-def test_ray_sweep_stop_and_resume(home):
-    pytest.importorskip("ray.tune")
-    proc = cli("sweep", "sequence", "--grid", "hidden=8,16", *set_args(dict(SLOW, epochs="15")),
-               "--backend", "ray", "--parallel", "2", "--detach", check=True)
-    sweep_id = proc.stdout.strip()
-    store = Store()
-    wait_for(lambda: any(i.status == "running" and store.history(i.id).get("train_loss")
-                         for i in sweep.trials(store, sweep_id)),
-             timeout=120, what="a Ray trial training")
-    assert cli("stop", sweep_id, check=True).returncode == 0
-    stopped = sweep.trials(store, sweep_id)
-    # stopped cleanly (checkpointed, not killed with the Ray worker), and nothing left running
-    assert {i.status for i in stopped} <= {"stopped", "finished"}, [(i.status, i.message) for i in stopped]
-    assert sweep.runner_alive(store, sweep_id) is None
-    assert cli("resume", sweep_id, check=True).returncode == 0
-    done = wait_for(lambda: (t := sweep.trials(store, sweep_id)) and all(i.status == "finished" for i in t) and t,
-                    timeout=180, what="the resumed Ray sweep to finish")
-    assert all(i.epochs == 15 for i in done)
-
-
 def test_an_unreachable_ray_address_is_one_line_in_seconds(home):
     pytest.importorskip("ray.tune")
     proc = cli("sweep", "sequence", "--grid", "hidden=4,8", "--backend", "ray", "--address", "127.0.0.1:1",
