@@ -169,3 +169,16 @@ def test_a_store_that_cannot_be_written_is_one_warning_training_goes_on_and_noth
         with labdeck.init("nowhere", home=home / "labdeck.db" / "not-a-dir") as run:
             run.log({"loss": 1.0})
     assert len(caught) == 1 and "training goes on without it" in str(caught[0].message)
+
+
+def test_the_plain_pytorch_example_logs_a_run_that_learns(home):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "plain_loop.py"
+    done = subprocess.run([sys.executable, str(example), "--steps", "300"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (info,) = Store().runs()
+    history = Store().history(info.id)
+    assert info.experiment == "sine-mlp" and info.status == "finished" and info.params["steps"] == 300
+    assert history["val_loss"][-1] < history["val_loss"][0] / 2 and len(history["lr"]) == 16

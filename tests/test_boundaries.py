@@ -30,3 +30,9 @@ def test_engine_public_api_does_not_import_torch():
     imports = "import engine, engine.registry, engine.store, engine.runs\nfrom engine import registry\n" \
               "registry.get('sequence').resolve({})"
     assert _loaded(imports, {"torch"}) == ""
+
+
+def test_logging_from_a_script_imports_neither_torch_nor_textual(tmp_path):
+    imports = (f"import labdeck\nwith labdeck.init('mine', home={str(tmp_path)!r}) as run:\n"
+               "    run.log({'loss': 1.0})")
+    assert _loaded(imports, {"torch", "textual", "labdeck.tui"}) == ""
