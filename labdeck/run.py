@@ -230,11 +230,11 @@ class Run:
             while self._pending:
                 batch.append(self._pending.popleft())
             entries = []
-            for step, values, wall, t in batch:
+            for step, logged, wall, t in batch:
+                values = {**logged, "train_seconds": wall}  # the seconds since init: the dashboard's time axis
                 event = EpochMetrics(self.id, step, 0, values, 0.0, round(wall, 3), 0.0, step)
                 kind, payload = to_record(event)
-                # train_seconds: the seconds since init, the wall-time axis
-                entries.append(("epoch", step, {**values, "train_seconds": wall}, kind, json.dumps(payload), t))
+                entries.append(("epoch", step, values, kind, json.dumps(payload), t))
             try:
                 self._store.append(self.id, entries)
             except LabdeckError as exc:

@@ -15,7 +15,7 @@ from labdeck.engine.cli import build_parser
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 NAMES = {"left_square_bracket": "[", "right_square_bracket": "]", "question_mark": "?", "slash": "/",
-         "left": "←", "right": "→"}
+         "left": "←", "right": "→", "plus": "+", "equals_sign": "=", "minus": "-"}
 
 
 def written(key: str) -> str:
@@ -29,7 +29,7 @@ def written(key: str) -> str:
 
 def own_bindings():
     """(class, key) of every binding a labdeck class declares itself (not those it inherits from Textual)."""
-    for module in pkgutil.walk_packages(tui.__path__, "tui."):
+    for module in pkgutil.walk_packages(tui.__path__, "labdeck.tui."):
         mod = importlib.import_module(module.name)
         for _, cls in inspect.getmembers(mod, inspect.isclass):
             if cls.__module__ != mod.__name__:

@@ -384,3 +384,61 @@ async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
         await until(pilot, lambda: all(i.status == "finished" for i in Store(home).runs()), timeout=120,
                     what="its trials finished")
         assert app.active_tab() == "sweeps"
+
+
+def logging_script() -> subprocess.Popen:
+    """A user's script logging three metrics every 20 ms until it is asked to stop."""
+    return subprocess.Popen([sys.executable, "-c", (
+        "import labdeck, math, time\n"
+        "with labdeck.init('my-loop', {'lr': 0.01, 'width': 64}) as run:\n"
+        "    step = 0\n"
+        "    while not run.should_stop():\n"
+        "        metrics = {'loss': 1 / (step + 1), 'val_loss': 2 / (step + 1), 'grad_norm': math.sin(step)}\n"
+        "        run.log(metrics, step=step)\n"
+        "        step += 1\n"
+        "        time.sleep(0.02)\n")])
+
+
+async def test_a_scripts_run_arrives_live_and_opens_in_its_own_view(home):
+    from textual.widgets import SelectionList
+
+    from labdeck.tui.screens.script_run import ScriptRunView
+    from labdeck.tui.widgets.line_plot import LinePlot
+
+    script = logging_script()
+    try:
+        store = Store(home)
+        app = LabdeckApp(home, system_stats=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot)
+            await pilot.press(RUNS_KEY)
+            table = await until(pilot, lambda: (q := app.query("#runs-table")) and q.first(DataTable).row_count
+                                and q.first(DataTable), what="the script's run listed")
+            run_id = store.runs()[0].id
+            assert str(table.get_row(run_id)[2]) == "my-loop"
+            table.focus()
+            await pilot.press("enter")
+            view = await until(pilot, lambda: isinstance(app.screen, ScriptRunView) and app.screen, what="its view")
+            listing = view.query_one("#metric-list", SelectionList)
+            await until(pilot, lambda: listing.option_count == 3, what="every metric listed")
+            assert sorted(listing.selected) == ["grad_norm", "loss"]  # the first two, until the user picks
+            plot = view.query_one("#script-plot", LinePlot)
+            first = await until(pilot, lambda: plot._lines and len(plot._lines[0].xs), what="plotted")
+            await until(pilot, lambda: len(plot._lines[0].xs) > first, what="new steps arriving")
+            await pilot.press("slash", "v", "a", "l", "enter")  # filter, then pick val_loss
+            assert [listing.get_option_at_index(i).value for i in range(listing.option_count)] == ["val_loss"]
+            await pilot.press("space")
+            await until(pilot, lambda: [ln.label for ln in plot._lines] == ["grad_norm", "loss", "val_loss"],
+                        what="val_loss added, the others kept")
+            await pilot.press("t")
+            await until(pilot, lambda: plot.xlabel == "seconds" and plot._lines[0].xs[-1] < 60, what="time axis")
+            await pilot.press("plus", "plus")
+            assert "smoothing: 0.9" in str(view.query_one("#script-header", Static).render())
+            assert "width" in str(view.query_one("#script-params", Static).render())
+            await pilot.press("escape")
+            assert not isinstance(app.screen, ScriptRunView)
+        Store(home).request(run_id, "stop")
+        assert script.wait(timeout=30) == 0
+        assert Store(home).get(run_id).status == "stopped"
+    finally:
+        script.kill()

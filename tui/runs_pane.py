@@ -30,7 +30,8 @@ def loss_lines(states: list[RunState]) -> list[Line]:
     """The per-epoch losses of several runs, labelled by the end of their ids."""
     lines = []
     for s in states:
-        for key in ("train_loss", "test_loss", "val_loss"):
+        own = s.experiment in registry.names()  # a script's run: whatever it calls a loss
+        for key in ("train_loss", "test_loss", "val_loss") if own else [k for k in s.metric_keys() if "loss" in k]:
             xs, ys = s.series(key, PLOT_POINTS)
             if xs:
                 lines.append(Line(f"{s.run_id[-4:]} {key}", xs, ys))

@@ -1,0 +1,159 @@
+"""A run a script logged through ``labdeck.init``: pick its metrics, plot them over steps or time, smoothed, beside
+the runs marked in the Runs tab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Input, SelectionList, Static
+
+from ..history import PLOT_POINTS
+from ..model import RunsModel
+from ..state import RunState
+from ..widgets.footer import Footer
+from ..widgets.line_plot import Line, LinePlot
+
+SMOOTHING = (0.0, 0.6, 0.9, 0.99)  # exponential moving average weights of the past
+REDRAW_SECONDS = 0.5
+NOT_METRICS = ("train_seconds",)  # the time axis, not a metric
+
+
+def smooth(ys: list[float], alpha: float) -> list[float]:
+    """An exponential moving average; a gap (NaN) stays a gap and does not poison what follows."""
+    if not alpha:
+        return ys
+    out, last = [], None
+    for y in ys:
+        if y != y:  # NaN
+            out.append(y)
+            continue
+        last = y if last is None else alpha * last + (1 - alpha) * y
+        out.append(last)
+    return out
+
+
+class ScriptRunView(Screen[None]):
+    CSS_PATH = Path(__file__).with_name("script_run.tcss")
+    BINDINGS = [
+        Binding("escape,q", "close", "Close", id="script.close"),
+        Binding("slash", "filter", "Filter metrics", key_display="/", id="script.filter"),
+        Binding("t", "toggle_x", "Step/time", id="script.x", tooltip="The x axis: steps, or seconds since start"),
+        Binding("plus,equals_sign", "smooth(1)", "Smoother", key_display="+", id="script.smoother"),
+        Binding("minus", "smooth(-1)", "Less smooth", key_display="-", id="script.rougher"),
+    ]
+
+    def __init__(self, model: RunsModel, run_id: str):
+        super().__init__()
+        self.model, self.run_id = model, run_id
+        self.x = "step"
+        self.smoothing = 0
+        self._keys: list[str] = []
+        self._picked: set[str] | None = None  # the metrics plotted (None: the first two, until the user picks)
+        self._drawn: object = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="script-header")
+        with Horizontal(id="script-body"):
+            with Vertical(id="script-side"):
+                yield Input(placeholder="/ filter metrics", id="metric-filter")
+                yield SelectionList[str](id="metric-list")
+            yield LinePlot("", "step", id="script-plot")
+        yield Static("", id="script-params")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#metric-list", SelectionList).focus()
+        self.set_interval(REDRAW_SECONDS, self.redraw)
+        self.redraw()
+
+    def _states(self) -> list[RunState]:
+        """This run, then the other runs marked in the Runs tab."""
+        ids = [self.run_id, *(r for r in self.model.compared if r != self.run_id)]
+        return [s for r in ids if (s := self.model.states.get(r)) is not None]
+
+    def redraw(self) -> None:
+        states = self._states()
+        info = self.model.infos.get(self.run_id)
+        if info is not None:
+            self.query_one("#script-header", Static).update(Text.assemble(
+                (f"{info.id}  ", "bold"), f"{info.experiment}  ", (info.status, "bold"),
+                f"  step {max(info.epochs, states[0].latest_epoch if states else 0)}"
+                f"  x: {self.x}  smoothing: {SMOOTHING[self.smoothing]:g}"))
+        keys = sorted({k for s in states for k in s.metric_keys() if k not in NOT_METRICS})
+        if keys != self._keys:
+            self._list_metrics(keys)
+        picked = [k for k in self._keys if k in (self._picked or ())]
+        key = (tuple((s.run_id, s.version) for s in states), tuple(picked), self.x, self.smoothing)
+        if key == self._drawn:
+            return
+        self._drawn = key
+        lines = []
+        for s in states:
+            for metric in picked:
+                xs, ys = s.series(metric, PLOT_POINTS)
+                if self.x == "time":
+                    seconds = dict(zip(*s.series("train_seconds")))
+                    xs = [seconds.get(x, float("nan")) for x in xs]
+                label = metric if len(states) == 1 else f"{s.run_id[-4:]} {metric}"
+                lines.append(Line(label, xs, smooth(ys, SMOOTHING[self.smoothing])))
+        plot = self.query_one("#script-plot", LinePlot)
+        plot.xlabel = "seconds" if self.x == "time" else "step"
+        plot.show(lines, title=", ".join(picked) or "pick metrics (Space)")
+        self._params(states)
+
+    def _list_metrics(self, keys: list[str]) -> None:
+        if self._picked is None and keys:
+            self._picked = set(keys[:2])
+        wanted = self.query_one("#metric-filter", Input).value.strip().lower()
+        self._keys = keys
+        listing = self.query_one("#metric-list", SelectionList)
+        with listing.prevent(SelectionList.SelectedChanged):
+            listing.clear_options()
+            listing.add_options([(k, k, k in (self._picked or ())) for k in keys if wanted in k.lower()])
+            if listing.option_count:
+                listing.highlighted = 0
+
+    @on(SelectionList.SelectedChanged, "#metric-list")
+    def _picked_changed(self, event: SelectionList.SelectedChanged) -> None:
+        listing = event.selection_list
+        shown = {listing.get_option_at_index(i).value for i in range(listing.option_count)}
+        self._picked = ((self._picked or set()) - shown) | set(listing.selected)
+        self.redraw()
+
+    def _params(self, states: list[RunState]) -> None:
+        infos = [i for s in states if (i := self.model.infos.get(s.run_id)) is not None]
+        names = sorted({k for i in infos for k in i.params})
+        rows = [f"{'':14}" + "".join(f"{i.id[-8:]:>14}" for i in infos)]
+        rows += [f"{n[:14]:14}" + "".join(f"{str(i.params.get(n, '-'))[:13]:>14}" for i in infos) for n in names[:8]]
+        self.query_one("#script-params", Static).update("\n".join(rows) if names else "no parameters")
+
+    @on(Input.Changed, "#metric-filter")
+    def _filter(self) -> None:
+        self._list_metrics(self._keys)
+
+    @on(Input.Submitted, "#metric-filter")
+    def _filtered(self) -> None:
+        self.query_one("#metric-list", SelectionList).focus()
+
+    def action_filter(self) -> None:
+        self.query_one("#metric-filter", Input).focus()
+
+    def action_toggle_x(self) -> None:
+        self.x = "time" if self.x == "step" else "step"
+        self.redraw()
+
+    def action_smooth(self, step: int) -> None:
+        self.smoothing = max(0, min(len(SMOOTHING) - 1, self.smoothing + step))
+        self.redraw()
+
+    def action_close(self) -> None:
+        if self.focused is self.query_one("#metric-filter", Input):
+            self.query_one("#metric-list", SelectionList).focus()  # Escape leaves the filter first
+            return
+        self.dismiss(None)
