@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from . import presets, registry, runs, sweep
@@ -295,7 +296,29 @@ def cmd_report(store: Store, a: argparse.Namespace) -> int:
 def cmd_export(store: Store, a: argparse.Namespace) -> int:
     from .report import export
 
+    if a.format == "tensorboard":
+        from . import interchange
+
+        if not a.out:
+            raise UsageError("--format tensorboard writes files: give the folder with --out DIR")
+        out = interchange.export(store, a.run, Path(a.out))
+        print(f"TensorBoard files in {out}: tensorboard --logdir {out}", file=sys.stderr)
+        return 0
+    if a.out:
+        raise UsageError("--out is for --format tensorboard; csv and json go to standard output")
     sys.stdout.write(export(store, a.run, a.format))
+    return 0
+
+
+def cmd_import(store: Store, a: argparse.Namespace) -> int:
+    from . import interchange
+
+    ids = interchange.import_path(store, Path(a.path), a.experiment)
+    if a.json:
+        print(json.dumps({"run_ids": ids}))
+    else:
+        for run_id in ids:
+            print(run_id)
     return 0
 
 
@@ -395,9 +418,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="folder for report.md, PNG figures and CSV files")
     p.add_argument("--json", action="store_true", help="print one JSON object: the report's path")
 
-    p = sub.add_parser("export", parents=[common], help="print a run's full metric history")
+    p = sub.add_parser("export", parents=[common], help="print a run's full metric history, or write it as "
+                       "TensorBoard event files")
     p.add_argument("run")
-    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("--format", choices=("csv", "json", "tensorboard"), default="csv")
+    p.add_argument("--out", metavar="DIR", help="the folder for --format tensorboard")
+    p = sub.add_parser("import", parents=[common], help="bring TensorBoard event folders or a CSV file in as runs")
+    p.add_argument("path", help="a TensorBoard log folder (each folder with event files is a run) or a CSV file")
+    p.add_argument("--experiment", metavar="NAME", help="the runs' experiment name (default: imported)")
+    p.add_argument("--json", action="store_true", help="print one JSON object: the new run ids")
 
     p = sub.add_parser("completion", help="print the shell code that completes labdeck's commands, experiments, "
                        "parameters and run ids (bash, zsh, fish)")
@@ -479,7 +508,7 @@ def complete(**options: Any) -> None:
 COMMANDS = {"completion": cmd_completion, "run": cmd_run, "params": cmd_params, "runs": cmd_runs, "show": cmd_show,
             "watch": cmd_watch, "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "delete": cmd_delete,
             "predict": cmd_predict, "generate": cmd_generate, "sweep": cmd_sweep, "sweep-run": cmd_sweep_run,
-            "report": cmd_report, "export": cmd_export}
+            "report": cmd_report, "export": cmd_export, "import": cmd_import}
 
 
 def main(argv: list[str] | None = None) -> int:

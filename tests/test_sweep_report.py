@@ -158,3 +158,39 @@ def test_gpu_slots_pack_up_to_per_gpu_and_leave_cpu_and_numbered_trials_alone(mo
     slots.release({"a", "b", "c"})
     assert slots.take("e", "cuda") == "1"
     assert cli("sweep", "sequence", "--grid", "hidden=4,8", "--per-gpu", "0").returncode == 2
+
+
+def test_a_run_goes_out_as_tensorboard_files_and_comes_back_in(home, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ids = demo_store(home)
+    store = Store()
+    run = next(i for i in store.runs() if i.experiment == "language" and i.status == "finished")
+    out = tmp_path / "tb"
+    done = cli("export", run.id, "--format", "tensorboard", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    acc = EventAccumulator(str(out), size_guidance={"scalars": 0, "tensors": 0})
+    acc.Reload()
+    history = store.history(run.id)
+    logged = [(int(e), v) for e, v in zip(history["epoch"], history["val_ppl"]) if v == v]  # NaN: not logged
+    assert [(p.step, p.value) for p in acc.Scalars("val_ppl")] == [(e, pytest.approx(v, rel=1e-6))
+                                                                  for e, v in logged]
+    assert "sample/text_summary" in acc.Tags()["tensors"]  # the generated samples, as text
+    hparams = EventAccumulator(str(out)).Reload().PluginTagToContent("hparams")
+    assert hparams  # the parameters and final metrics, for TensorBoard's HPARAMS tab
+    # and back in, as a run of its own
+    done = cli("import", str(out), "--experiment", "from-tb", "--json")
+    assert done.returncode == 0, done.stderr
+    (new,) = json.loads(done.stdout)["run_ids"]
+    back = store.get(new, history=True)
+    assert back.experiment == "from-tb" and back.status == "finished"
+    assert [(int(e), v) for e, v in zip(back.history["epoch"], back.history["val_ppl"]) if v == v] == [
+        (e, pytest.approx(v, rel=1e-6)) for e, v in logged]
+    # a CSV file: its step column, its numeric columns
+    table = tmp_path / "log.csv"
+    table.write_text("step,loss,name\n0,1.5,a\n10,0.75,b\n")
+    (from_csv,) = json.loads(cli("import", str(table), "--json", check=True).stdout)["run_ids"]
+    assert store.get(from_csv, history=True).history == {"epoch": [0.0, 10.0], "loss": [1.5, 0.75]}
+    assert cli("import", str(tmp_path / "nothing")).returncode == 2
+    assert cli("export", run.id, "--format", "tensorboard").returncode == 2
+    assert ids
