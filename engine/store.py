@@ -551,6 +551,10 @@ class Store:
                     info["budget"]))])
         _private_dir(self.run_dir(run_id))
 
+    def set_params(self, run_id: str, params: dict[str, Any]) -> None:
+        """A script's run: its parameters, known only after it started (a trainer logs them late)."""
+        self._write("UPDATE runs SET params=? WHERE id=?", (json.dumps(params), run_id))
+
     def process_row(self, run_id: str) -> tuple:
         """The run's row as its process wrote it (no liveness applied): what a staging store forwards."""
         rows = self._read(f"SELECT {', '.join(self.PROCESS_FIELDS)} FROM runs WHERE id=?", (run_id,))

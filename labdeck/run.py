@@ -30,6 +30,7 @@ FLUSH_SECONDS = 0.2
 CONTROL_SECONDS = 0.25
 MAX_NAME = 200  # characters of a metric name
 MANY_METRICS = 1000  # a log call with more is kept, with a warning: the dashboard lists them all
+RESERVED = ("epoch", "train_seconds")  # the step and time axes of a run's history
 MAX_PENDING = 1_000_000  # records held while the store cannot be written, before the oldest are dropped
 
 
@@ -111,6 +112,10 @@ class Run:
     def _name(self, name: Any) -> str:
         text = str(name)
         clean = "".join(c if c.isprintable() else "_" for c in text).strip()[:MAX_NAME] or "_"
+        if clean in RESERVED:
+            self._warn_once(f"name:{text}", f"metric {text!r} is logged as {clean + '_'!r}: labdeck keeps "
+                                             f"{clean!r} for its own axis")
+            return clean + "_"
         if clean != text:
             shown = text if len(text) <= 60 else text[:60] + "…"
             self._warn_once(f"name:{text}", f"metric name {shown!r} is logged as its first {MAX_NAME} printable "
@@ -136,6 +141,17 @@ class Run:
         if key not in self._warned:
             self._warned.add(key)
             _warn(text)
+
+    def set_params(self, params: Mapping[str, Any]) -> None:
+        """Add parameters known only after ``init`` (a trainer's hyperparameters)."""
+        if self._store is None:
+            return
+        try:
+            with self._lock:
+                merged = {**self._store.get(self.id).params, **_plain(dict(params))}
+                self._store.set_params(self.id, merged)
+        except LabdeckError as exc:
+            self._warn_once("store", f"cannot write run {self.id} to the store: {exc}; training goes on")
 
     def should_stop(self) -> bool:
         """Whether the dashboard or ``labdeck stop`` asked this run to stop: end the loop, then ``finish()``."""

@@ -182,3 +182,18 @@ def test_the_plain_pytorch_example_logs_a_run_that_learns(home):
     history = Store().history(info.id)
     assert info.experiment == "sine-mlp" and info.status == "finished" and info.params["steps"] == 300
     assert history["val_loss"][-1] < history["val_loss"][0] / 2 and len(history["lr"]) == 16
+
+
+def test_the_lightning_example_logs_through_the_labdeck_logger(home):
+    from pathlib import Path
+
+    pytest.importorskip("lightning")
+    example = Path(__file__).resolve().parent.parent / "examples" / "lightning_module.py"
+    done = subprocess.run([sys.executable, str(example), "--epochs", "2"], capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (info,) = Store().runs()
+    history = Store().history(info.id)
+    assert info.experiment == "sine-lightning" and info.status == "finished"
+    assert info.params == {"hidden": 64, "lr": 0.003}  # save_hyperparameters reached the run
+    assert len(history["loss"]) >= 5 and "val_loss" in info.metrics and history["epoch_"][-1] == 1.0
