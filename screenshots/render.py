@@ -38,6 +38,12 @@ def train(home: Path) -> dict[str, str]:
         ended = runs.run_here(store, run_id)
         print(f"{name}: {ended.status} {ended.metrics}", file=sys.stderr)
         ids[name] = run_id
+    # a user's own loop, logged through labdeck.init
+    import subprocess
+
+    example = OUT.parent / "examples" / "plain_loop.py"
+    subprocess.run([sys.executable, str(example), "--steps", "1500", "--home", str(home)], check=True)
+    ids["script"] = next(i.id for i in store.runs() if i.experiment == "sine-mlp")
     return ids
 
 
@@ -83,8 +89,8 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
         # the three finished sequence runs, compared in the Runs tab
         app.set_focus(None)  # out of the prompt, or the tab's key would be typed into it
         await pilot.press(KEY["runs"])
-        await until(pilot, lambda: all(i in app.model.states and app.model.states[i].ended for i in ids.values()
-                                       if i in app.model.states))
+        await until(pilot, lambda: all(app.model.states[i].ended for c, i in ids.items()
+                                       if c != "script" and i in app.model.states))
         table = app.query_one("#runs-table")
         await until(pilot, lambda: all(ids[c] in {k.value for k in table.rows} for c in CELLS))
         for cell in CELLS:
@@ -93,6 +99,17 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
         await until(pilot, lambda: all(ids[c] in app.model.states and app.model.states[ids[c]].ended for c in CELLS))
         await pilot.pause(0.6)
         await save(pilot, "runs.svg")
+        # the script's run in its own view
+        for cell in CELLS:
+            table.move_cursor(row=table.get_row_index(ids[cell]))
+            await pilot.press("space")
+        table.move_cursor(row=table.get_row_index(ids["script"]))
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "ScriptRunView")
+        await pilot.press("down", "down", "space")  # lr too
+        await pilot.pause(1.0)
+        await save(pilot, "script-run.svg")
+        await pilot.press("escape")
         # a run on its tab: gradient reach of the marked RNN, LSTM and GRU overlaid
         await pilot.press(KEY["sequence"])
         app.query_one("#pane-sequence TabbedContent").active = "results-sequence"

@@ -6,6 +6,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from labdeck.engine import registry
 from labdeck.engine.events import (
     BatchMetrics,
     CheckpointSaved,
@@ -139,7 +140,8 @@ class RunState:
         last = self.history.last
         if last is not None:
             out.update(last.metrics)
-            out["lr"] = last.lr
+            if self.experiment in registry.names():  # a script's run logs its own lr, if any
+                out["lr"] = last.lr
         if self.ended:
             out.update(self.ended.metrics)
         return out

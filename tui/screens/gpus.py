@@ -49,9 +49,9 @@ class GpuView(ModalScreen[None]):
     def _show(self, found: list[gpus.Gpu]) -> None:
         table = self.query_one(DataTable)
         table.clear()
+        table.display = bool(found)
         if not found:
-            self.query_one("#gpu-title", Label).update(
-                "[b]GPUs[/]: none found (no NVIDIA driver, or neither NVML nor nvidia-smi answers)")
+            self.query_one("#gpu-title", Label).update("[b]GPUs[/]: none found here (NVML and nvidia-smi read none)")
             return
         on = gpus.runs_on(found, list(self.model.infos.values()))
         for g in found:
