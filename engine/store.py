@@ -520,7 +520,9 @@ class Store:
                           f"iif(ok, json_extract(payload, '$.step'), NULL){columns} FROM "
                           "(SELECT id, payload, json_valid(payload) AS ok FROM events "
                           "WHERE run_id=? AND kind='EpochMetrics' AND id<?) ORDER BY id",
-                          (*[f'$.metrics."{k}"' for k in keys], run_id, before))
+                          # an epoch's training time is a field of its event, not one of its metrics
+                          (*[f'$.metrics."{k}"' if k != "train_seconds" else "$.train_seconds" for k in keys],
+                           run_id, before))
         damaged = [row[0] for row in rows if not row[1] or row[2] is None]
         if damaged:
             rows = [row for row in rows if row[1] and row[2] is not None]

@@ -105,7 +105,7 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
             await pilot.press("space")
         table.move_cursor(row=table.get_row_index(ids["script"]))
         await pilot.press("enter")
-        await until(pilot, lambda: type(app.screen).__name__ == "ScriptRunView")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunMetricsView")
         await pilot.press("down", "down", "space")  # lr too
         await pilot.pause(1.0)
         await save(pilot, "script-run.svg")

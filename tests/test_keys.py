@@ -252,3 +252,31 @@ async def test_switching_tabs_for_hours_leaves_no_footer_keys_behind(home):
         alive = sum(isinstance(o, FooterKey) for o in gc.get_objects())
         shown = len(app.screen.query(FooterKey))
         assert alive <= 2 * shown, f"{alive} footer keys alive, {shown} on screen"
+
+
+async def test_shift_m_picks_any_metric_of_an_experiments_run_over_epochs_or_time(home):
+    from textual.widgets import SelectionList
+
+    from labdeck.tui.screens.run_metrics import RunMetricsView
+    from labdeck.tui.widgets.line_plot import LinePlot
+
+    demo_store(home)
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start(pilot)
+        await pilot.press(KEY["sequence"])
+        pane = app.query_one("#pane-sequence", ExperimentPane)
+        await until(pilot, lambda: pane.run_id and app.model.states.get(pane.run_id), what="a run followed")
+        await pilot.press("escape", "M")
+        view = await until(pilot, lambda: isinstance(app.screen, RunMetricsView) and app.screen, what="the view")
+        listing = view.query_one("#metric-list", SelectionList)
+        await until(pilot, lambda: listing.option_count, what="metrics listed")
+        keys = [listing.get_option_at_index(i).value for i in range(listing.option_count)]
+        assert "test_mse" in keys and "train_loss" in keys and "train_seconds" not in keys
+        plot = view.query_one("#script-plot", LinePlot)
+        await until(pilot, lambda: plot._lines, what="plotted")
+        await pilot.press("t")
+        await until(pilot, lambda: plot.xlabel == "seconds" and all(x == x for x in plot._lines[0].xs),
+                    what="the time axis, every epoch at its training time")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, RunMetricsView)

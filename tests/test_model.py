@@ -225,7 +225,9 @@ def test_a_long_history_replayed_as_columns_folds_to_what_its_events_do(tmp_path
         m = {"train_loss": math.nan if e == 300 else 1.0 / e, "test_loss": 2.0 / e}
         if e >= 400:
             m["acc"] = e / 2000
-        store.log_epoch(run_id, e, m, EpochMetrics(run_id, e, 0, m, 0.01, e * 0.1, e / 2000, e * 10))
+        # as the trainer does: the metrics table holds the epoch's training time too
+        store.log_epoch(run_id, e, {**m, "train_seconds": e * 0.1},
+                        EpochMetrics(run_id, e, 0, m, 0.01, e * 0.1, e / 2000, e * 10))
         if e % 50 == 0:
             store.emit(BatchMetrics(run_id, e, e * 10, 1.0 / e, 100.0, e / 2000))
 
@@ -246,7 +248,7 @@ def test_a_long_history_replayed_as_columns_folds_to_what_its_events_do(tmp_path
         folded[name] = model.states[run_id].history
     a, b = folded["replayed"], folded["whole"]
     assert list(a.epochs) == list(b.epochs) == list(range(1, 1201))
-    assert sorted(a.keys()) == sorted(b.keys()) == ["acc", "test_loss", "train_loss"]
+    assert sorted(a.keys()) == sorted(b.keys()) == ["acc", "test_loss", "train_loss", "train_seconds"]
     for key in b.keys():  # noqa: SIM118 (an EpochHistory, not a dict)
         assert a.series(key) == b.series(key)
     assert a.last == b.last and a.last.epoch == 1200

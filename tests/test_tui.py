@@ -402,7 +402,7 @@ def logging_script() -> subprocess.Popen:
 async def test_a_scripts_run_arrives_live_and_opens_in_its_own_view(home):
     from textual.widgets import SelectionList
 
-    from labdeck.tui.screens.script_run import ScriptRunView
+    from labdeck.tui.screens.run_metrics import RunMetricsView
     from labdeck.tui.widgets.line_plot import LinePlot
 
     script = logging_script()
@@ -418,7 +418,7 @@ async def test_a_scripts_run_arrives_live_and_opens_in_its_own_view(home):
             assert str(table.get_row(run_id)[2]) == "my-loop"
             table.focus()
             await pilot.press("enter")
-            view = await until(pilot, lambda: isinstance(app.screen, ScriptRunView) and app.screen, what="its view")
+            view = await until(pilot, lambda: isinstance(app.screen, RunMetricsView) and app.screen, what="its view")
             listing = view.query_one("#metric-list", SelectionList)
             await until(pilot, lambda: listing.option_count == 3, what="every metric listed")
             assert sorted(listing.selected) == ["grad_norm", "loss"]  # the first two, until the user picks
@@ -436,7 +436,7 @@ async def test_a_scripts_run_arrives_live_and_opens_in_its_own_view(home):
             assert "smoothing: 0.9" in str(view.query_one("#script-header", Static).render())
             assert "width" in str(view.query_one("#script-params", Static).render())
             await pilot.press("escape")
-            assert not isinstance(app.screen, ScriptRunView)
+            assert not isinstance(app.screen, RunMetricsView)
         Store(home).request(run_id, "stop")
         assert script.wait(timeout=30) == 0
         assert Store(home).get(run_id).status == "stopped"

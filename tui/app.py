@@ -84,7 +84,7 @@ class LabdeckApp(App):
     # Every screen's own stylesheet is read at start too: a screen whose CSS is new to the app restyles every widget
     # of the app when it is first shown (~300 ms for the help screen while a run trains).
     CSS_PATH = ["app.tcss", "screens/help.tcss", "screens/dialogs.tcss", "screens/sweep.tcss",
-                "screens/script_run.tcss"]
+                "screens/run_metrics.tcss"]
     TITLE = "labdeck"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
@@ -266,11 +266,11 @@ class LabdeckApp(App):
     def open_run(self, message: OpenRun) -> None:
         info = self.model.infos.get(message.run_id)
         if info is not None and info.experiment not in registry.names():  # a script's run: its own view
-            from .screens.script_run import ScriptRunView
+            from .screens.run_metrics import RunMetricsView
 
             if self.watcher:
                 self.watcher.subscribe(info.id)
-            self.push_screen(ScriptRunView(self.model, info.id))
+            self.push_screen(RunMetricsView(self.model, info.id))
             return
         pane = self._experiment_pane(info.experiment) if info is not None else None
         if pane is None:

@@ -42,6 +42,8 @@ class ExperimentPane(Horizontal):
         Binding("left_square_bracket", "view(-1)", "Prev view", key_display="[", show=False, id="view.prev"),
         Binding("i", "input", "Input", id="view.input", tooltip="Type into the results' field (predict, prompt)"),
         Binding("m", "mistakes", "Mistakes only", show=False, id="view.mistakes"),
+        Binding("M", "metrics", "Metrics", show=False, id="view.metrics",
+                tooltip="Any of the run's metrics: pick, smooth, over epochs or time"),
         Binding("P", "save_plot", "Save plot", show=False, id="view.save_plot",
                 tooltip="Save the loss plot on screen as a PNG file"),
         Binding("S", "save_preset", "Save preset", show=False, id="preset.save"),
@@ -284,6 +286,14 @@ class ExperimentPane(Horizontal):
         from .screens.dialogs import Pick
 
         self.app.push_screen(Pick("Load preset", sorted(known)), load)
+
+    def action_metrics(self) -> None:
+        from .screens.run_metrics import RunMetricsView
+
+        if self.run_id:
+            self.app.push_screen(RunMetricsView(self.model, self.run_id))
+        else:
+            self.notify("no run yet: start one with s", severity="warning")
 
     def action_save_plot(self) -> None:
         state = self.model.state(self.run_id)

@@ -6,6 +6,7 @@ tens of bytes an epoch, not by the ~2 KB a kept event with its dict of metrics c
 
 from __future__ import annotations
 
+import dataclasses
 from array import array
 from bisect import bisect_left, bisect_right
 from itertools import pairwise
@@ -34,7 +35,10 @@ class EpochHistory:
         return len(self.epochs)
 
     def add(self, m: EpochMetrics) -> None:
-        """An epoch's metrics, in order or not, new or sent again."""
+        """An epoch's metrics, in order or not, new or sent again (with its training time: the time axis)."""
+        event = m
+        if "train_seconds" not in m.metrics:
+            m = dataclasses.replace(m, metrics={**m.metrics, "train_seconds": m.train_seconds})
         i = bisect_left(self.epochs, m.epoch)
         if i < len(self.epochs) and self.epochs[i] == m.epoch:  # sent again: replace
             self._steps[i] = float(m.step)
@@ -50,7 +54,7 @@ class EpochHistory:
                 values = self._values[key] = array("d", [NAN]) * len(self.epochs)
                 values[i] = float(value)
         if self.last is None or m.epoch >= self.last.epoch:
-            self.last = m
+            self.last = event
         self._thin()
 
     def _thin(self) -> None:

@@ -1,5 +1,5 @@
-"""A run a script logged through ``labdeck.init``: pick its metrics, plot them over steps or time, smoothed, beside
-the runs marked in the Runs tab."""
+"""Any of a run's metrics, picked, plotted over steps (epochs) or time, smoothed, beside the runs marked in the Runs
+tab: the view of a run a script logged through ``labdeck.init``, and ``M`` on an experiment's tab."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ def smooth(ys: list[float], alpha: float) -> list[float]:
     return out
 
 
-class ScriptRunView(Screen[None]):
-    CSS_PATH = Path(__file__).with_name("script_run.tcss")
+class RunMetricsView(Screen[None]):
+    CSS_PATH = Path(__file__).with_name("run_metrics.tcss")
     BINDINGS = [
         Binding("escape,q", "close", "Close", id="script.close"),
         Binding("slash", "filter", "Filter metrics", key_display="/", id="script.filter"),
