@@ -171,29 +171,26 @@ def test_a_store_that_cannot_be_written_is_one_warning_training_goes_on_and_noth
     assert len(caught) == 1 and "training goes on without it" in str(caught[0].message)
 
 
-def test_the_plain_pytorch_example_logs_a_run_that_learns(home):
+def run_example(name: str, *args: str):
+    """Run examples/NAME as a user would; the one run it logged, and its history."""
     from pathlib import Path
 
-    example = Path(__file__).resolve().parent.parent / "examples" / "plain_loop.py"
-    done = subprocess.run([sys.executable, str(example), "--steps", "300"], capture_output=True, text=True,
-                          timeout=120)
+    example = Path(__file__).resolve().parent.parent / "examples" / name
+    done = subprocess.run([sys.executable, str(example), *args], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     (info,) = Store().runs()
-    history = Store().history(info.id)
+    return info, Store().history(info.id)
+
+
+def test_the_plain_pytorch_example_logs_a_run_that_learns(home):
+    info, history = run_example("plain_loop.py", "--steps", "300")
     assert info.experiment == "sine-mlp" and info.status == "finished" and info.params["steps"] == 300
     assert history["val_loss"][-1] < history["val_loss"][0] / 2 and len(history["lr"]) == 16
 
 
 def test_the_lightning_example_logs_through_the_labdeck_logger(home):
-    from pathlib import Path
-
     pytest.importorskip("lightning")
-    example = Path(__file__).resolve().parent.parent / "examples" / "lightning_module.py"
-    done = subprocess.run([sys.executable, str(example), "--epochs", "2"], capture_output=True, text=True,
-                          timeout=180)
-    assert done.returncode == 0, done.stderr[-2000:]
-    (info,) = Store().runs()
-    history = Store().history(info.id)
+    info, history = run_example("lightning_module.py", "--epochs", "2")
     assert info.experiment == "sine-lightning" and info.status == "finished"
     assert info.params == {"hidden": 64, "lr": 0.003}  # save_hyperparameters reached the run
     assert len(history["loss"]) >= 5 and "val_loss" in info.metrics and history["epoch_"][-1] == 1.0
