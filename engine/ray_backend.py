@@ -103,8 +103,10 @@ def _record(store: Store, run_id: str, pruned: bool, error: str | None) -> RunIn
         epochs = len(history.get("train_loss", [])) or info.epochs
         last = {k: v[-1] for k, v in history.items() if k not in NOT_METRICS and v and v[-1] is not None
                 and math.isfinite(v[-1])}
+        # at its last epoch, Tune ends the trial (ASHA's max_t) before the run's own end is forwarded: not early
+        complete = not info.budget and epochs >= info.params.get("epochs", math.inf)
         store.finish(run_id, "finished", last, info.train_seconds, epochs,
-                     f"stopped early by ASHA after {epochs} epochs")
+                     "" if complete else f"stopped early by ASHA after {epochs} epochs")
     elif info.status in (*ACTIVE, "interrupted"):
         store.finish(run_id, "failed", info.metrics, info.train_seconds, info.epochs,
                      f"the Ray trial ended: {error or 'without the run recording its end'}")
