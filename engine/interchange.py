@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import LabdeckError, ParamError
+from .errors import DataError, ParamError
 from .events import EpochMetrics, LogLine, RunEnded, RunStarted, to_record
 from .store import Store
 
@@ -70,14 +70,14 @@ def _csv_rows(path: Path) -> dict[int, dict[str, float]]:
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
         rows = list(csv.DictReader(f))
     if not rows or not rows[0]:
-        raise LabdeckError(f"{path}: no header and rows to import")
+        raise DataError(f"{path}: no header and rows to import")
     step_key = next((c for c in rows[0] if c and c.strip().lower() in STEP_COLUMNS), None)
     by_step: dict[int, dict[str, float]] = {}
     for i, row in enumerate(rows):
         try:
             step = int(float(row[step_key])) if step_key else i
         except (TypeError, ValueError):
-            raise LabdeckError(f"{path}, row {i + 2}: {step_key} is {row[step_key]!r}, not a number") from None
+            raise DataError(f"{path}, row {i + 2}: {step_key} is {row[step_key]!r}, not a number") from None
         values = {}
         for key, text in row.items():
             if key and key != step_key:

@@ -192,5 +192,8 @@ def test_a_run_goes_out_as_tensorboard_files_and_comes_back_in(home, tmp_path):
     (from_csv,) = json.loads(cli("import", str(table), "--json", check=True).stdout)["run_ids"]
     assert store.get(from_csv, history=True).history == {"epoch": [0.0, 10.0], "loss": [1.5, 0.75]}
     assert cli("import", str(tmp_path / "nothing")).returncode == 2
+    table.write_text("step,loss\nfirst,1.0\n")
+    bad = cli("import", str(table))
+    assert bad.returncode == 2 and bad.stderr.strip() == f"labdeck: {table}, row 2: step is 'first', not a number"
     assert cli("export", run.id, "--format", "tensorboard").returncode == 2
     assert ids
