@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ from .errors import ParamError, one_line
 from .store import ACTIVE, HOST, RunInfo, Store
 
 NOT_METRICS = ("epoch", "lr", "train_seconds")  # per-epoch bookkeeping in the history, not results
+SETTLE_SECONDS = 120.0  # how long a trial's run may take for its final evaluation
 INSTALL = "ray needs Ray Tune, an optional extra: pip install 'labdeck[ray]'"
 
 
@@ -82,6 +84,15 @@ def train_trial(config: dict[str, Any]) -> None:
             staging.request(run_id, control)
         # each epoch reaches the sweep's store before Tune (and ASHA) hears of it
         for epoch in forwarder.forward(ended=exited):
+            if epoch["epochs"] and epoch["epoch"] >= epoch["epochs"] and not exited:
+                # the last one: Tune may end the trial once it hears of it, so the run's final evaluation and end
+                # go to the store first
+                try:
+                    proc.wait(timeout=SETTLE_SECONDS)
+                except subprocess.TimeoutExpired:
+                    pass
+                exited = proc.poll() is not None
+                forwarder.forward(ended=exited)
             metrics = {k: v for k, v in epoch["metrics"].items() if isinstance(v, (int, float)) and math.isfinite(v)}
             tune.report({**metrics, "epoch": epoch["epoch"], "train_seconds": epoch["train_seconds"]})
         if exited:

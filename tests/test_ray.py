@@ -47,6 +47,9 @@ def test_ray_sweep_with_asha_lands_in_the_store(home):
     assert any(i.params["hidden"] in (1, 2) for i in early)
     best = min(infos.values(), key=lambda i: i.metrics["test_mse"])
     assert result["best"] == best.id
+    # a trial that ran all its epochs forwarded its final evaluation before Tune ended it
+    complete = [i for i in infos.values() if i.epochs == 12]
+    assert complete and all(i.message == "" and "forecast_rmse" in i.metrics for i in complete)
     # the dashboard and reports read these trials like local ones: their epochs are in the store
     assert len(Store().history(best.id)["test_mse"]) == best.epochs
 
