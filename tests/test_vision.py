@@ -174,3 +174,45 @@ def test_cli_refuses_a_bad_dataset_with_exit_2(home, tmp_path):
     assert proc.returncode == 2 and "does not exist" in proc.stderr and proc.stderr.count("\n") == 1
     proc = cli("run", "vision", "--set", "dataset=imagenet")
     assert proc.returncode == 2 and "dataset:" in proc.stderr
+
+
+def test_cifar100_loads_through_torchvision_and_reports_top1_and_top5(home, monkeypatch, tmp_path):
+    """The real cifar100 path, on a small file in CIFAR-100's own format that the test writes (torchvision checks
+    each file against its official checksum: the test gives it these files' checksums)."""
+    import hashlib
+    import os
+    import pickle
+
+    import torchvision
+
+    data = Path(os.environ["LABDECK_DATA"]) / "cifar100" / "cifar-100-python"
+    data.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    classes = [f"class{i:02d}" for i in range(100)]
+
+    def part(n: int) -> dict:
+        labels = rng.integers(0, 100, n)
+        images = np.zeros((n, 3, 32, 32), np.uint8)
+        for i, label in enumerate(labels):  # a class is a colour and a band: learnable in one epoch
+            images[i, label % 3, (label // 3) % 32] = 255
+            images[i] += rng.integers(0, 40, (3, 32, 32), dtype=np.uint8)
+        return {"data": images.reshape(n, -1), "fine_labels": labels.tolist(),
+                "coarse_labels": (labels // 5).tolist()}
+
+    files = {"train": part(2000), "test": part(400), "meta": {"fine_label_names": classes}}
+    sums = {}
+    for name, content in files.items():
+        (data / name).write_bytes(pickle.dumps(content))
+        sums[name] = hashlib.md5((data / name).read_bytes()).hexdigest()
+    cls = torchvision.datasets.CIFAR100
+    monkeypatch.setattr(cls, "train_list", [["train", sums["train"]]])
+    monkeypatch.setattr(cls, "test_list", [["test", sums["test"]]])
+    monkeypatch.setattr(cls, "meta", {**cls.meta, "md5": sums["meta"]})
+    run_id, ended, seen = train(Store(home), dataset="cifar100", width="16", epochs="2", batch_size="64", lr="0.05")
+    assert ended.status == "finished", ended.message
+    summary = next(e for e in seen if isinstance(e, DataSummary))
+    assert summary.sizes == {"classes": 100, "train_images": 2000, "test_images": 400}
+    top1, top5 = ended.metrics["test_accuracy"], ended.metrics["test_top5"]
+    assert 0.0 <= top1 <= top5 <= 1.0
+    evaluation = next(e for e in seen if isinstance(e, Evaluation))
+    assert evaluation.tables["classes"] == classes and len(evaluation.tables["confusion"]) == 100
