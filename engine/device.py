@@ -19,6 +19,7 @@ from . import accelerators
 from .errors import LabdeckError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PROBE_SLOW = 1.0  # seconds: a model whose step takes longer is measured once, and bf16 or one thread not tried
 DEFAULT_THREADS = torch.get_num_threads()  # torch's choice at start: the physical cores it may use
 
 
@@ -168,6 +169,8 @@ def choose_threads(key: str, probe: Callable[[], float]) -> tuple[int, str]:
         for n in (1, cores):
             torch.set_num_threads(n)
             times[n] = probe()
+            if times[n] > PROBE_SLOW:  # a big model: all cores, without a minute spent on one
+                return {"threads": cores, "why": f"a step takes {times[n]:.1f} s on {n}: all {cores} threads"}
         best = cores if times[cores] < 0.8 * times[1] else 1
         return {"threads": best, "why": f"{times[1] * 1e3:.1f} ms/step on 1 thread, "
                                         f"{times[cores] * 1e3:.1f} on {cores}"}
@@ -199,6 +202,8 @@ def choose_precision(device: torch.device, requested: str, key: str,
         return Plan(device, "fp32", "")
     def measure() -> dict:
         fp32 = probe("fp32")
+        if fp32 > PROBE_SLOW:  # a big model: measuring bf16 too would hold the run up for minutes
+            return {"precision": "fp32", "why": f"a step takes {fp32:.1f} s: fp32, bf16 not measured"}
         try:
             bf16 = probe("bf16")
         except RuntimeError as exc:  # e.g. oneDNN has no bf16 kernel for this layer on this CPU
@@ -226,8 +231,11 @@ def time_steps(model: torch.nn.Module, step: Callable[[], torch.Tensor], device:
             loss.backward()
             if device.type == "cuda":
                 torch.cuda.synchronize()
+            took = time.perf_counter() - t0
+            if not i and took > PROBE_SLOW:
+                return took  # one step of a big model says enough; repeating it would hold the run up
             if i:
-                times.append(time.perf_counter() - t0)
+                times.append(took)
     finally:
         model.load_state_dict(saved)
         model.zero_grad(set_to_none=True)

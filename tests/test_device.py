@@ -191,3 +191,21 @@ def test_gpus_are_read_through_nvml_and_else_through_nvidia_smi(monkeypatch, tmp
     assert [(g.index, g.util, g.used_mb, g.pids) for g in found] == [(0, 7.0, 300.0, ()), (2, 99.0, 15000.0, ())]
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     assert gpus.read() == []
+
+
+def test_a_big_model_is_measured_once_not_for_minutes(home, monkeypatch):
+    monkeypatch.setattr(device, "DEFAULT_THREADS", 2)
+    before = torch.get_num_threads()
+    calls = []
+
+    def slow(precision: str = "fp32") -> float:
+        calls.append(precision)
+        return 5.0
+
+    try:
+        assert device.choose_threads("big", slow) == (2, "measured: a step takes 5.0 s on 1: all 2 threads")
+        plan = device.choose_precision(torch.device("cpu"), "auto", "big", probe=slow)
+        assert plan.precision == "fp32" and "bf16 not measured" in plan.reason
+        assert calls == ["fp32", "fp32"]  # one probe each, no bf16
+    finally:
+        torch.set_num_threads(before)
