@@ -29,6 +29,7 @@ class Plan:
     precision: str  # fp32 | bf16 | fp16
     reason: str = ""
     threads: int = 0  # CPU intra-op threads (0: torch's default)
+    step_seconds: float = 0.0  # a training step's measured time in this precision, where it was measured
 
     @property
     def dtype(self) -> torch.dtype | None:
@@ -209,11 +210,13 @@ def choose_precision(device: torch.device, requested: str, key: str,
         except RuntimeError as exc:  # e.g. oneDNN has no bf16 kernel for this layer on this CPU
             return {"precision": "fp32", "why": f"bf16 unsupported here ({str(exc).splitlines()[0][:80]})"}
         precision = "bf16" if bf16 < 0.9 * fp32 else "fp32"  # demand a clear win: bf16 costs accuracy
-        return {"precision": precision, "why": f"bf16 step {bf16 * 1e3:.1f} ms vs fp32 {fp32 * 1e3:.1f} ms"}
+        return {"precision": precision, "why": f"bf16 step {bf16 * 1e3:.1f} ms vs fp32 {fp32 * 1e3:.1f} ms",
+                "step_seconds": bf16 if precision == "bf16" else fp32}
 
     decision, cached = _cached(f"{key}|{cpu_key()}|torch {torch.__version__}", measure,
                                lambda d: d.get("precision") in ("fp32", "bf16"))
-    return Plan(device, decision["precision"], ("measured earlier: " if cached else "measured: ") + decision["why"])
+    return Plan(device, decision["precision"], ("measured earlier: " if cached else "measured: ") + decision["why"],
+                step_seconds=float(decision.get("step_seconds", 0.0)))
 
 
 def time_steps(model: torch.nn.Module, step: Callable[[], torch.Tensor], device: torch.device,

@@ -58,6 +58,7 @@ class Context:
     log: Callable[[str], None] = print
     # (stage, done, total) of slow data preparation: downloads, decoding
     progress: Callable[[str, float, float], None] = lambda stage, done, total: None
+    budget: float | None = None  # seconds of training, when the run has a budget instead of a number of epochs
 
 
 class Task:
@@ -92,6 +93,12 @@ class Task:
 
     def lr_multiplier(self, progress: float) -> float:
         return warmup_cosine(progress, self.warmup)
+
+    def after_step(self, step: int, progress: float) -> None:
+        """Called after each optimizer step (weight averaging and the like)."""
+
+    def end_training(self) -> None:
+        """Called once when training has run to its end (not after a stop), before the final report."""
 
     def probe_step(self) -> torch.Tensor:
         """One representative loss for timing precisions (forward only; the caller runs backward)."""

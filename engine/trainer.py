@@ -217,7 +217,8 @@ class Trainer:
         unused_gpu = cuda_problem() if device.type == "cpu" and p["device"] == "auto" else None
         if unused_gpu:  # said on the device line, in the CLI and the dashboard: not a silent CPU run
             self.log(f"GPU unused: {unused_gpu}")
-        ctx = Context(self.run_id, Plan(device, "fp32"), self.run_dir, data_dir(), self.log, self.progress)
+        ctx = Context(self.run_id, Plan(device, "fp32"), self.run_dir, data_dir(), self.log, self.progress,
+                      self.budget)
         self.emit(Phase(self.run_id, "loading data"))
         task = self.experiment.build(p, ctx)
         task.model.to(device)
@@ -302,6 +303,7 @@ class Trainer:
                     torch.nn.utils.clip_grad_norm_(task.model.parameters(), task.clip)
                 scaler.step(task.optimizer)
                 scaler.update()
+                task.after_step(state["step"] + 1, progress())
                 detached = loss.detach().float() * n
                 loss_sum += detached
                 log_loss += detached
@@ -344,6 +346,8 @@ class Trainer:
             faults.point("epoch-logged")
             save(epoch)
 
+        if not stopped:
+            task.end_training()
         task.model.eval()
         self.emit(Phase(self.run_id, "final evaluation"))
         final, events = task.report(self.run_id)

@@ -11,11 +11,16 @@ import pytest
 import torch
 
 from labdeck.engine import runs
+from labdeck.engine.averaging import Lookahead
+from labdeck.engine.device import Plan
 from labdeck.engine.errors import DataError
 from labdeck.engine.events import DataSummary, EpochMetrics, Evaluation, Progress
+from labdeck.engine.experiment import Context
 from labdeck.engine.experiments.vision import data as D
-from labdeck.engine.experiments.vision.experiment import augment
+from labdeck.engine.experiments.vision import recipe
+from labdeck.engine.experiments.vision.experiment import VisionTask, augment, tta_logits
 from labdeck.engine.experiments.vision.shapes import SHAPES, generate
+from labdeck.engine.experiments.vision.spec import SPEC
 from labdeck.engine.store import Store
 
 from .conftest import cli, set_args
@@ -136,15 +141,60 @@ def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
 
 
 def test_augment_flips_and_shifts_without_changing_shape():
-    g = torch.Generator().manual_seed(0)
     x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
-    out = augment(x, flip=True, translate=2, g=g)
+    shifts = torch.tensor([[0, 2], [4, 2]])  # rows 0 and 2, columns 4 and 2 of a 2-px reflect-padded copy
+    out = augment(x, torch.tensor([True, False]), shifts, translate=2)
     assert out.shape == x.shape
-    same = augment(x, flip=False, translate=0, g=g)
-    assert torch.equal(same, x)
-    flipped_or_not = [torch.equal(augment(x[:1], True, 0, torch.Generator().manual_seed(s)), x[:1].flip(3))
-                      for s in range(20)]
-    assert any(flipped_or_not) and not all(flipped_or_not)
+    assert torch.equal(out[1], x[1])  # offset (2, 2) of a 2-px padding: unshifted
+    padded = torch.nn.functional.pad(x[:1].flip(3), (2, 2, 2, 2), mode="reflect")
+    assert torch.equal(out[0], padded[0, :, 0:8, 4:12])
+    assert torch.equal(augment(x, None, None, translate=0), x)
+    flipped = augment(x, torch.tensor([True, False]), None, 0)
+    assert torch.equal(flipped[0], x[0].flip(2)) and torch.equal(flipped[1], x[1])
+
+
+def test_each_image_is_mirrored_every_other_epoch(tmp_path):
+    ctx = Context("r", Plan(torch.device("cpu"), "fp32"), tmp_path, tmp_path)
+    task = VisionTask(SPEC.params.resolve({"dataset": "shapes", "shapes_count": 200, "translate": 0,
+                                           "batch_size": 1000}), ctx)
+    seen = [task.batches(epoch) for epoch in (1, 2, 3)]
+    (x1, _), (x2, _), (x3, _) = (next(b) for b in seen)
+    order = [torch.randperm(len(task.x_train), generator=torch.Generator().manual_seed(task.p["seed"] * 100_003 + e))
+             for e in (1, 2, 3)]
+    by_image = [x[o.argsort()] for x, o in zip((x1, x2, x3), order)]
+    assert torch.equal(by_image[0], by_image[2])  # the same view every two epochs
+    assert all(torch.equal(a, b.flip(2)) for a, b in zip(by_image[0], by_image[1]))
+    assert 0.3 < task.flips.float().mean() < 0.7  # half the images start mirrored
+
+
+def test_tta_averages_the_views_the_net_was_trained_on():
+    seen = []
+
+    def model(x):
+        seen.append(x.clone())
+        return x.mean(dim=(1, 2, 3)).view(-1, 1)
+
+    x = torch.rand(2, 3, 8, 8)
+    assert torch.equal(tta_logits(model, x, "none"), model(x))
+    seen.clear()
+    tta_logits(model, x, "flip+shift")
+    assert len(seen) == 6 and torch.equal(seen[1], x.flip(3))
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+    assert torch.equal(seen[2], padded[:, :, :8, :8]) and torch.equal(seen[4], padded[:, :, 2:, 2:])
+
+
+def test_lookahead_ends_on_the_average_of_the_weights():
+    net = torch.nn.Linear(2, 1, bias=False)
+    torch.nn.init.zeros_(net.weight)
+    avg = Lookahead(net, every=1, decay=0.5)
+    for step in range(1, 4):
+        with torch.no_grad():
+            net.weight.add_(1.0)
+        avg.step(net, step, progress=1.0)  # decay 0.5: halfway from the average to the new weights
+    assert torch.allclose(net.weight, torch.full((1, 2), 1.5))  # 0.5, then 1.0, then 1.5
+    restored = Lookahead(torch.nn.Linear(2, 1, bias=False))
+    restored.load(avg.state())
+    assert torch.equal(restored.average["weight"], avg.average["weight"])
 
 
 @pytest.mark.slow
@@ -216,3 +266,40 @@ def test_cifar100_loads_through_torchvision_and_reports_top1_and_top5(home, monk
     assert 0.0 <= top1 <= top5 <= 1.0
     evaluation = next(e for e in seen if isinstance(e, Evaluation))
     assert evaluation.tables["classes"] == classes and len(evaluation.tables["confusion"]) == 100
+
+
+def _pick(tmp_path, budget, device="cpu", **params):
+    p = SPEC.params.resolve(params)
+    rates = {16: 3300, 24: 2100, 32: 1450, 48: 830, 64: 510, 96: 20_000, 128: 12_000, 192: 6000}
+    asked = []
+
+    def rate(width, batch_size):
+        asked.append(width)
+        return rates[width]
+
+    recipe.pick(p, torch.device(device), budget, 50_000, tmp_path, rate, lambda line: None)
+    return p, asked
+
+
+def test_auto_width_is_the_widest_that_trains_enough_epochs_in_the_budget(tmp_path):
+    assert _pick(tmp_path / "a", 60)[0]["width"] == 16  # 4 epochs at width 16: still the narrowest
+    p, asked = _pick(tmp_path / "b", 300)
+    assert p["width"] == 32 and asked == [16, 24, 32, 48]  # 8.7 epochs at 32; 48 would get 5: not measured further
+    assert _pick(tmp_path / "c", 600)[0]["width"] == 48
+    p, asked = _pick(tmp_path / "d", None)
+    assert p["width"] == 16 and asked == []  # no budget: the CPU's width, nothing measured
+    assert _pick(tmp_path / "e", 300, width=24)[0]["width"] == 24  # a width the user set is kept
+
+
+def test_auto_recipe_on_a_gpu_takes_airbench_batch_and_scales_the_lr(tmp_path):
+    p, _ = _pick(tmp_path / "a", None, device="cuda")
+    assert (p["width"], p["batch_size"], p["lr"]) == (64, 1024, pytest.approx(1.5))
+    p, _ = _pick(tmp_path / "b", 60, device="cuda")
+    assert p["width"] == 128  # 14 epochs in a minute at width 128
+
+
+def test_a_resumed_run_builds_the_net_it_picked_before(tmp_path):
+    p, _ = _pick(tmp_path, 300)
+    again = SPEC.params.resolve({})
+    recipe.pick(again, torch.device("cpu"), 300, 50_000, tmp_path, lambda w, b: 1e9, lambda line: None)
+    assert again["width"] == p["width"] == 32  # the saved pick, not a new measurement (1e9 img/s would pick 64)

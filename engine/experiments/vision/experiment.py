@@ -15,10 +15,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...averaging import Lookahead
 from ...errors import DataError, ParamError
 from ...events import Evaluation, Event
 from ...experiment import Context, Experiment, Task, shuffled_batches
 from . import data as D
+from . import recipe
 from .model import FastNet, build
 from .spec import SPEC
 
@@ -26,19 +28,19 @@ EVAL_BATCH = 1000
 GRID_IMAGES = 60  # test images shown with their predictions
 
 
-def augment(x: torch.Tensor, flip: bool, translate: int, g: torch.Generator) -> torch.Tensor:
-    """Random flips and shifts (reflect-padded) of a float batch, on tensors (no per-image Python)."""
+def augment(x: torch.Tensor, flips: torch.Tensor | None, shifts: torch.Tensor | None, translate: int
+            ) -> torch.Tensor:
+    """Flips (where ``flips`` is true) and shifts (``shifts``: 2,N offsets in 0..2*translate of a reflect-padded
+    copy) of a float batch, on tensors: no per-image Python, and nothing copied from the host per batch (a copy from
+    pageable memory waits for the GPU, which would stall it once a step)."""
     n = len(x)
-    if flip:
-        mask = torch.rand(n, generator=g) < 0.5
-        x = torch.where(mask.view(-1, 1, 1, 1).to(x.device), x.flip(3), x)
-    if translate:
+    if flips is not None:
+        x = torch.where(flips.view(-1, 1, 1, 1), x.flip(3), x)
+    if shifts is not None and translate:
         t, (h, w) = translate, x.shape[2:]
         padded = nn.functional.pad(x, (t, t, t, t), mode="reflect")
-        dy = torch.randint(0, 2 * t + 1, (n,), generator=g).to(x.device)
-        dx = torch.randint(0, 2 * t + 1, (n,), generator=g).to(x.device)
-        rows = (dy.view(-1, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1)
-        cols = (dx.view(-1, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w)
+        rows = (shifts[0].view(-1, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1)
+        cols = (shifts[1].view(-1, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w)
         x = padded[torch.arange(n, device=x.device).view(n, 1, 1, 1), torch.arange(x.shape[1], device=x.device)
                    .view(1, -1, 1, 1), rows, cols]
     return x
@@ -49,6 +51,23 @@ def triangle(progress: float, start: float = 0.2, peak: float = 0.23, end: float
     if progress < peak:
         return start + (1 - start) * progress / peak
     return 1 + (end - 1) * (progress - peak) / (1 - peak)
+
+
+def tta_logits(model: nn.Module, x: torch.Tensor, tta: str) -> torch.Tensor:
+    """Logits of a scaled batch; with test-time augmentation, the mean over the views the net was trained on:
+    the mirror image ("flip"), and also both images shifted by one pixel up-left and down-right ("flip+shift")."""
+    def mirrored(v: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (model(v).float() + model(v.flip(3)).float())
+
+    if tta == "none":
+        return model(x).float()
+    logits = mirrored(x)
+    if tta == "flip":
+        return logits
+    h, w = x.shape[2:]
+    padded = nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+    shifted = 0.5 * (mirrored(padded[:, :, :h, :w]) + mirrored(padded[:, :, 2:, 2:]))
+    return 0.5 * (logits + shifted)
 
 
 class VisionTask(Task):
@@ -66,15 +85,39 @@ class VisionTask(Task):
         self._mean = torch.tensor(self.mean, device=self.device).view(1, 3, 1, 1) * 255
         self._std = torch.tensor(self.std, device=self.device).view(1, 3, 1, 1) * 255
         # -- model -------------------------------------------------------------------------
+        recipe.pick(p, self.device, ctx.budget, len(self.y_train), ctx.run_dir, self._speed, ctx.log)
         self.model = build(p["model"], len(d.classes), p["width"], p["depth"])
         if isinstance(self.model, FastNet):
             g = torch.Generator().manual_seed(p["seed"])
             sample = torch.randperm(len(self.x_train), generator=g)[:5000].to(self.device)  # files come sorted by class
             self.model.init_whitening(self.scale(self.x_train[sample]))
         self.model = self.model.to(memory_format=torch.channels_last)
+        # airbench's alternating flips: a fixed random half of the images is mirrored in odd epochs, the other half
+        # in even ones, so that every image is seen both ways every two epochs (more diverse than coin flips)
+        g = torch.Generator().manual_seed(p["seed"] + 1)
+        self.flips = (torch.rand(len(self.x_train), generator=g) < 0.5).to(self.device) if p["flip"] else None
+        fast = isinstance(self.model, FastNet)
+        self.lookahead = Lookahead(self.model) if fast and p["lookahead"] else None
         self.optimizer = self._optimizer()
         self.criterion = nn.CrossEntropyLoss(label_smoothing=p["label_smoothing"])
         self.clip, self.warmup = p["clip"], p["warmup"]
+
+    def _speed(self, width: int, batch_size: int) -> float:
+        """Training images per second of the fast net at ``width`` on this device, in the precision a run picks."""
+        from ...device import choose_precision, time_steps
+
+        p = {**self.p, "width": width, "batch_size": batch_size}
+        model = FastNet(len(self.data.classes), width, p["depth"]).to(self.device, memory_format=torch.channels_last)
+        size = self.data.size
+        x = torch.randn(batch_size, 3, size, size, device=self.device).contiguous(memory_format=torch.channels_last)
+        y = torch.randint(0, len(self.data.classes), (batch_size,), device=self.device)
+
+        def step() -> torch.Tensor:
+            return nn.functional.cross_entropy(model(x).float(), y)
+
+        plan = choose_precision(self.device, p["precision"], Vision().model_key(p),
+                                probe=lambda precision: time_steps(model, step, self.device, precision))
+        return batch_size / (plan.step_seconds or time_steps(model, step, self.device, plan.precision))
 
     def _optimizer(self) -> torch.optim.Optimizer:
         p, lr, wd = self.p, self.p["lr"], self.p["weight_decay"]
@@ -115,8 +158,12 @@ class VisionTask(Task):
 
     def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         g = torch.Generator().manual_seed(self.p["seed"] * 100_003 + epoch + 50_000)  # augmentation: also resumable
+        t = self.p["translate"]
+        # each image's shift this epoch, drawn for the whole epoch at once: one host-to-device copy an epoch
+        shifts = torch.randint(0, 2 * t + 1, (2, len(self.x_train)), generator=g).to(self.device) if t else None
         for idx in shuffled_batches(len(self.x_train), self.p["batch_size"], self.p["seed"], epoch, self.device):
-            x = augment(self.scale(self.x_train[idx]), self.p["flip"], self.p["translate"], g)
+            flips = None if self.flips is None else self.flips[idx] ^ bool(epoch % 2)
+            x = augment(self.scale(self.x_train[idx]), flips, None if shifts is None else shifts[:, idx], t)
             yield x.contiguous(memory_format=torch.channels_last), self.y_train[idx]
 
     def loss(self, batch) -> tuple[torch.Tensor, int]:
@@ -128,16 +175,18 @@ class VisionTask(Task):
             return triangle(progress)
         return super().lr_multiplier(progress)
 
+    def after_step(self, step: int, progress: float) -> None:
+        if self.lookahead is not None:
+            self.lookahead.step(self.model, step, progress)
+
+    def end_training(self) -> None:
+        if self.lookahead is not None:
+            self.lookahead.finish(self.model)
+
     # -- evaluate ------------------------------------------------------------------------------
-    def logits(self, x: torch.Tensor, tta: bool = False) -> torch.Tensor:
-        out = []
-        for i in range(0, len(x), EVAL_BATCH):
-            xb = self.scale(x[i: i + EVAL_BATCH])
-            logits = self.model(xb).float()
-            if tta:  # average with the mirror image: the net saw both while training
-                logits = 0.5 * (logits + self.model(xb.flip(3)).float())
-            out.append(logits)
-        return torch.cat(out)
+    def logits(self, x: torch.Tensor, tta: str = "none") -> torch.Tensor:
+        return torch.cat([tta_logits(self.model, self.scale(x[i: i + EVAL_BATCH]), tta)
+                          for i in range(0, len(x), EVAL_BATCH)])
 
     def _scores(self, logits: torch.Tensor) -> dict[str, float]:
         y = self.y_test
@@ -155,7 +204,7 @@ class VisionTask(Task):
         from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
         with torch.no_grad(), self.ctx.plan.autocast():
-            logits = self.logits(self.x_test, tta=self.p["flip"])
+            logits = self.logits(self.x_test, tta=self.p["tta"])
         metrics = self._scores(logits)
         probs = logits.softmax(1)
         pred, true = logits.argmax(1).cpu().numpy(), self.y_test.cpu().numpy()
@@ -170,12 +219,19 @@ class VisionTask(Task):
         tables = {"classes": self.data.classes, "confusion": confusion.tolist(),
                   "per_class": {"precision": precision.round(4).tolist(), "recall": recall.round(4).tolist(),
                                 "f1": f1.round(4).tolist(), "support": support.tolist()},
-                  "grid": grid, "tta": bool(self.p["flip"])}
+                  "grid": grid, "tta": self.p["tta"]}
         return metrics, [Evaluation(run_id, metrics, tables)]
 
     # -- checkpoint state ------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {"classes": self.data.classes, "mean": self.mean, "std": self.std, "size": self.data.size}
+        out = {"classes": self.data.classes, "mean": self.mean, "std": self.std, "size": self.data.size}
+        if self.lookahead is not None:
+            out["lookahead"] = self.lookahead.state()
+        return out
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if self.lookahead is not None and "lookahead" in state:
+            self.lookahead.load(state["lookahead"])
 
 
 class Vision(Experiment):
@@ -216,10 +272,7 @@ def predict(checkpoint: dict[str, Any], paths: list[str], k: int = 5) -> list[di
             raise DataError(f"{path} is not a readable image ({type(exc).__name__})") from None
     x = (torch.stack(images).float() - mean) / std
     with torch.no_grad():
-        logits = model(x)
-        if p["flip"]:
-            logits = 0.5 * (logits + model(x.flip(3)))
-        probs = logits.softmax(1)
+        probs = tta_logits(model, x, p.get("tta", "flip" if p["flip"] else "none")).softmax(1)
     top = probs.topk(min(k, len(classes)), dim=1)
     return [{"image": path, "top": [{"class": classes[int(i)], "probability": round(float(v), 4)}
                                     for v, i in zip(top.values[j], top.indices[j])]}

@@ -10,6 +10,7 @@ from ...spec import Spec, common_params
 
 BUILTIN = ("cifar10", "cifar100", "shapes")
 MODELS = ("fast", "lenet")
+TTA = ("none", "flip", "flip+shift")
 
 
 def check_dataset(value: str) -> None:
@@ -40,12 +41,15 @@ SPEC = Spec(
               low=0.1, high=0.95),
         Param("model", "str", "fast", "fast: a speed-run style net (whitening, batch norm); lenet: the tutorial's "
               "conv 6/16, FC 120-84", choices=MODELS),
-        Param("width", "int", 16, "fast: channels of the first block (the next two have 4x); 64 is airbench's, "
-              "16 suits a CPU", low=4, high=1024),
+        Param("width", "int", 0, "fast: channels of the first block (the next two have 4x); 0 picks it from the "
+              "budget and the device's speed (16 on a CPU without a budget, airbench's 64 on a GPU)", low=0, high=1024),
         Param("depth", "int", 2, "fast: convolutions per block", low=1, high=4),
         Param("label_smoothing", "float", 0.2, "label smoothing of the cross-entropy", low=0.0, high=0.9),
-        Param("flip", "bool", True, "random horizontal flips while training (and flip test-time augmentation)"),
+        Param("flip", "bool", True, "horizontal flips while training: each image mirrored every other epoch"),
         Param("translate", "int", 2, "random shifts of up to this many pixels while training", low=0, high=16),
+        Param("tta", "str", "flip+shift", "test-time augmentation of the final evaluation: none, flip (mean with the "
+              "mirror image) or flip+shift (also one-pixel shifts)", choices=TTA),
+        Param("lookahead", "bool", True, "fast: average the weights every 5 steps, more so towards the end"),
         Param("momentum", "float", 0.85, "SGD momentum", low=0.0, high=0.999),
         # airbench's lr and decay rescaled to a mean loss at batch 256: scale lr with batch_size
         *common_params(lr=0.375, batch_size=256, epochs=10, optimizer="sgd", clip=0.0, weight_decay=0.0013),

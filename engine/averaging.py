@@ -1,0 +1,45 @@
+"""Weight averaging as airbench does it ("lookahead"): every few steps the weights move to an exponential moving
+average of themselves, with a decay that grows towards the end of training, so the last steps average over a
+longer stretch of the trajectory."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Lookahead:
+    def __init__(self, model: nn.Module, every: int = 5, decay: float = 0.95):
+        self.every, self.decay = every, decay
+        self.average = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+
+    def decay_at(self, progress: float) -> float:
+        return self.decay ** self.every * progress ** 3
+
+    @torch.no_grad()
+    def _pull(self, model: nn.Module, decay: float) -> None:
+        state = model.state_dict()
+        keys = [k for k in self.average if k in state]
+        values = [state[k] for k in keys]
+        for key, value in zip(keys, values):
+            if self.average[key].device != value.device:  # the model moved to its device after this was made
+                self.average[key] = self.average[key].to(value.device)
+        averages = [self.average[k] for k in keys]
+        torch._foreach_lerp_(averages, values, 1 - decay)  # one kernel for all tensors, not two per tensor
+        torch._foreach_copy_(values, averages)
+
+    def step(self, model: nn.Module, step: int, progress: float) -> None:
+        if step % self.every == 0:
+            self._pull(model, self.decay_at(progress))
+
+    def finish(self, model: nn.Module) -> None:
+        """The trained model is the average."""
+        self._pull(model, 1.0)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu() for k, v in self.average.items()}
+
+    def load(self, state: dict[str, torch.Tensor]) -> None:
+        for key, value in state.items():
+            if key in self.average:
+                self.average[key].copy_(value)
