@@ -176,3 +176,14 @@ def test_failed_corpus_download_says_what_to_do(tmp_path, monkeypatch):
             D.download_text(name, tmp_path / name, lambda *a: None)
         text = str(err.value)
         assert f"cannot download {name}" in text and "corpus=stdlib" in text and "\n" not in text
+
+
+def test_a_gru_language_model_learns_and_generates_from_its_checkpoint(home, corpus):
+    store = Store()
+    run_id, ended, seen = train(store, corpus, model="gru", epochs=3)
+    assert ended.status == "finished", ended.message
+    losses = [e.metrics["val_loss"] for e in seen if isinstance(e, EpochMetrics)]
+    assert losses[-1] < losses[0]
+    gen = generator(store, store.get(run_id))
+    assert isinstance(gen.model.gru, torch.nn.GRU) and not hasattr(gen.model, "lstm")
+    assert len(list(gen.stream("the ", tokens=10, seed=1))) == 10

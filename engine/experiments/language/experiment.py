@@ -59,7 +59,7 @@ class LanguageTask(Task):
                                    ).to(self.device)
         # -- model -------------------------------------------------------------------------
         self.model = LanguageModel(len(self.vocab.itos), p["embedding"], p["hidden"], p["layers"], p["dropout"],
-                                   p["tie"])
+                                   p["tie"], p["model"])
         decay = [q for n, q in self.model.named_parameters() if q.dim() > 1]
         rest = [q for n, q in self.model.named_parameters() if q.dim() <= 1]
         groups = [dict(params=decay, weight_decay=p["weight_decay"]), dict(params=rest, weight_decay=0.0)]
@@ -151,7 +151,8 @@ class Language(Experiment):
         return LanguageTask(p, ctx)
 
     def model_key(self, p: dict[str, Any]) -> str:
-        return f"language/{p['embedding']}-{p['hidden']}x{p['layers']}/b{p['batch_size']}/t{p['bptt']}"
+        cell = "" if p["model"] == "lstm" else f"{p['model']}/"
+        return f"language/{cell}{p['embedding']}-{p['hidden']}x{p['layers']}/b{p['batch_size']}/t{p['bptt']}"
 
 
 # -- generate ---------------------------------------------------------------------------------------
@@ -161,7 +162,8 @@ class Generator:
     def __init__(self, checkpoint: dict[str, Any]):
         p, extra = checkpoint["params"], checkpoint["extra"]
         self.vocab = D.Vocab(extra["itos"], extra["mode"])
-        self.model = LanguageModel(len(self.vocab.itos), p["embedding"], p["hidden"], p["layers"], 0.0, p["tie"])
+        self.model = LanguageModel(len(self.vocab.itos), p["embedding"], p["hidden"], p["layers"], 0.0, p["tie"],
+                                   p.get("model", "lstm"))
         self.model.load_state_dict(checkpoint["model"])
         self.model.eval()
         self.epoch = checkpoint.get("epoch", 0)

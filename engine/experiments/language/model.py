@@ -1,4 +1,4 @@
-"""An LSTM language model and token-by-token sampling (temperature, top-k, top-p)."""
+"""A recurrent (LSTM or GRU) language model and token-by-token sampling (temperature, top-k, top-p)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,29 @@ from torch import nn
 
 
 class LanguageModel(nn.Module):
-    def __init__(self, vocab: int, embedding: int, hidden: int, layers: int, dropout: float, tie: bool):
+    def __init__(self, vocab: int, embedding: int, hidden: int, layers: int, dropout: float, tie: bool,
+                 cell: str = "lstm"):
         super().__init__()
         self.embed = nn.Embedding(vocab, embedding)
         self.drop = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(embedding, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell](embedding, hidden, layers, batch_first=True,
+                                                     dropout=dropout if layers > 1 else 0.0)
+        self.cell = cell
+        setattr(self, cell, rnn)  # the attribute names the weights in checkpoints: lstm.* or gru.*
         self.out = nn.Linear(hidden, vocab)
         if tie:
             self.out.weight = self.embed.weight
 
     def forward(self, x: torch.Tensor, state=None):
-        h, state = self.lstm(self.drop(self.embed(x)), state)
+        h, state = getattr(self, self.cell)(self.drop(self.embed(x)), state)
         return self.out(self.drop(h)), state
 
 
 def detach(state):
-    return None if state is None else tuple(s.detach() for s in state)
+    """The recurrent state cut from the graph: an LSTM's (h, c) pair, or a GRU's h."""
+    if state is None:
+        return None
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
 def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:

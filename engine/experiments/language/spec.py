@@ -38,7 +38,7 @@ def check(p: dict[str, Any]) -> None:
 SPEC = Spec(
     name="language",
     title="Language",
-    summary="an LSTM language model learns a text and writes more of it",
+    summary="an LSTM (or GRU) language model learns a text and writes more of it",
     params=ParamSpec([
         Param("corpus", "str", "stdlib", "stdlib (this Python's own source, no download), tinyshakespeare, "
               "wikitext2 (downloaded once) or file:PATH (UTF-8 text)", check=check_corpus),
@@ -49,9 +49,11 @@ SPEC = Spec(
         Param("vocab", "int", 10_000, "word vocabulary cap (tokens=word)", low=2, high=1_000_000),
         Param("split", "float", 0.7, "contiguous train fraction; validation is the rest, from the end",
               low=0.1, high=0.99),
+        Param("model", "str", "lstm", "the recurrent cell: lstm (the lab's) or gru (fewer gates, faster steps)",
+              choices=("lstm", "gru")),
         Param("embedding", "int", 128, "embedding size", low=1, high=4096),
-        Param("hidden", "int", 384, "LSTM units per layer", low=1, high=8192),
-        Param("layers", "int", 1, "stacked LSTM layers", low=1, high=8),
+        Param("hidden", "int", 384, "recurrent units per layer", low=1, high=8192),
+        Param("layers", "int", 1, "stacked recurrent layers", low=1, high=8),
         Param("dropout", "float", 0.0, "dropout on embeddings, between layers and before the output", low=0.0,
               high=0.9),
         Param("tie", "bool", False, "share the input embedding and output weights (needs embedding == hidden)"),
@@ -65,7 +67,7 @@ SPEC = Spec(
     target_mode="min",
     trainer="labdeck.engine.experiments.language.experiment:Language",
     check=check,
-    key_params=("corpus", "tokens", "hidden", "layers", "bptt", "lr"),
+    key_params=("corpus", "tokens", "model", "hidden", "layers", "bptt", "lr"),
     unit="tok",
     offline=("corpus", "stdlib"),
 )
