@@ -37,8 +37,10 @@ def main() -> int:
     print(f"peak GPU memory recorded: {peaks} MB {'ok' if all(peaks) else 'FAILED'}")
     print(f"GPU view saw the runs on their GPU: {sorted(seen)} {'ok' if seen == set(two) else 'NOT all'}")
     ok &= seen == set(two)
-    oom = runs.create(store, "vision", {"device": "cuda:0", "dataset": "shapes", "width": "512",
-                                        "batch_size": "65536", "epochs": "1"})
+    # the first block's output alone is 65,536 x 1,024 x 31 x 31 bf16 values (~129 GB): more than an H200 holds;
+    # 100,000 shapes give 70,000 training images, so the batch really is that large
+    oom = runs.create(store, "vision", {"device": "cuda:0", "dataset": "shapes", "shapes_count": "100000",
+                                        "width": "1024", "batch_size": "65536", "epochs": "1"})
     ended = runs.run_here(store, oom)
     said = ended.status == "failed" and ended.message.startswith("GPU out of memory")
     ok &= said
