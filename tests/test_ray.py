@@ -13,7 +13,7 @@ import pytest
 from labdeck.engine import sweep
 from labdeck.engine.store import ACTIVE, Store
 
-from .conftest import cli, set_args, wait_for
+from .conftest import cli, kill_processes_of, set_args, wait_for
 
 # one worker runs them all: two local Ray instances at once would share this machine's 2 cores
 pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
@@ -85,16 +85,24 @@ class TwoNodes:
         self.head = subprocess.Popen(
             [*RAY, "start", "--head", "--block", f"--port={self.port}", "--num-cpus=1", "--include-dashboard=false",
              "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        worker_env = dict(env, LABDECK_HOME=str(self.worker_home), TMPDIR=str(self.worker_tmp))
-        # its own address, as another machine's: drivers on this machine attach to the head node
-        hide = (f"mount -t tmpfs tmpfs {head_home} && exec {' '.join(RAY)} start --block --address={self.address} "
-                "--num-cpus=1 --node-ip-address=127.0.0.2")
+        self.home = head_home
         wait_for(lambda: subprocess.run([*RAY, "status", f"--address={self.address}"], env=env,
                                         capture_output=True).returncode == 0, timeout=60, what="the head node")
-        self.worker = subprocess.Popen(["unshare", "-m", "sh", "-c", hide], env=worker_env,
+        self.start_worker()
+
+    def start_worker(self) -> None:
+        env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0",
+                   LABDECK_HOME=str(self.worker_home), TMPDIR=str(self.worker_tmp))
+        # its own address, as another machine's: drivers on this machine attach to the head node
+        hide = (f"mount -t tmpfs tmpfs {self.home} && exec {' '.join(RAY)} start --block --address={self.address} "
+                "--num-cpus=1 --node-ip-address=127.0.0.2")
+        self.worker = subprocess.Popen(["unshare", "-m", "sh", "-c", hide], env=env,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: "2 node" in self._status() or self._status().count("node_") >= 2, timeout=60,
-                 what="the worker node to join")
+        wait_for(lambda: self._alive_nodes() >= 2, timeout=60, what="the worker node to join")
+
+    def _alive_nodes(self) -> int:
+        status = self._status()
+        return status.split("Active:", 1)[-1].split("Pending:", 1)[0].count("node_")
 
     def _status(self) -> str:
         env = dict(os.environ, RAY_AUTH_MODE="disabled")
@@ -127,15 +135,29 @@ class TwoNodes:
                     proc.kill()
 
 
-@pytest.fixture
-def two_nodes(home, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """One two-node cluster for this module's tests (starting one takes about 15 s)."""
     pytest.importorskip("ray.tune")
     if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
         pytest.skip("needs mount namespaces (unshare -m) to hide the head's files from the worker node")
+    tmp = tmp_path_factory.mktemp("two-nodes")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_AUTH_MODE", "disabled")
+        nodes = TwoNodes(tmp, tmp / "home")
+        yield nodes
+        nodes.close()
+
+
+@pytest.fixture
+def two_nodes(cluster, home, monkeypatch):
+    """The cluster, its worker node alive (a test may have killed it), and the head's store as this test's."""
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    cluster = TwoNodes(tmp_path, home)
+    monkeypatch.setenv("LABDECK_HOME", str(cluster.home))  # the home the worker node cannot see
+    if cluster.worker.poll() is not None:
+        cluster.start_worker()
     yield cluster
-    cluster.close()
+    kill_processes_of(cluster.home)
 
 
 def _epochs_complete(store: Store, info) -> bool:
@@ -164,7 +186,7 @@ async def test_a_sweep_over_two_nodes_is_live_in_the_dashboard_writes_only_the_h
         return [i.id for i in sweep.trials(store, sweep_id) if i.id in two_nodes.staged()
                 and i.status == "running" and store.history(i.id).get("train_loss")]
 
-    app = LabdeckApp(home, system_stats=False)
+    app = LabdeckApp(two_nodes.home, system_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         await pilot.press(SWEEPS_KEY)

