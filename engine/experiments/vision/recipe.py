@@ -50,6 +50,8 @@ def pick(p: dict[str, Any], device: torch.device, budget: float | None, images: 
             if candidate != widths[0] and epochs < MIN_EPOCHS:
                 break
             width, why = candidate, f"{epochs:.1f} epochs in {budget:g} s at {speed:,.0f} img/s"
+            if epochs < MIN_EPOCHS:
+                break  # a wider net is slower still
         why += f"; the widest with >= {MIN_EPOCHS:g} epochs" if width != widths[0] else ""
     p["width"] = width
     log(f"recipe: width {width}, batch {p['batch_size']} ({why})")
