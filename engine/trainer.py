@@ -220,7 +220,10 @@ class Trainer:
         ctx = Context(self.run_id, Plan(device, "fp32"), self.run_dir, data_dir(), self.log, self.progress,
                       self.budget)
         self.emit(Phase(self.run_id, "loading data"))
+        asked = dict(p)
         task = self.experiment.build(p, ctx)
+        if p != asked:  # the recipe filled in what was left to it (width=0): history shows what trained
+            self.store.set_params(self.run_id, p)
         task.model.to(device)
         key = self.experiment.model_key(p)
 

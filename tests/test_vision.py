@@ -308,3 +308,15 @@ def test_a_resumed_run_builds_the_net_it_picked_before(tmp_path):
     again = SPEC.params.resolve({})
     recipe.pick(again, torch.device("cpu"), 300, 50_000, tmp_path, lambda w, b: 1e9, lambda line: None)
     assert again["width"] == p["width"] == 32  # the saved pick, not a new measurement (1e9 img/s would pick 64)
+
+
+def test_a_run_left_to_pick_its_width_records_the_width_it_trained(home):
+    store = Store()
+    run_id = runs.create(store, "vision", tiny(width=0), budget=2)
+    ended = runs.run_here(store, run_id)
+    assert ended.status == "finished", ended.message
+    info = store.get(run_id)
+    assert info.params["width"] in recipe.CPU_WIDTHS  # the history shows what trained, not 0
+    logged = [json.loads(p)["text"] for _, k, p, _ in store.records(run_id) if k == "LogLine"]
+    assert any(line.startswith(f"recipe: width {info.params['width']}, batch") for line in logged), logged
+    assert json.loads((store.run_dir(run_id) / recipe.RECIPE_FILE).read_text())["width"] == info.params["width"]

@@ -1,4 +1,4 @@
-"""Language: an LSTM language model on a text corpus.
+"""Language: a recurrent (LSTM or GRU) language model on a text corpus.
 
 Reads like the lab: data (read, inspect, tokenize, split contiguously) -> model (embedding, LSTM, output)
 -> train (the shared loop; truncated backpropagation through time with the state carried across batches)

@@ -2,7 +2,7 @@
 
 Reads like the lab: data (load, inspect, per-channel statistics, split, scale) -> model (LeNet or the fast net)
 -> train (the shared loop; augmentation on tensors) -> evaluate (accuracy, per-class metrics, confusion matrix,
-flip test-time augmentation) -> predict (top-5 on image files).
+flip and shift test-time augmentation) -> predict (top-5 on image files).
 """
 
 from __future__ import annotations
