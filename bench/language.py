@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from labdeck import engine
+from labdeck.engine.events import EpochMetrics, RunStarted
 from labdeck.engine.experiments.language import data as D
 
 GOAL = 1.40  # nats/char on the unseen corpus in 300 s (issue 20)
@@ -118,16 +119,15 @@ def labdeck(path: str, budget: float, home: str, extra: list[str]) -> dict:
     if out.returncode != 0:
         raise SystemExit(f"labdeck failed: {out.stderr.strip() or out.stdout[-500:]}")
     result = json.loads(out.stdout.splitlines()[-1])
-    train_tokens = 0
-    for line in out.stdout.splitlines():
-        if line.startswith("data: ") and "train_tokens " in line:
-            train_tokens = int(line.split("train_tokens ")[1].split(",")[0])
-    info = engine.Store(home).get(result["run_id"], history=True)
-    steps = info.history.get("epoch", [])
+    store = engine.Store(home)
+    info = store.get(result["run_id"])
+    # tokens trained on: the steps over the training seconds (the last epoch may be cut short by the budget)
+    started = next(e for _, e in store.events(info.id) if isinstance(e, RunStarted))
+    steps = max((e.step for _, e in store.events(info.id) if isinstance(e, EpochMetrics)), default=0)
+    tokens = steps * started.params["batch_size"] * started.params["bptt"]
     return {**result["metrics"], "run_id": result["run_id"], "train_seconds": result["train_seconds"],
             "epochs": result["epochs"], "device": info.device,
-            "chars_per_s": train_tokens * max(len(steps), 1) / max(result["train_seconds"], 1e-9)
-            if result["epochs"] else float("nan")}
+            "chars_per_s": tokens / max(result["train_seconds"], 1e-9)}
 
 
 def generation(home: str, run_id: str, n: int = 500) -> dict:
@@ -179,7 +179,8 @@ def main() -> None:
         for model in a.model:
             other = labdeck(a.data, a.budget, home, [*extra, "--set", f"model={model}"])
             print(f"labdeck model={model}: val_loss {other['val_loss']:.3f} nats/char after {other['epochs']} "
-                  f"epochs, {other['train_seconds']:.0f}s; train {other['chars_per_s']:,.0f} chars/s", flush=True)
+                  f"epochs, {other['train_seconds']:.0f}s; train {other['chars_per_s']:,.0f} chars/s on "
+                  f"{other['device']}", flush=True)
         if not a.skip_peer:
             peer = nanogpt.train(text, a.budget)
             print(f"peer nanoGPT CPU config (4x4x128, context 64, batch 12; {peer['params']:,} parameters): val_loss "
