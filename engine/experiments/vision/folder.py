@@ -75,41 +75,25 @@ def cache_key(layout: Layout, size: int) -> str:
     return h.hexdigest()[:16]
 
 
-def _decode_one(path: Path, size: int):
-    """One image as an RGB uint8 array, or the reason it could not be read."""
+def decode(paths: list[Path], size: int, progress: Callable[[int, int], None]):
+    """Decode and resize images to ``size`` x ``size`` RGB uint8; returns (array N,H,W,3, kept indices, skipped)."""
     import numpy as np
     from PIL import Image, ImageOps
 
-    try:
-        with Image.open(path) as opened:
-            im = opened.convert("RGB")
-            if im.size != (size, size):
-                im = ImageOps.fit(im, (size, size), Image.Resampling.BILINEAR)
-            return np.asarray(im)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        return f"{path}: {type(exc).__name__}"
-
-
-def decode(paths: list[Path], size: int, progress: Callable[[int, int], None]):
-    """Decode and resize images to ``size`` x ``size`` RGB uint8; returns (array N,H,W,3, kept indices, skipped).
-
-    Pillow decodes with the GIL released, so a thread per core decodes that many images at once."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    import numpy as np
-
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     kept, skipped = [], []
-    workers = min(32, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for i, image in enumerate(pool.map(lambda path: _decode_one(path, size), paths, chunksize=1)):
-            if isinstance(image, str):
-                skipped.append(image)
-            else:
-                out[len(kept)] = image
-                kept.append(i)
-            if i % 500 == 0 or i == len(paths) - 1:
-                progress(i + 1, len(paths))
+    for i, path in enumerate(paths):
+        try:
+            with Image.open(path) as opened:
+                im = opened.convert("RGB")
+                if im.size != (size, size):
+                    im = ImageOps.fit(im, (size, size), Image.Resampling.BILINEAR)
+                out[len(kept)] = np.asarray(im)
+            kept.append(i)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            skipped.append(f"{path}: {type(exc).__name__}")
+        if i % 500 == 0 or i == len(paths) - 1:
+            progress(i + 1, len(paths))
     return out[: len(kept)], kept, skipped
 
 
