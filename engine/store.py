@@ -538,8 +538,9 @@ class Store:
                           tuple(float(s or 0) for s in columns_[3]), metrics), damaged
 
     # -- carrying a run between stores (a Ray trial's staging store on its node -> the sweep's store) ----------
+    # what a run's own process writes into its row (params too: a recipe may fill in what was left to it)
     PROCESS_FIELDS = ("status", "message", "metrics", "train_seconds", "epochs", "ended", "device", "pid",
-                      "pid_start", "host")  # what a run's own process writes into its row
+                      "pid_start", "host", "params")
 
     def adopt(self, info: dict[str, Any]) -> None:
         """Hold a copy of another store's run record (``RunInfo.to_json()``), queued, without its history."""

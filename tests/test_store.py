@@ -119,3 +119,13 @@ def test_a_store_on_a_network_file_system_says_so_and_does_not_use_wal(tmp_path,
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("labdeck: warning: the run store ") and "(fuse.sshfs)" in err[0]
     assert Store()._read("PRAGMA journal_mode") == [("delete",)]
+
+
+def test_a_staging_store_forwards_the_params_its_run_filled_in(tmp_path):
+    head = Store(tmp_path / "head")
+    run_id = head.create_run("vision", {"width": 0, "lr": 0.4})
+    staging = Store(tmp_path / "staging")
+    staging.adopt(head.get(run_id).to_json())
+    staging.set_params(run_id, {"width": 32, "lr": 0.4})  # what the recipe picked, in the trial's own store
+    head.append(run_id, [("row", staging.process_row(run_id))])
+    assert head.get(run_id).params == {"width": 32, "lr": 0.4}
