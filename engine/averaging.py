@@ -12,19 +12,19 @@ class Lookahead:
     def __init__(self, model: nn.Module, every: int = 5, decay: float = 0.95):
         self.every, self.decay = every, decay
         self.average = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+        self._pairs: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
 
     def decay_at(self, progress: float) -> float:
         return self.decay ** self.every * progress ** 3
 
     @torch.no_grad()
     def _pull(self, model: nn.Module, decay: float) -> None:
-        state = model.state_dict()
-        keys = [k for k in self.average if k in state]
-        values = [state[k] for k in keys]
-        for key, value in zip(keys, values):
-            if self.average[key].device != value.device:  # the model moved to its device after this was made
-                self.average[key] = self.average[key].to(value.device)
-        averages = [self.average[k] for k in keys]
+        if self._pairs is None:  # at the first pull the model is on its device: pair each average with its tensor
+            state = model.state_dict()  # views of the live weights and buffers, updated in place from then on
+            for key in self.average:
+                self.average[key] = self.average[key].to(state[key].device)
+            self._pairs = (list(self.average.values()), [state[key] for key in self.average])
+        averages, values = self._pairs
         torch._foreach_lerp_(averages, values, 1 - decay)  # one kernel for all tensors, not two per tensor
         torch._foreach_copy_(values, averages)
 
