@@ -16,10 +16,12 @@ from typing import Any
 
 import torch
 
+from .spec import SPEC
+
 CPU_WIDTHS = (16, 24, 32, 48, 64)
 GPU_WIDTHS = (64, 96, 128)  # wider ones were not measured on a GPU yet
 MIN_EPOCHS = 8.0
-GPU_BATCH = 1024  # airbench's; the lr scales with it (lr is tuned for batch 256)
+GPU_BATCH = 1024  # airbench's; the lr scales with it (the default lr is tuned for the default batch)
 RECIPE_FILE = "recipe.json"  # the pick, kept with the run so that a resume builds the same net
 
 
@@ -38,8 +40,9 @@ def pick(p: dict[str, Any], device: torch.device, budget: float | None, images: 
     except (OSError, ValueError, KeyError, TypeError):
         pass
     gpu = device.type == "cuda"
-    if gpu and p["batch_size"] == 256:
-        p["batch_size"], p["lr"] = GPU_BATCH, p["lr"] * GPU_BATCH / 256
+    cpu_batch = SPEC.params["batch_size"].default
+    if gpu and p["batch_size"] == cpu_batch:  # only the default batch grows: another one is the user's
+        p["batch_size"], p["lr"] = GPU_BATCH, p["lr"] * GPU_BATCH / cpu_batch
     widths = GPU_WIDTHS if gpu else CPU_WIDTHS
     width, why = widths[0], f"no budget: {'airbench' if gpu else 'the CPU'}'s width {widths[0]}"
     if budget:
