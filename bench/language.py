@@ -28,10 +28,10 @@ import tempfile
 import time
 
 import torch
+from common import cpu_features, trained_steps  # beside this script
 from torch import nn
 
 from labdeck import engine
-from labdeck.engine.events import EpochMetrics, RunStarted
 from labdeck.engine.experiments.language import data as D
 
 GOAL = 1.40  # nats/char on the unseen corpus in 300 s (issue 20)
@@ -121,10 +121,7 @@ def labdeck(path: str, budget: float, home: str, extra: list[str]) -> dict:
     result = json.loads(out.stdout.splitlines()[-1])
     store = engine.Store(home)
     info = store.get(result["run_id"])
-    # tokens trained on: the steps over the training seconds (the last epoch may be cut short by the budget)
-    started = next(e for _, e in store.events(info.id) if isinstance(e, RunStarted))
-    steps = max((e.step for _, e in store.events(info.id) if isinstance(e, EpochMetrics)), default=0)
-    tokens = steps * started.params["batch_size"] * started.params["bptt"]
+    tokens = trained_steps(store, info.id) * info.params["batch_size"] * info.params["bptt"]
     return {**result["metrics"], "run_id": result["run_id"], "train_seconds": result["train_seconds"],
             "epochs": result["epochs"], "device": info.device,
             "chars_per_s": tokens / max(result["train_seconds"], 1e-9)}
@@ -162,9 +159,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra labdeck hyperparameters")
     a = ap.parse_args()
     extra = [x for kv in a.set for x in ("--set", kv)]
-    sys.path.insert(0, os.path.dirname(__file__))  # the peer and the machine line live beside this script
-    import nanogpt
-    from vision import cpu_features
+    import nanogpt  # beside this script
 
     print(f"machine: {cpu_features()}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"budget {a.budget:g}s; corpus {a.data}", flush=True)

@@ -30,27 +30,15 @@ import time
 from pathlib import Path
 
 import torch
+from common import cpu_features, trained_steps  # beside this script
 from torch import nn
 
 from labdeck.engine import Store
-from labdeck.engine.events import EpochMetrics, RunStarted
 from labdeck.engine.experiments.vision import data as D
 from labdeck.engine.experiments.vision.model import LeNet
 
 GOALS = {60: 0.82, 300: 0.88, 600: 0.90}  # issue 20, on a 2-core CPU
 PEER_GAP, PEER_TIME = 0.003, 1.3  # on a GPU: within 0.3 pp of airbench94's accuracy in <= 1.3x its time
-
-
-def cpu_features() -> str:
-    """The CPU features that decide training speed here (bf16 autocast pays only with native bf16 or AMX)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown CPU"
-    name = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "?")
-    flags = next((set(ln.split(":", 1)[1].split()) for ln in text.splitlines() if ln.startswith("flags")), set())
-    shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return f"{name}, {os.cpu_count()} cores, {' '.join(shown) or 'no AVX2'}"
 
 
 def airbench_peer(data: D.ImageData, runs: int) -> list[dict]:
@@ -124,16 +112,12 @@ def labdeck(dataset: str, budget: float | None, extra: list[str]) -> dict:
         if out.returncode != 0:
             raise SystemExit(f"labdeck failed: {out.stderr.strip() or out.stdout[-500:]}")
         result = json.loads(out.stdout.splitlines()[-1])
-        store = Store(home)
-        info = store.get(result["run_id"])
-        # steps x batch size over training seconds (the last epoch may be cut short by the budget)
-        steps = max((e.step for _, e in store.events(info.id) if isinstance(e, EpochMetrics)), default=0)
-        started = next(e for _, e in store.events(info.id) if isinstance(e, RunStarted))
-    # the recipe's pick (width, batch) is in the params the run started with
+        info = Store(home).get(result["run_id"])  # its params hold the recipe's pick (width, batch)
+        steps = trained_steps(Store(home), info.id)
     return {"accuracy": result["metrics"]["test_accuracy"], "top5": result["metrics"].get("test_top5"),
             "train_seconds": result["train_seconds"], "epochs": result["epochs"], "wall_seconds": wall,
-            "train_img_s": steps * started.params["batch_size"] / max(result["train_seconds"], 1e-9),
-            "device": info.device, "width": started.params["width"], "batch_size": started.params["batch_size"]}
+            "train_img_s": steps * info.params["batch_size"] / max(result["train_seconds"], 1e-9),
+            "device": info.device, "width": info.params["width"], "batch_size": info.params["batch_size"]}
 
 
 def main() -> None:
