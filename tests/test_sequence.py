@@ -118,6 +118,22 @@ def test_csv_source_with_missing_values(home, tmp_path):
     assert any("filled 20 missing" in n for n in summary.notes)
 
 
+@pytest.mark.parametrize("kind", ["minmax", "standard"])
+@pytest.mark.parametrize("series", [np.sin(np.arange(300) / 7.0) * 3 + 5, np.full(50, 2.5)], ids=["wave", "constant"])
+def test_the_scaler_fits_what_scikit_learns_does(kind, series):
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    from labdeck.engine.experiments.sequence.data import Affine
+
+    ours = Affine.fit(kind, series[:200])
+    theirs = (MinMaxScaler(feature_range=(-1, 1)) if kind == "minmax" else StandardScaler()).fit(
+        series[:200].reshape(-1, 1))
+    expected = theirs.transform(series.reshape(-1, 1)).ravel()
+    np.testing.assert_allclose(ours.transform(series), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.inverse(expected), series, rtol=1e-12, atol=1e-12)
+    assert Affine.fit("none", series) is None
+
+
 def test_bad_csv_is_a_clear_error(home, tmp_path):
     store = Store()
     with pytest.raises(DataError, match="cannot read"):

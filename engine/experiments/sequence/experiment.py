@@ -111,7 +111,8 @@ class SequenceTask(Task):
 
     # -- checkpoint state ------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {"affine": D.affine(self.data.scaler)}  # plain numbers: a checkpoint holds no Python objects
+        scaler = self.data.scaler  # as plain numbers: a checkpoint holds no Python objects
+        return {"affine": [scaler.a, scaler.b] if scaler else None}
 
     def load_state(self, state: dict[str, Any]) -> None:
         pass  # the scaler is refitted identically from the same data and seed

@@ -25,7 +25,7 @@ def check_source(source: str) -> None:
 def check(p: dict[str, Any]) -> None:
     import numpy as np
 
-    from . import data  # numpy and scikit-learn, still no torch
+    from . import data  # numpy, still no torch
 
     raw, _ = data.load_series(p)
     if np.isnan(raw).all():
