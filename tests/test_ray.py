@@ -175,10 +175,10 @@ async def test_a_sweep_over_two_nodes_is_live_in_the_dashboard_writes_only_the_h
 
     from .test_tui import SWEEPS_KEY, ready, until
 
-    # one CPU a node and two trials at once: one trains on each node
-    proc = cli("sweep", "sequence", "--grid", "hidden=32,16,2,1", *set_args(dict(SLOW, epochs="12")),
-               "--backend", "ray", "--asha", "--parallel", "2", "--address", two_nodes.address, "--detach",
-               check=True)
+    # one CPU a node and two trials at once: one trains on each node for all its epochs. No ASHA here: it may stop
+    # the worker node's trial at its first epoch, before the dashboard looks (ASHA has its own test)
+    proc = cli("sweep", "sequence", "--grid", "hidden=16,8", *set_args(dict(SLOW, epochs="20")),
+               "--backend", "ray", "--parallel", "2", "--address", two_nodes.address, "--detach", check=True)
     sweep_id = proc.stdout.strip()
     store = Store()
 
@@ -204,17 +204,15 @@ async def test_a_sweep_over_two_nodes_is_live_in_the_dashboard_writes_only_the_h
                     timeout=120, what="the sweep stopped")
         stopped = sweep.trials(store, sweep_id)
         assert {i.status for i in stopped} <= {"stopped", "finished"}, [(i.status, i.message) for i in stopped]
-        # each stopped trial's checkpoint is on this host, the worker node's shipped back (unless ASHA ended it)
+        # each stopped trial's checkpoint is on this host, the worker node's shipped back
         assert all(store.checkpoint_path(i.id).exists() for i in stopped if i.status == "stopped" and i.epochs)
-        assert any(i.status == "stopped" for i in stopped)
-        assert store.get(remote).status == "stopped" or "ASHA" in store.get(remote).message
+        assert store.get(remote).status == "stopped" and 1 <= store.get(remote).epochs < 20
         await until(pilot, lambda: sweep.runner_alive(store, sweep_id) is None, timeout=60, what="the driver gone")
         await pilot.press("u")
         await until(pilot, lambda: sweep.runner_alive(store, sweep_id), timeout=60, what="the sweep resumed")
     done = wait_for(lambda: (t := sweep.trials(store, sweep_id)) and all(i.status == "finished" for i in t) and t,
                     timeout=240, what="the resumed sweep to finish")
-    assert all(_epochs_complete(store, i) for i in done), [(i.id, i.epochs, i.message) for i in done]
-    assert any("stopped early by ASHA" in i.message for i in done)
+    assert all(_epochs_complete(store, i) and i.epochs == 20 for i in done), [(i.epochs, i.message) for i in done]
     # the worker node never had the sweep's store: nothing was written in its own home
     assert not (two_nodes.worker_home / "labdeck.db").exists()
     assert store._read("PRAGMA integrity_check") == [("ok",)]
