@@ -23,6 +23,7 @@ from .store import ACTIVE, HOST, Store
 
 NAMESPACE = "labdeck"
 DRAIN_SECONDS = 0.25
+RECORDS_AT_ONCE = 10_000  # a trial forwards at most this many of its run's records at a time
 
 
 class Mailbox:
@@ -151,7 +152,13 @@ class Forwarder:
 
         entries: list[tuple] = []
         epochs = []
-        for event_id, kind, payload, t in self.staging.records(self.run_id, self._after):
+        if ended and self.staging.get(self.run_id).status in (*ACTIVE, "interrupted"):
+            self.staging.set_status(self.run_id, "interrupted", "its process ended without recording how")
+        # the row before the records: read after them, it could count epochs (or an end) whose records the run
+        # wrote in between, and a trial ended before its next forward would leave the sweep's store saying so
+        row = self.staging.process_row(self.run_id)
+        records = self.staging.records(self.run_id, self._after, RECORDS_AT_ONCE)
+        for event_id, kind, payload, t in records:
             self._after = event_id
             if kind == "EpochMetrics":
                 fields = json.loads(payload)
@@ -162,10 +169,7 @@ class Forwarder:
             if kind == "CheckpointSaved":
                 entries += self._checkpoint(json.loads(payload)["epoch"])
             entries.append(("event", kind, payload, t))
-        if ended and self.staging.get(self.run_id).status in (*ACTIVE, "interrupted"):
-            self.staging.set_status(self.run_id, "interrupted", "its process ended without recording how")
-        row = self.staging.process_row(self.run_id)
-        if row != self._row:
+        if row != self._row and len(records) < RECORDS_AT_ONCE:  # with records left over, the row waits for them
             entries.append(("row", row))
             self._row = row
         if entries:
