@@ -19,7 +19,7 @@ from labdeck.tui.runs_pane import RunsPane
 from labdeck.tui.widgets.metrics_panel import MetricsPanel
 from labdeck.tui.widgets.param_form import ParamForm
 
-from .conftest import set_args, tiny
+from .conftest import cli, set_args, tiny
 
 
 async def until(pilot, predicate, timeout: float = 90.0, what: str = "condition"):
@@ -120,9 +120,8 @@ async def test_a_run_started_from_the_cli_appears_and_streams(home):
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        proc = subprocess.run([sys.executable, "-m", "labdeck.engine", "run", "sequence",
-                               *set_args(tiny(epochs=8, length=2000, window=40, hidden=32)), "--detach"],
-                              capture_output=True, text=True, check=True)
+        proc = cli("run", "sequence", *set_args(tiny(epochs=8, length=2000, window=40, hidden=32)), "--detach",
+                   check=True)
         run_id = proc.stdout.strip()
         await pilot.press(RUNS_KEY)
         table = app.query_one("#runs-table", DataTable)
@@ -241,14 +240,14 @@ async def test_presets_help_and_palette(home):
 @pytest.mark.slow
 async def test_vision_tab_predicts_an_image_file_and_filters_mistakes(home, tmp_path):
     from PIL import Image
+    from textual.widgets import Input
 
     from labdeck.engine.experiments.vision.shapes import generate
     from labdeck.tui.widgets.image_grid import ImageGrid
 
     from .test_vision import tiny as tiny_vision
 
-    run_id = subprocess.run([sys.executable, "-m", "labdeck.engine", "run", "vision", *set_args(tiny_vision(epochs=1)),
-                             "--json"], capture_output=True, text=True, check=True).stdout.splitlines()[-1]
+    run_id = cli("run", "vision", *set_args(tiny_vision(epochs=1)), "--json", check=True).stdout.splitlines()[-1]
     image = tmp_path / "shape.png"
     Image.fromarray(generate(1, 32, seed=3)[0][0]).save(image)
     app = LabdeckApp(home, system_stats=False)
@@ -267,8 +266,10 @@ async def test_vision_tab_predicts_an_image_file_and_filters_mistakes(home, tmp_
         app.query_one("#vision-mistakes").focus()
         await pilot.press("space")
         await until(pilot, lambda: len(grid._items) == wrong, what="mistakes only")
-        app.query_one("#vision-path").focus()
-        await pilot.press(*str(image), "enter")
+        path = app.query_one("#vision-path", Input)
+        path.focus()
+        path.value = str(image)  # a long path typed key by key takes seconds of a loaded CPU; Enter is the key here
+        await pilot.press("enter")
         out = app.query_one("#vision-predicted", Static)
         await until(pilot, lambda: "%" in str(out.render()), timeout=120, what="prediction")
         assert str(out.render()).count("%") == 5
@@ -286,8 +287,7 @@ async def test_language_prompt_streams_text_without_freezing(home, tmp_path):
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT)
-    subprocess.run([sys.executable, "-m", "labdeck.engine", "run", "language", *set_args(tiny_language(corpus)),
-                    "--json"], capture_output=True, text=True, check=True)
+    cli("run", "language", *set_args(tiny_language(corpus)), "--json", check=True)
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
@@ -333,8 +333,7 @@ async def test_use_offline_data_from_the_palette(home):
 async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
     from labdeck.tui.sweeps_pane import SweepsPane
 
-    subprocess.run([sys.executable, "-m", "labdeck.engine", "sweep", "sequence", "--grid", "hidden=4,8",
-                    *set_args(tiny())], capture_output=True, text=True, check=True)
+    cli("sweep", "sequence", "--grid", "hidden=4,8", *set_args(tiny()), check=True)
     first = {i.sweep for i in Store(home).runs()}
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
