@@ -12,6 +12,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from . import durable
 from .errors import LabdeckError
 
@@ -21,8 +23,6 @@ KEYS = ("model", "optimizer", "scaler", "extra", "epoch", "step", "params", "exp
 
 def save(obj: dict[str, Any], path: Path) -> None:
     """Write a checkpoint atomically and durably (the previous one stays until the new one is complete)."""
-    import torch  # here, not at the top: the processes that only relay checkpoints' bytes never import torch
-
     try:
         durable.replace(path, lambda f: torch.save({**obj, "format": FORMAT}, f))
     except OSError as exc:
@@ -40,8 +40,6 @@ def load(path: Path, experiment: str | None = None) -> dict[str, Any]:
     """A checkpoint's contents, checked to be labdeck's (and ``experiment``'s, if given)."""
     if not path.exists():
         raise LabdeckError(f"no checkpoint at {path} (the run saved none yet)")
-    import torch
-
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -62,8 +60,6 @@ def load(path: Path, experiment: str | None = None) -> dict[str, Any]:
 def epoch_of(data: bytes) -> int | None:
     """The epoch a checkpoint's bytes were saved at; None if they are no readable labdeck checkpoint."""
     import io
-
-    import torch
 
     try:
         ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
