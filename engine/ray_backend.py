@@ -217,7 +217,10 @@ def _recorder(store: Store, relay: ray_relay.Relay, on_trial: Callable[[RunInfo]
                 self.relay.drain()  # what the trial forwarded before it ended
             except Exception:
                 pass  # the mailbox is gone with the cluster: record what the store has
-            pruned = error is None and self.store.get(run_id).status in ACTIVE
+            # as the run last recorded it: the process of a run its trial's end stopped may have exited already, and
+            # on the driver's own host an exited process reads as interrupted
+            recorded = self.store.process_row(run_id)[Store.PROCESS_FIELDS.index("status")]
+            pruned = error is None and recorded in ACTIVE
             self.relay.close_run(run_id)
             ended = _record(self.store, run_id, pruned, error)
             if self.on_trial:

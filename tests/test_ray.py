@@ -53,6 +53,27 @@ def test_ray_sweep_with_asha_lands_in_the_store(home):
     assert len(Store().history(best.id)["test_mse"]) == best.epochs
 
 
+def test_a_trial_asha_stopped_is_recorded_as_such_though_its_local_run_has_exited(home):
+    pytest.importorskip("ray.tune")
+    import types
+
+    from labdeck.engine import ray_backend
+    from labdeck.engine.events import EpochMetrics
+
+    store = Store()
+    run_id = store.create_run("sequence", {"epochs": 12})
+    store.claim(run_id, 2**22 + 12345, 1.0)  # this host, a process that has exited: it reads as interrupted
+    for epoch in (1, 2):
+        m = {"train_loss": 1.0 / epoch, "test_mse": 0.5 / epoch}
+        store.log_epoch(run_id, epoch, m, EpochMetrics(run_id, epoch, 12, m, 0.1, 0.0, epoch / 12))
+    assert store.get(run_id).status == "interrupted"
+    relay = types.SimpleNamespace(drain=lambda: None, close_run=lambda run_id: None)
+    ray_backend._recorder(store, relay, None).on_trial_complete(0, [], types.SimpleNamespace(config={"run_id": run_id}))
+    info = store.get(run_id)
+    assert (info.status, info.message, info.epochs) == ("finished", "stopped early by ASHA after 2 epochs", 2)
+    assert info.metrics["test_mse"] == 0.25
+
+
 def test_an_unreachable_ray_address_is_one_line_in_seconds(home):
     pytest.importorskip("ray.tune")
     proc = cli("sweep", "sequence", "--grid", "hidden=4,8", "--backend", "ray", "--address", "127.0.0.1:1",
@@ -197,7 +218,12 @@ async def test_a_sweep_over_two_nodes_is_live_in_the_dashboard_writes_only_the_h
             return next((r for r in training_remotely() if r in rows
                          and str(trials.get_cell_at((rows[r], 2))) == "running"), None)
 
-        remote = await until(pilot, shown_running, timeout=120, what="a trial on the worker node shown running")
+        try:
+            remote = await until(pilot, shown_running, timeout=120, what="a trial on the worker node shown running")
+        except AssertionError as exc:  # what the store, the worker node and the table held then
+            rows = [trials.get_row_at(r)[1:3] for r in range(trials.row_count)]
+            raise AssertionError(f"{exc}: trials {[(i.id, i.status, i.epochs) for i in sweep.trials(store, sweep_id)]},"
+                                 f" staged {two_nodes.staged()}, rows {rows}") from None
         await pilot.press("k")  # stop the sweep from the dashboard
         await until(pilot, lambda: all(i.status not in ACTIVE for i in sweep.trials(store, sweep_id)),
                     timeout=120, what="the sweep stopped")
