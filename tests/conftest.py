@@ -11,6 +11,11 @@ from pathlib import Path
 
 import pytest
 
+# One intra-op thread in each test process and each run it starts: two xdist workers already keep both cores busy,
+# and a run that measured two threads faster while the machine was quiet spun them against the other worker's
+# tests, taking 15-20 s of CPU for a run of 3 (choose_threads itself is tested with its core count set).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 # A sequence run that trains in well under a second per epoch.
 TINY_SEQ = {"length": "300", "hidden": "8", "window": "10", "horizon": "20", "batch_size": "32", "epochs": "2"}
 
