@@ -333,7 +333,9 @@ async def test_use_offline_data_from_the_palette(home):
 async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
     from labdeck.tui.sweeps_pane import SweepsPane
 
-    cli("sweep", "sequence", "--grid", "hidden=4,8", *set_args(tiny()), check=True)
+    from .demo_runs import add_sweep
+
+    add_sweep(Store(home))  # a finished sweep, written into the store: the new one below trains for real
     first = {i.sweep for i in Store(home).runs()}
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -341,9 +343,9 @@ async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
         await pilot.press(SWEEPS_KEY)
         pane = await until(pilot, lambda: (q := app.query(SweepsPane)) and q.first(), what="sweeps mounted")
         trials = app.query_one("#trials-table", DataTable)
-        await until(pilot, lambda: trials.row_count == 2, what="trials listed")
+        await until(pilot, lambda: trials.row_count == 3, what="trials listed")
         infos = {i.id: i for i in Store(home).runs()}
-        ranked = [trials.coordinate_to_cell_key((r, 0)).row_key.value for r in range(2)]
+        ranked = [trials.coordinate_to_cell_key((r, 0)).row_key.value for r in range(3)]
         mse = [infos[r].metrics["test_mse"] for r in ranked]
         assert mse == sorted(mse)  # best (lowest test_mse) first
         assert "best " + ranked[0] in str(app.query_one("#sweeps-info", Static).render())
