@@ -233,6 +233,8 @@ class LabdeckApp(App):
                 pane.offer_offline_data()
 
     def on_runs_changed(self, message: RunsChanged) -> None:
+        if not self.is_running:
+            return  # shutting down: the store reader's last listing finds the panes' widgets half taken down
         engine.reap()  # runs this dashboard started and that have ended must not linger as zombies
         self.model.update_runs(message.runs)
         for pane in self._panes():
