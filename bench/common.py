@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from labdeck.engine import Store
+from labdeck.engine.device import cpu_flags, cpu_name
 from labdeck.engine.events import EpochMetrics
 
 
 def cpu_features() -> str:
     """The CPU features that decide training speed here (bf16 autocast pays only with native bf16 or AMX)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown CPU"
-    name = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "?")
-    flags = next((set(ln.split(":", 1)[1].split()) for ln in text.splitlines() if ln.startswith("flags")), set())
+    flags = cpu_flags()
     shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return f"{name}, {os.cpu_count()} cores, {' '.join(shown) or 'no AVX2'}"
+    return f"{cpu_name()}, {os.cpu_count()} cores, {' '.join(shown) or 'no AVX2'}"
 
 
 def trained_steps(store: Store, run_id: str) -> int:

@@ -112,19 +112,23 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def cpu_key() -> str:
-    """The CPU as far as speed decisions go: its name and a digest of its feature flags. The name alone says just
-    "AMD EPYC" for CPUs with and without bf16, whose best precision differs 13-fold."""
-    flags = ""
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (x86 "flags", ARM "Features"); empty where /proc/cpuinfo cannot say."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith(("flags", "Features")):
-                flags = " ".join(sorted(line.split(":", 1)[1].split()))
-                break
+                return set(line.split(":", 1)[1].split())
     except OSError:
         pass
+    return set()
+
+
+def cpu_key() -> str:
+    """The CPU as far as speed decisions go: its name and a digest of its feature flags. The name alone says just
+    "AMD EPYC" for CPUs with and without bf16, whose best precision differs 13-fold."""
     import hashlib
 
+    flags = " ".join(sorted(cpu_flags()))
     return f"{cpu_name()} [{hashlib.sha1(flags.encode()).hexdigest()[:12]}]"
 
 
