@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import accelerators, registry
+from . import accelerators, registry, warm
 from .errors import LabdeckError
 from .events import Event, RunEnded
 from .params import ParamError, parse_budget
@@ -57,28 +57,60 @@ def spawn(store: Store, run_id: str, resume: bool = False, stop_with_parent: boo
           env: dict[str, str] | None = None) -> int:
     """Start the run in a detached process that outlives this one (its own session: no SIGHUP), or, with
     ``stop_with_parent``, one that stops cleanly when this process ends. ``env``: set for that process (the GPU a
-    sweep gives it)."""
-    log = os.fdopen(os.open(store.run_dir(run_id) / "output.log", os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600),
-                    "ab")
-    cmd = [sys.executable, "-m", "labdeck.engine.worker", "--home", str(store.home), run_id]
+    sweep gives it). The process is forked from the warm process where one serves (see ``warm``), else started
+    afresh (and a warm process with it, for the next run); a Ray trial's run always starts afresh."""
+    log_path = store.run_dir(run_id) / "output.log"
+    args = ["--home", str(store.home), run_id]
     if resume:
-        cmd.append("--resume")
+        args.append("--resume")
     if stop_with_parent:
-        cmd += ["--stop-with-parent", str(os.getpid())]
+        args += ["--stop-with-parent", str(os.getpid())]
     env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
-    try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=env, close_fds=True)
-    finally:
-        log.close()
-    store.set_process(run_id, proc.pid, process_start_time(proc.pid))
-    track(proc)
-    return proc.pid
+    # a Ray trial's run starts afresh: its trial reads its end from its staging store as the process exits
+    pid = None if stop_with_parent else warm.start(args, env, log_path)
+    if pid is None:
+        log = os.fdopen(os.open(log_path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600), "ab")
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "labdeck.engine.worker", *args], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
+                                    close_fds=True)
+        finally:
+            log.close()
+        pid = proc.pid
+        track(proc)
+        if not stop_with_parent and (server := warm.launch()) is not None:
+            track(server)
+    store.set_process(run_id, pid, process_start_time(pid))
+    return pid
 
 
-def process(pid: int) -> subprocess.Popen | None:
-    """The child this process started with ``pid``, if it is one."""
-    return next((p for p in _children if p.pid == pid), None)
+def process(pid: int) -> subprocess.Popen | Forked:
+    """The run process with ``pid`` that this process started: a child, or one the warm process forked for it."""
+    return next((p for p in _children if p.pid == pid), None) or Forked(pid)
+
+
+class Forked:
+    """A run process that is not this process's child (the warm process forked it): polled by its pid."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self._start = process_start_time(pid)
+
+    def poll(self) -> int | None:
+        """None while it runs; else -1 (its exit status went to its parent)."""
+        from .procs import process_alive
+
+        return None if self._start is not None and process_alive(self.pid, self._start) else -1
+
+    def wait(self, timeout: float | None = None) -> int:
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
+            time.sleep(0.05)
+        return code
 
 
 def track(proc: subprocess.Popen) -> None:

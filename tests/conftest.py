@@ -15,9 +15,20 @@ import pytest
 # and a run that measured two threads faster while the machine was quiet spun them against the other worker's
 # tests, taking 15-20 s of CPU for a run of 3 (choose_threads itself is tested with its core count set).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# runs fork from a warm process (engine.warm) that outlives no test session by long
+os.environ.setdefault("LABDECK_WARM_SECONDS", "60")
 
 # A sequence run that trains in well under a second per epoch.
 TINY_SEQ = {"length": "300", "hidden": "8", "window": "10", "horizon": "20", "batch_size": "32", "epochs": "2"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_process_ends():
+    """The warm process that forked this session's runs exits with it."""
+    yield
+    from labdeck.engine import warm
+
+    warm.shutdown()
 
 
 @pytest.fixture(scope="session")
@@ -44,8 +55,9 @@ def kill_processes_of(h: Path) -> None:
 
     for proc in psutil.process_iter(["cmdline"]):
         try:
-            cmdline = proc.info["cmdline"] or []
-            if str(h) in cmdline and proc.pid != os.getpid():
+            # a worker forked by the warm process shows its command line as one string (setproctitle)
+            words = " ".join(proc.info["cmdline"] or []).split()
+            if str(h) in words and proc.pid != os.getpid():
                 proc.kill()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass

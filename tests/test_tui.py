@@ -61,10 +61,10 @@ async def test_start_a_run_from_the_form_and_watch_epochs_arrive(home):
         await ready(pilot)
         fill(app, tiny(epochs=4))
         await pilot.press("s")
-        # the new run is on screen before its process has said anything (it imports torch for seconds)
+        # the new run is on screen at once, whether its process has said anything yet or not
         title = app.query_one("#pane-sequence .run-title", Static)
         await until(pilot, lambda: (s := pane_state(app)) and s.run_id in str(title.render()), what="run shown")
-        assert not pane_state(app).epochs and "no run" not in str(title.render())
+        assert "no run" not in str(title.render())
         state = await until(pilot, lambda: (s := pane_state(app)) and s.epochs and s, what="first epoch")
         await until(pilot, lambda: state.ended is not None, what="run ended")
         assert state.status == "finished"
