@@ -241,6 +241,8 @@ async def test_switching_tabs_for_hours_leaves_no_footer_keys_behind(home):
     from textual.widgets._footer import FooterKey
 
     demo_store(home)
+    gc.collect()
+    earlier = [o for o in gc.get_objects() if isinstance(o, FooterKey)]  # an earlier test's app may linger a while
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await start(pilot)
@@ -249,7 +251,8 @@ async def test_switching_tabs_for_hours_leaves_no_footer_keys_behind(home):
                 await pilot.press(key)
         await pilot.pause()
         gc.collect()
-        alive = sum(isinstance(o, FooterKey) for o in gc.get_objects())
+        seen = set(map(id, earlier))
+        alive = sum(isinstance(o, FooterKey) and id(o) not in seen for o in gc.get_objects())
         shown = len(app.screen.query(FooterKey))
         assert alive <= 2 * shown, f"{alive} footer keys alive, {shown} on screen"
 
