@@ -126,9 +126,15 @@ async def test_a_run_started_from_the_cli_appears_and_streams(home):
         await pilot.press(RUNS_KEY)
         table = app.query_one("#runs-table", DataTable)
         await until(pilot, lambda: run_id in [r.value for r in table.rows], what="run listed")
-        state = await until(pilot, lambda: (s := app.model.states.get(run_id)) and s, what="run followed")
-        await until(pilot, lambda: len(state.epochs) >= 2, what="epochs streaming")
-        await until(pilot, lambda: state.status == "finished", what="finished")
+        def state():  # looked up each time: a replayed history replaces the run's state
+            return app.model.states.get(run_id)
+
+        await until(pilot, lambda: (s := state()) and len(s.epochs) >= 2, what="epochs streaming")
+        try:
+            await until(pilot, lambda: state().status == "finished", what="finished")
+        except AssertionError as exc:  # what the dashboard and the store held then
+            raise AssertionError(f"{exc}: state {state().status} ended {state().ended} epochs {len(state().epochs)};"
+                                 f" store {Store(home).get(run_id)}") from None
         assert app.query_one(RunsPane).compared_ids() == [run_id]
 
 
