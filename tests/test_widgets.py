@@ -276,3 +276,29 @@ async def test_a_run_followed_before_its_results_view_composes_is_no_crash():
         view.follow()
         await pilot.pause()
         assert results.query("#lang-output")
+
+
+def test_a_run_read_as_interrupted_a_moment_before_its_end_arrives_shows_how_it_ended():
+    # A Ray trial's run on the head node: its process has exited, its end is not yet forwarded, so one listing
+    # reads it as interrupted; then its RunEnded event and a listing that says finished arrive.
+    from labdeck.engine import RunInfo
+    from labdeck.engine.events import RunEnded
+    from labdeck.tui.model import RunsModel
+
+    def listing(status: str) -> list[RunInfo]:
+        return [RunInfo("r", "sequence", status, {}, 0.0, None, 4321, "", {}, 1.0, 3, "cpu", "run")]
+
+    model = RunsModel()
+    model.apply("r", [], reset=True)
+    model.update_runs(listing("running"))
+    model.update_runs(listing("interrupted"))
+    assert model.states["r"].status == "interrupted"
+    model.apply("r", [RunEnded(run_id="r", status="finished", metrics={}, train_seconds=1.0, epochs=3)])
+    model.update_runs(listing("finished"))
+    assert model.states["r"].status == "finished"
+    # a run whose process died with no end is interrupted, and stays so
+    model.apply("q", [], reset=True)
+    model.update_runs([*listing("finished"), RunInfo("q", "sequence", "interrupted", {}, 0.0, None, 1, "", {},
+                                                     1.0, 1, "cpu", "run")])
+    model.apply("q", [])
+    assert model.states["q"].status == "interrupted"

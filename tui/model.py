@@ -35,7 +35,7 @@ class RunsModel:
             if isinstance(event, RunEnded) and event.status == "failed" and not reset:
                 failed.append(event)
         info = self.infos.get(run_id)
-        if info is not None and info.status == "interrupted" and state.status != "interrupted":
+        if info is not None and info.status == "interrupted" and state.ended is None:
             state.status = "interrupted"  # its process died: no event will ever say so
         return failed
 
@@ -53,6 +53,9 @@ class RunsModel:
                 state.version += 1
             elif info.status == "queued":  # an ended run started again (resumed from elsewhere)
                 state.restart()
+            elif state.status == "interrupted":  # read so a moment before its end reached the store (a Ray trial)
+                state.status = info.status
+                state.version += 1
 
     def started(self, run_id: str, experiment: str, params: dict, budget: float | None) -> RunState:
         """A run this dashboard just created: shown as starting before its process has said anything."""
