@@ -12,14 +12,13 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any
 
 from . import checkpoint, durable
 from .errors import LabdeckError
 from .store import ACTIVE, HOST, Store
+from .tmp import user_tmp
 
 NAMESPACE = "labdeck"
 DRAIN_SECONDS = 0.25
@@ -134,7 +133,7 @@ class Relay:
 def staging_store(head: str) -> Store:
     """This node's staging store for the trials of the store at ``head`` (node-local: never a shared file)."""
     key = hashlib.sha256(head.encode()).hexdigest()[:12]
-    return Store(Path(tempfile.gettempdir()) / f"labdeck-{os.getuid()}" / "staging" / f"{HOST}-{key}")
+    return Store(user_tmp() / "staging" / f"{HOST}-{key}")
 
 
 class Forwarder:

@@ -19,8 +19,9 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from .tmp import user_tmp
 
 IDLE_SECONDS = 300.0
 # environment variables read as Python starts, as torch, OpenMP and the BLAS libraries load, or by labdeck at
@@ -32,18 +33,6 @@ IMPORT_TIME_NAMES = {"PYTHONPATH", "PYTHONHOME", "PYTHONHASHSEED", "PYTHONSAFEPA
 # worker reads only when it uses them
 SET_WHILE_RUNNING = {"TORCHINDUCTOR_CACHE_DIR", "PYTORCH_NVML_BASED_CUDA_CHECK"}
 REPLY_SECONDS = 10.0
-
-
-def user_tmp() -> Path:
-    """This user's private folder in the machine's temporary space (staging stores, warm sockets)."""
-    path = Path(tempfile.gettempdir()) / f"labdeck-{os.getuid()}"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = path.lstat()
-    if st.st_uid != os.getuid() or not path.is_dir() or path.is_symlink():
-        raise PermissionError(f"{path} is not this user's own folder")
-    if st.st_mode & 0o077:
-        os.chmod(path, 0o700)
-    return path
 
 
 def enabled() -> bool:
