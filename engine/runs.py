@@ -84,33 +84,9 @@ def spawn(store: Store, run_id: str, resume: bool = False, stop_with_parent: boo
     return pid
 
 
-def process(pid: int) -> subprocess.Popen | Forked:
-    """The run process with ``pid`` that this process started: a child, or one the warm process forked for it."""
-    return next((p for p in _children if p.pid == pid), None) or Forked(pid)
-
-
-class Forked:
-    """A run process that is not this process's child (the warm process forked it): polled by its pid."""
-
-    def __init__(self, pid: int):
-        self.pid = pid
-        self._start = process_start_time(pid)
-
-    def poll(self) -> int | None:
-        """None while it runs; else -1 (its exit status went to its parent)."""
-        from .procs import process_alive
-
-        return None if self._start is not None and process_alive(self.pid, self._start) else -1
-
-    def wait(self, timeout: float | None = None) -> int:
-        import time
-
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while (code := self.poll()) is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
-            time.sleep(0.05)
-        return code
+def process(pid: int) -> subprocess.Popen | None:
+    """The child this process started with ``pid``, if it is one (a warm-started run is the warm process's)."""
+    return next((p for p in _children if p.pid == pid), None)
 
 
 def track(proc: subprocess.Popen) -> None:
