@@ -23,13 +23,15 @@ from .conftest import cli, set_args, tiny
 
 
 async def until(pilot, predicate, timeout: float = 90.0, what: str = "condition"):
-    """Let the app run until ``predicate()`` holds (watching real processes; no fixed sleeps)."""
+    """Let the app run until ``predicate()`` holds (watching real processes; no fixed sleeps). The app runs in this
+    event loop, so a plain sleep lets it work: ``pilot.pause`` would also visit every widget and repaint the whole
+    screen at each poll (about 25 ms of CPU), which the tests' own runs and the other test worker need."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        await pilot.pause(0.05)
+        await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
 
 
