@@ -199,7 +199,8 @@ async def test_a_sweep_over_two_nodes_is_live_in_the_dashboard_writes_only_the_h
 
     # one CPU a node and two trials at once: one trains on each node for all its epochs. No ASHA here: it may stop
     # the worker node's trial at its first epoch, before the dashboard looks (ASHA has its own test)
-    proc = cli("sweep", "sequence", "--grid", "hidden=16,8", *set_args(dict(SLOW, epochs="14")),
+    epochs = 14  # enough to stop a trial mid-run from the dashboard
+    proc = cli("sweep", "sequence", "--grid", "hidden=16,8", *set_args(dict(SLOW, epochs=str(epochs))),
                "--backend", "ray", "--parallel", "2", "--address", two_nodes.address, "--detach", check=True)
     sweep_id = proc.stdout.strip()
     store = Store()
@@ -233,20 +234,21 @@ async def test_a_sweep_over_two_nodes_is_live_in_the_dashboard_writes_only_the_h
         assert {i.status for i in stopped} <= {"stopped", "finished"}, [(i.status, i.message) for i in stopped]
         # each stopped trial's checkpoint is on this host, the worker node's shipped back
         assert all(store.checkpoint_path(i.id).exists() for i in stopped if i.status == "stopped" and i.epochs)
-        assert store.get(remote).status == "stopped" and 1 <= store.get(remote).epochs < 14
+        assert store.get(remote).status == "stopped" and 1 <= store.get(remote).epochs < epochs
         await until(pilot, lambda: sweep.runner_alive(store, sweep_id) is None, timeout=60, what="the driver gone")
         await pilot.press("u")
         await until(pilot, lambda: sweep.runner_alive(store, sweep_id), timeout=60, what="the sweep resumed")
     done = wait_for(lambda: (t := sweep.trials(store, sweep_id)) and all(i.status == "finished" for i in t) and t,
                     timeout=240, what="the resumed sweep to finish")
-    assert all(_epochs_complete(store, i) and i.epochs == 14 for i in done), [(i.epochs, i.message) for i in done]
+    assert all(_epochs_complete(store, i) and i.epochs == epochs for i in done), [(i.epochs, i.message) for i in done]
     # the worker node never had the sweep's store: nothing was written in its own home
     assert not (two_nodes.worker_home / "labdeck.db").exists()
     assert store._read("PRAGMA integrity_check") == [("ok",)]
 
 
 def test_a_worker_node_lost_mid_sweep_fails_its_trial_with_a_reason_and_the_other_finishes(two_nodes, home):
-    proc = cli("sweep", "sequence", "--grid", "hidden=16,8", *set_args(dict(SLOW, epochs="12")),
+    epochs = 12  # enough to kill the worker node mid-run
+    proc = cli("sweep", "sequence", "--grid", "hidden=16,8", *set_args(dict(SLOW, epochs=str(epochs))),
                "--backend", "ray", "--parallel", "2", "--address", two_nodes.address, "--detach", check=True)
     sweep_id = proc.stdout.strip()
     store = Store()
@@ -260,5 +262,5 @@ def test_a_worker_node_lost_mid_sweep_fails_its_trial_with_a_reason_and_the_othe
     assert lost.status == "failed" and lost.message.startswith("the Ray trial ended:"), lost.message
     assert lost.epochs >= 1 and _epochs_complete(store, lost)
     other = next(i for i in done if i.id != remote.id)
-    assert other.status == "finished" and other.epochs == 12 and _epochs_complete(store, other), other.message
+    assert other.status == "finished" and other.epochs == epochs and _epochs_complete(store, other), other.message
     assert store._read("PRAGMA integrity_check") == [("ok",)]
