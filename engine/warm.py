@@ -28,10 +28,12 @@ IDLE_SECONDS = 300.0
 # import: a caller whose values differ has a warm process of its own
 IMPORT_TIME_PREFIXES = ("OMP_", "MKL_", "OPENBLAS_", "KMP_", "GOMP_", "TORCH", "PYTORCH", "LD_")
 IMPORT_TIME_NAMES = {"PYTHONPATH", "PYTHONHOME", "PYTHONHASHSEED", "PYTHONSAFEPATH", "PYTHONNOUSERSITE",
-                     "PYTHONUSERBASE", "PYTHONOPTIMIZE", "PYTHONWARNINGS", "LABDECK_FAULT"}
-# ... less those that libraries set in a running process (torch's compile cache, Lightning's CUDA check), which a
-# worker reads only when it uses them
-SET_WHILE_RUNNING = {"TORCHINDUCTOR_CACHE_DIR", "PYTORCH_NVML_BASED_CUDA_CHECK"}
+                     "PYTHONUSERBASE", "PYTHONOPTIMIZE", "PYTHONWARNINGS"}
+# ... less those that libraries set in a running process (torch's compile cache, Lightning's CUDA check, and what
+# scikit-learn sets for Intel's OpenMP as the experiments import it), which a worker sets or reads itself when it
+# uses them
+SET_WHILE_RUNNING = {"TORCHINDUCTOR_CACHE_DIR", "PYTORCH_NVML_BASED_CUDA_CHECK", "KMP_DUPLICATE_LIB_OK",
+                     "KMP_INIT_AT_FORK"}
 REPLY_SECONDS = 10.0
 
 

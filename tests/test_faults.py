@@ -99,11 +99,25 @@ from .conftest import tiny, wait_for  # noqa: E402
 EPOCHS = 4
 
 
-def worker(home, run_id: str, fault: str = "", resume: bool = False) -> subprocess.CompletedProcess:
-    env = dict(os.environ, LABDECK_FAULT=fault)
-    cmd = [sys.executable, "-m", "labdeck.engine.worker", "--home", str(home), run_id]
-    cmd += ["--resume"] if resume else []
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+def run_worker(store: Store, run_id: str, fault: str) -> str:
+    """Start the run's worker as ``labdeck`` does (forked from the warm process where one serves) with ``fault``
+    set, and wait for it to end; its output."""
+    pid = runs.spawn(store, run_id, env={"LABDECK_FAULT": fault})
+    wait_ended(pid)
+    return (store.run_dir(run_id) / "output.log").read_text()
+
+
+def wait_ended(pid: int, timeout: float = 120) -> None:
+    """Wait for process ``pid`` to end, whether this process's child or the warm process's."""
+    import psutil
+
+    if (proc := runs.process(pid)) is not None:
+        proc.wait(timeout=timeout)
+        return
+    try:
+        psutil.Process(pid).wait(timeout=timeout)
+    except psutil.NoSuchProcess:
+        pass
 
 
 def event_epochs(store: Store, run_id: str) -> list[int]:
@@ -133,11 +147,10 @@ def test_a_kill_anywhere_loses_nothing_that_was_logged_and_resume_finishes_unbro
     monkeypatch.setenv("XDG_CACHE_HOME", str(speed_cache))  # measured once for all of them: each run starts fast
     store = Store(home)
     run_id = runs.create(store, "sequence", tiny(epochs=EPOCHS, precision="fp32"))
-    killed = worker(home, run_id, fault)
-    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    output = run_worker(store, run_id, fault)
     assert integrity(home) == "ok"
     info = store.get(run_id, history=True)
-    assert info.status == "interrupted"
+    assert info.status == "interrupted", output  # it ended without recording its end: killed
     logged = [int(e) for e in info.history.get("epoch", [])]
     assert logged == event_epochs(store, run_id) == list(range(1, len(logged) + 1))  # the table and the events agree
     assert info.epochs == len(logged)
@@ -280,15 +293,12 @@ BUDGET, STOPPED = 3.0, 2.0  # seconds
 def test_time_the_process_was_stopped_does_not_count_against_the_budget(home):
     store = Store(home)
     run_id = runs.create(store, "sequence", tiny(epochs=1, length=3000, hidden=32), budget=BUDGET)
-    proc = subprocess.Popen([sys.executable, "-m", "labdeck.engine.worker", "--home", str(home), run_id])
-    try:
-        wait_for(lambda: event_epochs(store, run_id), timeout=60, what="first epoch")
-        os.kill(proc.pid, signal.SIGSTOP)
-        time.sleep(STOPPED)
-        os.kill(proc.pid, signal.SIGCONT)
-        proc.wait(timeout=60)
-    finally:
-        proc.kill()
+    pid = runs.spawn(store, run_id)
+    wait_for(lambda: event_epochs(store, run_id), timeout=60, what="first epoch")
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(STOPPED)  # the time the process is stopped: what this test is about
+    os.kill(pid, signal.SIGCONT)
+    wait_ended(pid, timeout=60)
     events = store.events(run_id)
     started = next(t for _, t in [(i, e) for i, e in events] if isinstance(t, RunStarted))
     info = store.get(run_id)

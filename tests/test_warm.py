@@ -89,3 +89,14 @@ def test_an_idle_warm_process_exits_and_takes_its_socket_with_it(monkeypatch):
     wait_for(lambda: not path.exists(), timeout=30, what="the idle warm process to exit")
     server.wait(timeout=10)
     assert warm.shutdown() is False  # none answers now
+
+
+def test_the_key_follows_what_torch_reads_at_import_not_what_libraries_set_later(monkeypatch):
+    before = warm.key()
+    import sklearn.metrics  # noqa: F401 (it sets KMP_* variables for Intel's OpenMP as it loads)
+
+    monkeypatch.setenv("KMP_DUPLICATE_LIB_OK", "True")
+    monkeypatch.setenv("LABDECK_FAULT", "after-epoch")  # read at each fault point, not at import
+    assert warm.key() == before
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    assert warm.key() != before
