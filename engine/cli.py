@@ -522,7 +522,11 @@ def main(argv: list[str] | None = None) -> int:
             store = Store(a.home)
         if store is not None and store.warning and a.command != "sweep-run":
             print(f"labdeck: warning: {store.warning}", file=sys.stderr)
-        return COMMANDS[a.command](store, a)
+        try:
+            return COMMANDS[a.command](store, a)
+        finally:
+            if store is not None:  # main runs in-process too: its connection (a reference cycle) ends with it
+                store.close()
     except LabdeckError as exc:
         print(f"labdeck: {exc}", file=sys.stderr)
         bad_input = isinstance(exc, (ParamError, UsageError, DataError, RunNotFound))
