@@ -142,6 +142,7 @@ def run_trials(store: Store, sweep_id: str, todo: list[str], parallel: int, opti
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # verbose=0 alone still prints a table
     infos = {i.id: i for i in (store.get(r) for r in todo)}
     spec = registry.get(next(iter(infos.values())).experiment)
+    owned = not ray.is_initialized()  # a caller's own connection to a cluster stays theirs, open
     try:
         # "local": a new instance, never a cluster that `ray start` once left its address behind for
         ray.init(address=options.get("address") or "local", include_dashboard=False, log_to_driver=False,
@@ -182,7 +183,7 @@ def run_trials(store: Store, sweep_id: str, todo: list[str], parallel: int, opti
         tuner.fit()
     finally:
         relay.close()
-        if not options.get("address"):
+        if owned:  # a driver left connected has Tune's exit hook wait a minute on a cluster gone by then
             ray.shutdown()
 
 

@@ -32,27 +32,6 @@ def test_without_ray_the_backend_is_one_line_and_creates_nothing(home, monkeypat
     assert Store().runs() == []
 
 
-def test_ray_sweep_with_asha_lands_in_the_store(home):
-    pytest.importorskip("ray.tune")
-    # one trial at a time, the good net first: the poor one's first epoch meets the good one's at ASHA's first rung
-    proc = cli("sweep", "sequence", "--grid", "hidden=32,1", *set_args(dict(SLOW, epochs="12")),
-               "--backend", "ray", "--asha", "--parallel", "1", "--json", timeout=240)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.splitlines()[-1])
-    infos = {i.id: i for i in sweep.trials(Store(), result["sweep_id"])}
-    assert len(infos) == 2 and all(i.status == "finished" for i in infos.values())
-    early = [i for i in infos.values() if "stopped early by ASHA" in i.message]
-    assert [i.params["hidden"] for i in early] == [1], [(i.params, i.message) for i in infos.values()]
-    assert all(i.epochs < 12 and "test_mse" in i.metrics for i in early)
-    best = min(infos.values(), key=lambda i: i.metrics["test_mse"])
-    assert result["best"] == best.id
-    # a trial that ran all its epochs forwarded its final evaluation before Tune ended it
-    complete = [i for i in infos.values() if i.epochs == 12]
-    assert complete and all(i.message == "" and "forecast_rmse" in i.metrics for i in complete)
-    # the dashboard and reports read these trials like local ones: their epochs are in the store
-    assert len(Store().history(best.id)["test_mse"]) == best.epochs
-
-
 def test_a_trial_asha_stopped_is_recorded_as_such_though_its_local_run_has_exited(home):
     pytest.importorskip("ray.tune")
     import types
@@ -187,6 +166,27 @@ def _epochs_complete(store: Store, info) -> bool:
     history = store.history(info.id)
     events = [e for _, e in store.events(info.id) if type(e).__name__ == "EpochMetrics"]
     return len(history.get("train_loss", [])) == info.epochs == len({e.epoch for e in events}) == len(events)
+
+
+def test_ray_sweep_with_asha_lands_in_the_store(two_nodes, home):
+    # on the cluster (a local instance would cost a start of its own); one trial at a time, the good net first: the
+    # poor one's first epoch meets the good one's at ASHA's first rung
+    proc = cli("sweep", "sequence", "--grid", "hidden=32,1", *set_args(dict(SLOW, epochs="12")),
+               "--backend", "ray", "--address", two_nodes.address, "--asha", "--parallel", "1", "--json", timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.splitlines()[-1])
+    infos = {i.id: i for i in sweep.trials(Store(), result["sweep_id"])}
+    assert len(infos) == 2 and all(i.status == "finished" for i in infos.values())
+    early = [i for i in infos.values() if "stopped early by ASHA" in i.message]
+    assert [i.params["hidden"] for i in early] == [1], [(i.params, i.message) for i in infos.values()]
+    assert all(i.epochs < 12 and "test_mse" in i.metrics for i in early)
+    best = min(infos.values(), key=lambda i: i.metrics["test_mse"])
+    assert result["best"] == best.id
+    # a trial that ran all its epochs forwarded its final evaluation before Tune ended it
+    complete = [i for i in infos.values() if i.epochs == 12]
+    assert complete and all(i.message == "" and "forecast_rmse" in i.metrics for i in complete)
+    # the dashboard and reports read these trials like local ones: their epochs are in the store
+    assert len(Store().history(best.id)["test_mse"]) == best.epochs
 
 
 async def test_a_sweep_over_two_nodes_is_live_in_the_dashboard_writes_only_the_heads_store_and_resumes(
