@@ -337,6 +337,29 @@ async def test_use_offline_data_from_the_palette(home):
         assert app.query_one("#form-language", ParamForm).raw_values()["corpus"] == "stdlib"
 
 
+async def test_the_ray_fields_follow_a_backend_chosen_before_the_dialog_has_mounted(home):
+    # Select posts no Changed for a value set before its own parts mount: the dialog must follow the value itself.
+    from textual.app import App
+
+    from labdeck.tui.screens.sweep import NewSweep
+
+    app = App()
+    async with app.run_test() as pilot:
+        dialog = NewSweep(registry.get("sequence"), {}, home)
+        app.push_screen(dialog)
+        for _ in range(1_000):  # the first moment the Select exists, before its parts mount
+            if dialog.query("#sweep-backend"):
+                break
+            await asyncio.sleep(0)
+        else:
+            raise AssertionError("the dialog never composed")
+        dialog.query_one("#sweep-backend", Select).value = "ray"
+        await until(pilot, lambda: not dialog.query_one("#sweep-address").disabled, timeout=10, what="address on")
+        assert not dialog.query_one("#sweep-asha").disabled
+        dialog.query_one("#sweep-backend", Select).value = "local"
+        await until(pilot, lambda: dialog.query_one("#sweep-asha").disabled, timeout=10, what="ASHA off")
+
+
 @pytest.mark.slow
 async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
     from labdeck.tui.sweeps_pane import SweepsPane

@@ -80,9 +80,13 @@ class NewSweep(ModalScreen[str | None]):
                 "backend": backend, "address": (get("address") or None) if ray else None,
                 "asha": ray and self.query_one("#sweep-asha", Checkbox).value}
 
-    def on_select_changed(self, event: Select.Changed) -> None:
+    def on_mount(self) -> None:
+        # A watch rather than Select.Changed: the Select posts no message for a value set before its own parts mount.
+        self.watch(self.query_one("#sweep-backend", Select), "value", self._backend_chosen)
+
+    def _backend_chosen(self, backend: object) -> None:
         for widget in (self.query_one("#sweep-address"), self.query_one("#sweep-asha")):
-            widget.disabled = event.value != "ray"
+            widget.disabled = backend != "ray"
 
     def show_error(self, text: str) -> None:
         self.query_one("#sweep-error", Static).update(f"[b $error]{text}[/]", layout=False)
