@@ -209,6 +209,20 @@ async def test_a_tab_shown_before_its_turn_mounts_at_once_and_takes_the_keys(hom
         assert app.focused is form.grid and app.query_one("#tabs").active == "tab-language"
 
 
+async def test_a_tab_activation_still_queued_as_the_app_closes_is_no_crash(home):
+    from textual.widgets import TabbedContent
+
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.mounted, what="mounted")
+        tabs = app.query_one("#tabs", TabbedContent)
+        queued = TabbedContent.TabActivated(tabs, tabs.get_tab("tab-runs"))
+        await tabs.remove()  # as when the app closes: the screen is emptied while messages are still on their way
+        app.post_message(queued)
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+
+
 async def test_the_dashboard_leaves_what_start_up_built_out_of_the_collectors_work(home):
     # The real dashboard (run_dashboard) freezes its start-up objects: the collector's full passes walked them all
     # every few seconds, pausing keys. Apps in a test process must not, or each would never be freed.

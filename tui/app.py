@@ -377,7 +377,8 @@ class LabdeckApp(App):
 
     @on(TabbedContent.TabActivated, "#tabs")
     async def tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == self.query_one("#tabs", TabbedContent).active:  # not a stale activation
+        # the event's own TabbedContent: one still queued as the app closes finds the screen emptied
+        if event.pane.id == event.tabbed_content.active:  # not a stale activation
             if self._started:
                 await self.tabs.mount(event.pane.id)  # a tab clicked before its turn came
             if (content := self._content(event.pane.id.removeprefix("tab-"))) is not None:
