@@ -11,6 +11,7 @@ from labdeck.engine import Store, registry
 from labdeck.tui.app import LabdeckApp
 from labdeck.tui.experiment_pane import ExperimentPane
 from labdeck.tui.redraw import RedrawPace
+from labdeck.tui.screens.help import HelpScreen
 from labdeck.tui.widgets.line_plot import LinePlot
 
 from .demo_runs import demo_store
@@ -45,32 +46,46 @@ def snapshot(snap_compare, app, size, before) -> bool:
     return snap_compare(app, terminal_size=size, run_before=steady)
 
 
-async def plots_drawn(pilot) -> None:
-    """Wait until every plot on screen shows its current lines (figures are built in worker threads)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+async def until(pilot, predicate, what: str, timeout: float = 30.0):
+    """Let the app work until ``predicate()`` holds; fails loudly at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await pilot.pause(0.05)
-        if all(p.drawn for p in pilot.app.screen.query(LinePlot) if p.region.area):
-            return
-    raise AssertionError("timed out waiting for the plots to be drawn")
+    return value
+
+
+async def drawn(pilot) -> None:
+    """Wait until the shown tab's runs are loaded, draw them now rather than on the next redraw tick, and wait until
+    every plot on screen shows its lines (figures are built in worker threads)."""
+    app = pilot.app
+    content = app.tabs.get(app.active_tab())
+    app.redraw()  # follows the runs the tab wants
+    wanted = content.wanted_runs() if content is not None and app.screen is app.screen_stack[0] else []
+    # the demo runs have all ended: a run's end is the last of its events the store watcher delivers
+    await until(pilot, lambda: all((s := app.model.states.get(r)) and s.ended for r in wanted), "the runs loaded")
+    app.redraw()
+    await pilot.pause()  # the new layout: a plot newly shown learns its size
+    await until(pilot, lambda: all(p.drawn for p in app.screen.query(LinePlot) if p.region.area), "the plots")
+    await pilot.pause()
 
 
 async def settle(pilot) -> None:
     """Wait until the newest run is loaded and drawn, then pin the path-dependent subtitle."""
     app = pilot.app
     pilot.app.sub_title = "snapshot"
-    deadline = time.monotonic() + 30
-    while not app.mounted and time.monotonic() < deadline:
-        await pilot.pause(0.05)
+    await until(pilot, lambda: app.mounted, "every tab mounted")
     await pilot.press(SEQUENCE_KEY)
-    pane = app.query_one("#pane-sequence", ExperimentPane)
-    while time.monotonic() < deadline:
-        state = app.model.states.get(pane.run_id or "")
-        if state and state.ended and pane.drawn_version == state.version:
-            break
-        await pilot.pause(0.05)
-    await pilot.pause(0.3)
-    await plots_drawn(pilot)
+    await newest_drawn(pilot, "sequence")
+
+
+async def newest_drawn(pilot, name: str) -> None:
+    """Wait until an experiment tab follows its newest run, loaded and drawn."""
+    app = pilot.app
+    pane = app.query_one(f"#pane-{name}", ExperimentPane)
+    await until(pilot, lambda: (s := app.model.states.get(pane.run_id or "")) and s.ended
+                and pane.drawn_version == s.version, f"the newest {name} run drawn")
+    await drawn(pilot)
 
 
 def test_sequence_curves(app, snap_compare):
@@ -83,8 +98,7 @@ def on_subtab(name: str):
     async def show(pilot):
         await settle(pilot)
         pilot.app.query_one("#pane-sequence TabbedContent").active = f"{name}-sequence"
-        await pilot.pause(0.3)
-        await plots_drawn(pilot)
+        await drawn(pilot)
 
     return show
 
@@ -103,15 +117,9 @@ def on_experiment(name: str, sub: str):
     async def show(pilot):
         await settle(pilot)
         await pilot.press(str(registry.names().index(name) + 1))
-        pane = pilot.app.query_one(f"#pane-{name}", ExperimentPane)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            state = pilot.app.model.states.get(pane.run_id or "")
-            if state and state.ended and pane.drawn_version == state.version:
-                break
-            await pilot.pause(0.05)
-        pane.query_one("TabbedContent").active = f"{sub}-{name}"
-        await pilot.pause(0.5)
+        await newest_drawn(pilot, name)
+        pilot.app.query_one(f"#pane-{name} TabbedContent").active = f"{sub}-{name}"
+        await drawn(pilot)
 
     return show
 
@@ -133,9 +141,8 @@ def test_runs_tab_compare(app, snap_compare):
         await settle(pilot)
         await pilot.press(RUNS_KEY)
         await pilot.press("down", "space", "down", "space")
-        await pilot.pause(0.5)
-        await pilot.pause(0.3)
-        await plots_drawn(pilot)
+        assert len(pilot.app.tabs.get("runs").wanted_runs()) == 2
+        await drawn(pilot)
 
     assert snapshot(snap_compare, app, SIZE, runs)
 
@@ -144,7 +151,8 @@ def test_help_screen(app, snap_compare):
     async def help_screen(pilot):
         await settle(pilot)
         await pilot.press("question_mark")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help screen")
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=help_screen)
 
@@ -162,7 +170,8 @@ def test_language_with_generated_text_at_80x24(app, snap_compare):
         view.query_one("#lang-output").load_text("def ")
         view.post_message(Streamed("read(self, path):\n    return self.open(path)\n" * 6, done=True,
                                    stats="300 tokens at 1,234/s (checkpoint of epoch 6)"))
-        await pilot.pause(0.3)
+        await until(pilot, lambda: "1,234/s" in str(view.query_one("#lang-status").render()), "the streamed text")
+        await pilot.pause()
 
     assert snapshot(snap_compare, app, SMALL, generated)
 
@@ -176,12 +185,8 @@ def test_sweeps_with_trials_at_80x24(app, snap_compare):
         await settle(pilot)
         await pilot.press(str(len(registry.specs()) + 2))
         trials = pilot.app.query_one("#trials-table")
-        deadline = time.monotonic() + 30
-        while trials.row_count < 3:
-            assert time.monotonic() < deadline, "timed out waiting for the trials"
-            await pilot.pause(0.05)
-        await pilot.pause(0.5)
-        await plots_drawn(pilot)
+        await until(pilot, lambda: trials.row_count == 3, "the trials")
+        await drawn(pilot)
 
     assert snapshot(snap_compare, app, SMALL, sweeps)
 
@@ -192,11 +197,8 @@ def test_new_sweep_dialog_at_80x24(app, snap_compare):
 
         await settle(pilot)
         pilot.app.action_new_sweep()
-        deadline = time.monotonic() + 30
-        while not (isinstance(pilot.app.screen, NewSweep) and pilot.app.screen.query("#sweep-grid")
-                   and pilot.app.focused is pilot.app.screen.query_one("#sweep-grid")):
-            assert time.monotonic() < deadline, "timed out waiting for the dialog"
-            await pilot.pause(0.05)
-        await pilot.pause(0.3)
+        await until(pilot, lambda: isinstance(pilot.app.screen, NewSweep) and pilot.app.screen.query("#sweep-grid")
+                    and pilot.app.focused is pilot.app.screen.query_one("#sweep-grid"), "the dialog")
+        await pilot.pause()
 
     assert snapshot(snap_compare, app, SMALL, dialog)

@@ -407,8 +407,9 @@ async def test_sweeps_tab_ranks_trials_starts_a_sweep_and_writes_a_report(home):
         fill(app, tiny())
         await pilot.press("escape")
         app.action_new_sweep()
-        grid = await until(pilot, lambda: type(app.screen).__name__ == "NewSweep" and app.screen.query("#sweep-grid")
-                           and app.screen.query_one("#sweep-grid"), what="dialog")
+        # the whole dialog: its fields mount one after another, and the first takes the focus once all have
+        grid = await until(pilot, lambda: type(app.screen).__name__ == "NewSweep" and app.screen.query("#sweep-cancel")
+                           and app.focused is app.screen.query_one("#sweep-grid") and app.focused, what="dialog")
         grid.value = "cell=rnn,gru"
         # on Ray: the address field opens with the choice; an unreachable cluster is one line, nothing is created
         dialog = app.screen
