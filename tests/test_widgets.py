@@ -302,3 +302,49 @@ def test_a_run_read_as_interrupted_a_moment_before_its_end_arrives_shows_how_it_
                                                      1.0, 1, "cpu", "run")])
     model.apply("q", [])
     assert model.states["q"].status == "interrupted"
+
+
+async def test_the_footer_recomposes_only_when_its_keys_change():
+    from textual.binding import Binding
+    from textual.widgets import Input, Static
+    from textual.widgets._footer import FooterKey
+
+    from labdeck.tui.widgets.footer import Footer
+
+    class Counted(Footer):
+        composed = 0
+
+        def compose(self) -> ComposeResult:
+            Counted.composed += 1
+            yield from super().compose()
+
+    class Pane(Static, can_focus=True):
+        BINDINGS = [Binding("f3", "noop", "Kill")]
+
+    class Fields(App):
+        BINDINGS = [Binding("f2", "quit", "Quit")]
+
+        def compose(self) -> ComposeResult:
+            yield Input(id="a")
+            yield Input(id="b")
+            yield Pane("pane")
+            yield Counted()
+
+    app = Fields()
+    async with app.run_test() as pilot:
+        shown = lambda: sorted(str(k.description) for k in app.query(FooterKey))  # noqa: E731
+        await pilot.pause()
+        assert "Quit" in shown() and "Kill" not in shown()
+        before = Counted.composed
+        for _ in range(3):  # the same keys wherever the focus is among the fields
+            app.query_one("#b").focus()
+            await pilot.pause()
+            app.query_one("#a").focus()
+            await pilot.pause()
+        assert Counted.composed == before
+        app.query_one(Pane).focus()
+        await pilot.pause()
+        assert Counted.composed == before + 1 and "Kill" in shown()
+        app.query_one("#a").focus()
+        await pilot.pause()
+        assert "Kill" not in shown()
