@@ -234,15 +234,22 @@ async def test_a_hidden_log_keeps_no_backlog_and_shows_the_last_lines_when_opene
         assert len(log.lines) <= log.max_lines
 
 
-async def test_switching_tabs_for_hours_leaves_no_footer_keys_behind(home):
+async def test_switching_tabs_for_hours_leaves_no_footer_keys_behind(home, monkeypatch):
     """Every tab switch recomposes the footer; Textual's own Footer kept each old key alive (textual issue #6666)."""
     import gc
+    import weakref
 
     from textual.widgets._footer import FooterKey
 
+    made = weakref.WeakSet()  # this app's keys only, without walking every object of the process
+    init = FooterKey.__init__
+
+    def tracked(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.add(self)
+
+    monkeypatch.setattr(FooterKey, "__init__", tracked)
     demo_store(home)
-    gc.collect()
-    earlier = [o for o in gc.get_objects() if isinstance(o, FooterKey)]  # an earlier test's app may linger a while
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await start(pilot)
@@ -251,9 +258,7 @@ async def test_switching_tabs_for_hours_leaves_no_footer_keys_behind(home):
                 await pilot.press(key)
         await pilot.pause()
         gc.collect()
-        seen = set(map(id, earlier))
-        alive = sum(isinstance(o, FooterKey) and id(o) not in seen for o in gc.get_objects())
-        shown = len(app.screen.query(FooterKey))
+        alive, shown = len(made), len(app.screen.query(FooterKey))
         assert alive <= 2 * shown, f"{alive} footer keys alive, {shown} on screen"
 
 
