@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -270,7 +271,13 @@ def write_report(store: Store, target: str, out: str | Path) -> Path:
             info = store.get(target)
             md = [f"# labdeck report: run {info.id}", "", *run_report(store, info, out)]
         path = out / "report.md"
-        path.write_text("\n".join(md))
+        # renamed into place whole: whoever waits for report.md (the dashboard, a script) never reads half of it
+        tmp = path.with_name(".report.md.tmp")
+        try:
+            tmp.write_text("\n".join(md))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     except OSError as exc:
         raise LabdeckError(f"cannot write the report into {out}: {exc.strerror or exc}") from None
     return path

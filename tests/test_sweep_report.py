@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -116,6 +117,28 @@ def test_report_of_a_sweep_and_of_each_experiment(home, tmp_path):
             assert (folder / name).stat().st_size > 1000 and f"({name})" in report
     assert "Per-class metrics" in (tmp_path / "demo-cnn" / "report.md").read_text()
     assert "def read_6" in (tmp_path / "demo-lm" / "report.md").read_text()
+
+
+def test_a_report_appears_whole_and_a_new_one_replaces_it_whole(home, tmp_path, monkeypatch):
+    # the dashboard (and any script) waits for report.md to exist, then reads it
+    import os
+
+    from labdeck.engine import report, write_report
+
+    renames = []
+    real = os.replace
+
+    def watched(src, dst):
+        renames.append((Path(dst).name, Path(src).read_text()))
+        real(src, dst)
+
+    monkeypatch.setattr(report.os, "replace", watched)
+    demo_store(home)
+    out = tmp_path / "report"
+    for _ in range(2):
+        path = write_report(Store(home), "demo-cnn", out)
+    assert [name for name, _ in renames] == ["report.md", "report.md"] and renames[-1][1] == path.read_text()
+    assert "Per-class metrics" in path.read_text() and sorted(p.name for p in out.glob(".*")) == []
 
 
 def test_export_prints_the_full_history(home):
