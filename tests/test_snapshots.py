@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -47,11 +48,12 @@ def snapshot(snap_compare, app, size, before) -> bool:
 
 
 async def until(pilot, predicate, what: str, timeout: float = 30.0):
-    """Let the app work until ``predicate()`` holds; fails loudly at the deadline."""
+    """Let the app work until ``predicate()`` holds; fails loudly at the deadline. A plain sleep lets the app (in
+    this event loop) work: ``pilot.pause`` would also visit every widget and repaint the screen at each poll."""
     deadline = time.monotonic() + timeout
     while not (value := predicate()):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.05)
+        await asyncio.sleep(0.05)
     return value
 
 
@@ -65,9 +67,9 @@ async def drawn(pilot) -> None:
     # the demo runs have all ended: a run's end is the last of its events the store watcher delivers
     await until(pilot, lambda: all((s := app.model.states.get(r)) and s.ended for r in wanted), "the runs loaded")
     app.redraw()
-    await pilot.pause()  # the new layout: a plot newly shown learns its size
+    await pilot.pause(0)  # the messages it caused, handled: a plot newly shown learns its size
     await until(pilot, lambda: all(p.drawn for p in app.screen.query(LinePlot) if p.region.area), "the plots")
-    await pilot.pause()
+    await pilot.pause(0)
 
 
 async def settle(pilot) -> None:
@@ -152,7 +154,7 @@ def test_help_screen(app, snap_compare):
         await settle(pilot)
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help screen")
-        await pilot.pause()
+        await pilot.pause(0)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=help_screen)
 
@@ -171,7 +173,7 @@ def test_language_with_generated_text_at_80x24(app, snap_compare):
         view.post_message(Streamed("read(self, path):\n    return self.open(path)\n" * 6, done=True,
                                    stats="300 tokens at 1,234/s (checkpoint of epoch 6)"))
         await until(pilot, lambda: "1,234/s" in str(view.query_one("#lang-status").render()), "the streamed text")
-        await pilot.pause()
+        await pilot.pause(0)
 
     assert snapshot(snap_compare, app, SMALL, generated)
 
@@ -199,6 +201,6 @@ def test_new_sweep_dialog_at_80x24(app, snap_compare):
         pilot.app.action_new_sweep()
         await until(pilot, lambda: isinstance(pilot.app.screen, NewSweep) and pilot.app.screen.query("#sweep-grid")
                     and pilot.app.focused is pilot.app.screen.query_one("#sweep-grid"), "the dialog")
-        await pilot.pause()
+        await pilot.pause(0)
 
     assert snapshot(snap_compare, app, SMALL, dialog)
