@@ -18,6 +18,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from . import durable
 from .errors import ParamError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -75,11 +76,8 @@ def save(experiment: str, name: str, values: dict[str, Any]) -> Path:
     presets[name] = {k: v for k, v in values.items() if v is not None}
     file = path(experiment)
     file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(tomli_w.dumps(presets), encoding="utf-8")
-        os.replace(tmp, file)
+        durable.write_text(file, tomli_w.dumps(presets))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ParamError(f"preset: cannot write {file}: {exc}") from None
     return file

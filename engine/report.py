@@ -6,11 +6,10 @@ import csv
 import io
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
-from . import registry
+from . import durable, registry
 from .errors import LabdeckError
 from .events import Evaluation, LogLine, Predictions
 from .formatting import fmt
@@ -271,13 +270,7 @@ def write_report(store: Store, target: str, out: str | Path) -> Path:
             info = store.get(target)
             md = [f"# labdeck report: run {info.id}", "", *run_report(store, info, out)]
         path = out / "report.md"
-        # renamed into place whole: whoever waits for report.md (the dashboard, a script) never reads half of it
-        tmp = path.with_name(".report.md.tmp")
-        try:
-            tmp.write_text("\n".join(md))
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        durable.write_text(path, "\n".join(md))  # whoever waits for report.md to appear never reads half of it
     except OSError as exc:
         raise LabdeckError(f"cannot write the report into {out}: {exc.strerror or exc}") from None
     return path

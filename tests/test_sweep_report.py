@@ -123,7 +123,7 @@ def test_a_report_appears_whole_and_a_new_one_replaces_it_whole(home, tmp_path, 
     # the dashboard (and any script) waits for report.md to exist, then reads it
     import os
 
-    from labdeck.engine import report, write_report
+    from labdeck.engine import durable, write_report
 
     renames = []
     real = os.replace
@@ -132,7 +132,7 @@ def test_a_report_appears_whole_and_a_new_one_replaces_it_whole(home, tmp_path, 
         renames.append((Path(dst).name, Path(src).read_text()))
         real(src, dst)
 
-    monkeypatch.setattr(report.os, "replace", watched)
+    monkeypatch.setattr(durable.os, "replace", watched)
     demo_store(home)
     out = tmp_path / "report"
     for _ in range(2):
