@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from labdeck.tui.screens.help import HelpScreen
 from labdeck.tui.widgets.line_plot import LinePlot
 
 from .demo_runs import demo_store
+from .test_tui import until
 
 SIZE = (100, 30)
 RUNS_KEY = str(len(registry.specs()) + 1)
@@ -47,16 +47,6 @@ def snapshot(snap_compare, app, size, before) -> bool:
     return snap_compare(app, terminal_size=size, run_before=steady)
 
 
-async def until(pilot, predicate, what: str, timeout: float = 30.0):
-    """Let the app work until ``predicate()`` holds; fails loudly at the deadline. A plain sleep lets the app (in
-    this event loop) work: ``pilot.pause`` would also visit every widget and repaint the screen at each poll."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-    return value
-
-
 async def drawn(pilot) -> None:
     """Wait until the shown tab's runs are loaded, draw them now rather than on the next redraw tick, and wait until
     every plot on screen shows its lines (figures are built in worker threads)."""
@@ -65,10 +55,10 @@ async def drawn(pilot) -> None:
     app.redraw()  # follows the runs the tab wants
     wanted = content.wanted_runs() if content is not None and app.screen is app.screen_stack[0] else []
     # the demo runs have all ended: a run's end is the last of its events the store watcher delivers
-    await until(pilot, lambda: all((s := app.model.states.get(r)) and s.ended for r in wanted), "the runs loaded")
+    await until(pilot, lambda: all((s := app.model.states.get(r)) and s.ended for r in wanted), what="the runs loaded")
     app.redraw()
     await pilot.pause(0)  # the messages it caused, handled: a plot newly shown learns its size
-    await until(pilot, lambda: all(p.drawn for p in app.screen.query(LinePlot) if p.region.area), "the plots")
+    await until(pilot, lambda: all(p.drawn for p in app.screen.query(LinePlot) if p.region.area), what="the plots")
     await pilot.pause(0)
 
 
@@ -76,7 +66,7 @@ async def settle(pilot) -> None:
     """Wait until the newest run is loaded and drawn, then pin the path-dependent subtitle."""
     app = pilot.app
     pilot.app.sub_title = "snapshot"
-    await until(pilot, lambda: app.mounted, "every tab mounted")
+    await until(pilot, lambda: app.mounted, what="every tab mounted")
     await pilot.press(SEQUENCE_KEY)
     await newest_drawn(pilot, "sequence")
 
@@ -86,7 +76,7 @@ async def newest_drawn(pilot, name: str) -> None:
     app = pilot.app
     pane = app.query_one(f"#pane-{name}", ExperimentPane)
     await until(pilot, lambda: (s := app.model.states.get(pane.run_id or "")) and s.ended
-                and pane.drawn_version == s.version, f"the newest {name} run drawn")
+                and pane.drawn_version == s.version, what=f"the newest {name} run drawn")
     await drawn(pilot)
 
 
@@ -153,7 +143,7 @@ def test_help_screen(app, snap_compare):
     async def help_screen(pilot):
         await settle(pilot)
         await pilot.press("question_mark")
-        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help screen")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), what="the help screen")
         await pilot.pause(0)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=help_screen)
@@ -172,7 +162,7 @@ def test_language_with_generated_text_at_80x24(app, snap_compare):
         view.query_one("#lang-output").load_text("def ")
         view.post_message(Streamed("read(self, path):\n    return self.open(path)\n" * 6, done=True,
                                    stats="300 tokens at 1,234/s (checkpoint of epoch 6)"))
-        await until(pilot, lambda: "1,234/s" in str(view.query_one("#lang-status").render()), "the streamed text")
+        await until(pilot, lambda: "1,234/s" in str(view.query_one("#lang-status").render()), what="the streamed text")
         await pilot.pause(0)
 
     assert snapshot(snap_compare, app, SMALL, generated)
@@ -187,7 +177,7 @@ def test_sweeps_with_trials_at_80x24(app, snap_compare):
         await settle(pilot)
         await pilot.press(str(len(registry.specs()) + 2))
         trials = pilot.app.query_one("#trials-table")
-        await until(pilot, lambda: trials.row_count == 3, "the trials")
+        await until(pilot, lambda: trials.row_count == 3, what="the trials")
         await drawn(pilot)
 
     assert snapshot(snap_compare, app, SMALL, sweeps)
@@ -200,7 +190,7 @@ def test_new_sweep_dialog_at_80x24(app, snap_compare):
         await settle(pilot)
         pilot.app.action_new_sweep()
         await until(pilot, lambda: isinstance(pilot.app.screen, NewSweep) and pilot.app.screen.query("#sweep-grid")
-                    and pilot.app.focused is pilot.app.screen.query_one("#sweep-grid"), "the dialog")
+                    and pilot.app.focused is pilot.app.screen.query_one("#sweep-grid"), what="the dialog")
         await pilot.pause(0)
 
     assert snapshot(snap_compare, app, SMALL, dialog)
