@@ -8,15 +8,14 @@ list is pruned only when ``compact`` changes, which it never does here). An idle
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.screen import Screen
 from textual.widgets import Footer as TextualFooter
 
 
 class Footer(TextualFooter):
-    _shown: Any = None  # what the keys on screen were composed from
+    _shown: tuple | None = None  # what the keys on screen were composed from
 
     def compose(self) -> ComposeResult:
         # the keys being replaced are already removed when the footer composes again: drop what watches for them
@@ -38,7 +37,7 @@ class Footer(TextualFooter):
         if screen.app.app_focus and self.is_attached and screen is self.screen:
             self.call_after_refresh(self._recompose_if_changed)
 
-    def _recompose_if_changed(self):
+    def _recompose_if_changed(self) -> AwaitComplete | None:
         if self.is_attached and self._to_show() != self._shown:
             return self.recompose()
         return None
