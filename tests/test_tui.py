@@ -223,6 +223,28 @@ async def test_a_tab_activation_still_queued_as_the_app_closes_is_no_crash(home)
         assert app.is_running and app.return_code is None
 
 
+async def test_closing_while_a_tab_still_mounts_ends_cleanly_and_leaves_no_store_reader(home):
+    # Quitting in the first second: the close comes just as the last tab's content joins the screen, before it
+    # composes, so Textual takes it down with the rest and its on_mount finds no table of its own.
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)):
+        deadline = time.monotonic() + 60
+        while not app.query("#pane-sweeps"):
+            assert time.monotonic() < deadline, "the Sweeps tab never began mounting"
+            await asyncio.sleep(0)  # no later: the next turn of the loop composes it
+    assert app.return_code is None  # no error ended it (run_test would also have raised it)
+    # a test's app closes without exit(), so Textual's timers still fire: the store reader's start among them
+    app._start_background()
+    watchers = [w for w in app.workers if w.group == "watch"]
+    deadline = time.monotonic() + 10
+    while not all(w.is_finished for w in watchers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    running = [w for w in watchers if not w.is_finished]
+    for worker in running:  # one left reading would hold this process's exit up for good
+        worker.cancel()
+    assert not running, "a store reader outlived the app"
+
+
 async def test_the_dashboard_leaves_what_start_up_built_out_of_the_collectors_work(home):
     # The real dashboard (run_dashboard) freezes its start-up objects: the collector's full passes walked them all
     # every few seconds, pausing keys. Apps in a test process must not, or each would never be freed.

@@ -20,7 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widget import Widget
+from textual.widget import MountError, Widget
 from textual.widgets import Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -141,6 +141,13 @@ class LabdeckApp(App):
         yield StatusBar(id="status-bar")
         yield Footer()
 
+    def _handle_exception(self, error: Exception) -> None:
+        # Closing, Textual takes the widgets down leaves first: one still mounting finds its children gone (its
+        # on_mount's query) or its parent closed. The app ends either way; that is no error to end it with.
+        if not self.is_running and isinstance(error, (NoMatches, MountError)):
+            return
+        super()._handle_exception(error)
+
     def on_mount(self) -> None:
         self.sub_title = str(self.home)
         self.call_after_refresh(self._mount_first)  # paint the frame first
@@ -187,6 +194,8 @@ class LabdeckApp(App):
             self.redraw()
 
     def _start_background(self) -> None:
+        if not self.is_running:  # closing: a reader started now would outlive the app's cancelling of workers
+            return
         self.watch_store()
         if self.system_stats:
             self.query_one(StatusBar).start_polling()
@@ -198,7 +207,9 @@ class LabdeckApp(App):
         from .watcher import StoreWatcher
 
         worker = get_current_worker()
-        self.watcher = StoreWatcher(self.home, self.post_message, lambda: worker.is_cancelled)
+        # the app no longer running ends it too: Python's exit waits for this thread
+        self.watcher = StoreWatcher(self.home, self.post_message,
+                                    lambda: worker.is_cancelled or not self.is_running)
         self.watcher.run()
 
     @work(thread=True, group="control", exit_on_error=False)

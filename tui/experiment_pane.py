@@ -78,6 +78,8 @@ class ExperimentPane(Horizontal):
     async def _mount_run_view(self) -> None:
         from .run_view import RunView
 
+        if not self.app.is_running:  # closing: Textual takes the widgets down, leaves first
+            return
         view = RunView(self.spec, classes="run-column")
         try:
             await self.mount(view)

@@ -38,6 +38,8 @@ class TabContents:
 
     async def mount(self, tab_id: str) -> None:
         """Mount a tab's content (importing its module) if it is not mounted yet."""
+        if not self.app.is_running:  # closing: Textual takes the widgets down, leaves first
+            return
         entry = self.to_mount.pop(tab_id, None)
         if entry is None:
             return
@@ -47,6 +49,8 @@ class TabContents:
             await self.app.query_one(f"#{tab_id}", TabPane).mount(widget)
         except (NoMatches, MountError):  # the app is closing
             return
+        if not self.app.is_running:  # it began closing while this content mounted
+            return
         name = tab_id.removeprefix("tab-")
         self.contents[name] = widget
         result = self._mounted(name, widget)
@@ -55,6 +59,8 @@ class TabContents:
 
     async def mount_hidden(self, then: Callable[[], None]) -> None:
         """Mount the rest one at a time, a frame apart; ``then`` runs when all are mounted."""
+        if not self.app.is_running:  # a test's app closes without exit(): its timers still fire
+            return
         if self.to_mount:
             await self.mount(next(iter(self.to_mount)))
             self.app.set_timer(MOUNT_GAP_SECONDS, lambda: self.mount_hidden(then))
