@@ -348,3 +348,36 @@ async def test_the_footer_recomposes_only_when_its_keys_change():
         app.query_one("#a").focus()
         await pilot.pause()
         assert "Kill" not in shown()
+
+
+async def test_a_tab_chosen_after_a_pane_took_the_focus_stays_chosen():
+    # Textual activates the pane of a focused widget by a message handled later. At start-up the first tab's form
+    # takes the focus as it mounts; a tab key pressed before that message is handled, for a tab with nothing yet to
+    # focus, was undone: the dashboard went back to the first tab with the keys on its hidden form.
+    from textual.widgets import Button, Input, Static, TabPane
+
+    from labdeck.tui.widgets.tabs import Tabs
+
+    class TwoTabs(App):
+        def compose(self) -> ComposeResult:
+            yield Input(id="elsewhere")
+            with Tabs(id="tabs"):
+                with TabPane("first", id="first"):
+                    yield Button("start", id="start")
+                with TabPane("second", id="second"):
+                    yield Static("nothing to focus yet")
+
+    app = TwoTabs()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        tabs = app.query_one(Tabs)
+        assert app.focused is app.query_one("#elsewhere") and tabs.active == "first"
+        app.screen.set_focus(app.query_one("#start"))  # its pane's message is on its way
+        tabs.active = "second"  # the user's tab key, before that message is handled
+        await pilot.pause()
+        assert tabs.active == "second"
+        assert app.focused is None or app.query_one("#first", TabPane) not in app.focused.ancestors
+        # a widget focused in a pane afterwards still brings its tab, as Textual does
+        app.screen.set_focus(app.query_one("#start"))
+        await pilot.pause()
+        assert tabs.active == "first"

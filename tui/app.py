@@ -46,6 +46,7 @@ from .mounting import TabContents
 from .redraw import RedrawPace
 from .widgets.footer import Footer
 from .widgets.status_bar import StatusBar
+from .widgets.tabs import Tabs
 
 if TYPE_CHECKING:
     from .watcher import StoreWatcher
@@ -135,7 +136,7 @@ class LabdeckApp(App):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with TabbedContent(id="tabs"):
+        with Tabs(id="tabs"):
             for i, (name, title) in enumerate(TABS):
                 yield TabPane(f"{i + 1} {title}", id=f"tab-{name}")  # filled by self.tabs
         yield StatusBar(id="status-bar")
@@ -380,8 +381,6 @@ class LabdeckApp(App):
             self.call_later(self.tabs.mount, f"tab-{name}")
         if name in registry.names():
             self._last_experiment = name
-        # Focus inside the new pane too: a focus event still queued from start-up would otherwise bring its own
-        # pane back (TabbedContent activates the pane of a focused widget).
         if (content := self._content(name)) is not None:
             content.focus_home()
         self.redraw()

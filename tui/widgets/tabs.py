@@ -1,0 +1,26 @@
+"""Textual's ``TabbedContent``, except that a pane's stale focus message does not bring its tab back."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.widgets import TabbedContent, TabPane
+
+
+class Tabs(TabbedContent):
+    """A widget focused in a pane makes Textual activate that pane, by a message handled later. A tab key pressed
+    between the two (a tab's form focused as it mounts, then ``4`` in the dashboard's first second) would be undone:
+    here the focus leaves the pane the user left, and a pane's message activates it only while the focus is in it."""
+
+    def watch_active(self, active: str) -> None:
+        if not active or not self.is_mounted:
+            return
+        focused = self.screen.focused
+        if focused is not None and self in focused.ancestors and self.get_pane(active) not in focused.ancestors:
+            self.screen.set_focus(None)
+
+    @on(TabPane.Focused)
+    def _only_while_focused(self, event: TabPane.Focused) -> None:
+        focused = self.screen.focused
+        if focused is None or event.tab_pane not in focused.ancestors_with_self:
+            event.prevent_default()  # Textual's own handler would activate the pane
+            event.stop()
