@@ -269,3 +269,24 @@ def test_a_history_open_for_weeks_stays_bounded_and_evenly_spaced():
     assert epochs[0] == 1 and gaps == sorted(gaps, reverse=True) and len(epochs) >= MAX_EPOCHS // 2
     xs, ys = history.series("loss")
     assert len(xs) == len(epochs) and xs[-1] == 3 * MAX_EPOCHS * 10 and ys[-1] == 1.0 / (3 * MAX_EPOCHS)
+
+
+def test_the_machines_cpu_use_reads_between_0_and_100_percent(monkeypatch):
+    # On an idle machine the idle time that passed is all the time that passed: the division's rounding made
+    # that a hair under 0%, which the help screen showed as "-0% busy".
+    import collections
+
+    import psutil
+
+    from labdeck.tui.redraw import CpuUse
+
+    Times = collections.namedtuple("Times", "user system idle iowait")
+    readings = iter([Times(100.0, 10.0, 500.1, 0.0), Times(100.0, 10.0, 500.3, 0.0),
+                     Times(101.0, 10.0, 500.3, 0.0)])
+    monkeypatch.setattr(psutil, "cpu_times", lambda: next(readings))
+    pace = RedrawPace(CpuUse())
+    pace.drew()  # the first reading has nothing to compare with
+    pace.drew()
+    assert pace.busy == 0.0 and "cores were 0% busy" in pace.describe()
+    pace.drew()
+    assert pace.busy == 100.0

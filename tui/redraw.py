@@ -37,7 +37,8 @@ class CpuUse:
         last, self._last = self._last, (idle, total)
         if last is None or total <= last[1]:
             return 0.0
-        return 100.0 * (1.0 - (idle - last[0]) / (total - last[1]))
+        # clamped: on an idle machine the division's rounding lands a hair under 0 ("-0% busy")
+        return min(100.0, max(0.0, 100.0 * (1.0 - (idle - last[0]) / (total - last[1]))))
 
 
 class RedrawPace:
