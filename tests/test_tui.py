@@ -223,16 +223,24 @@ async def test_a_tab_activation_still_queued_as_the_app_closes_is_no_crash(home)
         assert app.is_running and app.return_code is None
 
 
-async def test_closing_while_a_tab_still_mounts_ends_cleanly_and_leaves_no_store_reader(home):
+@pytest.mark.parametrize("how", ["quit", "test-close"])
+async def test_closing_while_a_tab_still_mounts_ends_cleanly_and_leaves_no_store_reader(home, how):
     # Quitting in the first second: the close comes just as the last tab's content joins the screen, before it
-    # composes, so Textual takes it down with the rest and its on_mount finds no table of its own.
+    # composes. Quitting (exit()), Textual composes nothing more; closed (as run_test does), it takes the content
+    # down with the rest. Either way its on_mount finds no table of its own.
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)):
         deadline = time.monotonic() + 60
         while not app.query("#pane-sweeps"):
             assert time.monotonic() < deadline, "the Sweeps tab never began mounting"
             await asyncio.sleep(0)  # no later: the next turn of the loop composes it
-    assert app.return_code is None  # no error ended it (run_test would also have raised it)
+        if how == "quit":
+            pane = app.query_one("#pane-sweeps")
+            app.exit()
+            while not pane.is_mounted:  # its on_mount runs while the app quits
+                assert time.monotonic() < deadline, "the Sweeps tab's content never finished mounting"
+                await asyncio.sleep(0.01)
+    assert app.return_code in (None, 0)  # no error ended it (run_test would also have raised it)
     # a test's app closes without exit(), so Textual's timers still fire: the store reader's start among them
     app._start_background()
     watchers = [w for w in app.workers if w.group == "watch"]

@@ -49,6 +49,8 @@ from .widgets.status_bar import StatusBar
 from .widgets.tabs import Tabs
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from .watcher import StoreWatcher
 
 BACKGROUND_AFTER_SECONDS = 0.2  # reading the store starts this long after the first form is mounted
@@ -122,6 +124,7 @@ class LabdeckApp(App):
         self.pace = RedrawPace()
         self._last_experiment = self.specs[0].name  # a new sweep from the Sweeps tab uses this form
         self._started = False  # the first tab is mounted: the others may mount as soon as they are shown
+        self._quitting = False
         shared = {"model": self.model, "home": self.home}
         plan = {f"tab-{s.name}": ("labdeck.tui.experiment_pane:ExperimentPane",
                                   {"spec": s, "id": f"pane-{s.name}", **shared})
@@ -142,10 +145,20 @@ class LabdeckApp(App):
         yield StatusBar(id="status-bar")
         yield Footer()
 
+    def exit(self, result: object = None, return_code: int = 0, message: RenderableType | None = None) -> None:
+        self._quitting = True
+        super().exit(result, return_code, message)
+
+    @property
+    def closing(self) -> bool:
+        """Quitting (``exit()`` was called) or being taken down (a test's app closes without ``exit()``)."""
+        return self._quitting or not self.is_running
+
     def _handle_exception(self, error: Exception) -> None:
-        # Closing, Textual takes the widgets down leaves first: one still mounting finds its children gone (its
-        # on_mount's query) or its parent closed. The app ends either way; that is no error to end it with.
-        if not self.is_running and isinstance(error, (NoMatches, MountError)):
+        # Quitting, Textual composes nothing more, then takes the widgets down leaves first: one still mounting
+        # finds no children of its own (its on_mount's query) or its parent closed. The app ends either way; that
+        # is no error to end it with.
+        if self.closing and isinstance(error, (NoMatches, MountError)):
             return
         super()._handle_exception(error)
 
@@ -195,7 +208,7 @@ class LabdeckApp(App):
             self.redraw()
 
     def _start_background(self) -> None:
-        if not self.is_running:  # closing: a reader started now would outlive the app's cancelling of workers
+        if self.closing:  # a reader started now would outlive the app's cancelling of workers
             return
         self.watch_store()
         if self.system_stats:
@@ -210,7 +223,7 @@ class LabdeckApp(App):
         worker = get_current_worker()
         # the app no longer running ends it too: Python's exit waits for this thread
         self.watcher = StoreWatcher(self.home, self.post_message,
-                                    lambda: worker.is_cancelled or not self.is_running)
+                                    lambda: worker.is_cancelled or self.closing)
         self.watcher.run()
 
     @work(thread=True, group="control", exit_on_error=False)
