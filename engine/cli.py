@@ -7,17 +7,17 @@ Bad input exits with status 2 and one line naming what is wrong; no traceback, n
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from . import presets, registry, runs, sweep
+from . import jsonout, presets, registry, runs, sweep
 from .errors import DataError, LabdeckError, ParamError, RunNotFound
 from .events import BatchMetrics, Event, Phase, Progress, to_record
+from .formatting import done, format_event
 from .formatting import fmt as _fmt
-from .formatting import format_event
+from .names import printable
 from .params import parse_assignments
 from .store import ACTIVE, Store
 
@@ -77,19 +77,19 @@ def cmd_run(store: Store, a: argparse.Namespace) -> int:
     run_id = runs.create(store, a.experiment, values, budget)
     if a.detach:
         runs.spawn(store, run_id)
-        print(json.dumps({"run_id": run_id, "status": "queued"}) if a.json else run_id)
+        print(jsonout.dumps({"run_id": run_id, "status": "queued"}) if a.json else run_id)
         return 0
     # with --json, standard output is the one JSON document: the progress lines go to standard error
     ended = runs.run_here(store, run_id, on_event=_Printer(sys.stderr if a.json else sys.stdout))
     if a.json:
-        print(json.dumps(_result_json(store, run_id)))
+        print(jsonout.dumps(_result_json(store, run_id)))
     return 1 if ended.status == "failed" else 0
 
 
 def cmd_params(store: Store | None, a: argparse.Namespace) -> int:
     spec = registry.get(a.experiment)
     if a.json:
-        print(json.dumps([{"name": p.name, "type": p.type, "default": p.default, "allowed": p.allowed(),
+        print(jsonout.dumps([{"name": p.name, "type": p.type, "default": p.default, "allowed": p.allowed(),
                            "low": p.low, "high": p.high, "choices": list(p.choices), "help": p.help}
                           for p in spec.params]))
         return 0
@@ -108,38 +108,67 @@ def _age(t: float) -> str:
 def cmd_runs(store: Store, a: argparse.Namespace) -> int:
     infos = store.runs(a.experiment)
     if a.json:
-        print(json.dumps([i.to_json() for i in infos]))
+        print(jsonout.dumps([i.to_json() for i in infos]))
         return 0
     if not infos:
         print(f"no runs in {store.home}")
         return 0
     for i in infos:
-        spec = registry.get(i.experiment) if i.experiment in registry.names() else None
+        spec = registry.get(i.experiment) if registry.is_own(i.experiment) else None
         target = spec.target if spec else ""
         score = f"{target} {_fmt(i.metrics[target])}" if target in i.metrics else ""
-        print(f"{i.id}  {i.experiment:<9} {i.status:<11} {_age(i.created)}  {i.epochs:>4} ep  {score}")
+        print(f"{i.id}  {printable(i.experiment, 30):<9} {i.status:<11} {_age(i.created)}  "
+              f"{done(i.experiment, i.epochs):>10}  {score}")
     return 0
 
 
+SHOW_ROWS = 100  # a history this short is printed whole by show; a longer one as each metric's summary
+JSON_HISTORY = 10_000  # steps of history in show --json; past that, "history" is null (export streams it all)
+
+
 def cmd_show(store: Store, a: argparse.Namespace) -> int:
-    info = store.get(a.run, history=True)
+    info = store.get(a.run)
+    keys = store.series_keys(info.id)
+    steps = max((k["points"] for k in keys.values()), default=0)
     if a.json:
-        print(json.dumps(info.to_json()))
+        out = info.to_json()
+        out["series"] = keys
+        out["history"] = store.history(info.id) if steps <= JSON_HISTORY else None
+        print(jsonout.dumps(out))
         return 0
-    print(f"run {info.id}  {info.experiment}  {info.status}" + (f"  pid {info.pid}" if info.status in ACTIVE else ""))
+    unit = "epochs" if registry.is_own(info.experiment) else "last step"
+    print(f"run {info.id}  {printable(info.experiment)}  {info.status}" + (f"  {printable(info.name)!r}" if info.name
+                                                                           else "")
+          + (f"  pid {info.pid}" if info.status in ACTIVE else ""))
     if info.message:
-        print(f"message: {info.message}")
-    print(f"created {_age(info.created)}  device {info.device or '-'}  epochs {info.epochs}  "
+        print(f"message: {printable(info.message, 500)}")
+    print(f"created {_age(info.created)}  device {info.device or '-'}  {unit} {info.epochs}  "
           f"train {info.train_seconds:.1f}s" + (f"  budget {info.budget:g}s" if info.budget else ""))
-    print("params: " + "  ".join(f"{k}={_fmt(v)}" for k, v in info.params.items()))
+    print("params: " + "  ".join(f"{printable(k)}={printable(_fmt(v))}" for k, v in info.params.items()))
+    if info.meta:
+        git = info.meta.get("git") or {}
+        print("command: " + printable(" ".join(map(str, info.meta.get("command", []))), 500)
+              + (f"  (git {str(git.get('commit', ''))[:12]}{' with uncommitted changes' if git.get('dirty') else ''})"
+                 if git else ""))
     if info.metrics:
-        print("metrics: " + "  ".join(f"{k} {_fmt(v)}" for k, v in info.metrics.items()))
-    hist = info.history
-    if hist.get("epoch"):
-        keys = [k for k in hist if k != "epoch"]
-        print("epoch  " + "  ".join(f"{k:>12}" for k in keys))
+        print("metrics: " + "  ".join(f"{printable(k)} {_fmt(v)}" for k, v in info.metrics.items()))
+    if not keys:
+        return 0
+    if steps <= SHOW_ROWS:
+        hist = store.history(info.id)
+        names = [k for k in hist if k != "epoch"]
+        axis = "epoch" if registry.is_own(info.experiment) else "step"
+        print(f"{axis:>5}  " + "  ".join(f"{printable(k, 12):>12}" for k in names))
         for j, e in enumerate(hist["epoch"]):
-            print(f"{int(e):>5}  " + "  ".join(f"{_fmt(hist[k][j]):>12}" for k in keys))
+            print(f"{int(e):>5}  " + "  ".join(f"{_fmt(hist[k][j]):>12}" for k in names))
+        return 0
+    width = min(40, max(len(k) for k in keys))
+    print(f"{'metric':<{width}}  {'points':>9}  {'steps':>17}  {'last':>10}  {'min':>10}  {'max':>10}")
+    for key, k in keys.items():
+        steps = f"{k['first_step']}-{k['last_step']}"
+        print(f"{printable(key, width):<{width}}  {k['points']:>9}  {steps:>17}  {_fmt(k['last']):>10}  "
+              f"{_fmt(k['min']):>10}  {_fmt(k['max']):>10}")
+    print(f"every point: labdeck export {info.id} [--format csv|json|tensorboard]")
     return 0
 
 
@@ -149,14 +178,14 @@ def cmd_watch(store: Store, a: argparse.Namespace) -> int:
     if a.json:
         def printer(event: Event) -> None:
             kind, payload = to_record(event)
-            print(json.dumps({"kind": kind, "run_id": event.run_id, **payload}), flush=True)
+            print(jsonout.dumps({"kind": kind, "run_id": event.run_id, **payload}), flush=True)
     else:
         printer = _Printer()
     for event in store.iter_new_events(info.id):
         printer(event)
     status = store.get(info.id).status
     if a.json:
-        print(json.dumps({"kind": "result", **_result_json(store, info.id)}))
+        print(jsonout.dumps({"kind": "result", **_result_json(store, info.id)}))
     else:
         print(f"run {info.id} is {status}")
     return 1 if status in ("failed", "interrupted") else 0
@@ -168,7 +197,7 @@ def cmd_control(store: Store, a: argparse.Namespace) -> int:
     action = {"pause": runs.pause, "resume": runs.resume, "stop": runs.stop}[a.command]
     run_id = action(store, a.run)
     if a.json:
-        print(json.dumps({"action": a.command, "run_id": run_id, "status": store.get(run_id).status}))
+        print(jsonout.dumps({"action": a.command, "run_id": run_id, "status": store.get(run_id).status}))
     else:
         print(f"{a.command}: {run_id}")
     return 0
@@ -176,7 +205,7 @@ def cmd_control(store: Store, a: argparse.Namespace) -> int:
 
 def cmd_delete(store: Store, a: argparse.Namespace) -> int:
     run_id = runs.delete(store, a.run)
-    print(json.dumps({"action": "delete", "run_id": run_id}) if a.json else f"deleted {run_id}")
+    print(jsonout.dumps({"action": "delete", "run_id": run_id}) if a.json else f"deleted {run_id}")
     return 0
 
 
@@ -186,7 +215,7 @@ def cmd_predict(store: Store, a: argparse.Namespace) -> int:
     info = store.get(a.run)
     result = predict(store, info, a.inputs, csv=a.csv, steps=a.steps)
     if a.json:
-        print(json.dumps(result))
+        print(jsonout.dumps(result))
     else:
         for line in result.get("lines", []):
             print(line)
@@ -219,7 +248,7 @@ def _sweep_result(store: Store, sweep_id: str, a: argparse.Namespace) -> int:
     # a failed trial is the sweep's failure for a script (exit 1), the others' results still printed
     status = 1 if any(i.status in ("failed", "interrupted") for i in infos) else 0
     if a.json:
-        print(json.dumps({"sweep_id": sweep_id, "experiment": infos[0].experiment, "swept": keys,
+        print(jsonout.dumps({"sweep_id": sweep_id, "experiment": infos[0].experiment, "swept": keys,
                           "best": top.id if top else None,
                           "trials": [{"run_id": i.id, "status": i.status, "params": {k: i.params[k] for k in keys},
                                       "metrics": i.metrics, "message": i.message} for i in infos]}))
@@ -258,7 +287,7 @@ def cmd_sweep(store: Store, a: argparse.Namespace) -> int:
     sweep_id = sweep.create(store, a.experiment, trials, budget, options)
     if a.detach:
         sweep.spawn(store, sweep_id, a.parallel)
-        print(json.dumps({"sweep_id": sweep_id, "trials": len(trials)}) if a.json else sweep_id)
+        print(jsonout.dumps({"sweep_id": sweep_id, "trials": len(trials)}) if a.json else sweep_id)
         return 0
     if not a.json:
         where = f" on Ray ({a.address or 'local instance'}{', ASHA' if a.asha else ''})" if a.backend == "ray" else ""
@@ -275,12 +304,12 @@ def cmd_sweep_control(store: Store, a: argparse.Namespace) -> int:
     sweep_id = infos[0].sweep
     if a.command == "stop":
         stopped = sweep.stop(store, sweep_id)
-        print(json.dumps({"action": "stop", "sweep_id": sweep_id, "stopped": stopped}) if a.json
+        print(jsonout.dumps({"action": "stop", "sweep_id": sweep_id, "stopped": stopped}) if a.json
               else f"stop: sweep {sweep_id} ({len(stopped)} trials stopped)")
         return 0
     sweep.resume(store, sweep_id)
     parallel = sweep.options(store, sweep_id).get("parallel", 1)
-    print(json.dumps({"action": "resume", "sweep_id": sweep_id, "parallel": parallel}) if a.json
+    print(jsonout.dumps({"action": "resume", "sweep_id": sweep_id, "parallel": parallel}) if a.json
           else f"resume: sweep {sweep_id} (unfinished trials continue in the background, {parallel} at a time)")
     return 0
 
@@ -289,12 +318,12 @@ def cmd_report(store: Store, a: argparse.Namespace) -> int:
     from .report import write_report
 
     path = write_report(store, a.run, a.out)
-    print(json.dumps({"report": str(path)}) if a.json else path)
+    print(jsonout.dumps({"report": str(path)}) if a.json else path)
     return 0
 
 
 def cmd_export(store: Store, a: argparse.Namespace) -> int:
-    from .report import export
+    from . import export
 
     if a.format == "tensorboard":
         from . import interchange
@@ -302,11 +331,12 @@ def cmd_export(store: Store, a: argparse.Namespace) -> int:
         if not a.out:
             raise UsageError("--format tensorboard writes files: give the folder with --out DIR")
         out = interchange.export(store, a.run, Path(a.out))
-        print(f"TensorBoard files in {out}: tensorboard --logdir {out}", file=sys.stderr)
+        shown = printable(out)
+        print(f"TensorBoard files in {shown}: tensorboard --logdir {shown}", file=sys.stderr)
         return 0
     if a.out:
         raise UsageError("--out is for --format tensorboard; csv and json go to standard output")
-    sys.stdout.write(export(store, a.run, a.format))
+    (export.write_json if a.format == "json" else export.write_csv)(store, a.run, sys.stdout)
     return 0
 
 
@@ -315,7 +345,7 @@ def cmd_import(store: Store, a: argparse.Namespace) -> int:
 
     ids = interchange.import_path(store, Path(a.path), a.experiment)
     if a.json:
-        print(json.dumps({"run_ids": ids}))
+        print(jsonout.dumps({"run_ids": ids}))
     else:
         for run_id in ids:
             print(run_id)
@@ -422,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "TensorBoard event files")
     p.add_argument("run")
     p.add_argument("--format", choices=("csv", "json", "tensorboard"), default="csv")
-    p.add_argument("--out", metavar="DIR", help="the folder for --format tensorboard")
+    p.add_argument("--out", metavar="DIR", help="the folder for --format tensorboard (event files an earlier "
+                   "export left there are replaced)")
     p = sub.add_parser("import", parents=[common], help="bring TensorBoard event folders or a CSV file in as runs")
     p.add_argument("path", help="a TensorBoard log folder (each folder with event files is a run) or a CSV file")
     p.add_argument("--experiment", metavar="NAME", help="the runs' experiment name (default: imported)")
@@ -463,7 +494,7 @@ def _complete_runs(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> li
 
 def _complete_settings(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
     """KEY= for the experiment's parameters; after KEY=, the allowed values of a parameter that has a list."""
-    if getattr(parsed_args, "experiment", None) not in registry.names():
+    if not registry.is_own(getattr(parsed_args, "experiment", None) or ""):
         return []
     params = registry.get(parsed_args.experiment).params
     key, eq, _value = prefix.partition("=")

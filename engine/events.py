@@ -123,6 +123,17 @@ class EpochTable(Event):
     metrics: dict[str, tuple[float, ...]]
 
 
+@dataclass(frozen=True)
+class MetricSeries(Event):
+    """A run's metrics as plot-ready series, ``{key: (steps, values)}``, and how many stored points of each they
+    stand for: how a script's run is replayed to a viewer (decimated where long, spikes and gaps kept) and, with
+    ``append``, its points since. Never stored."""
+
+    series: dict[str, tuple[tuple[float, ...], tuple[float, ...]]]
+    counts: dict[str, int]
+    append: bool = False
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (RunStarted, DataSummary, EpochMetrics, BatchMetrics, Evaluation, Predictions,

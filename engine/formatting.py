@@ -63,3 +63,10 @@ def format_event(event: Event, tty: bool = False) -> str | None:
         tail = f": {event.message}" if event.message else ""
         return f"{event.status} after {event.epochs} epochs, {event.train_seconds:.1f}s{tail}\n{metrics}".rstrip()
     return None
+
+
+def done(experiment: str, epochs: int) -> str:
+    """How far a run got, as every view says it: epochs of labdeck's own experiments, the last step of a script."""
+    from . import registry
+
+    return f"{epochs} ep" if registry.is_own(experiment) else f"step {epochs}"

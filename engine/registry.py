@@ -22,3 +22,9 @@ def get(name: str) -> Spec:
         return _BY_NAME[name]
     except KeyError:
         raise ParamError(f"experiment: unknown {name!r} (known: {', '.join(_BY_NAME)})") from None
+
+
+def is_own(experiment: str) -> bool:
+    """Whether runs of ``experiment`` are labdeck's own (trained by its engine, resumable by it); anything else is
+    a script's run, logged through ``labdeck.init`` or imported."""
+    return experiment in _BY_NAME

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -12,29 +10,9 @@ from typing import Any
 from . import durable, registry
 from .errors import LabdeckError
 from .events import Evaluation, LogLine, Predictions
+from .export import write_csv
 from .formatting import fmt
 from .store import RunInfo, Store
-
-
-# -- export ----------------------------------------------------------------------------------------
-def history_rows(info: RunInfo) -> tuple[list[str], list[list[float]]]:
-    hist = info.history
-    keys = list(hist)
-    return keys, [[hist[k][i] for k in keys] for i in range(len(hist.get("epoch", [])))]
-
-
-def export(store: Store, run: str, fmt_: str = "csv") -> str:
-    """A run's full metric history as CSV (one row per epoch) or JSON (the run with its history)."""
-    info = store.get(run, history=True)
-    if fmt_ == "json":
-        return json.dumps(info.to_json(), indent=1)
-    keys, rows = history_rows(info)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(keys)
-    for row in rows:
-        writer.writerow([int(v) if k == "epoch" else repr(v) for k, v in zip(keys, row)])
-    return out.getvalue()
 
 
 # -- figures --------------------------------------------------------------------------------------
@@ -156,7 +134,7 @@ MAX_FIGURES = 12  # of a script's metrics, in a report (metrics.csv has them all
 def run_report(store: Store, info: RunInfo, out: Path, prefix: str = "") -> list[str]:
     """Write a run's figures and CSV into ``out``; return its Markdown lines."""
     info = store.get(info.id, history=True)
-    own = info.experiment in registry.names()  # else a run a script logged through labdeck.init
+    own = registry.is_own(info.experiment)  # else a run a script logged through labdeck.init
     title = registry.get(info.experiment).title if own else f"{info.experiment} (logged by a script)"
     unit = "epochs" if own else "steps"
     hist = info.history
@@ -170,7 +148,8 @@ def run_report(store: Store, info: RunInfo, out: Path, prefix: str = "") -> list
         elif isinstance(event, LogLine) and event.text.startswith("sample: "):
             samples.append(event.text[len("sample: "):])
     p = prefix or ""
-    (out / f"{p}metrics.csv").write_text(export(store, info.id, "csv"))
+    with open(out / f"{p}metrics.csv", "w", encoding="utf-8") as f:
+        write_csv(store, info.id, f)
     md = [f"## Run {info.id}: {title}", "",
           f"Status **{info.status}** after {info.epochs} {unit}, {info.train_seconds:.1f} s of training on "
           f"{info.device or 'an unknown device'}." + (f" Message: {info.message}" if info.message else ""), ""]

@@ -117,7 +117,7 @@ def stop(store: Store, run_id: str) -> str:
     # a queued run's worker may not have its SIGTERM handler yet (Python is still starting): the store's request
     # reaches it when it claims the run; a running one may be loading data and not poll the store for a while
     # a script logging through labdeck.init is not signalled: it sees the request at its next log or should_stop()
-    own = info.experiment in registry.names()
+    own = registry.is_own(info.experiment)
     if own and info.status != "queued" and info.pid and info.pid != os.getpid() and info.local:
         try:
             os.kill(info.pid, signal.SIGTERM)  # reaches a run still loading data, before it polls the store
@@ -133,6 +133,9 @@ def resume(store: Store, run_id: str, env: dict[str, str] | None = None) -> str:
     if info.status == "paused" or (info.status == "running" and info.control == "pause"):
         store.request(info.id, "run")
         return info.id
+    if info.status in ("stopped", "interrupted", "failed") and not registry.is_own(info.experiment):
+        raise ParamError(f"run {info.id} is a script's run: labdeck cannot start your script again; run it with "
+                         f"labdeck.init(resume={info.id!r}) to continue this run")
     if info.status in ("stopped", "interrupted", "failed"):
         # without a checkpoint (it ended before its first was written) it starts again from the first epoch
         refused = store.requeue(info.id)  # of two resumes at once, one starts a worker

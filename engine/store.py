@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import faults
+from . import faults, jsonout, schema
 from .errors import RunBusy, RunNotFound, StoreError
-from .events import EpochTable, Event, from_record, to_record
+from .events import EpochTable, Event, MetricSeries, from_record, to_record
 from .filesystems import is_network, mounted_type
 from .procs import process_alive
 
@@ -37,43 +37,10 @@ def is_local(host: str) -> bool:
     """Whether a process recorded on ``host`` is one of this machine's ("": a run from before hosts were recorded)."""
     return host in ("", HOST)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    experiment TEXT NOT NULL,
-    status TEXT NOT NULL,
-    params TEXT NOT NULL,
-    created REAL NOT NULL,
-    ended REAL,
-    pid INTEGER,
-    pid_start REAL,
-    control TEXT NOT NULL DEFAULT 'run',
-    message TEXT NOT NULL DEFAULT '',
-    metrics TEXT NOT NULL DEFAULT '{}',
-    train_seconds REAL NOT NULL DEFAULT 0,
-    epochs INTEGER NOT NULL DEFAULT 0,
-    device TEXT NOT NULL DEFAULT '',
-    sweep TEXT,
-    budget REAL,
-    host TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS metrics (
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    epoch INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    value REAL,
-    PRIMARY KEY (run_id, epoch, key)
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    t REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
-CREATE INDEX IF NOT EXISTS events_run_kind ON events(run_id, kind, id);
-"""
+def _series_table():
+    from . import series_table  # NumPy: the dashboard's first frame does not wait for it
+
+    return series_table
 
 
 def _json_dict(text: str) -> dict[str, Any]:
@@ -142,6 +109,9 @@ class RunInfo:
     budget: float | None = None
     history: dict[str, list[float]] = field(default_factory=dict)
     host: str = ""  # the machine whose process ``pid`` is (a Ray trial may train on another node)
+    name: str = ""  # a script's name for its run (``labdeck.init(name=...)``)
+    meta: dict[str, Any] = field(default_factory=dict)  # what reproduces a script's run: command, commit, versions
+    points: int = 0  # metric points stored
 
     @property
     def local(self) -> bool:
@@ -151,7 +121,7 @@ class RunInfo:
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in (
             "id", "experiment", "status", "params", "created", "ended", "pid", "message", "metrics",
-            "train_seconds", "epochs", "device", "sweep", "budget", "host")}
+            "train_seconds", "epochs", "device", "sweep", "budget", "host", "name", "meta", "points")}
         out["run_id"] = out.pop("id")
         if out["status"] not in ACTIVE:
             out["pid"] = None
@@ -167,8 +137,10 @@ class Store:
         self.home = Path(home) if home else default_home()
         self.read_only = read_only
         self.warning = ""  # what the user should know about this store (it is on a network file system)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a snapshot's body reads through the same methods
         self._runners: dict[str, tuple[float, bool]] = {}  # sweep id -> (when looked up, its runner alive)
+        self._memory: sqlite3.Connection | None = None  # an old read-only store, brought up to date in memory
+        self._uri = f"{(self.home / 'labdeck.db').resolve().as_uri()}?mode=ro"  # how a second reader opens it
         if read_only:
             self._db = self._open_read_only()
             return
@@ -183,9 +155,7 @@ class Store:
             # every commit on the disk before it returns: a power loss loses no epoch that was reported
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
-            if "host" not in {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}:  # a store from 0.1
-                self._db.execute("ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT ''")
+            schema.migrate(self._db, str(self.home))
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the run store at {self.home}: {_why(self.home, exc)}") from None
 
@@ -195,6 +165,8 @@ class Store:
         fstype = mounted_type(self.home)
         if not is_network(fstype):
             self._db.execute("PRAGMA journal_mode=WAL")
+            # a burst of writes (a million-step run) grows the WAL; after each checkpoint it shrinks back to this
+            self._db.execute(f"PRAGMA journal_size_limit={16 << 20}")
             return ""
         try:
             mode = self._db.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
@@ -222,9 +194,16 @@ class Store:
         # mode=ro still needs the WAL index (-shm) to be there or creatable; immutable=1 reads the file as it is
         for query in ("mode=ro", "mode=ro&immutable=1"):
             try:
-                conn = sqlite3.connect(f"{db.resolve().as_uri()}?{query}", uri=True, timeout=30,
-                                       isolation_level=None, check_same_thread=False)
+                self._uri = f"{db.resolve().as_uri()}?{query}"
+                conn = sqlite3.connect(self._uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
                 conn.execute("SELECT COUNT(*) FROM runs").fetchone()
+                if schema.check_readable(conn, str(self.home)) < schema.VERSION:
+                    # an older store it may not change: read from a copy in memory, brought up to this version
+                    copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                    conn.backup(copy)
+                    conn.close()
+                    schema.migrate(copy, str(self.home))
+                    conn = self._memory = copy
                 return conn
             except sqlite3.Error as exc:
                 last = exc
@@ -289,7 +268,8 @@ class Store:
         return self.run_dir(run_id) / CHECKPOINT
 
     def create_run(self, experiment: str, params: dict[str, Any], budget: float | None = None,
-                   sweep: str | None = None, run_id: str | None = None, created: float | None = None) -> str:
+                   sweep: str | None = None, run_id: str | None = None, created: float | None = None,
+                   name: str = "") -> str:
         """Record a queued run; ``run_id`` and ``created`` are for imports and reproducible fixtures."""
         created = time.time() if created is None else created
         chosen = run_id
@@ -298,8 +278,8 @@ class Store:
             # the same digits (a 1 in 10 chance for 100 trials), so a taken id is drawn again
             run_id = chosen or time.strftime("%y%m%d-%H%M%S", time.localtime(created)) + "-" + secrets.token_hex(2)
             inserted = self._write("INSERT OR IGNORE INTO runs (id, experiment, status, params, created, sweep, "
-                                   "budget) VALUES (?,?,?,?,?,?,?)",
-                                   (run_id, experiment, "queued", json.dumps(params), created, sweep, budget))
+                                   "budget, name) VALUES (?,?,?,?,?,?,?,?)",
+                                   (run_id, experiment, "queued", jsonout.dumps(params), created, sweep, budget, name))
             if inserted.rowcount == 1:
                 break
             if chosen:
@@ -351,7 +331,7 @@ class Store:
                epochs: int, message: str = "") -> None:
         self._write("UPDATE runs SET status=?, metrics=?, train_seconds=?, epochs=?, message=?, ended=?, "
                     "control='run' WHERE id=?",
-                    (status, json.dumps(metrics), train_seconds, epochs, message, time.time(), run_id))
+                    (status, jsonout.dumps(metrics), train_seconds, epochs, message, time.time(), run_id))
 
     def request(self, run_id: str, control: str) -> None:
         """Ask a live run to ``pause``, ``stop`` or ``run`` (resume); the run polls this."""
@@ -364,16 +344,16 @@ class Store:
     def delete_run(self, run_id: str) -> None:
         self.get(run_id)
         self._tx([("DELETE FROM events WHERE run_id=?", (run_id,)),
-                  ("DELETE FROM metrics WHERE run_id=?", (run_id,)),
+                  ("DELETE FROM series WHERE run_id=?", (run_id,)),
                   ("DELETE FROM runs WHERE id=?", (run_id,))])
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
     _COLS = ("id, experiment, status, params, created, ended, pid, pid_start, message, metrics, "
-             "train_seconds, epochs, device, control, sweep, budget, host")
+             "train_seconds, epochs, device, control, sweep, budget, host, name, meta, points")
 
     def _info(self, row: tuple, history: dict[str, list[float]] | None = None) -> RunInfo:
         (rid, exp, status, params, created, ended, pid, pid_start, message, metrics, secs, epochs, device,
-         control, sweep, budget, host) = row
+         control, sweep, budget, host, name, meta, points) = row
         # A queued run without a process yet (a sweep's later trial) waits; one whose process died is interrupted.
         # A process on another machine (a Ray trial on another node) cannot be checked from here: its status
         # stands until it ends or the Ray driver records why it did not.
@@ -383,7 +363,8 @@ class Store:
         elif status == "queued" and pid is None and sweep and not self._sweep_runner_alive(sweep):
             status = "interrupted"  # a trial whose sweep's runner died: nothing will ever start it
         return RunInfo(rid, exp, status, _json_dict(params), created, ended, pid, message, _json_dict(metrics),
-                       secs, epochs, device, control, sweep, budget, history or {}, host)
+                       secs, epochs, device, control, sweep, budget, history or {}, host, name, _json_dict(meta),
+                       points)
 
     def _sweep_runner_alive(self, sweep: str) -> bool:
         """Whether the process that starts a sweep's trials is alive (looked up at most once a second)."""
@@ -423,18 +404,32 @@ class Store:
     # -- metrics and events -----------------------------------------------------------------
     def log_epoch(self, run_id: str, epoch: int, metrics: dict[str, float], event: Event) -> None:
         kind, payload = to_record(event)
-        self._tx(self._epoch_statements(run_id, epoch, metrics, (kind, json.dumps(payload), time.time())))
+        self._atomic(lambda db: self._epoch(db, run_id, epoch, metrics, (kind, json.dumps(payload), time.time())))
 
     @staticmethod
-    def _epoch_statements(run_id: str, epoch: int, metrics: dict[str, float], record: tuple[str, str, float]
-                          ) -> list[tuple[str, tuple]]:
-        stmts = [("INSERT OR REPLACE INTO metrics (run_id, epoch, key, value) VALUES (?,?,?,?)",
-                  (run_id, epoch, k, float(v))) for k, v in metrics.items()]
-        stmts.append(("INSERT INTO events (run_id, kind, payload, t) VALUES (?,?,?,?)", (run_id, *record)))
+    def _epoch(db: sqlite3.Connection, run_id: str, epoch: int, metrics: dict[str, float],
+               record: tuple[str, str, float]) -> None:
+        import numpy as np
+
+        added = 0
+        for key, value in metrics.items():
+            added += _series_table().append(db, run_id, key, np.array([epoch], np.int64), np.array([float(value)]))
+            faults.point("store-transaction")
+        db.execute("INSERT INTO events (run_id, kind, payload, t) VALUES (?,?,?,?)", (run_id, *record))
         # the run's row counts epochs as they arrive: `labdeck runs` and `show` are live, not only at the end
-        stmts.append(("UPDATE runs SET epochs=?, train_seconds=? WHERE id=?",
-                      (epoch, float(metrics.get("train_seconds", 0.0)), run_id)))
-        return stmts
+        db.execute("UPDATE runs SET epochs=?, train_seconds=?, points=points+? WHERE id=?",
+                   (epoch, float(metrics.get("train_seconds", 0.0)), added, run_id))
+
+    def append_points(self, run_id: str, points: dict[str, tuple], last_step: int, train_seconds: float) -> None:
+        """Add metric points, ``{key: (steps, values)}`` as NumPy arrays (steps non-decreasing), in one
+        transaction with the run's row (its last step and training time)."""
+        def body(db: sqlite3.Connection) -> None:
+            table = _series_table()
+            added = sum(table.append(db, run_id, key, steps, values) for key, (steps, values) in points.items())
+            db.execute("UPDATE runs SET epochs=MAX(epochs, ?), train_seconds=?, points=points+? WHERE id=?",
+                       (last_step, train_seconds, added, run_id))
+
+        self._atomic(body)
 
     def emit(self, event: Event) -> int:
         kind, payload = to_record(event)
@@ -443,14 +438,78 @@ class Store:
         return cur.lastrowid
 
     def history(self, run_id: str) -> dict[str, list[float]]:
-        """Per-epoch metric history: ``{"epoch": [1, 2, ...], "train_loss": [...], ...}``."""
-        rows = self._read("SELECT epoch, key, value FROM metrics WHERE run_id=? ORDER BY epoch", (run_id,))
-        epochs = sorted({r[0] for r in rows})
-        index = {e: i for i, e in enumerate(epochs)}
-        out: dict[str, list[float]] = {"epoch": [float(e) for e in epochs]}
-        for epoch, key, value in rows:
-            out.setdefault(key, [float("nan")] * len(epochs))[index[epoch]] = value
+        """A short run's metrics side by side: ``{"epoch": [1, 2, ...], "train_loss": [...], ...}`` (NaN where a
+        metric has no value at that step). A long run's are read in blocks (:meth:`blocks`) or decimated."""
+        keys = list(self.series_keys(run_id))
+        out: dict[str, list[float]] = {"epoch": [], **{k: [] for k in keys}}
+        for steps, columns in self.blocks(run_id, keys):
+            out["epoch"] += steps.astype(float).tolist()
+            for key, (values, _present) in columns.items():
+                out[key] += values.tolist()
         return out
+
+    def series_keys(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """Each metric of a run, in the order first logged: points, first and last step, min, max, last value."""
+        with self._lock:
+            try:
+                return _series_table().keys(self._db, run_id)
+            except sqlite3.Error as exc:
+                raise StoreError(f"run store read failed ({self.home}): {exc}") from None
+
+    def points(self, run_id: str, key: str, after: int = 0):
+        """A metric's points from point index ``after`` on: (steps, values) NumPy arrays."""
+        with self._lock:
+            try:
+                return _series_table().read(self._db, run_id, key, after)
+            except sqlite3.Error as exc:
+                raise StoreError(f"run store read failed ({self.home}): {exc}") from None
+
+    def decimated(self, run_id: str, keys: list[str] | None = None, buckets: int = 1000
+                  ) -> dict[str, tuple[Any, Any, int]]:
+        """Metrics ready to plot, however long the run: ``{key: (steps, values, points it stands for)}`` with a
+        min and a max per bucket (spikes kept) and NaN where a bucket held a gap; read in one snapshot."""
+        def body(db: sqlite3.Connection) -> dict[str, tuple[Any, Any, int]]:
+            names = keys if keys is not None else [k for (k,) in db.execute(
+                "SELECT key FROM series WHERE run_id=? GROUP BY key ORDER BY MIN(rowid)", (run_id,))]
+            return {k: _series_table().decimated(db, run_id, k, buckets) for k in names}
+
+        return self._snapshot(body)
+
+    def blocks(self, run_id: str, keys: list[str]):
+        """A run's metrics side by side in step order, a block at a time (``_series_table().blocks``): an export of a
+        million steps in flat memory. Reads a snapshot: points logged meanwhile are not in it."""
+        conn = self._reader()
+        try:
+            conn.execute("BEGIN")
+            yield from _series_table().blocks(conn, run_id, keys)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"run store read failed ({self.home}): {exc}") from None
+        finally:
+            if conn is not self._memory:
+                conn.close()
+
+    def _reader(self) -> sqlite3.Connection:
+        """A connection of its own, for a long read beside this one's writes (the copy, for an old read-only
+        store read from memory)."""
+        if self._memory is not None:
+            return self._memory
+        return sqlite3.connect(self._uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+
+    def _snapshot(self, body):
+        """Run ``body(db)`` inside one read transaction: what it reads is one moment of the store (inside another
+        snapshot, that one's moment)."""
+        with self._lock:
+            try:
+                if not self._db.in_transaction:
+                    self._db.execute("BEGIN")
+                    try:
+                        return body(self._db)
+                    finally:
+                        self._db.execute("COMMIT")
+                return body(self._db)
+            except sqlite3.Error as exc:
+                raise StoreError(f"run store read failed ({self.home}): {exc}") from None
 
     def events(self, run_id: str | None = None, after: int = 0, limit: int = 10_000) -> list[tuple[int, Event]]:
         """Events with id > ``after`` in order, for one run or all runs."""
@@ -463,8 +522,48 @@ class Store:
         args.append(limit)
         return [(i, from_record(r, k, json.loads(p))) for i, r, k, p in self._read(sql, tuple(args))]
 
-    def replay(self, run_id: str, batches: int = 4000, logs: int = 500, epochs: int = 500
+    PLOT_BUCKETS = 1000  # columns a replayed series is decimated to: wider than any terminal, in dots
+
+    def replay(self, run_id: str, batches: int = 4000, logs: int = 500, epochs: int = 500, series: bool = False
                ) -> tuple[int, list[Event]]:
+        """What a viewer needs of a run's history (see ``_replay``), read in one snapshot; with ``series`` (a
+        script's run, whose metrics are points, not epoch events), its metrics as a :class:`MetricSeries` last."""
+        def body(db: sqlite3.Connection) -> tuple[int, list[Event]]:
+            last, events = self._replay(run_id, batches, logs, epochs)
+            if series:
+                events.append(self.metric_series(run_id))
+            return last, events
+
+        return self._snapshot(body)
+
+    def metric_series(self, run_id: str, counts: dict[str, int] | None = None) -> MetricSeries:
+        """A run's metrics decimated to plot (``counts`` None), or its points after ``counts`` (an append)."""
+        if counts is None:
+            decimated = self.decimated(run_id, buckets=self.PLOT_BUCKETS)
+            return MetricSeries(run_id, {k: (tuple(xs.tolist()), tuple(ys.tolist())) for k, (xs, ys, _) in
+                                         decimated.items()}, {k: n for k, (_, _, n) in decimated.items()})
+
+        def body(db: sqlite3.Connection) -> MetricSeries:
+            table = _series_table()
+            series, now = {}, {}
+            for (key,) in db.execute("SELECT DISTINCT key FROM series WHERE run_id=?", (run_id,)).fetchall():
+                now[key] = table.count(db, run_id, key)
+                if now[key] > counts.get(key, 0):
+                    steps, values = table.read(db, run_id, key, counts.get(key, 0))
+                    series[key] = (tuple(steps.astype(float).tolist()), tuple(values.tolist()))
+            return MetricSeries(run_id, series, now, append=True)
+
+        return self._snapshot(body)
+
+    def points_counts(self, run_ids: list[str]) -> dict[str, int]:
+        """How many metric points each run has stored (a viewer reads new ones only when this changes)."""
+        if not run_ids:
+            return {}
+        marks = ",".join("?" * len(run_ids))
+        return dict(self._read(f"SELECT id, points FROM runs WHERE id IN ({marks})", tuple(run_ids)))
+
+    def _replay(self, run_id: str, batches: int = 4000, logs: int = 500, epochs: int = 500
+                ) -> tuple[int, list[Event]]:
         """What a viewer needs of a run's history, however long it is: every event that says something about the
         run as a whole, the last ``epochs`` epochs, ``batches`` batch points and ``logs`` log lines as events, and
         the phase/checkpoint notes since the last epoch; the epochs before those come as one :class:`EpochTable`,
@@ -512,7 +611,7 @@ class Store:
         ids of the records among them that are not strict JSON (Python writes a NaN loss as ``NaN``): those are
         read as events. (None, []) when a metric's name cannot be written as a JSON path: every epoch is then
         read as an event."""
-        keys = [k for (k,) in self._read("SELECT DISTINCT key FROM metrics WHERE run_id=?", (run_id,))]
+        keys = [k for (k,) in self._read("SELECT DISTINCT key FROM series WHERE run_id=?", (run_id,))]
         if any(not k.isprintable() or '"' in k or "\\" in k for k in keys):
             return None, []
         columns = "".join(", iif(ok, json_extract(payload, ?), NULL)" for _ in keys)
@@ -546,7 +645,7 @@ class Store:
         """Hold a copy of another store's run record (``RunInfo.to_json()``), queued, without its history."""
         run_id = info["run_id"]
         self._tx([("DELETE FROM events WHERE run_id=?", (run_id,)),
-                  ("DELETE FROM metrics WHERE run_id=?", (run_id,)),
+                  ("DELETE FROM series WHERE run_id=?", (run_id,)),
                   ("DELETE FROM runs WHERE id=?", (run_id,)),
                   ("INSERT INTO runs (id, experiment, status, params, created, sweep, budget) "
                    "VALUES (?,?,'queued',?,?,?,?)",
@@ -556,7 +655,11 @@ class Store:
 
     def set_params(self, run_id: str, params: dict[str, Any]) -> None:
         """A script's run: its parameters, known only after it started (a trainer logs them late)."""
-        self._write("UPDATE runs SET params=? WHERE id=?", (json.dumps(params), run_id))
+        self._write("UPDATE runs SET params=? WHERE id=?", (jsonout.dumps(params), run_id))
+
+    def set_meta(self, run_id: str, meta: dict[str, Any]) -> None:
+        """What reproduces a script's run (its command, git commit, versions)."""
+        self._write("UPDATE runs SET meta=? WHERE id=?", (jsonout.dumps(meta), run_id))
 
     def process_row(self, run_id: str) -> tuple:
         """The run's row as its process wrote it (no liveness applied): what a staging store forwards."""
@@ -571,21 +674,24 @@ class Store:
                           (run_id, after, limit))
 
     def epoch_values(self, run_id: str, epoch: int) -> dict[str, float]:
-        return dict(self._read("SELECT key, value FROM metrics WHERE run_id=? AND epoch=?", (run_id, epoch)))
+        with self._lock:
+            return _series_table().step_values(self._db, run_id, epoch)
 
     def append(self, run_id: str, entries: list[tuple]) -> None:
         """Write what another store recorded of ``run_id``, in one transaction: ``("event", kind, payload, t)``,
         ``("epoch", epoch, metrics, kind, payload, t)`` and ``("row", PROCESS_FIELDS values)``."""
-        stmts: list[tuple[str, tuple]] = []
-        for entry in entries:
-            if entry[0] == "event":
-                stmts.append(("INSERT INTO events (run_id, kind, payload, t) VALUES (?,?,?,?)", (run_id, *entry[1:])))
-            elif entry[0] == "epoch":
-                stmts += self._epoch_statements(run_id, entry[1], entry[2], tuple(entry[3:]))
-            elif entry[0] == "row":
-                sets = ", ".join(f"{name}=?" for name in self.PROCESS_FIELDS)
-                stmts.append((f"UPDATE runs SET {sets} WHERE id=?", (*entry[1], run_id)))
-        self._tx(stmts)
+        def body(db: sqlite3.Connection) -> None:
+            for entry in entries:
+                if entry[0] == "event":
+                    db.execute("INSERT INTO events (run_id, kind, payload, t) VALUES (?,?,?,?)", (run_id, *entry[1:]))
+                elif entry[0] == "epoch":
+                    self._epoch(db, run_id, entry[1], entry[2], tuple(entry[3:]))
+                elif entry[0] == "row":
+                    sets = ", ".join(f"{name}=?" for name in self.PROCESS_FIELDS)
+                    db.execute(f"UPDATE runs SET {sets} WHERE id=?", (*entry[1], run_id))
+                faults.point("store-transaction")
+
+        self._atomic(body)
 
     def last_event_id(self) -> int:
         return self._read("SELECT COALESCE(MAX(id), 0) FROM events")[0][0]
@@ -597,10 +703,13 @@ class Store:
         keep = self._read("SELECT MAX(id) FROM events WHERE run_id=? AND ("
                           "(kind IN ('CheckpointSaved', 'EpochMetrics') AND json_extract(payload, '$.epoch') = ?) "
                           "OR (? = 0 AND kind = 'RunStarted'))", (run_id, epoch, epoch))[0][0] or 0
-        self._tx([("DELETE FROM metrics WHERE run_id=? AND epoch>?", (run_id, epoch)),
-                  ("UPDATE runs SET epochs=MIN(epochs, ?) WHERE id=?", (epoch, run_id)),
-                  ("DELETE FROM events WHERE run_id=? AND id>?",
-                   (run_id, keep))])
+        def body(db: sqlite3.Connection) -> None:
+            dropped = sum(_series_table().truncate(db, run_id, key, epoch) for (key,) in db.execute(
+                "SELECT DISTINCT key FROM series WHERE run_id=?", (run_id,)).fetchall())
+            db.execute("UPDATE runs SET epochs=MIN(epochs, ?), points=points-? WHERE id=?", (epoch, dropped, run_id))
+            db.execute("DELETE FROM events WHERE run_id=? AND id>?", (run_id, keep))
+
+        self._atomic(body)
 
     def iter_new_events(self, run_id: str, poll: float = 0.2) -> Iterator[Event]:
         """Follow a run's events until it is no longer active (used by ``labdeck watch``)."""
