@@ -7,6 +7,9 @@
             ...
             run.log({"loss": loss.item()}, step=step)
 
+or, as with wandb and Trackio: ``labdeck.init(project=..., config=...)``, ``labdeck.log({...})``,
+``labdeck.config.lr``, ``labdeck.finish()``.
+
 The lab's experiments, the run store and the CLI are in ``labdeck.engine``; the dashboard is ``labdeck.tui``.
 Importing labdeck imports neither torch nor Textual.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .current import config, finish, log
 from .run import LabdeckWarning, Run, init
 
 try:
@@ -22,4 +26,4 @@ try:
 except PackageNotFoundError:  # a checkout that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["LabdeckWarning", "Run", "__version__", "init"]
+__all__ = ["LabdeckWarning", "Run", "__version__", "config", "finish", "init", "log"]

@@ -1,37 +1,45 @@
 """Your own training loop in labdeck: ``init`` a run, ``log`` its metrics, ``finish`` it.
 
-A ``log`` call checks its metrics and queues them (microseconds); a writer thread puts what is queued into the run
-store a few times a second, in one transaction, so training never waits for the disk. The dashboard's pause and
-stop reach the loop at its next ``log`` (a pause waits there) and through ``should_stop()``. Never imports torch:
-a tensor or NumPy scalar is read through its ``.item()``.
+A ``log`` call checks its values and appends them to a column per metric (a couple of microseconds, no object per
+point); a writer thread hands the columns to the run store a few times a second, in one transaction, so training
+never waits for the disk. Nothing ``log`` is given can raise into the loop or stop the writer: a bad value, step or
+name is one warning naming the caller's line, and the rest lands. The dashboard's pause and stop reach the loop at
+its next ``log`` (a pause waits there) and through ``should_stop()``. Never imports torch: a tensor or NumPy scalar
+is read through its ``.item()``.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import math
+import operator
 import os
 import sys
 import threading
 import time
 import warnings
-from collections import deque
+from array import array
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .engine.errors import LabdeckError, one_line
-from .engine.events import EpochMetrics, LogLine, RunEnded, RunStarted, StatusChanged, to_record
+from .engine import names
+from .engine.errors import LabdeckError, StoreError, one_line
+from .engine.events import LogLine, RunEnded, RunStarted, StatusChanged
 from .engine.procs import process_start_time
 from .engine.store import Store
 
 FLUSH_SECONDS = 0.2
+FLUSH_STEPS = 20_000  # steps logged that wake the writer before its time: a fast loop's columns stay small
+YIELD_EVERY = 128  # while the writer writes, a loop that never leaves Python lets it run once per this many logs
 CONTROL_SECONDS = 0.25
-MAX_NAME = 200  # characters of a metric name
+HOME_SECONDS = 2.0  # how often the writer checks that the store it writes is still there
 MANY_METRICS = 1000  # a log call with more is kept, with a warning: the dashboard lists them all
-RESERVED = ("epoch", "train_seconds")  # the step and time axes of a run's history
-MAX_PENDING = 1_000_000  # records held while the store cannot be written, before the oldest are dropped
+MAX_PENDING = 5_000_000  # points held while the store cannot be written, before the oldest are dropped
+RESERVED = names.AXES  # metric names labdeck keeps for a run's axes (renamed with a trailing "_")
+TIME_KEY = "train_seconds"  # the seconds since init at each step: the dashboard's time axis
+
+_monotonic = time.monotonic
 
 
 class LabdeckWarning(UserWarning):
@@ -39,9 +47,9 @@ class LabdeckWarning(UserWarning):
 
 
 def _warn(text: str) -> None:
-    """A warning that points at the caller's line, not at this module's."""
+    """A warning that points at the caller's line, not at labdeck's."""
     frame, level = sys._getframe(0), 1
-    while frame.f_back is not None and frame.f_globals.get("__name__") == __name__:
+    while frame.f_back is not None and str(frame.f_globals.get("__name__", "")).split(".")[0] == "labdeck":
         frame, level = frame.f_back, level + 1
     warnings.warn(f"labdeck: {text}", LabdeckWarning, stacklevel=level)
 
@@ -62,68 +70,150 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+class _Column:
+    """One metric's points logged since the last write."""
+
+    __slots__ = ("key", "steps", "values")
+
+    def __init__(self, key: str):
+        self.key = key
+        self.steps = array("q")
+        self.values = array("d")
+
+    def take(self) -> tuple[array, array]:
+        taken = self.steps, self.values
+        self.steps, self.values = array("q"), array("d")
+        return taken
+
+
 class Run:
     """One of your runs, as the dashboard and the CLI see it. Made by :func:`init`."""
 
-    def __init__(self, store: Store | None, run_id: str, experiment: str):
+    def __init__(self, store: Store | None, run_id: str, experiment: str, params: dict[str, Any] | None = None,
+                 last_step: int = -1, seconds: float = 0.0, system: bool = False):
         self.id, self.experiment = run_id, experiment
+        self.params: dict[str, Any] = dict(params or {})
         self._store = store
-        self._t0 = time.monotonic()
-        self._step = -1
-        self._pending: deque[tuple] = deque()
+        self._t0 = _monotonic() - seconds
+        self._step = last_step
+        self._by_name: dict[Any, _Column] = {}  # as the loop names a metric -> its column
+        self._columns: dict[str, _Column] = {}  # stored name -> column
+        self._clock = _Column(TIME_KEY)
+        self._unwritten: dict[str, list[tuple[Any, Any]]] = {}  # points the store could not take yet
+        self._last: dict[str, float] = {}  # each metric's last finite value
         self._warned: set[str] = set()
         self._control = "run"
         self._ended = False
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._done = threading.Event()
+        self._lock = threading.Lock()  # the columns: log() appends, the writer takes
+        self._store_lock = threading.Lock()  # the store: the writer, events, finish
+        self._logged = 0  # log calls since the writer last took the columns
+        self._wake = threading.Event()  # the writer's: time to write (or to stop)
+        self._stopping = False
+        self._writing = False  # the writer is encoding and storing what it took
+        self._sampler: Any = None
+        self._want_system = system
+        self._home_id = self._identity()
         self._thread = threading.Thread(target=self._write_loop, name=f"labdeck-{run_id}", daemon=True)
         self._thread.start()
         atexit.register(self._at_exit)
 
     # -- the loop's side ---------------------------------------------------------------------------------------------
     def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        """Record ``metrics`` (names to numbers) at ``step`` (by default the last step + 1). A value that is not a
-        number is left out with a warning; NaN and infinities are kept (drawn as gaps)."""
-        if self._ended:
-            self._warn_once("ended", f"run {self.id} has finished: log() after finish() is ignored")
+        """Record ``metrics`` (names to numbers) at ``step`` (by default the last step + 1). Steps never go back: a
+        step below the last one is left out. A value that is not a number is left out; NaN and infinities are kept
+        (drawn as gaps). Each problem is one warning; nothing is raised."""
+        try:
+            if self._ended:
+                self._warn_once("ended", f"run {self.id} has finished: log() after finish() is ignored")
+                return
+            if step is None:
+                step = self._step + 1
+            elif type(step) is not int:
+                step = self._odd_step(step)
+                if step is None:
+                    return
+            if step < self._step or step > names.MAX_STEP or step < 0:
+                self._bad_step(step)
+                return
+            self._step = step
+            seconds = _monotonic() - self._t0
+            with self._lock:
+                by_name = self._by_name
+                for name, value in metrics.items():
+                    column = by_name.get(name)
+                    if column is None:
+                        column = self._column(name)
+                    if type(value) is float:
+                        number = value
+                        if number - number:  # NaN or an infinity (x - x is 0.0 for every finite x)
+                            self._non_finite(column.key, number, step)
+                    else:
+                        number = self._number(column.key, value, step)
+                        if number is None:
+                            continue
+                    column.steps.append(step)
+                    column.values.append(number)
+                self._clock.steps.append(step)
+                self._clock.values.append(seconds)
+                self._logged += 1
+                if self._logged == FLUSH_STEPS:
+                    self._wake.set()
+            if self._writing and not self._logged % YIELD_EVERY:
+                # A loop that never leaves Python (never releases the GIL, as a real step's tensor work does)
+                # would get the GIL back before the writer could use it, each time the writer released it
+                # (NumPy, SQLite): then a write took seconds, and the columns grew meanwhile.
+                time.sleep(0)
+            if len(metrics) > MANY_METRICS:
+                self._warn_once("many", f"{len(metrics)} metrics in one log call: all are kept, and the dashboard "
+                                        "lists them all (its filter, /, finds one)")
+        except Exception as exc:  # a mapping that fails as it is read, a name whose str() raises, ...
+            self._warn_once(f"log:{type(exc).__name__}", f"log() could not read what it was given "
+                                                          f"({names.printable(one_line(exc))}): left out")
             return
-        if step is None:
-            step = self._step + 1
-        elif not isinstance(step, int) or isinstance(step, bool):
-            if isinstance(step, float) and step.is_integer():
-                step = int(step)
-            else:
-                raise TypeError(f"labdeck: step must be an integer (got {step!r})")
-        self._step = max(self._step, step)
-        values: dict[str, float] = {}
-        for name, value in metrics.items():
-            key = self._name(name)
-            number = self._number(key, value)
-            if number is not None:
-                values[key] = number
-        if len(values) > MANY_METRICS:
-            self._warn_once("many", f"{len(values)} metrics in one log call: all are kept, and the dashboard "
-                                    "lists them all (its filter, /, finds one)")
-        self._pending.append((step, values, time.monotonic() - self._t0, time.time()))
         if self._control == "pause":
             self._wait_while_paused()
 
-    def _name(self, name: Any) -> str:
-        text = str(name)
-        clean = "".join(c if c.isprintable() else "_" for c in text).strip()[:MAX_NAME] or "_"
-        if clean in RESERVED:
-            self._warn_once(f"name:{text}", f"metric {text!r} is logged as {clean + '_'!r}: labdeck keeps "
-                                             f"{clean!r} for its own axis")
-            return clean + "_"
-        if clean != text:
-            shown = text if len(text) <= 60 else text[:60] + "…"
-            self._warn_once(f"name:{text}", f"metric name {shown!r} is logged as its first {MAX_NAME} printable "
-                                             f"characters" if len(text) > MAX_NAME else
-                            f"metric name {shown!r} is logged as {clean!r} (printable characters only)")
-        return clean
+    def _odd_step(self, step: Any) -> int | None:
+        """A step that is not a plain int: a NumPy or tensor integer, or a float with an integer value."""
+        if isinstance(step, bool):
+            self._warn_once("step-type:bool", f"step {step!r} is a bool, not an integer: this call is left out")
+            return None
+        try:
+            return operator.index(step)  # NumPy integers, 0-d integer tensors
+        except TypeError:
+            pass
+        value = step
+        if hasattr(value, "item") and callable(value.item):
+            try:
+                value = value.item()
+            except (TypeError, ValueError, RuntimeError):
+                pass
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        self._warn_once(f"step-type:{type(step).__name__}", f"step {names.printable(repr(step), 40)} is not an "
+                                                             "integer: this call is left out")
+        return None
 
-    def _number(self, key: str, value: Any) -> float | None:
+    def _bad_step(self, step: int) -> None:
+        if step < 0 or step > names.MAX_STEP:
+            self._warn_once("step-range", f"step {step} is outside 0 to 2**53: this call is left out")
+        else:
+            self._warn_once("step-back", f"step {step} is below the last step, {self._step}: steps never go back, "
+                                         "so this call is left out")
+
+    def _column(self, name: Any) -> _Column:
+        key, why = names.metric(name)
+        if why:
+            self._warn_once(f"name:{key}:{why}", why)
+        column = self._columns.get(key)
+        if column is None:
+            column = self._columns[key] = _Column(key)
+        self._by_name[name] = column
+        return column
+
+    def _number(self, key: str, value: Any, step: int) -> float | None:
         if hasattr(value, "item") and callable(value.item) and not isinstance(value, (int, float)):
             try:
                 value = value.item()  # a 0-d tensor or NumPy scalar; a tensor of many values raises
@@ -132,10 +222,16 @@ class Run:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self._warn_once(f"type:{key}", f"metric {key!r} is a {type(value).__name__}, not a number: left out")
             return None
-        number = float(value)
-        if not math.isfinite(number):
-            self._warn_once(f"nan:{key}", f"metric {key!r} is {number} at step {self._step}: kept, drawn as a gap")
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float's range
+            number = math.inf if value > 0 else -math.inf
+        if number - number:
+            self._non_finite(key, number, step)
         return number
+
+    def _non_finite(self, key: str, value: float, step: int) -> None:
+        self._warn_once(f"nan:{key}", f"metric {key!r} is {value} at step {step}: kept, drawn as a gap")
 
     def _warn_once(self, key: str, text: str) -> None:
         if key not in self._warned:
@@ -144,14 +240,8 @@ class Run:
 
     def set_params(self, params: Mapping[str, Any]) -> None:
         """Add parameters known only after ``init`` (a trainer's hyperparameters)."""
-        if self._store is None:
-            return
-        try:
-            with self._lock:
-                merged = {**self._store.get(self.id).params, **_plain(dict(params))}
-                self._store.set_params(self.id, merged)
-        except LabdeckError as exc:
-            self._warn_once("store", f"cannot write run {self.id} to the store: {exc}; training goes on")
+        self.params.update(_plain(dict(params)))
+        self._with_store(lambda store: store.set_params(self.id, self.params))
 
     def should_stop(self) -> bool:
         """Whether the dashboard or ``labdeck stop`` asked this run to stop: end the loop, then ``finish()``."""
@@ -173,28 +263,20 @@ class Run:
             return
         self._ended = True
         status = status or ("stopped" if self._control == "stop" else "finished")
-        self._done.set()
-        self._thread.join()
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
         self._flush()
-        store = self._store
-        if store is not None:
-            try:
-                last = self._last_metrics(store)
-                seconds = round(time.monotonic() - self._t0, 3)
-                store.emit(RunEnded(self.id, status, last, seconds, max(self._step, 0), message))
-                store.finish(self.id, status, last, seconds, max(self._step, 0), message)
-            except LabdeckError as exc:
-                self._warn_once("store", f"run {self.id} could not be recorded as {status}: {exc}")
-        atexit.unregister(self._at_exit)
+        last = {k: v for k, v in self._last.items() if k != TIME_KEY and not k.startswith("sys/")}
+        seconds, steps = round(_monotonic() - self._t0, 3), max(self._step, 0)
 
-    def _last_metrics(self, store: Store) -> dict[str, float]:
-        """Each metric's last finite value."""
-        out = {}
-        for key, values in store.history(self.id).items():
-            finite = [v for v in values if v is not None and math.isfinite(v)]
-            if key not in ("epoch", "train_seconds") and finite:
-                out[key] = finite[-1]
-        return out
+        def end(store: Store) -> None:
+            store.emit(RunEnded(self.id, status, last, seconds, steps, message))
+            store.finish(self.id, status, last, seconds, steps, message)
+
+        self._with_store(end, f"run {self.id} could not be recorded as {status}")
+        atexit.unregister(self._at_exit)
 
     def __enter__(self) -> Run:
         return self
@@ -213,72 +295,237 @@ class Run:
         self.finish("failed", one_line(failed)) if failed is not None else self.finish()
 
     # -- the writer's side ---------------------------------------------------------------------------------------------
-    def _event(self, event, status: str | None = None) -> None:
-        self._flush()
+    def _with_store(self, action, failure: str = "") -> None:
+        """Do ``action(store)``; a store that fails is one warning, and training goes on."""
         if self._store is None:
             return
         try:
-            with self._lock:
-                self._store.emit(event)
-                if status:
-                    self._store.set_status(self.id, status)
+            with self._store_lock:
+                action(self._store)
         except LabdeckError as exc:
-            self._warn_once("store", f"cannot write run {self.id} to the store: {exc}; training goes on")
+            self._warn_once("store", f"{failure or f'cannot write run {self.id} to the store'}: {exc}; "
+                                     "training goes on")
+
+    def _event(self, event, status: str | None = None) -> None:
+        self._flush()
+
+        def write(store: Store) -> None:
+            store.emit(event)
+            if status:
+                store.set_status(self.id, status)
+
+        self._with_store(write)
 
     def _write_loop(self) -> None:
-        last_control = 0.0
-        while not self._done.wait(FLUSH_SECONDS):
-            self._flush()
-            now = time.monotonic()
-            if self._store is not None and now - last_control >= CONTROL_SECONDS:
-                last_control = now
-                try:
-                    self._control = self._store.control(self.id)
-                except LabdeckError:
-                    pass
+        next_control = next_home = 0.0
+        next_sample = _monotonic() + 2.0  # a script that ends within seconds gets no system metrics
+        while True:
+            self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                self._flush()
+                now = _monotonic()
+                if self._store is not None and now >= next_control:
+                    next_control = now + CONTROL_SECONDS
+                    try:
+                        self._control = self._store.control(self.id)
+                    except LabdeckError:
+                        pass
+                if now >= next_home:
+                    next_home = now + HOME_SECONDS
+                    self._check_home()
+                if self._want_system and now >= next_sample:
+                    next_sample = now + self._sample()
+            except Exception as exc:  # never let the writer die: what it holds is written at the next try
+                self._warn_once(f"writer:{type(exc).__name__}", f"run {self.id}: writing failed once "
+                                                                 f"({names.printable(one_line(exc))}); it goes on")
+
+    def _sample(self) -> float:
+        """Sample the process's resources into the run; returns the seconds until the next sample."""
+        from . import system_metrics
+
+        try:
+            if self._sampler is None:
+                self._sampler = system_metrics.Sampler()  # its CPU share is measured from now to the next sample
+                return system_metrics.SECONDS
+            values = self._sampler.sample()
+        except Exception:  # no psutil reading here (a container without /proc): no system metrics
+            self._want_system = False
+            return 0.0
+        step = max(self._step, 0)
+        with self._lock:
+            for key, value in values.items():
+                column = self._columns.get(key) or self._columns.setdefault(key, _Column(key))
+                column.steps.append(step)
+                column.values.append(float(value))
+        return system_metrics.SECONDS
 
     def _flush(self) -> None:
-        """Write what is queued, in one transaction; kept for the next try if the store cannot take it."""
-        if self._store is None or not self._pending:
-            return
+        """Write what was logged since the last write, in one transaction; kept for the next try if the store
+        cannot take it."""
+
         with self._lock:
-            batch = []
-            while self._pending:
-                batch.append(self._pending.popleft())
-            entries = []
-            for step, logged, wall, t in batch:
-                values = {**logged, "train_seconds": wall}  # the seconds since init: the dashboard's time axis
-                event = EpochMetrics(self.id, step, 0, values, 0.0, round(wall, 3), 0.0, step)
-                kind, payload = to_record(event)
-                entries.append(("epoch", step, values, kind, json.dumps(payload), t))
-            try:
-                self._store.append(self.id, entries)
-            except LabdeckError as exc:
-                self._warn_once("store", f"cannot write run {self.id} to the store: {exc}; training goes on, and "
-                                         "what it logs is kept in memory until the store can take it")
-                self._pending.extendleft(reversed(batch))
-                while len(self._pending) > MAX_PENDING:
-                    self._pending.popleft()
+            taken = [(c.key, *c.take()) for c in (*self._columns.values(), self._clock) if c.steps]
+            step = self._step
+            self._logged = 0
+        if not taken and not self._unwritten:
+            return
+        self._writing = True
+        try:
+            self._write(taken, step)
+        finally:
+            self._writing = False
+
+    def _write(self, taken: list[tuple[str, array, array]], step: int) -> None:
+        import numpy as np
+
+        for key, steps, values in taken:
+            self._unwritten.setdefault(key, []).append((np.frombuffer(steps, np.int64), np.frombuffer(values)))
+        points = {}
+        for key, parts in self._unwritten.items():
+            steps = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+            values = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
+            points[key] = (steps, values)
+            finite = np.flatnonzero(np.isfinite(values))
+            if len(finite):
+                self._last[key] = float(values[finite[-1]])
+        if self._store is None:
+            self._unwritten.clear()
+            return
+        clock = points.get(TIME_KEY)
+        seconds = float(clock[1][-1]) if clock is not None else _monotonic() - self._t0
+        try:
+            with self._store_lock:
+                self._store.append_points(self.id, points, max(step, 0), seconds)
+            self._unwritten.clear()
+        except LabdeckError as exc:
+            self._warn_once("store", f"cannot write run {self.id} to the store: {exc}; training goes on, and what "
+                                     "it logs is kept in memory until the store can take it")
+            self._unwritten = {k: [v] for k, v in points.items()}
+            held = sum(len(s) for s, _ in points.values())
+            if held > MAX_PENDING:
+                self._warn_once("dropped", f"run {self.id}: the store has taken nothing for {held:,} points; the "
+                                           "oldest are dropped from now on")
+                self._unwritten = {k: [(s[-MAX_PENDING // len(points):], v[-MAX_PENDING // len(points):])]
+                                   for k, (s, v) in points.items()}
+
+    def _identity(self) -> tuple[int, int] | None:
+        if self._store is None:
+            return None
+        try:
+            st = os.stat(self._store.home / "labdeck.db")
+        except OSError:
+            return None
+        return st.st_ino, st.st_dev
+
+    def _check_home(self) -> None:
+        """A store removed while the run logs (its home deleted): one warning, and a new store there for the rest."""
+        if self._store is None or self._home_id is None or self._identity() == self._home_id:
+            return
+        home = self._store.home
+        with self._store_lock:
+            self._store.close()
+            self._store = None
+        self._warn_once("home", f"the run store {home} was removed while run {self.id} logged: the steps before "
+                                f"{max(self._step, 0)} are gone with it; labdeck writes the rest into a new store "
+                                "there")
+        try:
+            store = Store(home)
+            store.create_run(self.experiment, self.params, run_id=self.id)
+            store.claim(self.id, os.getpid(), process_start_time(os.getpid()), "your script")
+            store.emit(RunStarted(self.id, self.experiment, self.params, "your script", ""))
+        except LabdeckError as exc:
+            self._warn_once("home-lost", f"run {self.id}: no new store at {home} ({exc}); training goes on "
+                                         "without one")
+            return
+        with self._store_lock:
+            self._store = store
+            self._home_id = self._identity()
 
 
-def init(experiment: str, params: Mapping[str, Any] | None = None, home: str | os.PathLike | None = None) -> Run:
-    """Start a run of your own ``experiment`` (any name) with its ``params``, in the store at ``home`` (default:
-    ``LABDECK_HOME`` or the user data directory). It appears in the dashboard's Runs tab at once."""
-    name = str(experiment).strip()
-    if not name or not all(c.isprintable() for c in name) or len(name) > 100:
-        raise ValueError(f"labdeck: experiment must be a printable name of 1 to 100 characters (got {experiment!r})")
+def _default_experiment() -> str:
+    script = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] not in ("", "-c", "-m") else ""
+    return script or "script"
+
+
+def init(experiment: str | None = None, params: Mapping[str, Any] | None = None,
+         home: str | os.PathLike | None = None, *, project: str | None = None, name: str | None = None,
+         config: Mapping[str, Any] | None = None, resume: str | None = None, system: bool = True) -> Run:
+    """Start a run of your own ``experiment`` (any name; ``project`` is the same, as wandb and Trackio call it;
+    by default the script's name) with its ``params`` (or ``config``), in the store at ``home`` (default:
+    ``LABDECK_HOME`` or the user data directory). It appears in the dashboard's Runs tab at once.
+
+    ``name``: a name for the run beside its id. ``resume``: a run id of an earlier run of your script, to continue
+    it (its steps go on from its last one). ``system``: sample this process's CPU, memory and GPU use into the run.
+    """
     from .engine import registry
 
-    if name in registry.names():
-        raise ValueError(f"labdeck: {name!r} is one of labdeck's own experiments; give yours another name")
-    plain = _plain(dict(params or {}))
+    label = names.printable(name or "", 100).strip()
+    merged = _plain({**dict(params or {}), **dict(config or {})})
+    if resume:
+        return _resume(str(resume), home, merged, system)
+    try:
+        chosen = names.experiment(experiment or project or _default_experiment())
+    except LabdeckError as exc:
+        raise ValueError(f"labdeck: {exc}") from None
+    if registry.is_own(chosen):
+        raise ValueError(f"labdeck: {chosen!r} is one of labdeck's own experiments; give yours another name")
     try:
         store = Store(Path(home) if home else None)
-        run_id = store.create_run(name, plain)
+        run_id = store.create_run(chosen, merged, name=label)
         pid = os.getpid()
         store.claim(run_id, pid, process_start_time(pid), "your script")
-        store.emit(RunStarted(run_id, name, plain, "your script", ""))
+        store.emit(RunStarted(run_id, chosen, merged, "your script", ""))
     except LabdeckError as exc:
         _warn(f"cannot record this run ({exc}); training goes on without it")
-        return Run(None, "unrecorded", name)
-    return Run(store, run_id, name)
+        return _started(Run(None, "unrecorded", chosen, merged, system=False))
+    return _started(Run(store, run_id, chosen, merged, system=system))
+
+
+def _resume(run_id: str, home, params: dict[str, Any], system: bool) -> Run:
+    from .engine import registry
+
+    try:
+        store = Store(Path(home) if home else None)
+        info = store.get(run_id)
+    except LabdeckError as exc:
+        raise ValueError(f"labdeck: cannot resume run {run_id!r}: {exc}") from None
+    if registry.is_own(info.experiment):
+        raise ValueError(f"labdeck: run {info.id} is a run of labdeck's {info.experiment} experiment: "
+                         f"'labdeck resume {info.id}' continues it")
+    merged = {**info.params, **params}
+    try:
+        pid = os.getpid()
+        store.claim(info.id, pid, process_start_time(pid), "your script")
+        if params:
+            store.set_params(info.id, merged)
+        last_step = info.epochs if info.points else -1
+        store.emit(RunStarted(info.id, info.experiment, merged, "your script", "",
+                              resumed_from_epoch=max(last_step, 0)))
+    except StoreError as exc:
+        _warn(f"cannot record the resumed run ({exc}); training goes on without it")
+        return _started(Run(None, info.id, info.experiment, merged, system=False))
+    except LabdeckError as exc:  # another live process has it
+        raise ValueError(f"labdeck: cannot resume run {info.id}: {exc}") from None
+    return _started(Run(store, info.id, info.experiment, merged, last_step, info.train_seconds, system))
+
+
+def _started(run: Run) -> Run:
+    from . import current
+
+    current.started(run)
+    if run._store is not None:
+        threading.Thread(target=_record_provenance, args=(run,), daemon=True, name="labdeck-provenance").start()
+    return run
+
+
+def _record_provenance(run: Run) -> None:
+    from . import provenance
+
+    try:
+        meta = provenance.read()
+    except Exception:  # what reproduces a run is a help, never a reason to fail it
+        return
+    run._with_store(lambda store: store.set_meta(run.id, meta))

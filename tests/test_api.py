@@ -35,7 +35,7 @@ def test_a_loop_logs_into_the_store_and_shows_like_any_run(home):
     assert info.metrics == {"acc": 0.98, "loss": 0.001}
     # the CLI shows, exports and reports it like a run of its own experiments
     assert show(run.id)["metrics"]["acc"] == 0.98
-    assert cli("export", run.id, check=True).stdout.splitlines()[0].startswith("epoch,")
+    assert cli("export", run.id, check=True).stdout.splitlines()[0].startswith("step,loss,acc")
     assert cli("report", run.id, "--out", str(home / "report"), check=True).returncode == 0
     assert "loss" in (home / "report" / "report.md").read_text()
 
@@ -52,13 +52,11 @@ def test_bad_metrics_are_one_warning_each_and_lose_nothing_else(home):
     assert len(said) == 6, said  # one per problem, not one per call
     assert any("'text' is a str, not a number: left out" in s for s in said)
     assert any("'nan' is nan at step 0: kept" in s for s in said)
-    assert any("'a\\nb' is logged as 'a_b'" in s for s in said)
-    assert any("1505 metrics in one log call" in s for s in said)
+    assert any("'a\\nb' is stored as 'a_b'" in s for s in said)
+    assert any("1506 metrics in one log call" in s for s in said)
     history = Store().history(run.id)
     assert history["ok"] == [1.0] * 3 and history["a_b"] == [2.0] * 3 and history["m1499"] == [1499.0] * 3
     assert history["x" * 200] == [3.0] * 3 and "text" not in history
-    with pytest.raises(TypeError, match="step must be an integer"):
-        labdeck.init("odd").log({"a": 1}, step=1.5)
     with pytest.raises(ValueError, match="one of labdeck's own experiments"):
         labdeck.init("vision")
 
@@ -146,15 +144,15 @@ def test_several_processes_log_at_once_and_lose_nothing(home):
 def test_a_store_that_cannot_be_written_is_one_warning_training_goes_on_and_nothing_is_lost(home, monkeypatch):
     from labdeck.engine.errors import StoreError
 
-    real = Store.append
+    real = Store.append_points
     broken = {"on": True}
 
-    def append(self, run_id, entries):
+    def append(self, *args):
         if broken["on"]:
             raise StoreError("run store write failed: its disk is full")
-        return real(self, run_id, entries)
+        return real(self, *args)
 
-    monkeypatch.setattr(Store, "append", append)
+    monkeypatch.setattr(Store, "append_points", append)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         run = labdeck.init("full-disk")
