@@ -200,7 +200,7 @@ def test_a_runs_history_costs_tens_of_bytes_an_epoch():
     tracemalloc.stop()
     assert grown / 20_000 <= 100, f"{grown / 20_000:.0f} bytes an epoch"
     xs, ys = state.series("test_mse", max_points=500)
-    assert len(xs) == 500 and xs[-1] == 22_000 * 10 and ys[0] == 1.0
+    assert len(xs) <= 500 and xs[-1] == 22_000 * 10 and ys[0] == 1.0
 
 
 def test_where_the_first_line_has_no_room_the_rate_and_eta_go_to_the_second():

@@ -500,15 +500,17 @@ async def test_a_scripts_run_arrives_live_and_opens_in_its_own_view(home):
             view = await until(pilot, lambda: isinstance(app.screen, RunMetricsView) and app.screen, what="its view")
             listing = view.query_one("#metric-list", SelectionList)
             await until(pilot, lambda: listing.option_count == 3, what="every metric listed")
-            assert sorted(listing.selected) == ["grad_norm", "loss"]  # the first two, until the user picks
+            # its own metrics, losses first and picked, until the user picks
+            assert [listing.get_option_at_index(i).value for i in range(3)] == ["loss", "val_loss", "grad_norm"]
+            assert sorted(listing.selected) == ["loss", "val_loss"]
             plot = view.query_one("#script-plot", LinePlot)
             first = await until(pilot, lambda: plot._lines and len(plot._lines[0].xs), what="plotted")
             await until(pilot, lambda: len(plot._lines[0].xs) > first, what="new steps arriving")
-            await pilot.press("slash", "v", "a", "l", "enter")  # filter, then pick val_loss
-            assert [listing.get_option_at_index(i).value for i in range(listing.option_count)] == ["val_loss"]
+            await pilot.press("slash", "g", "r", "a", "d", "enter")  # filter, then pick grad_norm
+            assert [listing.get_option_at_index(i).value for i in range(listing.option_count)] == ["grad_norm"]
             await pilot.press("space")
-            await until(pilot, lambda: [ln.label for ln in plot._lines] == ["grad_norm", "loss", "val_loss"],
-                        what="val_loss added, the others kept")
+            await until(pilot, lambda: [ln.label for ln in plot._lines] == ["loss", "val_loss", "grad_norm"],
+                        what="grad_norm added, the others kept")
             await pilot.press("t")
             await until(pilot, lambda: plot.xlabel == "seconds" and plot._lines[0].xs[-1] < 60, what="time axis")
             await pilot.press("plus", "plus")

@@ -292,7 +292,7 @@ class LabdeckApp(App):
     @on(OpenRun)
     def open_run(self, message: OpenRun) -> None:
         info = self.model.infos.get(message.run_id)
-        if info is not None and info.experiment not in registry.names():  # a script's run: its own view
+        if info is not None and not registry.is_own(info.experiment):  # a script's run: its own view
             from .screens.run_metrics import RunMetricsView
 
             if self.watcher:
@@ -392,7 +392,7 @@ class LabdeckApp(App):
         self.query_one("#tabs", TabbedContent).active = f"tab-{name}"
         if self._started and f"tab-{name}" in self.tabs.to_mount:  # shown before its turn came
             self.call_later(self.tabs.mount, f"tab-{name}")
-        if name in registry.names():
+        if registry.is_own(name):
             self._last_experiment = name
         if (content := self._content(name)) is not None:
             content.focus_home()
@@ -446,7 +446,7 @@ class LabdeckApp(App):
         self.push_screen(GpuView(self.model))
 
     def action_new_sweep(self) -> None:
-        self.post_message(NewSweepAsked(self.active_tab() if self.active_tab() in registry.names() else None))
+        self.post_message(NewSweepAsked(self.active_tab() if registry.is_own(self.active_tab()) else None))
 
     def action_help(self) -> None:
         self._install_help()

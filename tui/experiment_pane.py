@@ -299,7 +299,7 @@ class ExperimentPane(Horizontal):
 
     def action_save_plot(self) -> None:
         state = self.model.state(self.run_id)
-        if state is None or not state.epochs:
+        if state is None or not state.latest_epoch:
             self.notify("no curves to save yet", severity="warning")
             return
         from .run_view import LOSS_KEYS

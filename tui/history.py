@@ -11,7 +11,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from itertools import pairwise
 
-from labdeck.engine.events import EpochMetrics, EpochTable
+from labdeck.engine.events import EpochMetrics, EpochTable, MetricSeries
 
 NAN = float("nan")
 PLOT_POINTS = 2000  # points of a line handed to a plot: more than a terminal is wide, in dots
@@ -133,6 +133,92 @@ class EpochHistory:
         kept = ~np.isnan(ys)
         xs, ys = xs[kept], ys[kept]
         if max_points is not None and len(xs) > max_points:
-            pick = np.linspace(0, len(xs) - 1, max_points).round().astype(np.int64)
-            xs, ys = xs[pick], ys[pick]
+            xs, ys = decimate(xs, ys, max_points // 3)
         return xs.tolist(), ys.tolist()
+
+    @property
+    def latest_step(self) -> int:
+        """The highest epoch reported (0 before the first)."""
+        return self.epochs[-1] if len(self.epochs) else 0
+
+    def latest(self) -> dict[str, float]:
+        return dict(self.last.metrics) if self.last is not None else {}
+
+
+def decimate(xs, ys, buckets: int):
+    from labdeck.engine.series import decimate as engine_decimate  # NumPy: not for the first frame
+
+    return engine_decimate(xs, ys, buckets)
+
+
+class SeriesHistory:
+    """A script's metrics, each a series of its own: the decimated past the store replayed (spikes and gaps kept)
+    and the points logged since. A series past MAX_POINTS has all but its last RECENT points decimated again, so a
+    run that logs for days costs the dashboard a bounded amount of memory and drawing."""
+
+    MAX_POINTS = 12_000
+    RECENT = 4_000
+
+    def __init__(self) -> None:
+        self._xs: dict[str, array] = {}
+        self._ys: dict[str, array] = {}
+        self.counts: dict[str, int] = {}  # stored points each series stands for (where the next read starts)
+        self._latest: dict[str, float] = {}  # each metric's last finite value
+        self.last: EpochMetrics | None = None  # a script has no epoch events
+        self.latest_step = 0
+
+    def __len__(self) -> int:
+        return self.latest_step
+
+    def load(self, event: MetricSeries) -> None:
+        """The replayed series (replacing what was held), or new points to append."""
+        if not event.append:
+            self._xs, self._ys, self.counts, self._latest = {}, {}, {}, {}
+        for key, (xs, ys) in event.series.items():
+            self._xs.setdefault(key, array("d")).extend(xs)
+            self._ys.setdefault(key, array("d")).extend(ys)
+            for y in reversed(ys):
+                if y - y == 0.0:  # finite
+                    self._latest[key] = y
+                    break
+            if xs:
+                self.latest_step = max(self.latest_step, int(xs[-1]))
+            if len(self._xs[key]) > self.MAX_POINTS:
+                self._thin(key)
+        self.counts.update(event.counts)
+
+    def _thin(self, key: str) -> None:
+        import numpy as np
+
+        xs, ys = np.frombuffer(self._xs[key]), np.frombuffer(self._ys[key])
+        old_x, old_y = decimate(xs[:-self.RECENT], ys[:-self.RECENT], (self.MAX_POINTS - self.RECENT) // 6)
+        kept_x, kept_y = array("d", old_x.tobytes()), array("d", old_y.tobytes())
+        kept_x.frombytes(xs[-self.RECENT:].tobytes())
+        kept_y.frombytes(ys[-self.RECENT:].tobytes())
+        del xs, ys  # views on the arrays about to be replaced
+        self._xs[key], self._ys[key] = kept_x, kept_y
+
+    def keep_until(self, step: int) -> None:
+        """Forget the points after ``step`` (a script's run resumed there)."""
+        for key in list(self._xs):
+            xs = self._xs[key]
+            n = bisect_right(xs, float(step))
+            del xs[n:]
+            del self._ys[key][n:]
+        self.latest_step = min(self.latest_step, step)
+
+    def keys(self) -> list[str]:
+        return list(self._xs)
+
+    def latest(self) -> dict[str, float]:
+        return dict(self._latest)
+
+    def series(self, key: str, max_points: int | None = None) -> tuple[list[float], list[float]]:
+        """(steps, values) of a metric, NaN where it has a gap; decimated to ``max_points`` (min and max kept)."""
+        xs, ys = self._xs.get(key), self._ys.get(key)
+        if not xs:
+            return [], []
+        if max_points is None or len(xs) <= max_points:
+            return xs.tolist(), ys.tolist()
+        out_x, out_y = decimate(xs, ys, max_points // 3)
+        return out_x.tolist(), out_y.tolist()

@@ -12,6 +12,7 @@ from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import RichLog, TabbedContent, TabPane
 
+from labdeck.engine import names
 from labdeck.engine.spec import Spec
 
 from .history import PLOT_POINTS
@@ -23,7 +24,7 @@ from .widgets.line_plot import Line, LinePlot
 from .widgets.metrics_panel import MetricsPanel
 from .widgets.run_header import RunHeader
 
-LOSS_KEYS = ("train_loss", "test_loss", "val_loss")
+LOSS_KEYS = names.LOSSES
 
 
 class RunView(Vertical):

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static
 
-from labdeck.engine import RunInfo, registry
+from labdeck.engine import RunInfo, names, registry
 from labdeck.engine.formatting import fmt
 from labdeck.engine.scores import ranked, score
 
@@ -30,20 +30,23 @@ def loss_lines(states: list[RunState]) -> list[Line]:
     """The per-epoch losses of several runs, labelled by the end of their ids."""
     lines = []
     for s in states:
-        own = s.experiment in registry.names()  # a script's run: whatever it calls a loss
-        for key in ("train_loss", "test_loss", "val_loss") if own else [k for k in s.metric_keys() if "loss" in k]:
+        own = registry.is_own(s.experiment)  # a script's run: whatever it calls a loss
+        for key in names.LOSSES if own else [k for k in names.ordered(s.metric_keys()) if names.loss_like(k)]:
             xs, ys = s.series(key, PLOT_POINTS)
             if xs:
                 lines.append(Line(f"{s.run_id[-4:]} {key}", xs, ys))
     return lines
 
 
+SCRIPT_PARAMS = 4  # of a script's parameters, the first few are shown in its row
+
+
 def key_params(info: RunInfo) -> str:
-    try:
-        keys = registry.get(info.experiment).key_params
-    except Exception:
-        keys = ()
-    return " ".join(f"{k}={fmt(info.params[k])}" for k in keys if k in info.params)
+    """The parameters that tell a run from its neighbours: an experiment's key ones, a script's first few."""
+    keys = registry.get(info.experiment).key_params if registry.is_own(info.experiment) else \
+        list(info.params)[:SCRIPT_PARAMS]
+    return " ".join(f"{names.printable(k, 30)}={names.printable(fmt(info.params[k]), 30)}" for k in keys
+                    if k in info.params)
 
 
 class RunsPane(Vertical):
@@ -169,7 +172,7 @@ class RunsPane(Vertical):
         states = self.model.states
 
         def epochs(i: RunInfo) -> int:  # live for a run being watched; the store fills it in at the end
-            return max(i.epochs, len(states[i.id].epochs)) if i.id in states else i.epochs
+            return max(i.epochs, states[i.id].latest_epoch) if i.id in states else i.epochs
 
         key = (tuple((i.id, i.status, epochs(i), tuple(i.metrics.items())) for i in rows),
                frozenset(self.marked), self.sort)

@@ -15,6 +15,7 @@ from labdeck.engine.events import (
     EpochTable,
     Evaluation,
     Event,
+    MetricSeries,
     Phase,
     Predictions,
     Progress,
@@ -24,7 +25,7 @@ from labdeck.engine.events import (
 )
 from labdeck.engine.formatting import format_event
 
-from .history import EpochHistory
+from .history import EpochHistory, SeriesHistory
 
 STATUS_STYLE = {"running": "green", "paused": "yellow", "queued": "cyan", "finished": "blue",
                 "failed": "red", "interrupted": "red", "stopped": "yellow"}
@@ -45,7 +46,7 @@ class RunState:
     phase: str = "starting"  # what the run does now: starting, loading data, training, evaluating, ...
     rate: float | None = None  # training samples a second, smoothed over the batch-log windows
     summary: DataSummary | None = None
-    history: EpochHistory = field(default_factory=EpochHistory)
+    history: EpochHistory | SeriesHistory = field(default_factory=EpochHistory)  # SeriesHistory: a script's
     batches: deque = field(default_factory=lambda: deque(maxlen=MAX_BATCH_POINTS))
     evaluation: Evaluation | None = None
     predictions: Predictions | None = None
@@ -66,6 +67,10 @@ class RunState:
             self.ended = None
             if event.resumed_from_epoch:
                 self.history.keep_until(event.resumed_from_epoch)
+        elif isinstance(event, MetricSeries):
+            if not isinstance(self.history, SeriesHistory):
+                self.history = SeriesHistory()
+            self.history.load(event)
         elif isinstance(event, DataSummary):
             self.summary = event
         elif isinstance(event, EpochMetrics):
@@ -103,13 +108,13 @@ class RunState:
 
     @property
     def epochs(self):
-        """The numbers of the epochs reported (ascending)."""
-        return self.history.epochs
+        """The numbers of the epochs reported, ascending (a script's run has steps, no epochs)."""
+        return self.history.epochs if isinstance(self.history, EpochHistory) else ()
 
     @property
     def latest_epoch(self) -> int:
-        """The highest epoch reported (0 before the first)."""
-        return self.history.epochs[-1] if len(self.history) else 0
+        """The highest epoch reported, or a script's last step (0 before the first)."""
+        return self.history.latest_step
 
     # -- views of the history --------------------------------------------------------------------
     def series(self, key: str, max_points: int | None = None) -> tuple[list[float], list[float]]:
@@ -136,12 +141,10 @@ class RunState:
         return list(xs), list(ys)
 
     def latest_metrics(self) -> dict[str, float]:
-        out: dict[str, float] = {}
+        out: dict[str, float] = self.history.latest()
         last = self.history.last
-        if last is not None:
-            out.update(last.metrics)
-            if self.experiment in registry.names():  # a script's run logs its own lr, if any
-                out["lr"] = last.lr
+        if last is not None and registry.is_own(self.experiment):  # a script's run logs its own lr, if any
+            out["lr"] = last.lr
         if self.ended:
             out.update(self.ended.metrics)
         return out

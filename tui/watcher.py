@@ -1,8 +1,9 @@
 """Reads the run store from a background thread and posts what changed to the app.
 
 Subscribing to a run loads its history once (``Store.replay``: every epoch, the latest batch points and log
-lines); after that one query per tick reads every new event of the store and passes on those of subscribed runs.
-Runs are re-listed every second for live statuses.
+lines; a script's metrics decimated); after that one query per tick reads every new event of the store and passes
+on those of subscribed runs, and a script's new metric points are read when its count of points changes. Runs are
+re-listed every second for live statuses.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from textual.message import Message
 
-from labdeck.engine import Store, StoreError
+from labdeck.engine import RunNotFound, Store, StoreError, registry
+from labdeck.engine.events import MetricSeries
 
 from .messages import RunEvents, RunsChanged, StoreFailed, StoreWarning
 
@@ -27,6 +29,8 @@ class StoreWatcher:
         self.home, self.post, self.cancelled = home, post, cancelled
         self._lock = threading.Lock()
         self._cursors: dict[str, int] = {}
+        self._counts: dict[str, MetricSeries] = {}  # a script's run: the points read so far, per metric
+        self._points: dict[str, int] = {}  # a script's run: its stored points when last read
         self._wake = threading.Event()
 
     def subscribe(self, run_id: str) -> None:
@@ -60,11 +64,24 @@ class StoreWatcher:
                 with self._lock:
                     new = [r for r, cursor in self._cursors.items() if cursor == 0]
                 for run_id in new:  # its history, once: all of what a view shows, however long the run
-                    last, events = store.replay(run_id)
+                    try:
+                        script = not registry.is_own(store.get(run_id).experiment)
+                    except RunNotFound:  # deleted meanwhile
+                        continue
+                    last, events = store.replay(run_id, series=script)
                     with self._lock:
                         self._cursors[run_id] = last or -1
+                    if events and isinstance(events[-1], MetricSeries):
+                        self._counts[run_id] = events[-1]
+                        self._points[run_id] = sum(events[-1].counts.values())
                     if events:
                         self.post(RunEvents(run_id, events, reset=True))
+                for run_id, points in store.points_counts(list(self._counts)).items():
+                    if points != self._points.get(run_id):
+                        self._points[run_id] = points
+                        fresh_points = store.metric_series(run_id, self._counts[run_id].counts)
+                        self._counts[run_id] = fresh_points
+                        self.post(RunEvents(run_id, [fresh_points]))
                 fresh: dict[str, list] = {}
                 for event_id, event in store.events(after=tail):
                     tail = event_id

@@ -13,6 +13,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Input, SelectionList, Static
 
+from labdeck.engine import names
+from labdeck.engine.formatting import done
+
 from ..history import PLOT_POINTS
 from ..model import RunsModel
 from ..state import RunState
@@ -21,7 +24,19 @@ from ..widgets.line_plot import Line, LinePlot
 
 SMOOTHING = (0.0, 0.6, 0.9, 0.99)  # exponential moving average weights of the past
 REDRAW_SECONDS = 0.5
-NOT_METRICS = ("train_seconds",)  # the time axis, not a metric
+
+
+def _span(lines: list[Line]) -> tuple[float, float] | None:
+    """The steps (or seconds) this run's own lines cover."""
+    xs = [x for ln in lines for x in (ln.xs[0], ln.xs[-1]) if ln.xs and x == x]
+    return (min(xs), max(xs)) if xs else None
+
+
+def _clip(xs: list[float], ys: list[float], span: tuple[float, float] | None) -> tuple[list[float], list[float]]:
+    if span is None:
+        return xs, ys
+    kept = [(x, y) for x, y in zip(xs, ys) if span[0] <= x <= span[1]]
+    return [x for x, _ in kept], [y for _, y in kept]
 
 
 def smooth(ys: list[float], alpha: float) -> list[float]:
@@ -72,44 +87,61 @@ class RunMetricsView(Screen[None]):
         self.set_interval(REDRAW_SECONDS, self.redraw)
         self.redraw()
 
-    def _states(self) -> list[RunState]:
-        """This run, then the other runs marked in the Runs tab."""
-        ids = [self.run_id, *(r for r in self.model.compared if r != self.run_id)]
-        return [s for r in ids if (s := self.model.states.get(r)) is not None]
+    def _compared(self) -> list[RunState]:
+        """The other runs marked in the Runs tab, loaded."""
+        return [s for r in self.model.compared if r != self.run_id and (s := self.model.states.get(r)) is not None]
 
     def redraw(self) -> None:
-        states = self._states()
+        state = self.model.states.get(self.run_id)
         info = self.model.infos.get(self.run_id)
         if info is not None:
             self.query_one("#script-header", Static).update(Text.assemble(
-                (f"{info.id}  ", "bold"), f"{info.experiment}  ", (info.status, "bold"),
-                f"  step {max(info.epochs, states[0].latest_epoch if states else 0)}"
+                (f"{info.id}  ", "bold"), f"{info.experiment}  ",
+                (f"{info.name}  ", "italic") if info.name else "", (info.status, "bold"),
+                f"  {done(info.experiment, max(info.epochs, state.latest_epoch if state else 0))}"
                 f"  x: {self.x}  smoothing: {SMOOTHING[self.smoothing]:g}"))
-        keys = sorted({k for s in states for k in s.metric_keys() if k not in NOT_METRICS})
+        keys = names.ordered(state.metric_keys()) if state is not None else []
         if keys != self._keys:
             self._list_metrics(keys)
         picked = [k for k in self._keys if k in (self._picked or ())]
-        key = (tuple((s.run_id, s.version) for s in states), tuple(picked), self.x, self.smoothing)
-        if key == self._drawn:
+        others = self._compared()
+        key = (state.version if state else None, tuple((s.run_id, s.version) for s in others), tuple(picked), self.x,
+               self.smoothing)
+        if key == self._drawn or state is None:
             return
         self._drawn = key
-        lines = []
-        for s in states:
-            for metric in picked:
-                xs, ys = s.series(metric, PLOT_POINTS)
-                if self.x == "time":
-                    seconds = dict(zip(*s.series("train_seconds")))
-                    xs = [seconds.get(x, float("nan")) for x in xs]
-                label = metric if len(states) == 1 else f"{s.run_id[-4:]} {metric}"
-                lines.append(Line(label, xs, smooth(ys, SMOOTHING[self.smoothing])))
+        lines = [Line(f"{metric}" if not others else f"{self.run_id[-4:]} {metric}",
+                      *self._xy(state, metric)) for metric in picked]
+        span = _span(lines)
+        overlaid, apart = [], []
+        for other in others:
+            shared = [m for m in picked if m in other.metric_keys()]
+            (overlaid if shared else apart).append(other.run_id[-4:])
+            for metric in shared:  # only on a metric this run has too, clipped to this run's steps
+                xs, ys = self._xy(other, metric)
+                lines.append(Line(f"{other.run_id[-4:]} {metric}", *_clip(xs, ys, span)))
+        title = ", ".join(picked) or "pick metrics (Space)"
+        if overlaid:
+            title += f"; beside {', '.join(overlaid)}"
+        if apart:
+            title += f"; not {', '.join(apart)} (no such metric)"
         plot = self.query_one("#script-plot", LinePlot)
         plot.xlabel = "seconds" if self.x == "time" else "step"
-        plot.show(lines, title=", ".join(picked) or "pick metrics (Space)")
-        self._params(states)
+        plot.show(lines, title=title)
+        self._params([state, *others])
+
+    def _xy(self, state: RunState, metric: str) -> tuple[list[float], list[float]]:
+        xs, ys = state.series(metric, PLOT_POINTS)
+        if self.x == "time":
+            import numpy as np
+
+            sx, sy = state.series("train_seconds")
+            xs = np.interp(xs, sx, sy, left=np.nan, right=np.nan).tolist() if sx else [float("nan")] * len(xs)
+        return xs, smooth(ys, SMOOTHING[self.smoothing])
 
     def _list_metrics(self, keys: list[str]) -> None:
-        if self._picked is None and keys:
-            self._picked = set(keys[:2])
+        if self._picked is None and keys:  # the run's losses, else its first metric
+            self._picked = set([k for k in keys if names.loss_like(k)][:2] or keys[:1])
         wanted = self.query_one("#metric-filter", Input).value.strip().lower()
         self._keys = keys
         listing = self.query_one("#metric-list", SelectionList)
@@ -128,6 +160,7 @@ class RunMetricsView(Screen[None]):
 
     def _params(self, states: list[RunState]) -> None:
         infos = [i for s in states if (i := self.model.infos.get(s.run_id)) is not None]
+        infos = infos[:1] + [i for i in infos[1:] if i.experiment == infos[0].experiment]
         names = sorted({k for i in infos for k in i.params})
         rows = [f"{'':14}" + "".join(f"{i.id[-8:]:>14}" for i in infos)]
         rows += [f"{n[:14]:14}" + "".join(f"{str(i.params.get(n, '-'))[:13]:>14}" for i in infos) for n in names[:8]]

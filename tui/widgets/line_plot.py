@@ -17,6 +17,7 @@ from textual.strip import Strip
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
+from ..history import decimate
 from .repaint import repaint
 
 
@@ -144,14 +145,17 @@ class LinePlot(PlotextPlot):
         most = max(64, 2 * width)  # a point per column of dots (two a cell): more only cost time
         for ln in lines:
             n = min(len(ln.xs), len(ln.ys))
-            # thinned before the checks below, so a long run's thousands of epochs cost no more than a short one's
-            keep = range(n) if n <= most else [int(i * n / most) for i in range(most)] + [n - 1]
-            pts = [(ln.xs[i], ln.ys[i]) for i in keep if math.isfinite(ln.ys[i]) and (ln.ys[i] > 0 or not log)]
-            if not pts:
+            xs, ys = ln.xs[:n], ln.ys[:n]
+            if n > most and not ln.scatter:
+                # the lowest and highest point of each column of dots, and a gap where one held a NaN: a long
+                # run's spike or hole stays in sight, at the cost of a short run's figure
+                xs, ys = (a.tolist() for a in decimate(xs, ys, most // 2))
+            # NaN leaves a gap in plotext's line; so does a value a log axis cannot place
+            ys = [y if math.isfinite(y) and (y > 0 or not log) else math.nan for y in ys]
+            if not any(y == y for y in ys):
                 continue
-            xs, ys = zip(*pts)
             draw = plt.scatter if ln.scatter else plt.plot
-            draw(list(xs), list(ys), label=ln.label, marker=ln.marker)
+            draw(list(xs), ys, label=ln.label, marker=ln.marker)
             drawn = True
         if log and drawn:
             plt.yscale("log")
