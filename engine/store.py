@@ -394,6 +394,28 @@ class Store:
             info = self._info(rows[0], self.history(info.id))
         return info
 
+    def changed_since(self, rev: int) -> tuple[int, int, list[RunInfo]]:
+        """The runs changed (or added) since revision ``rev``: (the store's revision now, runs deleted ever, those
+        runs), read in one snapshot. A reader that keeps the revision lists only what changed."""
+        def body(db: sqlite3.Connection) -> tuple[int, int, list[RunInfo]]:
+            now, removed = db.execute("SELECT rev, removed FROM clock").fetchone()
+            rows = db.execute(f"SELECT {self._COLS} FROM runs WHERE rev > ? ORDER BY rev", (rev,)).fetchall()
+            return now, removed, [self._info(r) for r in rows]
+
+        return self._snapshot(body)
+
+    def some(self, run_ids: list[str]) -> list[RunInfo]:
+        """These runs as they are now (those that still exist)."""
+        out: list[RunInfo] = []
+        for i in range(0, len(run_ids), 500):
+            part = run_ids[i:i + 500]
+            out += [self._info(r) for r in self._read(
+                f"SELECT {self._COLS} FROM runs WHERE id IN ({','.join('?' * len(part))})", tuple(part))]
+        return out
+
+    def run_ids(self) -> set[str]:
+        return {r for (r,) in self._read("SELECT id FROM runs")}
+
     def runs(self, experiment: str | None = None) -> list[RunInfo]:
         if experiment:
             rows = self._read(f"SELECT {self._COLS} FROM runs WHERE experiment=? ORDER BY created", (experiment,))

@@ -92,18 +92,18 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
         await until(pilot, lambda: all(app.model.states[i].ended for c, i in ids.items()
                                        if c != "script" and i in app.model.states))
         table = app.query_one("#runs-table")
-        await until(pilot, lambda: all(ids[c] in {k.value for k in table.rows} for c in CELLS))
+        await until(pilot, lambda: all(ids[c] in table.keys for c in CELLS))
         for cell in CELLS:
-            table.move_cursor(row=table.get_row_index(ids[cell]))
+            table.move_to(ids[cell])
             await pilot.press("space")
         await until(pilot, lambda: all(ids[c] in app.model.states and app.model.states[ids[c]].ended for c in CELLS))
         await pilot.pause(0.6)
         await save(pilot, "runs.svg")
         # the script's run in its own view
         for cell in CELLS:
-            table.move_cursor(row=table.get_row_index(ids[cell]))
+            table.move_to(ids[cell])
             await pilot.press("space")
-        table.move_cursor(row=table.get_row_index(ids["script"]))
+        table.move_to(ids["script"])
         await pilot.press("enter")
         await until(pilot, lambda: type(app.screen).__name__ == "RunMetricsView")
         await pilot.press("down", "down", "space")  # lr too

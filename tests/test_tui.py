@@ -18,6 +18,7 @@ from labdeck.tui.experiment_pane import ExperimentPane
 from labdeck.tui.runs_pane import RunsPane
 from labdeck.tui.widgets.metrics_panel import MetricsPanel
 from labdeck.tui.widgets.param_form import ParamForm
+from labdeck.tui.widgets.virtual_table import VirtualTable
 
 from .conftest import cli, set_args, tiny
 
@@ -126,8 +127,8 @@ async def test_a_run_started_from_the_cli_appears_and_streams(home):
                    check=True)
         run_id = proc.stdout.strip()
         await pilot.press(RUNS_KEY)
-        table = app.query_one("#runs-table", DataTable)
-        await until(pilot, lambda: run_id in [r.value for r in table.rows], what="run listed")
+        table = app.query_one("#runs-table", VirtualTable)
+        await until(pilot, lambda: run_id in table.keys, what="run listed")
         def state():  # looked up each time: a replayed history replaces the run's state
             return app.model.states.get(run_id)
 
@@ -491,10 +492,11 @@ async def test_a_scripts_run_arrives_live_and_opens_in_its_own_view(home):
         async with app.run_test(size=(120, 40)) as pilot:
             await ready(pilot)
             await pilot.press(RUNS_KEY)
-            table = await until(pilot, lambda: (q := app.query("#runs-table")) and q.first(DataTable).row_count
-                                and q.first(DataTable), what="the script's run listed")
+            table = await until(pilot, lambda: (q := app.query("#runs-table")) and q.first(VirtualTable).row_count
+                                and q.first(VirtualTable), what="the script's run listed")
             run_id = store.runs()[0].id
-            assert str(table.get_row(run_id)[2]) == "my-loop"
+            cells = table.cells_of(run_id)
+            assert cells[2] == "my-loop" and cells[6] == "lr=0.01 width=64"  # its params in its row
             table.focus()
             await pilot.press("enter")
             view = await until(pilot, lambda: isinstance(app.screen, RunMetricsView) and app.screen, what="its view")

@@ -304,50 +304,49 @@ def test_a_run_read_as_interrupted_a_moment_before_its_end_arrives_shows_how_it_
     assert model.states["q"].status == "interrupted"
 
 
-async def test_the_footer_recomposes_only_when_its_keys_change():
+async def test_the_key_bar_follows_the_focus_and_keeps_help_and_quit_however_narrow():
     from textual.binding import Binding
     from textual.widgets import Input, Static
-    from textual.widgets._footer import FooterKey
 
     from labdeck.tui.widgets.footer import Footer
 
-    class Counted(Footer):
-        composed = 0
-
-        def compose(self) -> ComposeResult:
-            Counted.composed += 1
-            yield from super().compose()
-
     class Pane(Static, can_focus=True):
-        BINDINGS = [Binding("f3", "noop", "Kill")]
+        BINDINGS = [Binding(f"f{n}", f"hit({n})", f"Action {n}") for n in range(3, 12)]
+        hits: list[int] = []
+
+        def action_hit(self, n: int) -> None:
+            self.hits.append(n)
 
     class Fields(App):
-        BINDINGS = [Binding("f2", "quit", "Quit")]
+        BINDINGS = [Binding("f2", "noop", "Other", id="app.other"),
+                    Binding("question_mark", "noop", "Help", key_display="?", id="app.help"),
+                    Binding("q", "quit", "Quit", id="app.quit")]
 
         def compose(self) -> ComposeResult:
-            yield Input(id="a")
-            yield Input(id="b")
             yield Pane("pane")
-            yield Counted()
+            yield Input(id="a")
+            yield Footer()
 
     app = Fields()
-    async with app.run_test() as pilot:
-        shown = lambda: sorted(str(k.description) for k in app.query(FooterKey))  # noqa: E731
+    async with app.run_test(size=(200, 10)) as pilot:
+        bar = app.query_one(Footer)
         await pilot.pause()
-        assert "Quit" in shown() and "Kill" not in shown()
-        before = Counted.composed
-        for _ in range(3):  # the same keys wherever the focus is among the fields
-            app.query_one("#b").focus()
-            await pilot.pause()
-            app.query_one("#a").focus()
-            await pilot.pause()
-        assert Counted.composed == before
+        assert bar.keys == [*(f"f{n}" for n in range(3, 12)), "f2", "question_mark", "q"]  # the focused widget's first
+        widgets = len(app.screen.query("*"))
+        app.query_one(Input).focus()
+        await pilot.pause()
+        assert bar.keys == ["f2"]  # an input takes the printable keys
+        assert len(app.screen.query("*")) == widgets  # repainted, nothing mounted
+    app = Fields()
+    async with app.run_test(size=(60, 10)) as pilot:
         app.query_one(Pane).focus()
         await pilot.pause()
-        assert Counted.composed == before + 1 and "Kill" in shown()
-        app.query_one("#a").focus()
-        await pilot.pause()
-        assert "Kill" not in shown()
+        bar = app.query_one(Footer)
+        assert bar.keys[-2:] == ["question_mark", "q"] and "f11" not in bar.keys  # dropped from the end
+        shown = str(bar.render())
+        assert "? Help" in shown and "q Quit" in shown and len(shown) <= 60
+        await pilot.click(Footer, offset=(2, 0))  # a click presses the key under it
+        assert Pane.hits == [3]
 
 
 async def test_a_tab_chosen_after_a_pane_took_the_focus_stays_chosen():

@@ -50,11 +50,13 @@ from .widgets.tabs import Tabs
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+    from textual.timer import Timer
 
     from .watcher import StoreWatcher
 
 BACKGROUND_AFTER_SECONDS = 0.2  # reading the store starts this long after the first form is mounted
 HIDDEN_TABS_AFTER_SECONDS = 0.6  # the hidden tabs' contents mount this long after it (or when first shown)
+IDLE_SECONDS = 2.0  # between redraw ticks while nothing changes
 
 
 def _commands_provider():
@@ -125,6 +127,9 @@ class LabdeckApp(App):
         self._last_experiment = self.specs[0].name  # a new sweep from the Sweeps tab uses this form
         self._started = False  # the first tab is mounted: the others may mount as soon as they are shown
         self._quitting = False
+        self._stale = True  # something may look different since the last redraw
+        self._idle = False  # the redraw timer ticks slowly: nothing changed at its last tick
+        self._redraw_timer: Timer | None = None
         shared = {"model": self.model, "home": self.home}
         plan = {f"tab-{s.name}": ("labdeck.tui.experiment_pane:ExperimentPane",
                                   {"spec": s, "id": f"pane-{s.name}", **shared})
@@ -213,7 +218,7 @@ class LabdeckApp(App):
         self.watch_store()
         if self.system_stats:
             self.query_one(StatusBar).start_polling()
-        self.set_timer(self.pace.seconds, self._on_redraw_timer)
+        self._redraw_timer = self.set_timer(self.pace.seconds, self._on_redraw_timer)
 
     # -- background work ---------------------------------------------------------------------------------------
     @work(thread=True, group="watch", exclusive=True, exit_on_error=False)
@@ -251,6 +256,7 @@ class LabdeckApp(App):
 
     # -- messages from the watcher ---------------------------------------------------------------------------------
     def on_run_events(self, message: RunEvents) -> None:
+        self._touch()
         for ended in self.model.apply(message.run_id, message.events, message.reset):
             self.notify(f"run {message.run_id} failed: {ended.message}", severity="error", timeout=10)
             state = self.model.states[message.run_id]
@@ -260,13 +266,14 @@ class LabdeckApp(App):
     def on_runs_changed(self, message: RunsChanged) -> None:
         if not self.is_running:
             return  # shutting down: the store reader's last listing finds the panes' widgets half taken down
+        self._touch()
         engine.reap()  # runs this dashboard started and that have ended must not linger as zombies
-        self.model.update_runs(message.runs)
+        self.model.update_runs(message.changed, message.removed)
         for pane in self._panes():
             self._follow_newest(pane)
         for name in ("runs", "sweeps"):
             if (content := self.tabs.get(name)) is not None:  # absent until mounted (lazily)
-                content.update_runs(message.runs)
+                content.update_runs()
 
     def on_store_warning(self, message: StoreWarning) -> None:
         self.notify(message.text, severity="warning", timeout=30)
@@ -365,14 +372,28 @@ class LabdeckApp(App):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
             self.pace.key()
+        if isinstance(event, (events.Key, events.MouseEvent, events.Resize)):
+            self._touch()
         await super().on_event(event)
 
+    def _touch(self) -> None:
+        """Something may look different now: redraw at the next tick, and tick at the pace again if idle."""
+        self._stale = True
+        if self._idle and self._redraw_timer is not None:
+            self._idle = False
+            self._redraw_timer.stop()
+            self._redraw_timer = self.set_timer(self.pace.seconds, self._on_redraw_timer)
+
     def _on_redraw_timer(self) -> None:
-        started = time.perf_counter()
-        if self.pace.may_draw():
-            self.redraw()
-        self.pace.drew(time.perf_counter() - started, cpu_training=self.model.cpu_training)
-        self.set_timer(self.pace.seconds, self._on_redraw_timer)
+        # an idle dashboard (nothing new, nothing running, no key) draws nothing, measures nothing and ticks slowly
+        self._idle = not (self._stale or self.model.live())
+        if not self._idle:
+            started = time.perf_counter()
+            if self.pace.may_draw():
+                self._stale = False
+                self.redraw()
+            self.pace.drew(time.perf_counter() - started, cpu_training=self.model.cpu_training)
+        self._redraw_timer = self.set_timer(IDLE_SECONDS if self._idle else self.pace.seconds, self._on_redraw_timer)
 
     def redraw(self) -> None:
         try:

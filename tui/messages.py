@@ -24,14 +24,12 @@ class RunEvents(Message):
 
 
 class RunsChanged(Message):
-    """The store's list of runs, with live statuses."""
+    """Runs added or changed since the last such message (every run, the first time), with live statuses, and the
+    ids of runs deleted."""
 
-    def __init__(self, runs: list[RunInfo]):
+    def __init__(self, changed: list[RunInfo], removed: list[str] | None = None):
         super().__init__()
-        self.runs = runs
-
-    def can_replace(self, message: Message) -> bool:  # only the newest list matters
-        return isinstance(message, RunsChanged)
+        self.changed, self.removed = changed, removed or []
 
 
 class StoreWarning(Message):

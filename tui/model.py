@@ -5,8 +5,11 @@ A plain class (no Textual): the app feeds it the watcher's messages, the panes r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from labdeck.engine import RunInfo
 from labdeck.engine.events import Event, RunEnded
+from labdeck.engine.store import ACTIVE
 
 from .state import MAX_LOG_LINES, RunState
 
@@ -15,6 +18,10 @@ class RunsModel:
     def __init__(self) -> None:
         self.states: dict[str, RunState] = {}  # the runs some view follows, folded from their events
         self.infos: dict[str, RunInfo] = {}  # every run in the store, with its live status
+        self.sweeps: dict[str, dict[str, RunInfo]] = {}  # each sweep's trials
+        self.revision = 0  # counts the listings that changed something: views redraw their lists on a change
+        self._newest: dict[str, RunInfo] = {}  # each experiment's newest run
+        self._running: dict[str, RunInfo] = {}
         self.compared: list[str] = []  # the runs marked in the Runs tab (or the one under its cursor)
         self.cpu_training = False  # a run trains on this machine's CPU now (see update_runs)
 
@@ -35,16 +42,41 @@ class RunsModel:
             if isinstance(event, RunEnded) and event.status == "failed" and not reset:
                 failed.append(event)
         info = self.infos.get(run_id)
-        if info is not None and info.status == "interrupted" and state.ended is None:
-            state.status = "interrupted"  # its process died: no event will ever say so
+        if info is not None and info.status not in ACTIVE and state.ended is None:
+            state.status = info.status  # its process died (no event will ever say so), or its end was not an event
         return failed
 
-    def update_runs(self, infos: list[RunInfo]) -> None:
-        """The store's new list: statuses that no event brings (an interrupted process, a queued resume)."""
-        self.infos = {i.id: i for i in infos}
+    def update_runs(self, changed: list[RunInfo], removed: Sequence[str] = ()) -> None:
+        """Runs added or changed, and runs deleted: statuses that no event brings (an interrupted process, a
+        queued resume) reach the followed runs' states."""
+        for run_id in removed:
+            self._running.pop(run_id, None)
+            info = self.infos.pop(run_id, None)
+            if info is not None and info.sweep:
+                self.sweeps.get(info.sweep, {}).pop(run_id, None)
+                if not self.sweeps.get(info.sweep):
+                    self.sweeps.pop(info.sweep, None)
+            if info is not None and self._newest.get(info.experiment) is info:
+                left = [i for i in self.infos.values() if i.experiment == info.experiment]
+                self._newest.pop(info.experiment)
+                if left:
+                    self._newest[info.experiment] = max(left, key=lambda i: i.created)
+        for info in changed:
+            self.infos[info.id] = info
+            if info.status == "running":
+                self._running[info.id] = info
+            else:
+                self._running.pop(info.id, None)
+            if info.sweep:
+                self.sweeps.setdefault(info.sweep, {})[info.id] = info
+            newest = self._newest.get(info.experiment)
+            if newest is None or newest.id == info.id or info.created >= newest.created:
+                self._newest[info.experiment] = info
+        if changed or removed:
+            self.revision += 1
         # read by the redraw pace on every tick, so worked out here, once per listing (the pace then leaves it room)
-        self.cpu_training = any(i.status == "running" and i.local and i.device.startswith("cpu") for i in infos)
-        for info in infos:
+        self.cpu_training = any(i.local and i.device.startswith("cpu") for i in self._running.values())
+        for info in changed:
             state = self.states.get(info.id)
             if state is None or state.status == info.status:
                 continue
@@ -56,6 +88,10 @@ class RunsModel:
             elif state.status == "interrupted":  # read so a moment before its end reached the store (a Ray trial)
                 state.status = info.status
                 state.version += 1
+
+    def live(self) -> bool:
+        """Whether a followed run is active: its view changes with time (progress, ETA) between events."""
+        return any(s.status in ("queued", "running", "paused") for s in self.states.values())
 
     def started(self, run_id: str, experiment: str, params: dict, budget: float | None) -> RunState:
         """A run this dashboard just created: shown as starting before its process has said anything."""
@@ -70,8 +106,7 @@ class RunsModel:
             state.restart()
 
     def newest(self, experiment: str) -> RunInfo | None:
-        runs = [i for i in self.infos.values() if i.experiment == experiment]
-        return runs[-1] if runs else None
+        return self._newest.get(experiment)
 
     def compared_states(self, experiment: str | None = None) -> list[RunState]:
         """The states of the compared runs that are loaded (of one experiment, if given)."""

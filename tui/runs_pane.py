@@ -6,14 +6,14 @@ import time
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static
 
 from labdeck.engine import RunInfo, names, registry
-from labdeck.engine.formatting import fmt
+from labdeck.engine.formatting import done, fmt
 from labdeck.engine.scores import ranked, score
 
 from .history import PLOT_POINTS
@@ -21,7 +21,7 @@ from .messages import OpenRun, StoreChanged
 from .model import RunsModel
 from .state import STATUS_STYLE, RunState
 from .widgets.line_plot import Line, LinePlot
-from .widgets.row_table import RowTable
+from .widgets.virtual_table import Column, VirtualTable
 
 SORTS = ("created", "experiment", "status", "score")
 
@@ -49,6 +49,11 @@ def key_params(info: RunInfo) -> str:
                     if k in info.params)
 
 
+COLUMNS = [Column("", 1), Column("run", 18), Column("experiment", 11), Column("status", 11),
+           Column("progress", 11), Column("score", 18, wide_only=100), Column("parameters", 0),
+           Column("created", 11, wide_only=110)]
+
+
 class RunsPane(Vertical):
     BINDINGS = [
         Binding("space", "mark", "Mark", id="runs.mark", tooltip="Mark runs to overlay and compare"),
@@ -61,30 +66,36 @@ class RunsPane(Vertical):
     def __init__(self, model: RunsModel, home: Path, **kwargs):
         super().__init__(**kwargs)
         self.model, self.home = model, home
-        self.infos: list[RunInfo] = []
         self.marked: set[str] = set()
         self.sort = "created"
         self.filter = ""
-        self._drawn_key: object = None
+        self._listed: object = None  # what the table's rows were made from
+        self._haystack: dict[str, tuple[RunInfo, str]] = {}  # a run's text the filter searches, per listing of it
         self._ready = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="runs-bar"):
             yield Input(placeholder="filter runs (/)", id="runs-filter")
             yield Static("", id="runs-info")
-        yield RowTable(id="runs-table", zebra_stripes=True)
+        yield VirtualTable(COLUMNS, self._cells, id="runs-table")
         with Horizontal(id="compare"):
             yield LinePlot("loss of the marked runs (or the one under the cursor)", "step", id="compare-plot")
             yield DataTable(id="compare-params", cursor_type="none", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        table = self.query_one("#runs-table", DataTable)
-        for label, key in (("", "mark"), ("run", "id"), ("experiment", "experiment"), ("status", "status"),
-                           ("epochs", "epochs"), ("score", "score"), ("parameters", "params"),
-                           ("created", "created")):
-            table.add_column(label, key=key)
         self._ready = True
-        self.update_runs(list(self.model.infos.values()))
+        self.update_runs()
+
+    def _cells(self, run_id: str) -> list:
+        i = self.model.infos.get(run_id)
+        if i is None:
+            return ["", run_id]
+        target, value = score(i)
+        return ["●" if i.id in self.marked else " ", i.id, names.printable(i.experiment, 40),
+                Text(i.status, style=STATUS_STYLE.get(i.status, "")), done(i.experiment, i.epochs),
+                f"{target} {fmt(value)}" if value is not None else "",
+                (f"{names.printable(i.name, 40)}: " if i.name else "") + key_params(i),
+                time.strftime("%m-%d %H:%M", time.localtime(i.created))]
 
     def action_mark(self) -> None:
         self.toggle_mark()
@@ -128,7 +139,8 @@ class RunsPane(Vertical):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.focus_home()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(VirtualTable.Selected, "#runs-table")
+    def _selected(self) -> None:
         self.action_open()
 
     # -- what the app asks of every tab's content ---------------------------------------------------------
@@ -142,7 +154,7 @@ class RunsPane(Vertical):
         return self.compared_ids()
 
     def focus_home(self) -> None:
-        self.query_one("#runs-table", DataTable).focus()
+        self.query_one("#runs-table", VirtualTable).focus()
 
     def leave_field(self) -> None:
         self.focus_home()
@@ -150,72 +162,63 @@ class RunsPane(Vertical):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "runs-filter":
             self.filter = event.value.strip().lower()
-            self.update_runs(self.infos)
+            self.update_runs()
+
+    def _text(self, info: RunInfo) -> str:
+        """What the filter searches in a run's row (worked out once per listing of the run)."""
+        held = self._haystack.get(info.id)
+        if held is None or held[0] is not info:
+            held = self._haystack[info.id] = (info, f"{info.id} {info.experiment} {info.name} {info.status} "
+                                                    f"{key_params(info)}".lower())
+        return held[1]
 
     def visible(self) -> list[RunInfo]:
-        rows = [i for i in self.infos if not self.filter or self.filter in
-                f"{i.id} {i.experiment} {i.status} {key_params(i)}".lower()]
+        infos = self.model.infos.values()
+        rows = [i for i in infos if self.filter in self._text(i)] if self.filter else list(infos)
         if self.sort == "created":
             return sorted(rows, key=lambda i: i.created, reverse=True)
         if self.sort == "score":
             return ranked(rows)  # each experiment's runs best first by its own target
         return sorted(rows, key=lambda i: (getattr(i, self.sort), -i.created))
 
-    def update_runs(self, infos: list[RunInfo]) -> None:
-        self.infos = infos
+    def update_runs(self) -> None:
+        """Redraw the list if the runs, the filter, the sort or the marks changed since it was drawn."""
         if not self._ready:
             return  # still being mounted (lazily): on_mount draws the list
         if not self.region.area:
-            return  # its tab is hidden: redrawing a table there still costs a layout of the screen; on_show draws
-        self.marked &= {i.id for i in infos}
-        rows = self.visible()
-        states = self.model.states
-
-        def epochs(i: RunInfo) -> int:  # live for a run being watched; the store fills it in at the end
-            return max(i.epochs, states[i.id].latest_epoch) if i.id in states else i.epochs
-
-        key = (tuple((i.id, i.status, epochs(i), tuple(i.metrics.items())) for i in rows),
-               frozenset(self.marked), self.sort)
-        if key == self._drawn_key:
+            return  # its tab is hidden: on_show draws
+        listed = (self.model.revision, self.filter, self.sort, frozenset(self.marked))
+        if listed == self._listed:
             return
-        self._drawn_key = key
-        table = self.query_one("#runs-table", DataTable)
-        cursor = self.cursor_run()
-        table.clear()
-        for i in rows:
-            target, value = score(i)
-            table.add_row("●" if i.id in self.marked else " ", i.id, i.experiment,
-                          Text(i.status, style=STATUS_STYLE.get(i.status, "")), str(epochs(i)),
-                          f"{target} {fmt(value)}" if value is not None else "", key_params(i),
-                          time.strftime("%m-%d %H:%M", time.localtime(i.created)), key=i.id)
-        if cursor in {i.id for i in rows}:
-            table.move_cursor(row=table.get_row_index(cursor))
+        self._listed = listed
+        self.marked &= self.model.infos.keys()
+        rows = self.visible()
+        table = self.query_one("#runs-table", VirtualTable)
+        table.set_rows([i.id for i in rows])
+        self._info(len(rows))
+
+    def _info(self, shown: int) -> None:
+        # its width is fixed: a layout of the whole screen on every key of the filter would cost ~40 ms
         self.query_one("#runs-info", Static).update(
-            f"{len(rows)} of {len(infos)} runs · sort: {self.sort} · {len(self.marked)} marked")
+            f"{shown} of {len(self.model.infos)} runs · sort: {self.sort} · {len(self.marked)} marked", layout=False)
 
     def on_show(self) -> None:
-        self.update_runs(self.infos)
+        self.update_runs()
 
     def cursor_run(self) -> str | None:
-        table = self.query_one("#runs-table", DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+        return self.query_one("#runs-table", VirtualTable).cursor_key
 
     def toggle_mark(self) -> None:
         run_id = self.cursor_run()
         if run_id:
             self.marked ^= {run_id}
-            self._drawn_key = None
-            self.update_runs(self.infos)
+            table = self.query_one("#runs-table", VirtualTable)
+            table.changed([run_id])
+            self._info(table.row_count)
 
     def cycle_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
-        self._drawn_key = None
-        self.update_runs(self.infos)
+        self.update_runs()
 
     def compared_ids(self) -> list[str]:
         if not self._ready:

@@ -37,7 +37,6 @@ class SweepsPane(Vertical):
     def __init__(self, model: RunsModel, home: Path, **kwargs):
         super().__init__(**kwargs)
         self.model, self.home = model, home
-        self.infos: list[RunInfo] = []
         self.selected: str | None = None
         self.marked: set[str] = set()
         self.param_index = 0
@@ -57,28 +56,28 @@ class SweepsPane(Vertical):
     def on_mount(self) -> None:
         self.query_one("#sweeps-table", DataTable).add_columns("sweep", "experiment", "trials", "best")
         self._ready = True
-        self.update_runs(list(self.model.infos.values()))
+        self.update_runs()
 
     # -- data ----------------------------------------------------------------------------------
     def groups(self) -> dict[str, list[RunInfo]]:
-        out: dict[str, list[RunInfo]] = {}
-        for info in self.infos:
-            if info.sweep:
-                out.setdefault(info.sweep, []).append(info)
-        return out
+        """Each sweep's trials in the order they were created, the sweeps too."""
+        groups = {sweep_id: sorted(trials.values(), key=lambda i: i.created)
+                  for sweep_id, trials in self.model.sweeps.items() if trials}
+        return dict(sorted(groups.items(), key=lambda item: item[1][0].created))
 
     def trials(self) -> list[RunInfo]:
         return self.groups().get(self.selected or "", [])
 
-    def update_runs(self, infos: list[RunInfo]) -> None:
-        self.infos = infos
+    def update_runs(self) -> None:
         if not self._ready:
+            return
+        key = (self.model.revision, self.selected, frozenset(self.marked), self.param_index)
+        if key == self._drawn:
             return
         groups = self.groups()
         if self.selected not in groups:
             self.selected = next(reversed(groups), None) if groups else None
-        key = (tuple((i.id, i.status, tuple(i.metrics.items())) for i in infos if i.sweep), self.selected,
-               frozenset(self.marked), self.param_index)
+        key = (self.model.revision, self.selected, frozenset(self.marked), self.param_index)
         if key == self._drawn:
             return
         self._drawn = key
@@ -146,7 +145,7 @@ class SweepsPane(Vertical):
             run_id = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
             self.marked ^= {run_id}
             self._drawn = None
-            self.update_runs(self.infos)
+            self.update_runs()
 
     def action_new(self) -> None:
         self.post_message(NewSweepAsked())
@@ -174,7 +173,7 @@ class SweepsPane(Vertical):
     def select(self, sweep_id: str) -> None:
         self.selected = sweep_id
         self._drawn = None
-        self.update_runs(list(self.model.infos.values()))
+        self.update_runs()
 
     # -- what the app asks of every tab's content ---------------------------------------------------------
     def selected_run(self) -> str | None:
@@ -196,7 +195,7 @@ class SweepsPane(Vertical):
     def action_next_param(self) -> None:
         self.param_index += 1
         self._drawn = None
-        self.update_runs(self.infos)
+        self.update_runs()
 
     def compared_ids(self) -> list[str]:
         if self.marked:

@@ -2,8 +2,8 @@
 
 Subscribing to a run loads its history once (``Store.replay``: every epoch, the latest batch points and log
 lines; a script's metrics decimated); after that one query per tick reads every new event of the store and passes
-on those of subscribed runs, and a script's new metric points are read when its count of points changes. Runs are
-re-listed every second for live statuses.
+on those of subscribed runs, and a script's new metric points are read when its count of points changes. The runs
+changed since the last look are listed every second (``RunListing``), with live statuses.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from textual.message import Message
 
 from labdeck.engine import RunNotFound, Store, StoreError, registry
 from labdeck.engine.events import MetricSeries
+from labdeck.engine.listing import RunListing
 
 from .messages import RunEvents, RunsChanged, StoreFailed, StoreWarning
 
@@ -53,12 +54,17 @@ class StoreWatcher:
         if store.warning:
             self.post(StoreWarning(store.warning))
         last_list = 0.0
+        listing = RunListing(store)
+        first = True
         try:
             tail = store.last_event_id()  # the newest event any subscribed run has been given
             while not self.cancelled():
                 now = time.monotonic()
                 if now - last_list >= RUNS_SECONDS or self._wake.is_set():
-                    self.post(RunsChanged(store.runs()))
+                    changed, removed = listing.poll()
+                    if changed or removed or first:
+                        self.post(RunsChanged(changed, removed))
+                    first = False
                     last_list = now
                 self._wake.clear()
                 with self._lock:
