@@ -172,8 +172,14 @@ def cmd_show(store: Store, a: argparse.Namespace) -> int:
     return 0
 
 
+WATCH_POLL = 0.2  # seconds between reads of a followed run's new events
+PROGRESS_SECONDS = 1.0  # a script's run: its last step and values, at most this often (it has no epoch events)
+
+
 def cmd_watch(store: Store, a: argparse.Namespace) -> int:
-    """Follow a run to its end; with --json, one JSON object per event (JSON Lines), then one with the result."""
+    """Follow a run to its end; with --json, one JSON object per event (JSON Lines), then one with the result. A
+    script's run, whose steps are points rather than events, gets a line of its last step and values each second
+    it logged something (``{"kind": "progress", ...}`` with --json)."""
     info = store.get(a.run)
     if a.json:
         def printer(event: Event) -> None:
@@ -181,14 +187,39 @@ def cmd_watch(store: Store, a: argparse.Namespace) -> int:
             print(jsonout.dumps({"kind": kind, "run_id": event.run_id, **payload}), flush=True)
     else:
         printer = _Printer()
-    for event in store.iter_new_events(info.id):
-        printer(event)
+    script = not registry.is_own(info.experiment)
+    after, points, next_progress = 0, 0, 0.0
+    while True:
+        batch = store.events(info.id, after)
+        for _, event in batch:
+            printer(event)
+        after = batch[-1][0] if batch else after
+        now = time.monotonic()
+        if script and now >= next_progress:
+            next_progress = now + PROGRESS_SECONDS
+            if (count := store.points_counts([info.id]).get(info.id, 0)) != points:
+                points = count
+                _progress(store, info.id, a.json)
+        if not batch and store.get(info.id).status not in ACTIVE:
+            break
+        if not batch:
+            time.sleep(WATCH_POLL)
     status = store.get(info.id).status
     if a.json:
         print(jsonout.dumps({"kind": "result", **_result_json(store, info.id)}))
     else:
         print(f"run {info.id} is {status}")
     return 1 if status in ("failed", "interrupted") else 0
+
+
+def _progress(store: Store, run_id: str, as_json: bool) -> None:
+    keys = {k: v for k, v in store.series_keys(run_id).items() if k != "train_seconds"}
+    step = max((v["last_step"] for v in keys.values()), default=0)
+    last = {k: v["last"] for k, v in keys.items()}
+    if as_json:
+        print(jsonout.dumps({"kind": "progress", "run_id": run_id, "step": step, "metrics": last}), flush=True)
+    else:
+        print(f"step {step}  " + "  ".join(f"{printable(k, 40)} {_fmt(v)}" for k, v in last.items()), flush=True)
 
 
 def cmd_control(store: Store, a: argparse.Namespace) -> int:

@@ -74,13 +74,14 @@ def decode_summary(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 def decimate(xs: np.ndarray, ys: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """At most ~3 points per bucket of consecutive points: the min and the max finite value in step order, and a
-    NaN point (a gap) where the bucket held a non-finite value. Short series come back as they are (as float64)."""
+    NaN point (a gap) where the bucket held a non-finite value. Short series come back whole (as float64, each
+    non-finite value a NaN)."""
     xs = np.asarray(xs, dtype=np.float64)
     ys = np.asarray(ys, dtype=np.float64)
     n = len(ys)
     buckets = max(1, int(buckets))
     if n <= 2 * buckets:
-        return xs, ys
+        return xs, np.where(np.isfinite(ys), ys, np.nan)  # an infinity is a gap here too
     out_x, out_y, _ = _buckets(xs, ys, math.ceil(n / buckets))
     return out_x, out_y
 

@@ -15,7 +15,6 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -732,16 +731,3 @@ class Store:
             db.execute("DELETE FROM events WHERE run_id=? AND id>?", (run_id, keep))
 
         self._atomic(body)
-
-    def iter_new_events(self, run_id: str, poll: float = 0.2) -> Iterator[Event]:
-        """Follow a run's events until it is no longer active (used by ``labdeck watch``)."""
-        after = 0
-        while True:
-            batch = self.events(run_id, after)
-            for i, event in batch:
-                after = i
-                yield event
-            if not batch and self.get(run_id).status not in ACTIVE:
-                return
-            if not batch:
-                time.sleep(poll)

@@ -33,7 +33,6 @@ FLUSH_SECONDS = 0.2
 FLUSH_STEPS = 20_000  # steps logged that wake the writer before its time: a fast loop's columns stay small
 YIELD_EVERY = 128  # while the writer writes, a loop that never leaves Python lets it run once per this many logs
 CONTROL_SECONDS = 0.25
-HOME_SECONDS = 2.0  # how often the writer checks that the store it writes is still there
 MANY_METRICS = 1000  # a log call with more is kept, with a warning: the dashboard lists them all
 MAX_PENDING = 5_000_000  # points held while the store cannot be written, before the oldest are dropped
 RESERVED = names.AXES  # metric names labdeck keeps for a run's axes (renamed with a trailing "_")
@@ -268,6 +267,7 @@ class Run:
         if self._thread is not threading.current_thread():
             self._thread.join()
         self._flush()
+        self._check_home()
         last = {k: v for k, v in self._last.items() if k != TIME_KEY and not k.startswith("sys/")}
         seconds, steps = round(_monotonic() - self._t0, 3), max(self._step, 0)
 
@@ -317,8 +317,10 @@ class Run:
         self._with_store(write)
 
     def _write_loop(self) -> None:
-        next_control = next_home = 0.0
-        next_sample = _monotonic() + 2.0  # a script that ends within seconds gets no system metrics
+        from . import system_metrics
+
+        next_control = 0.0
+        next_sample = _monotonic() + system_metrics.FIRST
         while True:
             self._wake.wait(FLUSH_SECONDS)
             self._wake.clear()
@@ -333,9 +335,6 @@ class Run:
                         self._control = self._store.control(self.id)
                     except LabdeckError:
                         pass
-                if now >= next_home:
-                    next_home = now + HOME_SECONDS
-                    self._check_home()
                 if self._want_system and now >= next_sample:
                     next_sample = now + self._sample()
             except Exception as exc:  # never let the writer die: what it holds is written at the next try
@@ -372,6 +371,7 @@ class Run:
             self._logged = 0
         if not taken and not self._unwritten:
             return
+        self._check_home()  # a stat: the store's file is still the one this run writes
         self._writing = True
         try:
             self._write(taken, step)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 PREFIX = "sys/"
+FIRST = 2.0  # seconds from init to the first sample: a script that ends within seconds gets none
 SECONDS = 5.0  # between samples
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 
 import pytest
@@ -194,3 +197,164 @@ def test_the_lightning_example_logs_through_the_labdeck_logger(home):
     assert info.experiment == "sine-lightning" and info.status == "finished"
     assert info.params == {"hidden": 64, "lr": 0.003}  # save_hyperparameters reached the run
     assert len(history["loss"]) >= 5 and "val_loss" in info.metrics and history["epoch_"][-1] == 1.0
+
+
+# -- nothing lost, nothing raised (issue: a million steps from a script) ----------------------------------------------
+def test_an_odd_step_is_one_warning_and_the_writer_goes_on(home):
+    import numpy as np
+
+    done = subprocess.run(script("""
+        import labdeck, numpy as np
+        run = labdeck.init("odd-steps")
+        for step in range(10):
+            run.log({"a": float(step)}, step=step)
+            if step == 4:
+                run.log({"a": 1.0}, step=2**63)  # beyond an int64
+                run.log({"a": 1.0}, step=-1)
+                run.log({"a": 1.0}, step=2)  # behind the last step
+                run.log({"a": 1.0}, step="7")
+        run.log({"a": 10.0}, step=np.int64(10))  # NumPy steps are steps
+        run.log({"a": 11.0}, step=11.0)
+        run.finish()
+    """), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if "LabdeckWarning" in line]
+    assert len(warned) == 3, done.stderr  # out of range (2**63 and -1: one problem), behind, not an integer
+    assert all("<string>:" in line for line in warned)  # each names the line
+    (info,) = Store().runs()
+    assert info.status == "finished" and info.epochs == 11
+    assert Store().points(info.id, "a")[0].tolist() == [*range(10), 10, 11]
+    assert np.array_equal(Store().points(info.id, "a")[1], np.array([*range(10), 10.0, 11.0]))
+
+
+def test_no_value_or_mapping_raises_into_the_loop(home):
+    class Broken(dict):
+        def items(self):
+            raise RuntimeError("cannot be read")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with labdeck.init("odd-values") as run:
+            run.log({"huge": 10**400, "tiny": -(10**400), "ok": 1.0})
+            run.log(Broken(a=1))
+            run.log({"ok": 2.0})
+            run.log([("not", "a mapping")])  # type: ignore[arg-type]
+    said = [str(w.message) for w in caught]
+    assert any("'huge' is inf" in s for s in said) and any("could not read" in s for s in said)
+    points = Store().points(run.id, "huge")[1].tolist()
+    assert points == [math.inf] and Store().points(run.id, "ok")[1].tolist() == [1.0, 2.0]
+
+
+def test_every_json_output_is_json_with_non_finite_numbers_as_null(home):
+    def strict(text: str):
+        return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+
+    with labdeck.init("nan-run", {"x": float("nan"), "y": float("inf")}) as run:
+        run.log({"loss": float("nan"), "acc": 0.5})
+        run.log({"loss": float("inf"), "acc": float("-inf")})
+    shown = strict(cli("show", run.id, "--json", check=True).stdout)
+    assert shown["params"] == {"x": None, "y": None} and shown["history"]["loss"] == [None, None]
+    assert strict(cli("runs", "--json", check=True).stdout)[0]["run_id"] == run.id
+    exported = strict(cli("export", run.id, "--format", "json", check=True).stdout)
+    assert exported["history"]["acc"] == [0.5, None] and exported["history"]["step"] == [0, 1]
+    for line in cli("watch", run.id, "--json", check=True).stdout.splitlines():
+        strict(line)
+    rows = [line.split(",")[:3] for line in cli("export", run.id, check=True).stdout.splitlines()]
+    assert rows == [["step", "loss", "acc"], ["0", "nan", "0.5"], ["1", "inf", "-inf"]]  # CSV says what was logged
+
+
+def test_a_home_removed_while_a_script_logs_is_one_warning_and_the_rest_lands(home):
+    import shutil
+
+    proc = subprocess.Popen(script("""
+        import labdeck, sys, time
+        run = labdeck.init("homeless")
+        print(run.id, flush=True)
+        for step in range(10**6):
+            run.log({"loss": 1.0 / (step + 1)}, step=step)
+            if step >= 150 and sys.stdin.readline() == "":
+                break
+            time.sleep(0.01 if step < 150 else 0)
+        run.finish()
+    """), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_id = proc.stdout.readline().strip()
+    wait_for(lambda: Store().points_counts([run_id]).get(run_id, 0) >= 100, what="logging")
+    shutil.rmtree(home)
+    time.sleep(0.1)
+    proc.stdin.write("go on\n" * 200)
+    proc.stdin.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, err
+    assert err.count("LabdeckWarning") == 1 and "was removed while run" in err, err
+    info = Store().get(run_id)  # a new store there, with the run and what it logged after
+    assert info.status == "finished" and info.epochs > 150
+    assert Store().points(run_id, "loss")[0][-1] == info.epochs
+
+
+def test_the_module_api_config_name_and_resume_that_wandb_users_know(home):
+    run = labdeck.init(project="drop-in", name="first try", config={"lr": 0.1, "layers": 2})
+    labdeck.config.batch = 64
+    labdeck.config.update({"lr": 0.05})
+    for step in range(5):
+        labdeck.log({"loss": 1.0 / (step + 1)})
+    labdeck.finish()
+    info = Store().get(run.id)
+    assert (info.experiment, info.name) == ("drop-in", "first try")
+    assert info.params == {"lr": 0.05, "layers": 2, "batch": 64} and labdeck.config["lr"] == 0.05
+    again = labdeck.init(resume=run.id)
+    labdeck.log({"loss": 0.1})
+    again.finish()
+    steps, values = Store().points(run.id, "loss")
+    assert steps.tolist() == [0, 1, 2, 3, 4, 5] and values[-1] == 0.1 and Store().get(run.id).status == "finished"
+    # labdeck's own resume cannot restart a script: it says how, in one line
+    Store().set_status(run.id, "stopped")
+    done = cli("resume", run.id)
+    assert done.returncode == 2 and f"labdeck.init(resume='{run.id}')" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    with pytest.raises(ValueError, match="cannot resume"):
+        labdeck.init(resume="nope")
+
+
+def test_init_records_what_reproduces_the_run(home, tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    train = repo / "train.py"
+    train.write_text("import labdeck, time\nrun = labdeck.init()\nrun.log({'loss': 1.0})\ntime.sleep(0.5)\n"
+                     "run.finish()\n")
+    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "train.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "start"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    train.write_text(train.read_text() + "# changed\n")
+    subprocess.run([sys.executable, str(train), "--lr", "3"], check=True, cwd=tmp_path, timeout=60)
+    (info,) = Store().runs()
+    assert info.experiment == "train"  # the script's name, when none is given
+    meta = info.meta
+    assert meta["command"][1:] == [str(train), "--lr", "3"] and meta["python"] == sys.version.split()[0]
+    assert meta["git"]["commit"] == commit and meta["git"]["dirty"] is True and meta["host"]
+    assert "git " + commit[:12] in cli("show", info.id, check=True).stdout
+
+
+def test_the_scripts_process_is_sampled_into_its_run(home, monkeypatch):
+    from labdeck import system_metrics
+
+    monkeypatch.setattr(system_metrics, "FIRST", 0.0)
+    monkeypatch.setattr(system_metrics, "SECONDS", 0.3)
+    with labdeck.init("sampled") as run:
+        for _ in range(20):
+            run.log({"loss": 1.0})
+            time.sleep(0.1)
+    keys = Store().series_keys(run.id)
+    assert keys["sys/rss_mb"]["points"] >= 3 and keys["sys/rss_mb"]["min"] > 10
+    assert "sys/cpu_percent" in keys and "sys/" not in "".join(Store().get(run.id).metrics)
+
+
+def test_watch_follows_a_scripts_steps(home):
+    with labdeck.init("watched", system=False) as run:
+        for step in range(30):
+            run.log({"loss": 1.0 / (step + 1)})
+    lines = cli("watch", run.id, check=True).stdout.splitlines()
+    assert "step 29  loss 0.03333" in lines and lines[-1] == f"run {run.id} is finished"
+    events = [json.loads(line) for line in cli("watch", run.id, "--json", check=True).stdout.splitlines()]
+    assert {"kind": "progress", "run_id": run.id, "step": 29, "metrics": {"loss": 1 / 30}} in events

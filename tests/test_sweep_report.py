@@ -6,6 +6,7 @@ import csv
 import io
 import itertools
 import json
+import os
 import random
 from pathlib import Path
 
@@ -121,7 +122,6 @@ def test_report_of_a_sweep_and_of_each_experiment(home, tmp_path):
 
 def test_a_report_appears_whole_and_a_new_one_replaces_it_whole(home, tmp_path, monkeypatch):
     # the dashboard (and any script) waits for report.md to exist, then reads it
-    import os
 
     from labdeck.engine import durable, write_report
 
@@ -224,3 +224,60 @@ def test_a_run_goes_out_as_tensorboard_files_and_comes_back_in(home, tmp_path):
     assert bad.returncode == 2 and bad.stderr.strip() == f"labdeck: {table}, row 2: step is 'first', not a number"
     assert cli("export", run.id, "--format", "tensorboard").returncode == 2
     assert ids
+
+
+@pytest.mark.parametrize("step", ["inf", "1e30", str(2**63), "-1", "2.5", "nan"])
+def test_an_import_with_a_bad_step_is_one_line_and_creates_nothing(home, tmp_path, step):
+    table = tmp_path / "log.csv"
+    table.write_text(f"step,loss\n0,1.0\n{step},0.5\n")
+    done = cli("import", str(table))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "row 3: step is" in done.stderr
+    assert Store().runs() == []
+
+
+def test_bad_import_files_and_names_are_one_line_and_printed_safely(home, tmp_path):
+    huge = tmp_path / "huge.csv"
+    huge.write_text("step,loss\n0," + "1" * (200 * 1024) + "\n")
+    done = cli("import", str(huge))
+    assert done.returncode == 2 and "not a table of metrics" in done.stderr and Store().runs() == []
+    table = tmp_path / "log.csv"
+    table.write_text('step,epoch,train_seconds,"a\x1b[31mb",loss\n0,1,2.0,3,4\n')
+    done = cli("import", str(table), "--experiment", "bad\x1b[2Jname")
+    assert done.returncode == 2 and "\x1b" not in done.stderr and Store().runs() == []
+    (run_id,) = json.loads(cli("import", str(table), "--json", check=True).stdout)["run_ids"]
+    # the axes' names and control characters are renamed as the logging API renames them
+    assert list(Store().series_keys(run_id)) == ["epoch_", "train_seconds_", "a_[31mb", "loss"]
+
+
+def test_a_second_tensorboard_export_replaces_the_first_and_a_bad_place_is_one_line(home, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    import labdeck
+
+    with labdeck.init("tb-twice", system=False) as run:
+        for step in range(5):
+            run.log({"loss": 1.0 / (step + 1)})
+    out = tmp_path / "tb"
+    for _ in range(2):
+        cli("export", run.id, "--format", "tensorboard", "--out", str(out), check=True)
+    acc = EventAccumulator(str(out), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert [p.step for p in acc.Scalars("loss")] == [0, 1, 2, 3, 4]  # once each, not twice
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    done = cli("export", run.id, "--format", "tensorboard", "--out", str(a_file))
+    assert done.returncode == 2 and "is a file" in done.stderr and len(done.stderr.splitlines()) == 1
+    # a folder on a read-only mount (a user and mount namespace: root writes anywhere else)
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"], check=False).returncode != 0:
+        pytest.skip("this machine cannot make a user and mount namespace (unshare -rm)")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", f"mount --bind {locked} {locked} && mount -o remount,bind,ro "
+                           f'{locked} && exec "$0" -m labdeck.engine export {run.id} --format tensorboard --out '
+                           f"{locked}/tb", sys.executable], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "cannot write" in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -525,3 +525,47 @@ async def test_a_scripts_run_arrives_live_and_opens_in_its_own_view(home):
         assert Store(home).get(run_id).status == "stopped"
     finally:
         script.kill()
+
+
+async def test_a_scripts_view_overlays_only_shared_metrics_within_its_own_steps(home):
+    """A script's run opens on its own metrics and steps: a marked run of another experiment that logs none of them
+    is named, not drawn; one that shares a metric is drawn only over this run's steps."""
+    import numpy as np
+
+    from labdeck.tui.screens.run_metrics import RunMetricsView
+    from labdeck.tui.widgets.line_plot import LinePlot
+
+    from .demo_runs import demo_store
+
+    demo_store(home)
+    store = Store(home)
+
+    def script_run(name: str, steps: int) -> str:
+        run_id = store.create_run(name, {"lr": 0.1})
+        x = np.arange(steps)
+        store.append_points(run_id, {"acc": (x, x / steps), "loss": (x, 1 / (x + 1.0)), "lr": (x, x * 0 + 0.1)},
+                            steps - 1, 1.0)
+        store.finish(run_id, "finished", {"loss": 1 / steps}, 1.0, steps - 1)
+        return run_id
+
+    mine, longer = script_run("my-loop", 60), script_run("other-loop", 668)
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press(RUNS_KEY)
+        table = await until(pilot, lambda: (q := app.query("#runs-table")) and mine in q.first(VirtualTable).keys
+                            and q.first(VirtualTable), what="listed")
+        table.focus()
+        for run_id in ("demo-lstm", longer):  # a lab run without a "loss", a script's run with one
+            table.move_to(run_id)
+            await pilot.press("space")
+        table.move_to(mine)
+        assert "step 59" in table.cells_of(mine)  # the same count as the view's header below
+        await pilot.press("enter")
+        view = await until(pilot, lambda: isinstance(app.screen, RunMetricsView) and app.screen, what="its view")
+        plot = view.query_one("#script-plot", LinePlot)
+        await until(pilot, lambda: any(ln.label.endswith(f"{longer[-4:]} loss") for ln in plot.lines), what="drawn")
+        assert [ln.label for ln in plot.lines] == [f"{mine[-4:]} loss", f"{longer[-4:]} loss"]
+        assert max(x for ln in plot.lines for x in ln.xs) == 59  # this run's steps, not the other's 667
+        assert "not lstm (no such metric)" in plot.heading
+        assert "step 59" in str(view.query_one("#script-header").render())

@@ -318,7 +318,7 @@ async def test_the_key_bar_follows_the_focus_and_keeps_help_and_quit_however_nar
             self.hits.append(n)
 
     class Fields(App):
-        BINDINGS = [Binding("f2", "noop", "Other", id="app.other"),
+        BINDINGS = [Binding("f2", "bell", "Other", id="app.other"),
                     Binding("question_mark", "noop", "Help", key_display="?", id="app.help"),
                     Binding("q", "quit", "Quit", id="app.quit")]
 
@@ -380,3 +380,43 @@ async def test_a_tab_chosen_after_a_pane_took_the_focus_stays_chosen():
         app.screen.set_focus(app.query_one("#start"))
         await pilot.pause()
         assert tabs.active == "first"
+
+
+async def test_a_virtual_table_draws_only_what_is_seen_and_keeps_its_cursor_on_its_row():
+    from labdeck.tui.widgets.virtual_table import Column, VirtualTable
+
+    asked: list[str] = []
+
+    def cells(key: str) -> list[str]:
+        asked.append(key)
+        return [key, f"value of {key}"]
+
+    class Table(App):
+        selected: list[str] = []
+
+        def compose(self) -> ComposeResult:
+            yield VirtualTable([Column("name", 10), Column("value", 0)], cells)
+
+        def on_virtual_table_selected(self, message: VirtualTable.Selected) -> None:
+            self.selected.append(message.key)
+
+    app = Table()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(VirtualTable)
+        table.set_rows([f"r{i:05d}" for i in range(100_000)])
+        table.focus()
+        await pilot.pause()
+        assert len(set(asked)) <= 12  # the rows on screen, not 100,000
+        await pilot.press("down", "down", "pagedown", "end")
+        assert table.cursor_key == "r99999" and table.scroll_offset.y > 99_000  # the cursor's row is in view
+        await pilot.press("home", "down", "enter")
+        await pilot.pause()
+        assert table.cursor_key == "r00001" and app.selected == ["r00001"]
+        table.set_rows(["a", "r00001", "b"])  # the list changes: the cursor stays on its run
+        assert table.cursor_key == "r00001"
+        await pilot.pause()
+        asked.clear()
+        table.changed(["b"])
+        await pilot.pause()
+        assert asked == ["b"]  # only the row that changed is asked for again
+        assert table.cells_of("a") == ["a", "value of a"]

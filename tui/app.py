@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 BACKGROUND_AFTER_SECONDS = 0.2  # reading the store starts this long after the first form is mounted
 HIDDEN_TABS_AFTER_SECONDS = 0.6  # the hidden tabs' contents mount this long after it (or when first shown)
 IDLE_SECONDS = 2.0  # between redraw ticks while nothing changes
+WAKE_SECONDS = 0.02  # from news to the first redraw tick after an idle spell (then the pace again)
 
 
 def _commands_provider():
@@ -382,7 +383,7 @@ class LabdeckApp(App):
         if self._idle and self._redraw_timer is not None:
             self._idle = False
             self._redraw_timer.stop()
-            self._redraw_timer = self.set_timer(self.pace.seconds, self._on_redraw_timer)
+            self._redraw_timer = self.set_timer(WAKE_SECONDS, self._on_redraw_timer)
 
     def _on_redraw_timer(self) -> None:
         # an idle dashboard (nothing new, nothing running, no key) draws nothing, measures nothing and ticks slowly

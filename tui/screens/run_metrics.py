@@ -96,8 +96,8 @@ class RunMetricsView(Screen[None]):
         info = self.model.infos.get(self.run_id)
         if info is not None:
             self.query_one("#script-header", Static).update(Text.assemble(
-                (f"{info.id}  ", "bold"), f"{info.experiment}  ",
-                (f"{info.name}  ", "italic") if info.name else "", (info.status, "bold"),
+                (f"{info.id}  ", "bold"), f"{names.printable(info.experiment, 40)}  ",
+                (f"{names.printable(info.name, 40)}  ", "italic") if info.name else "", (info.status, "bold"),
                 f"  {done(info.experiment, max(info.epochs, state.latest_epoch if state else 0))}"
                 f"  x: {self.x}  smoothing: {SMOOTHING[self.smoothing]:g}"))
         keys = names.ordered(state.metric_keys()) if state is not None else []
@@ -161,10 +161,11 @@ class RunMetricsView(Screen[None]):
     def _params(self, states: list[RunState]) -> None:
         infos = [i for s in states if (i := self.model.infos.get(s.run_id)) is not None]
         infos = infos[:1] + [i for i in infos[1:] if i.experiment == infos[0].experiment]
-        names = sorted({k for i in infos for k in i.params})
+        params = sorted({k for i in infos for k in i.params})
         rows = [f"{'':14}" + "".join(f"{i.id[-8:]:>14}" for i in infos)]
-        rows += [f"{n[:14]:14}" + "".join(f"{str(i.params.get(n, '-'))[:13]:>14}" for i in infos) for n in names[:8]]
-        self.query_one("#script-params", Static).update("\n".join(rows) if names else "no parameters")
+        rows += [f"{names.printable(p, 14):14}" + "".join(f"{names.printable(i.params.get(p, '-'), 13):>14}"
+                                                          for i in infos) for p in params[:8]]
+        self.query_one("#script-params", Static).update("\n".join(rows) if params else "no parameters")
 
     @on(Input.Changed, "#metric-filter")
     def _filter(self) -> None:

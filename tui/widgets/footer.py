@@ -47,8 +47,13 @@ class Footer(Widget):
         self.screen.bindings_updated_signal.unsubscribe(self)
 
     def _bindings_changed(self, screen: Screen) -> None:
-        shown = tuple((self.app.get_key_display(b), b.description, enabled, b)
-                      for _, b, enabled, _ in screen.active_bindings.values() if b.show)
+        actions: set[str] = set()
+        shown = []
+        for _, b, enabled, _ in screen.active_bindings.values():
+            if b.show and b.action not in actions:  # one entry per action: "escape,q" or "+" and "=" are one key
+                actions.add(b.action)
+                shown.append((self.app.get_key_display(b), b.description, enabled, b))
+        shown = tuple(shown)
         if shown != self._shown:
             self._shown = shown
             self.refresh()

@@ -89,6 +89,16 @@ class LinePlot(PlotextPlot):
         self._then: Callable[[], None] | None = None  # to run in the frame that paints the next figure
 
     @property
+    def lines(self) -> list[Line]:
+        """The lines given to draw (what the figure shows once built)."""
+        return list(self._lines)
+
+    @property
+    def heading(self) -> str:
+        """The title the figure is drawn with."""
+        return self._title if self._title is not None else self.title
+
+    @property
     def drawn(self) -> bool:
         """Whether the figure on screen shows the current lines at the current size."""
         return self._drawn == (self._key, tuple(self.size))
