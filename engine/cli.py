@@ -29,6 +29,13 @@ class UsageError(LabdeckError):
     pass
 
 
+class Terminated(BaseException):
+    """SIGTERM reached the CLI: it stops what it started, as for Ctrl+C, and exits 143."""
+
+
+SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}  # 128 + the signal's number, as a shell reports it
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, like every other bad input
         raise UsageError(message)
@@ -83,6 +90,8 @@ def cmd_run(store: Store, a: argparse.Namespace) -> int:
     ended = runs.run_here(store, run_id, on_event=_Printer(sys.stderr if a.json else sys.stdout))
     if a.json:
         print(jsonout.dumps(_result_json(store, run_id)))
+    if ended.status == "stopped" and ended.reason in SIGNAL_EXIT:  # `labdeck run ... && next` must not go on
+        return SIGNAL_EXIT[ended.reason]
     return 1 if ended.status == "failed" else 0
 
 
@@ -297,10 +306,10 @@ def _run_sweep(store: Store, sweep_id: str, parallel: int, a: argparse.Namespace
     show = (lambda info: None) if a.json else (lambda info: print(_trial_line(info), flush=True))
     try:
         sweep.run(store, sweep_id, parallel, on_trial=show)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as exc:
         sweep.stop(store, sweep_id)
         print(f"sweep {sweep_id} stopped; 'labdeck resume {sweep_id}' continues it", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     return _sweep_result(store, sweep_id, a)
 
 
@@ -573,7 +582,27 @@ COMMANDS = {"completion": cmd_completion, "run": cmd_run, "params": cmd_params, 
             "report": cmd_report, "export": cmd_export, "import": cmd_import}
 
 
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
+    # SIGTERM, like Ctrl+C, ends the command cleanly (a foreground run checkpoints, a sweep stops its trials), exit
+    # 143; Python's default would end the process at once. Only the main thread can take a signal (main runs in a
+    # test's thread too), and the handler it replaces comes back.
+    previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
+        else None
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         a = build_parser().parse_args(argv)
         if a.command in ("params", "completion"):
@@ -595,5 +624,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT if bad_input else 1
     except KeyboardInterrupt:
         return 130
+    except Terminated:
+        return 143
     except BrokenPipeError:
         return 0

@@ -20,6 +20,8 @@ from .errors import LabdeckError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PROBE_SLOW = 1.0  # seconds: a model whose step takes longer is measured once, and bf16 or one thread not tried
+BUSY_CORES = 0.5  # other processes used more than this many cores while a probe ran: its result is not cached
+MISMATCH = 3.0  # a run's steps this many times slower than its probe said, on a quiet machine: measure again
 DEFAULT_THREADS = torch.get_num_threads()  # torch's choice at start: the physical cores it may use
 
 
@@ -138,28 +140,81 @@ def _cache_file() -> Path:
     return Path(platformdirs.user_cache_dir("labdeck", appauthor=False)) / "precision.json"
 
 
-def _cached(cache_key: str, measure: Callable[[], dict], valid: Callable[[dict], bool]) -> tuple[dict, bool]:
-    """A measured decision, from the cache file (if ``valid``) or measured now and stored."""
-    cache = _cache_file()
+class OthersCpu:
+    """How many cores other processes kept busy while the block ran (the machine's busy time minus this
+    process's own)."""
+
+    def __enter__(self) -> OthersCpu:
+        import psutil
+
+        self._t0, self._machine0, self._own0 = time.monotonic(), _busy(psutil.cpu_times()), _own_cpu()
+        self.cores = 0.0
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import psutil
+
+        wall = max(time.monotonic() - self._t0, 1e-6)
+        others = (_busy(psutil.cpu_times()) - self._machine0) - (_own_cpu() - self._own0)
+        self.cores = max(0.0, others / wall)
+
+
+def _busy(t) -> float:
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _read_cache() -> dict:
     try:
-        known = json.loads(cache.read_text())
+        known = json.loads(_cache_file().read_text())
     except (OSError, ValueError):
-        known = {}
-    if not isinstance(known, dict):
-        known = {}
-    entry = known.get(cache_key)
-    if isinstance(entry, dict) and isinstance(entry.get("why"), str) and valid(entry):
-        return entry, True
-    known[cache_key] = measure()
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def _write_cache(known: dict) -> None:
+    cache = _cache_file()
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(known, indent=1))
     except OSError:
         pass  # a read-only cache only costs a re-measure next time
-    return known[cache_key], False
 
 
-def choose_threads(key: str, probe: Callable[[], float]) -> tuple[int, str]:
+def _cached(cache_key: str, measure: Callable[[], dict], valid: Callable[[dict], bool]) -> tuple[dict, bool]:
+    """A measured decision, from the cache file (if ``valid``) or measured now and stored, unless other processes
+    kept the machine busy while it was measured: a step timed beside them says little about the next run."""
+    known = _read_cache()
+    entry = known.get(cache_key)
+    if isinstance(entry, dict) and isinstance(entry.get("why"), str) and valid(entry):
+        return entry, True
+    with OthersCpu() as others:
+        decision = measure()
+    if others.cores > BUSY_CORES and not os.environ.get("LABDECK_CACHE_BUSY_PROBES"):
+        decision = {**decision, "why": f"{decision['why']}; beside other work using {others.cores:.1f} cores, "
+                                       "so not kept"}
+        return decision, False
+    known[cache_key] = decision
+    _write_cache(known)
+    return decision, False
+
+
+def forget(key: str) -> bool:
+    """Drop the cached decisions for a model ``key`` on this CPU (a run found them wrong); True if any were."""
+    known = _read_cache()
+    mine = [k for k in known if k.split("|")[0] == key or k.startswith(f"threads|{key}|")]
+    for k in mine:
+        del known[k]
+    if mine:
+        _write_cache(known)
+    return bool(mine)
+
+
+def choose_threads(key: str, probe: Callable[[], float]) -> tuple[int, str, float]:
     """CPU intra-op threads for a model: all cores only when clearly faster than one.
 
     Small models gain little from a second thread, and a multi-threaded step stalls whenever another process (the
@@ -167,7 +222,7 @@ def choose_threads(key: str, probe: Callable[[], float]) -> tuple[int, str]:
     """
     cores = DEFAULT_THREADS
     if cores <= 1:
-        return 1, "one core"
+        return 1, "one core", 0.0
 
     def measure() -> dict:
         times = {}
@@ -178,12 +233,13 @@ def choose_threads(key: str, probe: Callable[[], float]) -> tuple[int, str]:
                 return {"threads": cores, "why": f"a step takes {times[n]:.1f} s on {n}: all {cores} threads"}
         best = cores if times[cores] < 0.8 * times[1] else 1
         return {"threads": best, "why": f"{times[1] * 1e3:.1f} ms/step on 1 thread, "
-                                        f"{times[cores] * 1e3:.1f} on {cores}"}
+                                        f"{times[cores] * 1e3:.1f} on {cores}", "step_seconds": times[best]}
 
     decision, cached = _cached(f"threads|{key}|{cpu_key()}|{cores} cores|torch {torch.__version__}", measure,
                                lambda d: d.get("threads") in (1, cores))
     torch.set_num_threads(decision["threads"])
-    return decision["threads"], ("measured earlier: " if cached else "measured: ") + decision["why"]
+    return (decision["threads"], ("measured earlier: " if cached else "measured: ") + decision["why"],
+            float(decision.get("step_seconds", 0.0)))
 
 
 def choose_precision(device: torch.device, requested: str, key: str,

@@ -96,7 +96,9 @@ class RunEnded(Event):
     train_seconds: float
     epochs: int
     message: str = ""
-    reason: str = ""  # why it failed, for programs: "download" (the data could not be downloaded), else ""
+    # why, for programs: "download" (failed: the data could not be downloaded); "SIGINT" / "SIGTERM" (stopped by
+    # that signal to its process); else ""
+    reason: str = ""
 
 
 @dataclass(frozen=True)

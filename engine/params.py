@@ -83,13 +83,18 @@ class Param:
             raise self._error(raw)
         if self.type == "str":
             return str(raw).strip()
+        if isinstance(raw, bool):  # a preset's `hidden = true` is no number
+            raise self._error(raw)
         try:
-            if self.type == "int":
-                if isinstance(raw, float) and not raw.is_integer():
+            if isinstance(raw, (int, float)):
+                if self.type == "int" and isinstance(raw, float) and not raw.is_integer():
                     raise ValueError
-                return int(str(raw).strip()) if not isinstance(raw, (int, float)) else int(raw)
-            return float(raw)
-        except (TypeError, ValueError):
+                return int(raw) if self.type == "int" else float(raw)
+            text = str(raw).strip()
+            if not text.isascii():  # int() and float() read other scripts' digits: "٣٢" is not a size here
+                raise ValueError
+            return int(text) if self.type == "int" else float(text)
+        except (TypeError, ValueError, OverflowError):
             raise self._error(raw) from None
 
     def _error(self, raw: Any) -> ParamError:
@@ -122,26 +127,40 @@ class ParamSpec:
         return {p.name: p.default for p in self}
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Defaults updated with ``overrides``; every key known, every value valid."""
+        """Defaults updated with ``overrides``; every key known, every value valid. Every bad one is named, in one
+        line."""
         values = self.defaults()
+        problems = []
+        unknown = [key for key in (overrides or {}) if key not in self.params]
+        if unknown:
+            problems.append(f"{', '.join(unknown)}: unknown parameter{'s' if len(unknown) > 1 else ''} "
+                            f"(known: {', '.join(self.params)})")
         for key, raw in (overrides or {}).items():
-            if key not in self.params:
-                known = ", ".join(self.params)
-                raise ParamError(f"{key}: unknown parameter (known: {known})")
-            values[key] = self.params[key].coerce(raw)
+            if key in self.params:
+                try:
+                    values[key] = self.params[key].coerce(raw)
+                except ParamError as exc:
+                    problems.append(str(exc))
+        if problems:
+            raise ParamError("; ".join(problems))
         return values
 
 
+BUDGET_RANGE = (0.1, 30 * 24 * 3600.0)  # a tenth of a second (a test's run) to thirty days
+
+
 def parse_budget(raw: Any) -> float | None:
-    """A training budget in seconds (the CLI, a form field, a sweep); empty or None: the epochs decide."""
+    """A run's budget in seconds (the CLI, a form field, a sweep); empty or None: the epochs decide."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     try:
-        value = float(raw)
+        value = float(raw) if not isinstance(raw, bool) and (not isinstance(raw, str) or raw.isascii()) else math.nan
     except (TypeError, ValueError):
         value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise ParamError(f"budget: must be a number of seconds > 0, or empty to train for the epochs (got {raw!r})")
+    low, high = BUDGET_RANGE
+    if not (low <= value <= high):
+        raise ParamError(f"budget: must be a number of seconds from {low:g} to {high:g} (30 days), or empty to "
+                         f"train for the epochs (got {raw!r})")
     return value
 
 

@@ -67,6 +67,29 @@ def one_line(exc: BaseException) -> str:
     return errors.one_line(exc)
 
 
+class RecheckSpeed:
+    """A cached speed decision (precision, threads) that this run's first epoch contradicts, on a quiet machine, is
+    dropped: the next run of the model measures again (the cache may hold a probe from a moment that misled it)."""
+
+    def __init__(self, key: str, probed: float, log: Callable[[str], None]):
+        from .device import OthersCpu
+
+        self.key, self.probed, self.log = key, probed, log
+        self.others = OthersCpu().__enter__()
+        self.started: tuple[float, int] | None = None
+
+    def epoch_done(self, train_seconds: float, steps: int) -> None:
+        from .device import BUSY_CORES, MISMATCH, forget
+
+        self.others.__exit__(None, None, None)
+        if not self.probed or not steps:
+            return
+        real = train_seconds / steps
+        if real > MISMATCH * self.probed and self.others.cores <= BUSY_CORES and forget(self.key):
+            self.log(f"a step took {real * 1e3:.1f} ms where the cached speed probe said {self.probed * 1e3:.1f} ms: "
+                     "the precision and threads for this model are measured again at its next run")
+
+
 class Trainer:
     """Runs one experiment for one run id, writing every event to the store."""
 
@@ -81,6 +104,7 @@ class Trainer:
         self._stop_requested = stop_requested
         self._before = None  # on resume: what the store said of the run before this attempt
         self._stop_signal = False
+        self._signal = ""  # SIGINT or SIGTERM: the signal that stopped this run
         self._continued = False  # SIGCONT came: the process was stopped (SIGSTOP, Ctrl+Z) during a step
         self._last_poll = 0.0
         self._control = "run"
@@ -106,6 +130,7 @@ class Trainer:
     # -- control ---------------------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
         self._stop_signal = True
+        self._signal = signal.Signals(signum).name  # the run ends stopped, saying why (the CLI exits 128 + it)
 
     def _on_continue(self, signum, frame) -> None:
         self._continued = True
@@ -151,7 +176,7 @@ class Trainer:
         try:
             ended = self._run(resume, state)
         except KeyboardInterrupt:
-            ended = self._end("stopped", {}, state, "interrupted by keyboard")
+            ended = self._end("stopped", {}, state, "interrupted by keyboard", "SIGINT")
         except torch.OutOfMemoryError as exc:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -201,6 +226,8 @@ class Trainer:
             state = {**state, "epoch": before.epochs, "train_seconds": max(state["train_seconds"],
                                                                            before.train_seconds)}
         metrics = self._peak_gpu(metrics)
+        if status == "stopped" and not reason:
+            reason = self._signal
         event = RunEnded(self.run_id, status, metrics, round(state["train_seconds"], 3), state["epoch"], message,
                          reason)
         try:
@@ -232,8 +259,9 @@ class Trainer:
 
         self.emit(Phase(self.run_id, "measuring speed"))
         plan = choose_precision(device, p["precision"], key, probe=step_seconds)
+        probed = plan.step_seconds
         if device.type == "cpu":
-            threads, why = choose_threads(key, step_seconds)
+            threads, why, probed = choose_threads(key, step_seconds)
             plan = dataclasses.replace(plan, threads=threads, reason=f"{plan.reason}; {why}")
         if unused_gpu:
             plan = dataclasses.replace(plan, reason=f"GPU unused: {unused_gpu}; {plan.reason}")
@@ -278,6 +306,7 @@ class Trainer:
         stopped = False
         last_step = 0.0
         lr = base_lrs[0]
+        recheck = RecheckSpeed(key, probed, self.log) if device.type == "cpu" else None
         # The batch-log window spans epochs: short epochs still give a point every BATCH_LOG_SECONDS.
         log_loss, log_samples, log_seconds, log_t = torch.zeros((), device=device), 0, 0.0, time.perf_counter()
         while progress() < 1.0 and not stopped:
@@ -332,6 +361,9 @@ class Trainer:
                     log_loss, log_samples, log_seconds, log_t = torch.zeros((), device=device), 0, 0.0, now
             if stopped or samples == 0:
                 break  # a partial epoch is not an epoch: no metrics; the checkpoint says where it stopped
+            if recheck is not None:
+                recheck.epoch_done(state["train_seconds"], state["step"])
+                recheck = None
             state["epoch"], state["batch"] = epoch, 0
             task.model.eval()
             self.emit(Phase(self.run_id, "evaluating"))

@@ -203,9 +203,44 @@ def test_a_big_model_is_measured_once_not_for_minutes(home, monkeypatch):
         return 5.0
 
     try:
-        assert device.choose_threads("big", slow) == (2, "measured: a step takes 5.0 s on 1: all 2 threads")
+        assert device.choose_threads("big", slow)[:2] == (2, "measured: a step takes 5.0 s on 1: all 2 threads")
         plan = device.choose_precision(torch.device("cpu"), "auto", "big", probe=slow)
         assert plan.precision == "fp32" and "bf16 not measured" in plan.reason
         assert calls == ["fp32", "fp32"]  # one probe each, no bf16
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_probe_taken_beside_a_cpu_hog_is_not_cached_and_a_wrong_one_is_dropped(home, monkeypatch):
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.delenv("LABDECK_CACHE_BUSY_PROBES")
+    cpu = torch.device("cpu")
+
+    def probe(precision: str) -> float:
+        time.sleep(0.4)  # the probe's own process idles: what the machine does meanwhile is the others'
+        return 0.010 if precision == "fp32" else 0.005
+
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        time.sleep(0.3)  # both spinning
+        plan = device.choose_precision(cpu, "auto", "beside-a-hog", probe=probe)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert plan.precision == "bf16" and "not kept" in plan.reason
+    assert not any("beside-a-hog" in k for k in device._read_cache())
+    # on a quiet machine it is kept (the threshold raised: the other test worker may be busy right now)
+    monkeypatch.setattr(device, "BUSY_CORES", 1e9)
+    assert "not kept" not in device.choose_precision(cpu, "auto", "beside-a-hog", probe=probe).reason
+    assert "measured earlier" in device.choose_precision(cpu, "auto", "beside-a-hog", probe=probe).reason
+    # a run whose steps take far longer than the cached probe said drops it: the next run measures again
+    from labdeck.engine.trainer import RecheckSpeed
+
+    said = []
+    check = RecheckSpeed("beside-a-hog", 0.005, said.append)
+    check.epoch_done(train_seconds=2.0, steps=100)  # 20 ms a step against 5
+    assert said and "measured again" in said[0] and not any("beside-a-hog" in k for k in device._read_cache())

@@ -48,3 +48,23 @@ def test_cross_checks_window_against_series():
 def test_unknown_experiment():
     with pytest.raises(ParamError, match="unknown 'nope'"):
         registry.get("nope")
+
+
+def test_numbers_are_ascii_numbers_and_every_bad_value_is_named():
+    from labdeck.engine import registry
+    from labdeck.engine.errors import ParamError
+    from labdeck.engine.params import parse_budget
+
+    spec = registry.get("sequence")
+    with pytest.raises(ParamError, match="hidden: must be"):
+        spec.resolve({"hidden": "٣٢"})  # Arabic-Indic digits: int() reads them as 32
+    with pytest.raises(ParamError, match="hidden: must be"):
+        spec.resolve({"hidden": True})  # a preset's `hidden = true`
+    with pytest.raises(ParamError) as caught:
+        spec.resolve({"hidden": "x", "lr": "-1", "nope": "1"})
+    said = str(caught.value)
+    assert "nope: unknown" in said and "hidden: must be" in said and "lr: must be" in said and "\n" not in said
+    for bad in ("1e12", "1e-300", "nan", "inf", "-5", "٣٠"):
+        with pytest.raises(ParamError, match="budget: must be a number of seconds from"):
+            parse_budget(bad)
+    assert parse_budget("86400") == 86400.0

@@ -564,7 +564,9 @@ async def test_a_scripts_view_overlays_only_shared_metrics_within_its_own_steps(
         await pilot.press("enter")
         view = await until(pilot, lambda: isinstance(app.screen, RunMetricsView) and app.screen, what="its view")
         plot = view.query_one("#script-plot", LinePlot)
-        await until(pilot, lambda: any(ln.label.endswith(f"{longer[-4:]} loss") for ln in plot.lines), what="drawn")
+        # drawn once both marked runs are loaded (their histories are read as the view opens)
+        await until(pilot, lambda: any(ln.label.endswith(f"{longer[-4:]} loss") for ln in plot.lines)
+                    and "lstm" in plot.heading, what="drawn")
         assert [ln.label for ln in plot.lines] == [f"{mine[-4:]} loss", f"{longer[-4:]} loss"]
         assert max(x for ln in plot.lines for x in ln.xs) == 59  # this run's steps, not the other's 667
         assert "not lstm (no such metric)" in plot.heading
