@@ -46,8 +46,10 @@ class Terminal:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.t_start = time.perf_counter()
+        # a dashboard starts on the tab it was last left on: each benchmark's starts where a first launch does
+        state = {"LABDECK_STATE": tempfile.mkdtemp(prefix="labdeck-bench-state-")}
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-                                     env={**os.environ, "TERM": "xterm-256color", **(env or {})})
+                                     env={**os.environ, "TERM": "xterm-256color", **state, **(env or {})})
         os.close(slave)
         self.master = master
         self.chunks: list[tuple[float, bytes]] = []

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import jsonout, presets, registry, runs, sweep
-from .errors import DataError, LabdeckError, ParamError, RunNotFound
+from .errors import DataError, LabdeckError, ParamError, RunNotFound, StoreMissing
 from .events import BatchMetrics, Event, Phase, Progress, to_record
 from .formatting import done, format_event
 from .formatting import fmt as _fmt
@@ -115,7 +115,7 @@ def _age(t: float) -> str:
 
 
 def cmd_runs(store: Store, a: argparse.Namespace) -> int:
-    infos = store.runs(a.experiment)
+    infos = store.runs(a.experiment)[::-1]  # newest first, as the dashboard lists them
     if a.json:
         print(jsonout.dumps([i.to_json() for i in infos]))
         return 0
@@ -263,11 +263,17 @@ def cmd_predict(store: Store, a: argparse.Namespace) -> int:
 
 
 def cmd_generate(store: Store, a: argparse.Namespace) -> int:
-    from .predict import generator  # imports torch
+    from .predict import barely_trained, generator  # imports torch
 
-    gen = generator(store, store.get(a.run))
+    info = store.get(a.run)
+    gen = generator(store, info)
+    if note := barely_trained(info):
+        print(f"labdeck: note: {note}", file=sys.stderr)
     out = sys.stdout
-    for piece in gen.stream(a.prompt, a.tokens, a.temperature, a.top_k, a.top_p, a.seed):
+    pieces = gen.stream(a.prompt, a.tokens, a.temperature, a.top_k, a.top_p, a.seed)
+    out.write(a.prompt + next(pieces, ""))  # the text goes on from the prompt (a bad option is said before either)
+    out.flush()
+    for piece in pieces:
         out.write(piece)
         out.flush()  # stream: each token as soon as it exists
     out.write("\n")
@@ -608,7 +614,14 @@ def _main(argv: list[str] | None) -> int:
         if a.command in ("params", "completion"):
             store = None
         elif a.command in READING:
-            store = Store.for_reading(a.home)  # a read-only or full home still lists and shows its runs
+            # a read-only or full home still lists and shows its runs; reading never makes one (a mistyped --home)
+            try:
+                store = Store.for_reading(a.home, must_exist=True)
+            except StoreMissing as exc:
+                if a.command != "runs":
+                    raise
+                print("[]" if a.json else f"no runs: {exc}")
+                return 0
         else:
             store = Store(a.home)
         if store is not None and store.warning and a.command != "sweep-run":
@@ -620,7 +633,7 @@ def _main(argv: list[str] | None) -> int:
                 store.close()
     except LabdeckError as exc:
         print(f"labdeck: {exc}", file=sys.stderr)
-        bad_input = isinstance(exc, (ParamError, UsageError, DataError, RunNotFound))
+        bad_input = isinstance(exc, (ParamError, UsageError, DataError, RunNotFound, StoreMissing))
         return EXIT_BAD_INPUT if bad_input else 1
     except KeyboardInterrupt:
         return 130

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from . import accelerators
+from . import accelerators, paths
 from .errors import LabdeckError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -135,9 +135,7 @@ def cpu_key() -> str:
 
 
 def _cache_file() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("labdeck", appauthor=False)) / "precision.json"
+    return paths.speed_cache()
 
 
 class OthersCpu:

@@ -33,6 +33,10 @@ class StoreError(LabdeckError):
     """The run store cannot be opened or written."""
 
 
+class StoreMissing(StoreError):
+    """A command that only reads was pointed at a home without a store."""
+
+
 def one_line(exc: BaseException) -> str:
     """A one-line message for any exception: the text of labdeck's own errors, else the type and first line."""
     if isinstance(exc, LabdeckError):

@@ -37,14 +37,22 @@ def warmup_cosine(progress: float, warmup: float, floor: float = 0.02) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
+def batch_count(n: int, batch_size: int) -> int:
+    """How many batches ``shuffled_batches`` makes of ``n`` samples."""
+    count = -(-n // batch_size)
+    return count - 1 if count > 1 and n % batch_size == 1 else count
+
+
 def shuffled_batches(n: int, batch_size: int, seed: int, epoch: int, device: torch.device
                      ) -> Iterator[torch.Tensor]:
     """Index batches of a fresh permutation of ``n`` samples. The order depends on (seed, epoch) only, so a resumed
-    run sees the same batches as an uninterrupted one."""
+    run sees the same batches as an uninterrupted one. A last batch of one sample joins the one before it: batch
+    normalization cannot train on a single sample."""
     g = torch.Generator().manual_seed(seed * 100_003 + epoch)
     order = torch.randperm(n, generator=g).to(device)
-    for i in range(0, n, batch_size):
-        yield order[i: i + batch_size]
+    for i in range(batch_count(n, batch_size)):
+        last = i == batch_count(n, batch_size) - 1
+        yield order[i * batch_size: n if last else (i + 1) * batch_size]
 
 
 @dataclass

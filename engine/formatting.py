@@ -20,6 +20,11 @@ from .events import (
 
 
 def fmt(v: Any) -> str:
+    """A value as every view writes it: 4 significant digits, booleans as the form writes them, nothing as -."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "true" if v else "false"
     if isinstance(v, float):
         return f"{v:.4g}" if math.isfinite(v) else str(v)
     return str(v)
@@ -63,6 +68,18 @@ def format_event(event: Event, tty: bool = False) -> str | None:
         tail = f": {event.message}" if event.message else ""
         return f"{event.status} after {event.epochs} epochs, {event.train_seconds:.1f}s{tail}\n{metrics}".rstrip()
     return None
+
+
+def progress(info) -> str:
+    """How far a run is, against where it stops: ``3/10 ep``, ``12/30 s`` (a budget), or as ``done`` says it."""
+    from . import registry
+
+    if info.status in ("running", "paused") and registry.is_own(info.experiment):
+        if info.budget:
+            return f"{info.train_seconds:.0f}/{info.budget:g} s"
+        if isinstance(info.params.get("epochs"), int):
+            return f"{info.epochs}/{info.params['epochs']} ep"
+    return done(info.experiment, info.epochs)
 
 
 def done(experiment: str, epochs: int) -> str:

@@ -55,6 +55,22 @@ def predict(store: Store, info: RunInfo, inputs: list[str], csv: str | None = No
     raise LabdeckError(f"prediction is not available for {info.experiment} runs")
 
 
+BARELY = {"val_bpc": 3.0, "val_ppl": 400.0}  # above these, a language model mostly repeats its commonest tokens
+
+
+def barely_trained(info: RunInfo) -> str | None:
+    """What to expect from a language run's text when its model has hardly learnt (None: it has, or it is unknown)."""
+    if info.experiment != "language":
+        return None
+    for key, bound in BARELY.items():
+        value = info.metrics.get(key)
+        if isinstance(value, (int, float)) and value > bound:
+            return (f"run {info.id} is barely trained ({key} {value:.3g} after {info.epochs} epochs, "
+                    f"{info.train_seconds:.0f} s of training): expect the same few words or letters whatever the "
+                    "prompt; train it longer (--budget 300) for text that follows the prompt")
+    return None
+
+
 def generator(store: Store, info: RunInfo):
     """A language run's model from its latest checkpoint (a running run's too: checkpoints are atomic)."""
     if info.experiment != "language":

@@ -12,13 +12,12 @@ overwritten (a preset saved beside it would empty it).
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from . import durable
+from . import durable, paths
 from .errors import ParamError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -26,12 +25,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 def folder() -> Path:
     """``$LABDECK_CONFIG/presets``, else the user config directory's (e.g. ``~/.config/labdeck/presets``)."""
-    env = os.environ.get("LABDECK_CONFIG")
-    if env:
-        return Path(env).expanduser() / "presets"
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("labdeck", appauthor=False)) / "presets"
+    return paths.presets()
 
 
 def path(experiment: str) -> Path:

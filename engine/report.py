@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from . import durable, registry
+from . import durable, names, registry
 from .errors import LabdeckError
 from .events import Evaluation, LogLine, Predictions
 from .export import write_csv
@@ -25,10 +25,15 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> str:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
+def _save(fig, path: Path) -> str | None:
+    """Write the figure; None where it cannot be drawn (values near float's limit break matplotlib's ticks)."""
+    try:
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    except (ValueError, OverflowError, FloatingPointError):
+        return None
+    finally:
+        _pyplot().close(fig)
     return path.name
 
 
@@ -133,8 +138,9 @@ MAX_FIGURES = 12  # of a script's metrics, in a report (metrics.csv has them all
 
 def run_report(store: Store, info: RunInfo, out: Path, prefix: str = "") -> list[str]:
     """Write a run's figures and CSV into ``out``; return its Markdown lines."""
-    info = store.get(info.id, history=True)
     own = registry.is_own(info.experiment)  # else a run a script logged through labdeck.init
+    # labdeck's own runs have tens of epochs: their history whole; a script's may have a million steps: plot-ready
+    info = store.get(info.id, history=own)
     title = registry.get(info.experiment).title if own else f"{info.experiment} (logged by a script)"
     unit = "epochs" if own else "steps"
     hist = info.history
@@ -163,9 +169,11 @@ def run_report(store: Store, info: RunInfo, out: Path, prefix: str = "") -> list
         md += ["### Final metrics", "", *_table(["metric", "value"], [[k, v] for k, v in info.metrics.items()]), ""]
     figures = [("Loss over epochs", _curves(hist, ["train_loss", "test_loss", "val_loss"], "loss",
                                             out / f"{p}loss.png", log=True))] if own else []
-    if not own:  # each metric the script logged, over its steps
-        keys = [k for k in hist if k not in ("epoch", "train_seconds")][:MAX_FIGURES]
-        figures += [(f"{k} over steps", _curves(hist, [k], k, out / f"{p}metric-{i}.png", x="step"))
+    if not own:  # each metric the script logged, over its steps, decimated (spikes and gaps kept)
+        keys = [k for k in names.ordered(store.series_keys(info.id))][:MAX_FIGURES]
+        series = store.decimated(info.id, keys, buckets=1000)
+        figures += [(f"{k} over steps", _curves({"epoch": series[k][0].tolist(), k: series[k][1].tolist()}, [k],
+                                                k, out / f"{p}metric-{i}.png", x="step"))
                     for i, k in enumerate(keys)]
     if info.experiment == "vision":
         figures.append(("Accuracy over epochs", _curves(hist, ["test_accuracy", "test_top5"], "accuracy",

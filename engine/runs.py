@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import accelerators, registry, warm
-from .errors import LabdeckError
+from .errors import LabdeckError, StoreError
 from .events import Event, RunEnded
 from .params import ParamError, parse_budget
 from .procs import process_start_time
@@ -26,6 +26,8 @@ def create(store: Store, experiment: str, overrides: dict[str, Any], budget: flo
     why = accelerators.missing(params.get("device", "auto")) if here else None
     if why:
         raise ParamError(f"device: {why} (got {params['device']!r})")
+    if damage := store.check():  # a run would write into a file SQLite finds corrupt, and build on the damage
+        raise StoreError(damage)
     return store.create_run(experiment, params, parse_budget(budget), sweep)
 
 
@@ -136,6 +138,11 @@ def resume(store: Store, run_id: str, env: dict[str, str] | None = None) -> str:
     if info.status in ("stopped", "interrupted", "failed") and not registry.is_own(info.experiment):
         raise ParamError(f"run {info.id} is a script's run: labdeck cannot start your script again; run it with "
                          f"labdeck.init(resume={info.id!r}) to continue this run")
+    if info.status in ("stopped", "interrupted", "failed") and info.epochs and \
+            not store.checkpoint_path(info.id).exists():
+        raise ParamError(f"run {info.id} trained {info.epochs} epochs but its checkpoint is gone "
+                         f"({store.checkpoint_path(info.id)}): resuming would train it again from the first epoch over "
+                         f"them; start a new run with its parameters instead")
     if info.status in ("stopped", "interrupted", "failed"):
         # without a checkpoint (it ended before its first was written) it starts again from the first epoch
         refused = store.requeue(info.id)  # of two resumes at once, one starts a worker

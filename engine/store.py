@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import faults, jsonout, schema
-from .errors import RunBusy, RunNotFound, StoreError
+from . import faults, jsonout, paths, schema
+from .errors import RunBusy, RunNotFound, StoreError, StoreMissing
 from .events import EpochTable, Event, MetricSeries, from_record, to_record
 from .filesystems import is_network, mounted_type
 from .procs import process_alive
@@ -73,7 +73,20 @@ def _why(home: Path, exc: Exception) -> str:
         return f"its file system is read-only ({exc})"
     if code in (errno.ENOSPC, errno.EDQUOT) or (fs is not None and fs.f_bavail * fs.f_frsize < _FULL):
         return f"its disk is full ({exc})"
+    if _damaged(exc):
+        return DAMAGED.format(db=home / "labdeck.db", exc=exc)
     return str(exc)
+
+
+DAMAGED = ("its file is damaged ({exc}): nothing more is written to it; copy {db} aside and recover what it holds "
+           "with: sqlite3 {db} .recover | sqlite3 recovered.db (or set LABDECK_HOME to a new folder)")
+
+
+def _damaged(exc: Exception) -> bool:
+    """Whether SQLite found the store's file corrupt (bytes changed under it)."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text
+                                                       or "corrupt" in text)
 
 
 _FULL = 1 << 20  # less free space than this is a full disk: SQLite cannot even write its journal
@@ -81,12 +94,7 @@ _FULL = 1 << 20  # less free space than this is a full disk: SQLite cannot even 
 
 def default_home() -> Path:
     """``$LABDECK_HOME`` or the user's data directory."""
-    env = os.environ.get("LABDECK_HOME")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("labdeck", appauthor=False))
+    return paths.home()
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,12 @@ class RunInfo:
     name: str = ""  # a script's name for its run (``labdeck.init(name=...)``)
     meta: dict[str, Any] = field(default_factory=dict)  # what reproduces a script's run: command, commit, versions
     points: int = 0  # metric points stored
+
+    @property
+    def asked(self) -> dict[str, Any]:
+        """The parameters as the user gave them: ``params`` holds what trained (a recipe fills in ``width=0``)."""
+        asked = self.meta.get("asked")
+        return asked if isinstance(asked, dict) else self.params
 
     @property
     def local(self) -> bool:
@@ -154,6 +168,8 @@ class Store:
             # every commit on the disk before it returns: a power loss loses no epoch that was reported
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
+            # a damaged page is found as it is read, before a write builds on it
+            self._db.execute("PRAGMA cell_size_check=ON")
             schema.migrate(self._db, str(self.home))
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the run store at {self.home}: {_why(self.home, exc)}") from None
@@ -177,9 +193,15 @@ class Store:
                 "set LABDECK_HOME to a local disk (Ray sweeps need no shared home)")
 
     @classmethod
-    def for_reading(cls, home: str | os.PathLike | None = None) -> Store:
+    def for_reading(cls, home: str | os.PathLike | None = None, must_exist: bool = False) -> Store:
         """The store, opened for writing if it can be, else read-only: listing and showing runs work on a
-        read-only or full home too (writes then fail with one line)."""
+        read-only or full home too (writes then fail with one line). ``must_exist``: a home without a store is an
+        error (StoreMissing), not a new empty store (a mistyped --home)."""
+        if must_exist:
+            where = Path(home) if home else default_home()
+            if not (where / "labdeck.db").is_file():
+                raise StoreMissing(f"no labdeck store at {where} (nothing has run there; check --home or "
+                                   "LABDECK_HOME)")
         try:
             return cls(home)
         except StoreError:
@@ -257,7 +279,19 @@ class Store:
             try:
                 return self._db.execute(sql, args).fetchall()
             except sqlite3.Error as exc:
-                raise StoreError(f"run store read failed ({self.home}): {exc}") from None
+                raise StoreError(f"run store read failed ({self.home}): {_why(self.home, exc)}") from None
+
+    def check(self) -> str:
+        """SQLite's quick check of the whole file: "" when sound, else what a user should know and do."""
+        try:
+            found = [r for (r,) in self._read("PRAGMA quick_check(5)")]
+        except StoreError as exc:
+            return str(exc)
+        if found == ["ok"]:
+            return ""
+        said = " ".join("; ".join(found).split())  # SQLite's findings, on one line
+        said = said if len(said) <= 160 else said[:159] + "…"
+        return f"the run store at {self.home}: " + DAMAGED.format(db=self.home / "labdeck.db", exc=said)
 
     # -- runs --------------------------------------------------------------------------------
     def run_dir(self, run_id: str) -> Path:

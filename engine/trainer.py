@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import checkpoint, errors, faults
+from . import checkpoint, errors, faults, paths
 from .device import Plan, choose_precision, choose_threads, cuda_problem, pick_device, time_steps
 from .errors import Diverged, DownloadError, LabdeckError
 from .events import (
@@ -53,12 +53,7 @@ def seed_everything(seed: int) -> None:
 
 
 def data_dir() -> Path:
-    env = os.environ.get("LABDECK_DATA")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("labdeck", appauthor=False)) / "data"
+    return paths.data()
 
 
 def one_line(exc: BaseException) -> str:
@@ -183,7 +178,10 @@ class Trainer:
             ended = self._end("failed", {}, state, self._out_of_memory(exc))
         except BaseException as exc:
             try:
-                (self.run_dir / "error.log").write_text(traceback.format_exc())
+                # the traceback can name the user's paths and data: readable by this user only, as the home is
+                fd = os.open(self.run_dir / "error.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(traceback.format_exc())
             except OSError:
                 pass  # a full disk: the one-line reason still reaches the store, if it can be written
             reason = "download" if isinstance(exc, DownloadError) else ""
@@ -231,10 +229,14 @@ class Trainer:
         event = RunEnded(self.run_id, status, metrics, round(state["train_seconds"], 3), state["epoch"], message,
                          reason)
         try:
-            self.emit(event)
+            self.store.emit(event)
             self.store.finish(self.run_id, status, metrics, event.train_seconds, event.epochs, message)
-        except LabdeckError:
-            pass  # the store itself is failing (full disk); the process exit still marks the run interrupted
+        except LabdeckError as exc:
+            # the store itself is failing (a full disk): whoever watches this process is told all the same (the
+            # process's exit marks the run interrupted in the store)
+            event = dataclasses.replace(event, message="; ".join(filter(None, (message, f"not recorded: {exc}"))))
+        if self.on_event:
+            self.on_event(event)
         return event
 
     def _run(self, resume: bool, state: dict[str, Any]) -> RunEnded:
@@ -251,6 +253,8 @@ class Trainer:
         task = self.experiment.build(p, ctx)
         if p != asked:  # the recipe filled in what was left to it (width=0): history shows what trained
             self.store.set_params(self.run_id, p)
+            # and what the user asked for, which a form shows again (width 0 = auto, not the 16 it became)
+            self.store.set_meta(self.run_id, {**self.store.get(self.run_id).meta, "asked": asked})
         task.model.to(device)
         key = self.experiment.model_key(p)
 

@@ -8,6 +8,7 @@ view, then drives the app with a Pilot and saves SVGs next to this file.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -143,6 +144,7 @@ async def shoot(home: Path, ids: dict[str, str]) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
+        os.environ["LABDECK_STATE"] = str(home / "state")  # each shot starts where a first launch does
         ids = train(home)
         asyncio.run(shoot(home, ids))
     print("wrote", ", ".join(sorted(p.name for p in OUT.glob("*.svg"))))

@@ -52,6 +52,7 @@ def home(tmp_path, monkeypatch, shared_cache):
     monkeypatch.setenv("LABDECK_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(shared_cache))
     monkeypatch.setenv("LABDECK_CONFIG", str(tmp_path / "config"))
+    monkeypatch.setenv("LABDECK_STATE", str(tmp_path / "state"))
     # the two test workers keep both cores busy: a speed probe taken beside the other would never be cached, and
     # every run would measure again (test_device.py tests what a busy machine does)
     monkeypatch.setenv("LABDECK_CACHE_BUSY_PROBES", "1")

@@ -23,11 +23,22 @@ from .conftest import cli, set_args, show, tiny, wait_for
     (["frobnicate"], "invalid choice"),
 ])
 def test_bad_input_is_one_line_and_exit_2(home, args, fragment):
+    Store(home)  # the home exists (a missing one is a test of its own)
     proc = cli(*args)
     assert proc.returncode == 2
     assert fragment in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert json.loads(cli("runs", "--json").stdout) == []  # no run created
+
+
+def test_a_command_that_reads_never_makes_a_home(home, tmp_path):
+    typo = tmp_path / "typo-dir"
+    listed = cli("runs", "--home", str(typo))
+    assert listed.returncode == 0 and f"no labdeck store at {typo}" in listed.stdout
+    assert json.loads(cli("runs", "--home", str(typo), "--json").stdout) == []
+    shown = cli("show", "x", "--home", str(typo))
+    assert shown.returncode == 2 and shown.stderr.count("\n") == 1 and "no labdeck store" in shown.stderr
+    assert not typo.exists()
 
 
 def test_run_json_contract_and_show(home):

@@ -94,7 +94,7 @@ import time  # noqa: E402
 from labdeck.engine import runs  # noqa: E402
 from labdeck.engine.events import DataSummary, EpochMetrics, RunStarted  # noqa: E402
 
-from .conftest import tiny, wait_for  # noqa: E402
+from .conftest import set_args, tiny, wait_for  # noqa: E402
 
 EPOCHS = 4
 
@@ -461,3 +461,81 @@ def test_a_really_full_home_lists_shows_exports_and_opens_the_dashboard(home, tm
     result = on_a_mounted_home(home, fill, run_id)
     assert_reads_work_and_writes_fail_in_one_line(result, run_id, "full")
     assert Store(home).get(run_id).status == "finished"
+
+
+def test_a_resume_whose_checkpoint_is_gone_is_refused_in_one_line(home):
+    from .conftest import cli
+
+    store = Store(home)
+    run_id = finished_run(home)
+    store.set_status(run_id, "stopped")
+    done = cli("resume", run_id)
+    assert done.returncode == 2 and "checkpoint is gone" in done.stderr and done.stderr.count("\n") == 1
+    assert store.get(run_id).status == "stopped" and store.get(run_id).epochs == 1  # its epoch is still there
+
+
+def test_a_store_that_fails_before_the_first_epoch_is_said_in_one_line(home, monkeypatch):
+    from labdeck.engine.errors import StoreError
+    from labdeck.engine.events import DataSummary
+
+    from .conftest import cli
+
+    real = Store.emit
+
+    def emit(self, event):
+        if isinstance(event, DataSummary) or type(event).__name__ == "RunEnded":
+            raise StoreError(f"run store write failed ({home}): its disk is full")
+        return real(self, event)
+
+    monkeypatch.setattr(Store, "emit", emit)
+    done = cli("run", "sequence", *set_args(tiny(epochs=1)))
+    assert done.returncode == 1 and "disk is full" in done.stdout + done.stderr
+
+
+def test_a_report_draws_what_it_can_of_values_near_floats_limit(home):
+    import labdeck
+
+    from .conftest import cli
+
+    with labdeck.init("huge-values", system=False) as run:
+        for _ in range(5):
+            run.log({"big": 1e308, "ok": 1.0})
+    done = cli("report", run.id, "--out", str(home / "report"))
+    assert done.returncode == 0, done.stderr
+    assert "ok over steps" in (home / "report" / "report.md").read_text()
+
+
+def test_error_log_is_for_this_user_only(home):
+    import stat
+
+    store = Store(home)
+    run_id = runs.create(store, "sequence", tiny(epochs=1))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("labdeck.engine.experiments.sequence.experiment.SequenceTask.__init__",
+                   lambda *a, **k: (_ for _ in ()).throw(RuntimeError("broken on purpose")))
+        runs.run_here(store, run_id)
+    log = store.run_dir(run_id) / "error.log"
+    assert "broken on purpose" in log.read_text() and stat.S_IMODE(log.stat().st_mode) == 0o600
+
+
+def test_a_store_with_bytes_changed_under_it_is_said_and_gets_no_new_run(home):
+    import random
+
+    from .conftest import cli
+
+    store = Store(home)
+    for _ in range(40):  # pages enough that one in the middle holds rows
+        finished_run(home)
+    store.close()
+    db = home / "labdeck.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        root, = conn.execute("SELECT rootpage FROM sqlite_master WHERE name='events_run'").fetchone()
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(db.read_bytes())
+    start = (root - 1) * page  # an index's page: a disk that went bad, or a stray write, scrambles its cells
+    data[start + 8: start + page] = bytes(random.Random(0).randrange(256) for _ in range(page - 8))
+    db.write_bytes(bytes(data))
+    assert "damaged" in Store(home).check()
+    done = cli("run", "sequence", *set_args(tiny(epochs=1)))
+    assert done.returncode == 1 and "damaged" in done.stderr and done.stderr.count("\n") == 1

@@ -151,8 +151,20 @@ async def test_nothing_stale_the_form_follows_its_run_and_errors_go_when_fixed(h
         assert output.text == ""
 
 
-async def test_a_report_stays_until_dismissed_is_listed_and_the_plot_saves_as_png(home):
+async def test_a_report_stays_until_dismissed_is_listed_and_the_plot_saves_as_png(home, monkeypatch):
+    import threading
+
+    from labdeck import engine
     from labdeck.tui.screens.reports import ReportDone
+
+    release = threading.Event()
+    real = engine.write_report
+
+    def slow(*args, **kwargs):  # as on a busy machine: the report takes its time
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "write_report", slow)
 
     demo_store(home)
     app = LabdeckApp(home, system_stats=False)
@@ -161,9 +173,17 @@ async def test_a_report_stays_until_dismissed_is_listed_and_the_plot_saves_as_pn
         await pilot.press(KEY["sequence"])
         pane = app.query_one("#pane-sequence", ExperimentPane)
         await until(pilot, lambda: (s := app.model.state(pane.run_id)) and s.ended, what="run loaded")
+        from labdeck.tui.widgets.status_bar import StatusBar
+
+        status = app.query_one(StatusBar)
         await pilot.press("R")
+        # the bottom line says so for as long as it takes (seconds: matplotlib's figures), not only for a toast's 4 s
+        await pilot.pause(0.5)
+        assert f"writing a report of {pane.run_id}" in status.shown
+        release.set()
         dialog = await until(pilot, lambda: isinstance(app.screen, ReportDone) and app.screen, timeout=60,
                              what="report shown")
+        assert "writing a report" not in status.shown
         assert dialog.path == home / "reports" / pane.run_id / "report.md" and dialog.path.exists()
         await pilot.press("c")
         assert app.clipboard == str(dialog.path)
@@ -278,3 +298,45 @@ async def test_shift_m_picks_any_metric_of_an_experiments_run_over_epochs_or_tim
                     what="the time axis, every epoch at its training time")
         await pilot.press("escape")
         assert not isinstance(app.screen, RunMetricsView)
+
+
+async def test_a_relaunch_opens_on_the_last_tab_with_the_values_the_user_gave(home):
+    from labdeck.engine import Store, runs
+
+    store = Store(home)
+    run_id = runs.create(store, "vision", {"dataset": "shapes", "width": 0, "epochs": 1})
+    store.set_params(run_id, {**store.get(run_id).params, "width": 16})  # what the recipe made of width=0
+    store.set_meta(run_id, {"asked": {**store.get(run_id).params, "width": 0}})
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start(pilot)
+        await pilot.press(KEY["sequence"])
+        await until(pilot, lambda: app.active_tab() == "sequence", what="sequence shown")
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.mounted, what="mounted")
+        assert app.active_tab() == "sequence"  # where it was left
+        pane = app.query_one("#pane-vision", ExperimentPane)
+        await until(pilot, lambda: pane.run_id == run_id, what="the vision run followed")
+        assert pane.form.raw["width"] == "0"  # auto, as asked, not the 16 it became
+
+
+async def test_a_running_sweep_trial_shows_how_far_it_is(home):
+    import os
+
+    from textual.widgets import DataTable
+
+    from .demo_runs import add_sweep
+
+    store = demo_store(home)
+    sweep_id = add_sweep(store)
+    store.set_status("demo-trial-32", "running")
+    store.claim("demo-trial-32", os.getpid(), None)  # alive: this test's process
+    store.set_params("demo-trial-32", {**store.get("demo-trial-32").params, "epochs": 30})
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await start(pilot)
+        await pilot.press(KEY["sweeps"])
+        table = app.query_one("#trials-table", DataTable)
+        await until(pilot, lambda: table.row_count == 3, what="the trials listed")
+        assert str(table.get_row("demo-trial-32")[3]) == "12/30 ep" and sweep_id

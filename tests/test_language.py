@@ -122,7 +122,7 @@ def test_cli_generate_streams_to_stdout(home, corpus, capsys):
     proc = cli("run", "language", *set_args(tiny(corpus)), "--json", check=True)
     run_id = json.loads(proc.stdout.splitlines()[-1])["run_id"]
     out = cli("generate", run_id, "--prompt", "the ", "--tokens", "40", "--seed", "3", check=True).stdout
-    assert len(out.rstrip("\n")) == 40
+    assert out.startswith("the ") and len(out.rstrip("\n")) == len("the ") + 40  # the prompt, then the text
     # tokens reach stdout one by one, before the command ends
     child = subprocess.Popen([sys.executable, "-m", "labdeck.engine", "generate", run_id, "--tokens", "3000"],
                              stdout=subprocess.PIPE)
@@ -187,3 +187,20 @@ def test_a_gru_language_model_learns_and_generates_from_its_checkpoint(home, cor
     gen = generator(store, store.get(run_id))
     assert isinstance(gen.model.gru, torch.nn.GRU) and not hasattr(gen.model, "lstm")
     assert len(list(gen.stream("the ", tokens=10, seed=1))) == 10
+
+
+def test_generate_echoes_the_prompt_and_says_when_the_model_is_barely_trained(home):
+    from labdeck.engine import Store
+
+    from .conftest import cli
+
+    store = Store()
+    done = cli("run", "language", "--set", "corpus=stdlib", "--set", "epochs=1", "--set", "hidden=16",
+               "--set", "embedding=8", "--set", "max_chars=5000", "--set", "bptt=16", "--json")
+    assert done.returncode == 0, done.stderr
+    (info,) = store.runs()
+    out = cli("generate", info.id, "--prompt", "def ", "--tokens", "20", check=True)
+    assert out.stdout.startswith("def ") and len(out.stdout) >= len("def ") + 20
+    assert "barely trained" in out.stderr  # an epoch on 5,000 characters: it says so, once
+    bad = cli("generate", info.id, "--prompt", "def ", "--tokens", "0")
+    assert bad.returncode == 2 and bad.stdout == ""  # a bad option is said before any text

@@ -47,3 +47,32 @@ def test_a_report_of_a_budgeted_run_says_how_many_epochs_ran(home):
     text = write_report(store, run_id, home / "out").read_text()
     assert "| epochs | 102 run (a 20 s budget decided; the parameter was 40) |" in text
     assert "| budget | 20 s |" in text
+
+
+def test_quit_returns_the_prompt_at_once_while_a_reader_is_still_busy(home, tmp_path):
+    """On a busy machine a store reader in the middle of a long read held the prompt for 5-30 s after q: the
+    dashboard leaves once the terminal is back, waiting only for workers that write."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
+    from ui import Terminal
+
+    stuck = tmp_path / "stuck.py"
+    stuck.write_text("import time, sys\n"
+                     "from labdeck.tui import watcher\n"
+                     "def run(self):\n"
+                     "    time.sleep(60)  # a read that takes a minute\n"
+                     "watcher.StoreWatcher.run = run\n"
+                     "from labdeck.tui.launcher import main\n"
+                     "raise SystemExit(main(sys.argv[1:]))\n")
+    with Terminal([sys.executable, str(stuck), "--home", str(home)], cols=100, rows=30) as term:
+        term.wait_for(b"Vision", timeout=60)
+        term.wait_for(b"no run yet", timeout=60)  # the first form and its run view: the reader has started
+        time.sleep(0.5)
+        sent = term.send(b"q")
+        term.proc.wait(timeout=30)
+        assert term.proc.returncode == 0 and time.perf_counter() - sent < 5
+    subprocess.run(["true"], check=True)

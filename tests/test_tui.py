@@ -244,14 +244,10 @@ async def test_closing_while_a_tab_still_mounts_ends_cleanly_and_leaves_no_store
     assert app.return_code in (None, 0)  # no error ended it (run_test would also have raised it)
     # a test's app closes without exit(), so Textual's timers still fire: the store reader's start among them
     app._start_background()
-    watchers = [w for w in app.workers if w.group == "watch"]
     deadline = time.monotonic() + 10
-    while not all(w.is_finished for w in watchers) and time.monotonic() < deadline:
+    while app.reader is not None and app.reader.is_alive() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    running = [w for w in watchers if not w.is_finished]
-    for worker in running:  # one left reading would hold this process's exit up for good
-        worker.cancel()
-    assert not running, "a store reader outlived the app"
+    assert app.reader is None or not app.reader.is_alive(), "a store reader outlived the app"
 
 
 async def test_the_dashboard_leaves_what_start_up_built_out_of_the_collectors_work(home):

@@ -320,3 +320,14 @@ def test_a_run_left_to_pick_its_width_records_the_width_it_trained(home):
     logged = [json.loads(p)["text"] for _, k, p, _ in store.records(run_id) if k == "LogLine"]
     assert any(line.startswith(f"recipe: width {info.params['width']}, batch") for line in logged), logged
     assert json.loads((store.run_dir(run_id) / recipe.RECIPE_FILE).read_text())["width"] == info.params["width"]
+
+
+def test_a_small_image_folder_trains_without_a_batch_of_one(home, tmp_path):
+    from labdeck.engine.experiment import batch_count, shuffled_batches
+
+    # 6 training images in batches of 5: the sixth would be a batch of one, which batch norm cannot train on
+    root = write_folder(tmp_path / "small", per_class=4, classes=SHAPES[:3])
+    _, ended, _ = train(Store(), dataset=f"folder:{root}", image_size=16, batch_size=5, epochs=2)
+    assert ended.status == "finished", ended.message
+    sizes = [len(b) for b in shuffled_batches(15, 7, 0, 1, torch.device("cpu"))]
+    assert sizes == [7, 8] and batch_count(15, 7) == 2 and batch_count(14, 7) == 2 and batch_count(1, 7) == 1

@@ -11,6 +11,9 @@ time, the other tabs' contents (``mounting``), so the modules behind them are im
 from __future__ import annotations
 
 import gc
+import os
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -21,11 +24,11 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import MountError, Widget
-from textual.widgets import Header, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.widgets import Header, TabbedContent
+from textual.worker import Worker, WorkerState
 
 from labdeck import engine
-from labdeck.engine import LabdeckError, registry
+from labdeck.engine import LabdeckError, paths, registry
 
 from .experiment_pane import ExperimentPane
 from .messages import (
@@ -46,7 +49,7 @@ from .mounting import TabContents
 from .redraw import RedrawPace
 from .widgets.footer import Footer
 from .widgets.status_bar import StatusBar
-from .widgets.tabs import Tabs
+from .widgets.tabs import Pane, Tabs
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -123,6 +126,7 @@ class LabdeckApp(App):
         self.model = RunsModel()
         self.log_scale = True  # losses span decades
         self.watcher: StoreWatcher | None = None
+        self.reader: threading.Thread | None = None  # the store reader's thread (``watch_store``)
         self.tab_keys = TAB_KEYS
         self.pace = RedrawPace()
         self._last_experiment = self.specs[0].name  # a new sweep from the Sweeps tab uses this form
@@ -138,6 +142,7 @@ class LabdeckApp(App):
         plan["tab-runs"] = ("labdeck.tui.runs_pane:RunsPane", {"id": "pane-runs", **shared})
         plan["tab-sweeps"] = ("labdeck.tui.sweeps_pane:SweepsPane", {"id": "pane-sweeps", **shared})
         self.tabs = TabContents(self, plan, self._tab_mounted)
+        self.first_tab = remembered_tab()  # the tab shown when the dashboard was last left
 
     # -- layout and start-up -----------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -145,9 +150,9 @@ class LabdeckApp(App):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Tabs(id="tabs"):
+        with Tabs(id="tabs", initial=f"tab-{self.first_tab}"):
             for i, (name, title) in enumerate(TABS):
-                yield TabPane(f"{i + 1} {title}", id=f"tab-{name}")  # filled by self.tabs
+                yield Pane(f"{i + 1} {title}", id=f"tab-{name}")  # filled by self.tabs
         yield StatusBar(id="status-bar")
         yield Footer()
 
@@ -179,7 +184,7 @@ class LabdeckApp(App):
 
     async def _mount_first(self) -> None:
         """The first experiment's form, then the background work; the hidden tabs' contents a little later."""
-        await self.tabs.mount(f"tab-{self.specs[0].name}")
+        await self.tabs.mount(f"tab-{self.first_tab}")
         self._started = True
         await self.tabs.mount(self.query_one("#tabs", TabbedContent).active)  # a tab key came first
         # Later, not next: reading the store or mounting more before the form is painted would hold up that paint.
@@ -222,15 +227,21 @@ class LabdeckApp(App):
         self._redraw_timer = self.set_timer(self.pace.seconds, self._on_redraw_timer)
 
     # -- background work ---------------------------------------------------------------------------------------
-    @work(thread=True, group="watch", exclusive=True, exit_on_error=False)
     def watch_store(self) -> None:
+        """Read the store in a thread of its own. Not a Textual worker: Textual waits for its thread workers as it
+        quits, and a long read (a huge run's replay on a busy machine) held the prompt for seconds; this one ends
+        at its next look once the app is closing, and the process does not wait for it."""
         from .watcher import StoreWatcher
 
-        worker = get_current_worker()
-        # the app no longer running ends it too: Python's exit waits for this thread
-        self.watcher = StoreWatcher(self.home, self.post_message,
-                                    lambda: worker.is_cancelled or self.closing)
-        self.watcher.run()
+        self.watcher = StoreWatcher(self.home, self.post_message, lambda: self.closing)
+        self.reader = threading.Thread(target=self._read_store, name="labdeck-store-reader", daemon=True)
+        self.reader.start()
+
+    def _read_store(self) -> None:
+        try:
+            self.watcher.run()
+        except Exception as exc:  # what a worker would have reported: the app says it and keeps running
+            self.post_message(StoreFailed(f"reading the store failed: {engine.one_line(exc)}"))
 
     @work(thread=True, group="control", exit_on_error=False)
     def control(self, action: str, run_id: str) -> None:
@@ -246,9 +257,9 @@ class LabdeckApp(App):
         try:
             path = engine.write_report(engine.Store(self.home), target, self.home / "reports" / target)
         except LabdeckError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error")
+            self.post_message(ReportWritten("", target, str(exc)))
             return
-        self.post_message(ReportWritten(str(path)))
+        self.post_message(ReportWritten(str(path), target))
 
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:
@@ -311,7 +322,7 @@ class LabdeckApp(App):
         if pane is None:
             return
         pane.follow(info.id, pinned=True)
-        pane.form.load(info.params, info.budget)
+        pane.form.load(info.asked, info.budget)
         self.action_tab(info.experiment)
 
     @on(Following)
@@ -337,6 +348,10 @@ class LabdeckApp(App):
     def on_report_written(self, message: ReportWritten) -> None:
         from .screens.reports import ReportDone
 
+        self.query_one(StatusBar).doing(f"report {message.target}", None)
+        if message.error:
+            self.notify(message.error, severity="error")
+            return
         self.push_screen(ReportDone(Path(message.path)))
 
     def _sweep_dialog_closed(self, sweep_id: str | None) -> None:
@@ -426,6 +441,7 @@ class LabdeckApp(App):
         if event.pane.id == event.tabbed_content.active:  # not a stale activation
             if self._started:
                 await self.tabs.mount(event.pane.id)  # a tab clicked before its turn came
+                remember_tab(event.pane.id.removeprefix("tab-"))
             if (content := self._content(event.pane.id.removeprefix("tab-"))) is not None:
                 content.focus_home()
 
@@ -451,7 +467,7 @@ class LabdeckApp(App):
         content = self._content(self.active_tab())
         target = content.report_target() if content is not None else None
         if target:
-            self.notify(f"writing a report of {target} …", timeout=4)
+            self.query_one(StatusBar).doing(f"report {target}", f"writing a report of {target} …")
             self.write_report(target)
         else:
             self.notify("no run or sweep to report on", severity="warning")
@@ -475,6 +491,43 @@ class LabdeckApp(App):
         self.push_screen("help")
 
 
+# Workers that change something: on quit, these are waited for (each is short); the others only read
+WRITERS = frozenset({"control", "report", "launch", "save-plot", "delete", "control-sweep", "launch-sweep"})
+WRITERS_WAIT_SECONDS = 10.0
+
+
+def remembered_tab() -> str:
+    """The tab the dashboard showed when it was last left (the first experiment's, the first time)."""
+    import json
+
+    try:
+        tab = json.loads(paths.state().read_text()).get("tab")
+    except (OSError, ValueError, AttributeError):
+        tab = None
+    return tab if tab in {name for name, _ in TABS} else TABS[0][0]
+
+
+def remember_tab(name: str) -> None:
+    import json
+
+    from labdeck.engine import durable
+
+    try:
+        paths.state().parent.mkdir(parents=True, exist_ok=True)
+        durable.write_text(paths.state(), json.dumps({"tab": name}))
+    except OSError:
+        pass  # a read-only state folder: the next launch opens on the first tab
+
+
 def run_dashboard(home: str | None = None) -> int:
-    LabdeckApp(home, freeze_gc=True).run()
-    return 0
+    """Run the dashboard in this process, then leave at once: Textual has given the terminal back, and a thread
+    still reading (the store reader in a long replay, a figure being built: seconds on a busy machine, with a blank
+    screen) must not hold the prompt up. Workers that write are waited for."""
+    app = LabdeckApp(home, freeze_gc=True)
+    app.run()
+    deadline = time.monotonic() + WRITERS_WAIT_SECONDS
+    while time.monotonic() < deadline and any(w.group in WRITERS and not w.is_finished for w in app.workers):
+        time.sleep(0.05)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(app.return_code or 0)

@@ -167,20 +167,19 @@ class ExperimentPane(Horizontal):
                 self.run_view.follow()
             info = self.model.infos.get(run_id)
             if info is not None and not self.form_edited:
-                self.form.load(info.params, info.budget)  # the form says what the run on screen used
+                self.form.load(info.asked, info.budget)  # the form says what the run on screen used
         self.pinned = pinned or self.pinned
 
     def on_param_form_edited(self, event: ParamForm.Edited) -> None:
         self.form_edited = True
         if self._error:  # an error from the last start: say what is still wrong, as the form is now
-            errors = self.form.errors()
-            self.show_error(errors[0] if errors else "")
+            self.show_error(_to_fix(self.form.errors()))
 
     # -- actions -----------------------------------------------------------------------------------------------
     def action_start(self) -> None:
         errors = self.form.field_errors()
-        if errors:
-            self.show_error(errors[0])  # once, under the form: the field is marked too
+        if errors:  # the first bad field's message is under the editor already: here only what to fix, once
+            self.show_error(_to_fix(errors))
             return
         self.show_error("starting…")
         self._launch(self.form.raw_values(), self.form.budget())
@@ -319,3 +318,8 @@ class ExperimentPane(Horizontal):
             self.app.call_from_thread(self.notify, f"cannot save the plot: {exc}", severity="error")
             return
         self.app.call_from_thread(self.notify, f"plot saved: {path}", timeout=15)
+
+
+def _to_fix(errors: list[str]) -> str:
+    """The fields a start refused, by name (each field's own message is shown with the field)."""
+    return f"not started: fix {', '.join(e.split(':', 1)[0] for e in errors)}" if errors else ""

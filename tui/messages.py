@@ -93,4 +93,8 @@ class Controlled(Message):
 
 @dataclass
 class ReportWritten(Message):
+    """A report of ``target`` is at ``path``, or could not be written (``error``)."""
+
     path: str
+    target: str = ""
+    error: str = ""

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static
 
 from labdeck.engine import RunInfo, names, registry
-from labdeck.engine.formatting import done, fmt
+from labdeck.engine.formatting import fmt, progress
 from labdeck.engine.scores import ranked, score
 
 from .history import PLOT_POINTS
@@ -92,7 +92,7 @@ class RunsPane(Vertical):
             return ["", run_id]
         target, value = score(i)
         return ["●" if i.id in self.marked else " ", i.id, names.printable(i.experiment, 40),
-                Text(i.status, style=STATUS_STYLE.get(i.status, "")), done(i.experiment, i.epochs),
+                Text(i.status, style=STATUS_STYLE.get(i.status, "")), progress(i),
                 f"{target} {fmt(value)}" if value is not None else "",
                 (f"{names.printable(i.name, 40)}: " if i.name else "") + key_params(i),
                 time.strftime("%m-%d %H:%M", time.localtime(i.created))]

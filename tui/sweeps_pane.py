@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from labdeck.engine import RunInfo, registry, sweep
-from labdeck.engine.formatting import fmt
+from labdeck.engine.formatting import fmt, progress
 
 from .messages import NewSweepAsked, StoreChanged
 from .model import RunsModel
@@ -103,11 +103,11 @@ class SweepsPane(Vertical):
         spec = registry.get(trials[0].experiment)
         keys = sweep.swept_keys(trials)
         top = sweep.best(trials)
-        table.add_columns("", "trial", "status", *keys, spec.target)
+        table.add_columns("", "trial", "status", "progress", *keys, spec.target)
         for t in sweep.ranked(trials):
             style = "bold green" if top and t.id == top.id else ""
             table.add_row("●" if t.id in self.marked else " ", Text(t.id, style=style),
-                          Text(t.status, style=STATUS_STYLE.get(t.status, "")),
+                          Text(t.status, style=STATUS_STYLE.get(t.status, "")), progress(t),
                           *(Text(fmt(t.params.get(k)), style=style) for k in keys),
                           Text(fmt(t.metrics[spec.target]) if spec.target in t.metrics else "-", style=style),
                           key=t.id)

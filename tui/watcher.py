@@ -53,6 +53,8 @@ class StoreWatcher:
             return
         if store.warning:
             self.post(StoreWarning(store.warning))
+        if damage := store.check():  # a store with bytes changed under it: said before anything builds on it
+            self.post(StoreWarning(damage))
         last_list = 0.0
         listing = RunListing(store)
         first = True

@@ -141,8 +141,12 @@ class LanguageResults(Vertical):
                     self.post_message(Streamed("".join(chunk)))
                     chunk, last = [], now
             rate = count / max(time.perf_counter() - t0, 1e-9)
+            from labdeck.engine.predict import barely_trained
+
+            note = barely_trained(store.get(run_id))
             self.post_message(Streamed("".join(chunk), done=True,
-                                       stats=f"{count} tokens at {rate:,.0f}/s (checkpoint of epoch {gen.epoch})"))
+                                       stats=f"{count} tokens at {rate:,.0f}/s (checkpoint of epoch {gen.epoch})"
+                                       + (f" · {note}" if note else "")))
         except Exception as exc:
             self.post_message(Streamed("", done=True, error=engine.one_line(exc)))
 

@@ -32,16 +32,23 @@ class ReportDone(ModalScreen[None]):
         self.path = path
 
     def compose(self) -> ComposeResult:
-        try:
-            text = self.path.read_text(errors="replace")
-        except OSError as exc:
-            text = f"cannot read {self.path}: {exc.strerror or exc}"
         with Vertical(classes="dialog report-dialog"):
             yield Label(f"[b]Report[/]: {self.path}", classes="report-path")
             yield Label("[b]c[/] copy the path   [b]Esc[/] close   (figures and CSV files lie beside it)",
                         classes="dialog-hint")
             with VerticalScroll(classes="report-text"):
-                yield Markdown(text)
+                yield Markdown("*reading the report …*")
+
+    def on_mount(self) -> None:
+        # shown first, filled after: a sweep's report (tables of every trial) takes seconds to lay out
+        self.call_after_refresh(self._fill)
+
+    async def _fill(self) -> None:
+        try:
+            text = self.path.read_text(errors="replace")
+        except OSError as exc:
+            text = f"cannot read {self.path}: {exc.strerror or exc}"
+        await self.query_one(Markdown).update(text)
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(str(self.path))  # OSC 52: reaches the local clipboard over SSH and tmux too

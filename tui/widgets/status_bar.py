@@ -1,4 +1,5 @@
-"""The bottom line: CPU, RAM and GPU use, polled off the UI thread every 2 s; or, in red, why the store failed."""
+"""The bottom line: what the dashboard is doing in the background (a report being written), then CPU, RAM and GPU
+use, polled off the UI thread every 2 s; or, in red, why the store failed."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ class StatusBar(Static):
         super().__init__("", **kwargs)
         self._stop = threading.Event()  # set at exit: the poll thread sleeps on it, not in short naps
         self._failed = False
+        self._stats = ""
+        self._doing: dict[str, str] = {}  # what is under way in the background, by a key of its own
 
     def start_polling(self) -> None:
         self._poll()
@@ -40,8 +43,26 @@ class StatusBar(Static):
                 return
 
     def on_status_bar_stats(self, message: Stats) -> None:
+        self._stats = message.text
+        self._show()
+
+    def doing(self, key: str, text: str | None) -> None:
+        """Say that something runs in the background until it is done (``text`` None): a report written for
+        seconds shows so all that time, not only for a toast's few."""
+        if text is None:
+            self._doing.pop(key, None)
+        else:
+            self._doing[key] = text
+        self._show()
+
+    @property
+    def shown(self) -> str:
+        return str(self.render())
+
+    def _show(self) -> None:
         if not self._failed:  # a store error stays in view
-            self.update(message.text, layout=False)  # one fixed line
+            doing = " · ".join(self._doing.values())
+            self.update(f"[b]{doing}[/]  {self._stats}" if doing else self._stats, layout=False)  # one fixed line
 
     def show_error(self, text: str) -> None:
         self._failed = True

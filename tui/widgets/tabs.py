@@ -24,3 +24,11 @@ class Tabs(TabbedContent):
         if focused is None or event.tab_pane not in focused.ancestors_with_self:
             event.prevent_default()  # Textual's own handler would activate the pane
             event.stop()
+
+
+class Pane(TabPane):
+    """A tab's pane, filled after the first paint (``mounting``). Until then it is blank: an empty widget draws its
+    own name (``TabPane#tab-vision``) otherwise."""
+
+    def render(self) -> str:
+        return ""

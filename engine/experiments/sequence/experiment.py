@@ -15,7 +15,7 @@ from torch import nn
 
 from ...errors import ParamError
 from ...events import Evaluation, Event, Predictions
-from ...experiment import Context, Experiment, Task, make_optimizer, shuffled_batches
+from ...experiment import Context, Experiment, Task, batch_count, make_optimizer, shuffled_batches
 from . import data as D
 from .model import Recurrent, forecast, input_gradient_norms
 from .spec import SPEC
@@ -56,7 +56,7 @@ class SequenceTask(Task):
 
     # -- train ---------------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
-        return -(-len(self.x_train) // self.p["batch_size"])
+        return batch_count(len(self.x_train), self.p["batch_size"])
 
     def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for idx in shuffled_batches(len(self.x_train), self.p["batch_size"], self.p["seed"], epoch, self.device):

@@ -18,7 +18,7 @@ from torch import nn
 from ...averaging import Lookahead
 from ...errors import DataError, ParamError
 from ...events import Evaluation, Event
-from ...experiment import Context, Experiment, Task, shuffled_batches
+from ...experiment import Context, Experiment, Task, batch_count, shuffled_batches
 from . import data as D
 from . import recipe
 from .model import FastNet, build
@@ -77,8 +77,9 @@ class VisionTask(Task):
         # -- data --------------------------------------------------------------------------
         self.data = D.load(p, ctx.data_dir, ctx.progress)
         d = self.data
-        if len(d.x_train) == 0 or len(d.x_test) == 0:
-            raise DataError(f"{d.name}: {len(d.x_train)} training and {len(d.x_test)} test images; need both")
+        if len(d.x_train) < 2 or len(d.x_test) == 0:  # batch normalization trains on two images at the least
+            raise DataError(f"{d.name}: {len(d.x_train)} training and {len(d.x_test)} test images; need at least 2 "
+                            "for training and 1 for testing")
         self.mean, self.std = d.channel_stats()
         self.x_train, self.y_train = d.x_train.to(self.device), d.y_train.to(self.device)
         self.x_test, self.y_test = d.x_test.to(self.device), d.y_test.to(self.device)
@@ -156,7 +157,7 @@ class VisionTask(Task):
 
     # -- train ---------------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
-        return -(-len(self.x_train) // self.p["batch_size"])
+        return batch_count(len(self.x_train), self.p["batch_size"])
 
     def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         g = torch.Generator().manual_seed(self.p["seed"] * 100_003 + epoch + 50_000)  # augmentation: also resumable
