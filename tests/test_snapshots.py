@@ -194,3 +194,49 @@ def test_new_sweep_dialog_at_80x24(app, snap_compare):
         await pilot.pause(0)
 
     assert snapshot(snap_compare, app, SMALL, dialog)
+
+
+BIG = (120, 40)
+
+
+def test_vision_confusion_matrix_at_80x24(app, snap_compare):
+    """Ten classes at 80 columns: every column in view (shares of the row, short labels), the footer's Help and Quit."""
+    from labdeck.tui.widgets.confusion import ConfusionTable
+
+    async def matrix(pilot):
+        await on_experiment("vision", "results")(pilot)
+        table = pilot.app.query_one(ConfusionTable)
+        table.focus()  # Tab reaches it; the results scroll to it
+        await until(pilot, lambda: table.percent and table.region.area, what="the matrix in view")
+        await pilot.pause(0)
+
+    assert snapshot(snap_compare, app, SMALL, matrix)
+
+
+def test_two_runs_compared_at_80x24(app, snap_compare):
+    async def runs(pilot):
+        await settle(pilot)
+        await pilot.press(RUNS_KEY)
+        await pilot.press("down", "space", "down", "space")
+        await drawn(pilot)
+
+    assert snapshot(snap_compare, app, SMALL, runs)
+
+
+def test_vision_results_at_120x40(app, snap_compare):
+    assert snapshot(snap_compare, app, BIG, on_experiment("vision", "results"))
+
+
+def test_sweeps_at_120x40(app, snap_compare):
+    from .demo_runs import add_sweep
+
+    add_sweep(Store(app.home))
+
+    async def sweeps(pilot):
+        await settle(pilot)
+        await pilot.press(str(len(registry.specs()) + 2))
+        trials = pilot.app.query_one("#trials-table")
+        await until(pilot, lambda: trials.row_count == 3, what="the trials")
+        await drawn(pilot)
+
+    assert snapshot(snap_compare, app, BIG, sweeps)

@@ -240,9 +240,9 @@ class RunsPane(Vertical):
         table.clear(columns=True)
         if not states:
             return
-        table.add_column("parameter")
-        for s in states:
-            table.add_column(s.run_id[-11:])
+        table.add_column("parameter", width=14)
+        for s in states:  # narrow columns: two runs side by side fit 40 columns
+            table.add_column(s.run_id[-9:], width=9)
         names = list(dict.fromkeys(k for s in states for k in s.params))
         latest = [s.latest_metrics() for s in states]
         metrics = list(dict.fromkeys(k for m in latest for k in m))

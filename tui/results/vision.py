@@ -36,7 +36,9 @@ class VisionResults(VerticalScroll):
     VisionResults { height: 1fr; }
     VisionResults .vision-top { height: 14; }
     VisionResults #vision-acc { width: 1fr; }
-    VisionResults #vision-classes { width: 46; height: 14; }
+    VisionResults #vision-classes { width: auto; max-width: 60; height: 14; }
+    .-narrow VisionResults #vision-acc { display: none; }  /* accuracy is on the metrics panel: the table's room */
+    .-narrow VisionResults #vision-classes { width: 1fr; max-width: 100%; }
     VisionResults ConfusionTable { width: 1fr; margin-top: 1; }
     VisionResults #vision-pairs { height: auto; padding: 0 1; margin-top: 1; }
     VisionResults .vision-bar { height: 3; margin-top: 1; }
@@ -48,6 +50,7 @@ class VisionResults(VerticalScroll):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._evaluation = None
+        self._narrow = False  # the per-class table was drawn for a narrow view
         self._run_id: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -95,7 +98,9 @@ class VisionResults(VerticalScroll):
             return
         t = ev.tables
         classes, per = t["classes"], t["per_class"]
-        table.add_columns("class", "precision", "recall", "F1", "support")
+        self._narrow = self._is_narrow()
+        # at 80 columns "precision" would push "support" out of sight: the short name there
+        table.add_columns("class", "prec" if self._narrow else "precision", "recall", "F1", "support")
         for i, name in enumerate(classes):
             table.add_row(name, fmt(per["precision"][i]), fmt(per["recall"][i]), fmt(per["f1"][i]),
                           str(per["support"][i]))
@@ -105,6 +110,15 @@ class VisionResults(VerticalScroll):
         text.append(",  ".join(f"{true} → {pred} {count}" for true, pred, count in pairs) or "no mistakes")
         self.query_one("#vision-pairs", Static).update(text)
         self._show_grid()
+
+    NARROW = 60  # columns of the results below which the per-class table takes short headers
+
+    def _is_narrow(self) -> bool:
+        return 0 < self.size.width < self.NARROW
+
+    def on_resize(self) -> None:
+        if self._evaluation is not None and self._is_narrow() != self._narrow:
+            self._show_evaluation()
 
     def _show_grid(self) -> None:
         ev = self._evaluation

@@ -44,7 +44,7 @@ def detail_text(state: RunState, rate: str = "") -> Text:
 
 class RunHeader(Vertical):
     DEFAULT_CSS = """
-    RunHeader { height: 2; }
+    RunHeader { height: auto; }
     RunHeader > Horizontal { height: 1; }
     /* fixed sizes: text updates repaint without a layout pass (update(..., layout=False)) */
     RunHeader .run-title { width: 42; }
@@ -52,6 +52,8 @@ class RunHeader(Vertical):
     RunHeader ProgressBar Bar { width: 1fr; }
     RunHeader .run-rate { width: 26; text-align: right; }
     RunHeader .run-detail { height: 1; padding: 0 0 0 1; }
+    /* why a run failed, and what to do about it, is read whole: up to three lines */
+    RunHeader .run-detail.-failed { height: auto; max-height: 3; }
     """
 
     def __init__(self, unit: str = "samples", **kwargs):
@@ -98,4 +100,7 @@ class RunHeader(Vertical):
         detail = detail_text(state, rate if narrow else "")
         if detail != self._shown_detail:
             self._shown_detail = detail
-            self._detail.update(detail, layout=False)
+            failed = state.status == "failed"
+            grows = failed != self._detail.has_class("-failed")
+            self._detail.set_class(failed, "-failed")
+            self._detail.update(detail, layout=grows)  # a layout only as the reason comes or goes
