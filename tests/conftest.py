@@ -26,7 +26,18 @@ TINY_SEQ = {"length": "300", "hidden": "8", "window": "10", "horizon": "20", "ba
 
 
 @pytest.fixture(scope="session", autouse=True)
-def warm_process():
+def own_folders(tmp_path_factory):
+    """No test reads or writes the user's own labdeck folders: one that forgets ``home`` gets empty ones of its own
+    (a store left at a newer schema by a development build once failed such a test)."""
+    root = tmp_path_factory.mktemp("own")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("LABDECK_HOME", "LABDECK_DATA", "LABDECK_CONFIG", "LABDECK_STATE", "XDG_CACHE_HOME"):
+            mp.setenv(name, str(root / name.lower()))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_process(own_folders):
     """The warm process (engine.warm) forks this session's runs from its first (it starts while tests are collected
     and run) and exits with the session."""
     from labdeck.engine import warm

@@ -174,7 +174,7 @@ def test_a_local_sweep_gives_each_trial_a_gpu_of_its_own_while_one_is_free(home,
         assert all(a[1] <= b[0] for a, b in itertools.pairwise(times)), (gpu, times)
 
 
-def test_gpu_slots_pack_up_to_per_gpu_and_leave_cpu_and_numbered_trials_alone(monkeypatch, tmp_path):
+def test_gpu_slots_pack_up_to_per_gpu_and_leave_cpu_and_numbered_trials_alone(home, monkeypatch, tmp_path):
     from .conftest import fake_gpus
 
     fake_gpus(monkeypatch, tmp_path, 2)
