@@ -22,7 +22,11 @@ class RunStarted(Event):
     device: str
     precision: str
     resumed_from_epoch: int = 0
-    budget: float | None = None  # seconds of training; None: the epochs parameter decides
+    budget: float | None = None  # seconds; None: the epochs parameter decides
+    # what the budget counts: the whole run (wall) or its training steps (train, which runs recorded before wall
+    # budgets existed had)
+    budget_kind: str = "train"
+    deadline: float | None = None  # a wall budget: when the run has its result (Unix time)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class CheckpointSaved(Event):
 @dataclass(frozen=True)
 class StatusChanged(Event):
     status: str  # paused | running
+    deadline: float | None = None  # running again: a wall budget's end, moved by the time paused (Unix time)
 
 
 @dataclass(frozen=True)
@@ -103,11 +108,12 @@ class RunEnded(Event):
 
 @dataclass(frozen=True)
 class Progress(Event):
-    """Slow data preparation before training: a download or a decode."""
+    """A slow stage: a download or a decode of the data, an evaluation ("evaluating", "final evaluation")."""
 
     stage: str
     done: float
     total: float  # 0 when unknown
+    eta: float = -1.0  # seconds left at the pace so far; -1 when unknown
 
 
 @dataclass(frozen=True)

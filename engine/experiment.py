@@ -64,9 +64,9 @@ class Context:
     run_dir: Path
     data_dir: Path
     log: Callable[[str], None] = print
-    # (stage, done, total) of slow data preparation: downloads, decoding
+    # (stage, done, total) of a slow stage: a download, a decode, an evaluation
     progress: Callable[[str, float, float], None] = lambda stage, done, total: None
-    budget: float | None = None  # seconds of training, when the run has a budget instead of a number of epochs
+    budget: float | None = None  # seconds of training a recipe may plan for, when the run has a budget
 
 
 class Task:
@@ -91,13 +91,22 @@ class Task:
         """Mean loss of ``batch`` (called under autocast) and the number of samples in it."""
         raise NotImplementedError
 
-    def evaluate(self) -> dict[str, float]:
-        """Per-epoch held-out metrics (``test_loss`` and the like)."""
+    # how much more a final report costs than evaluating every held-out item once (test-time augmentation's views,
+    # a forecast, a generated sample): the trainer keeps that much of a budget's time for it
+    final_cost: float = 1.2
+
+    def eval_size(self) -> int:
+        """How many held-out items (images, windows, tokens) a full evaluation reads."""
+        return 0
+
+    def evaluate(self, limit: int | None = None, stage: str = "evaluating") -> dict[str, float]:
+        """Per-epoch held-out metrics (``test_loss`` and the like), on a fixed, representative ``limit`` of the
+        held-out items (all: None); its progress goes to ``ctx.progress(stage, done, total)``."""
         return {}
 
     def report(self, run_id: str) -> tuple[dict[str, float], list[Event]]:
-        """Final metrics and the evaluation/prediction events of a trained model."""
-        return self.evaluate(), []
+        """Final metrics on every held-out item, and the evaluation/prediction events of a trained model."""
+        return self.evaluate(stage="final evaluation"), []
 
     def lr_multiplier(self, progress: float) -> float:
         return warmup_cosine(progress, self.warmup)

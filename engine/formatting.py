@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
+from .budget import ONE_TIME
 from .events import (
     BatchMetrics,
     DataSummary,
@@ -30,12 +32,27 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
-def progress_line(event: Progress) -> str:
+def stage_text(event: Progress) -> str:
+    """A slow stage's progress: ``evaluating 3,000/10,000 (30%), 0:04 left``."""
     if event.stage == "download":
-        mb = f"{event.done / 1e6:.1f}" + (f" of {event.total / 1e6:.1f} MB" if event.total else " MB")
-        return f"  downloading: {mb}" + (f" ({event.done / event.total:.0%})" if event.total else "")
-    part = f"{event.done:.0f}/{event.total:.0f}" if event.total else f"{event.done:.0f}"
-    return f"  {event.stage}: {part}" + (f" ({event.done / event.total:.0%})" if event.total else "")
+        done = f"{event.done / 1e6:.1f}" + (f" of {event.total / 1e6:.1f} MB" if event.total else " MB")
+        stage = "downloading"
+    else:
+        done = f"{event.done:,.0f}/{event.total:,.0f}" if event.total else f"{event.done:,.0f}"
+        stage = event.stage
+    share = f" ({event.done / event.total:.0%})" if event.total else ""
+    left = f", {clock(event.eta)} left" if event.eta >= 0 and event.total and event.done < event.total else ""
+    return f"{stage} {done}{share}{left}"
+
+
+def clock(seconds: float) -> str:
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def progress_line(event: Progress) -> str:
+    return f"  {stage_text(event)}"
 
 
 def format_event(event: Event, tty: bool = False) -> str | None:
@@ -58,7 +75,9 @@ def format_event(event: Event, tty: bool = False) -> str | None:
     if isinstance(event, Phase):
         return f"  {event.phase} …" if tty else None
     if isinstance(event, Progress):
-        return progress_line(event) if tty or (event.total and event.done >= event.total) else None
+        # a log file gets the end of a one-time stage (a download, a decode), not each evaluation's
+        return progress_line(event) if tty or (event.stage in ONE_TIME and event.total and
+                                               event.done >= event.total) else None
     if isinstance(event, StatusChanged):
         return f"run {event.run_id} {event.status}"
     if isinstance(event, LogLine):
@@ -75,8 +94,10 @@ def progress(info) -> str:
     from . import registry
 
     if info.status in ("running", "paused") and registry.is_own(info.experiment):
-        if info.budget:
+        if info.budget and info.budget_kind == "train":
             return f"{info.train_seconds:.0f}/{info.budget:g} s"
+        if info.budget:  # the whole run's seconds so far (a resumed run's earlier attempts are not known here)
+            return f"{min(max(0.0, time.time() - info.created), info.budget):.0f}/{info.budget:g} s"
         if isinstance(info.params.get("epochs"), int):
             return f"{info.epochs}/{info.params['epochs']} ep"
     return done(info.experiment, info.epochs)

@@ -172,8 +172,8 @@ def _check_budget(raw: str) -> None:
 
 
 # The form's budget field: not a hyperparameter of the model, but how long its run trains.
-BUDGET = Param("budget", "str", "", "seconds of training; the learning-rate schedule fits it. Empty: train for "
-               "the epochs", check=_check_budget)
+BUDGET = Param("budget", "str", "", "seconds for the whole run, from start to result: training fits in them with "
+               "its evaluations. Empty: train for the epochs", check=_check_budget)
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, str]:

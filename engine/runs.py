@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import accelerators, registry, warm
+from .budget import WALL
 from .errors import LabdeckError, StoreError
 from .events import Event, RunEnded
 from .params import ParamError, parse_budget
@@ -18,9 +19,10 @@ from .store import ACTIVE, Store
 
 
 def create(store: Store, experiment: str, overrides: dict[str, Any], budget: float | None = None,
-           sweep: str | None = None, here: bool = True) -> str:
+           sweep: str | None = None, here: bool = True, budget_kind: str = WALL) -> str:
     """Validate everything first (bad input creates no run), then record a queued run. ``here``: it runs on this
-    machine, which must have the device it asks for (a Ray trial may land on another)."""
+    machine, which must have the device it asks for (a Ray trial may land on another). ``budget_kind``: what
+    ``budget`` counts (``engine/budget.py``: the whole run's seconds, or its training's)."""
     spec = registry.get(experiment)
     params = spec.resolve(overrides)
     why = accelerators.missing(params.get("device", "auto")) if here else None
@@ -28,7 +30,7 @@ def create(store: Store, experiment: str, overrides: dict[str, Any], budget: flo
         raise ParamError(f"device: {why} (got {params['device']!r})")
     if damage := store.check():  # a run would write into a file SQLite finds corrupt, and build on the damage
         raise StoreError(damage)
-    return store.create_run(experiment, params, parse_budget(budget), sweep)
+    return store.create_run(experiment, params, parse_budget(budget), sweep, budget_kind=budget_kind)
 
 
 def delete(store: Store, run_id: str) -> str:
@@ -42,14 +44,15 @@ def delete(store: Store, run_id: str) -> str:
 
 def run_here(store: Store, run_id: str, resume: bool = False,
              on_event: Callable[[Event], None] | None = None,
-             stop_requested: Callable[[], bool] = lambda: False) -> RunEnded:
-    """Train ``run_id`` in this process (foreground CLI and the detached worker)."""
+             stop_requested: Callable[[], bool] = lambda: False, since: float | None = None) -> RunEnded:
+    """Train ``run_id`` in this process (foreground CLI and the detached worker). ``since``: when a wall budget
+    started, if before the run's creation (the command that created it)."""
     from .trainer import Trainer  # imports torch: only run processes pay for it
 
     info = store.get(run_id)
     experiment = registry.get(info.experiment).load()
-    return Trainer(store, experiment, info.id, info.params, info.budget, on_event,
-                   stop_requested).run(resume=resume)
+    return Trainer(store, experiment, info.id, info.params, info.budget, on_event, stop_requested,
+                   budget_kind=info.budget_kind, created=min(since or info.created, info.created)).run(resume=resume)
 
 
 _children: list[subprocess.Popen] = []  # runs this process started, reaped by reap()

@@ -143,7 +143,13 @@ def write_chunks(db: sqlite3.Connection, run_id: str, key: str, start: int, step
                     for i, row in enumerate(series.encode(steps, values))])
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_series]
+def _budget_kind(db: sqlite3.Connection) -> None:
+    """A budget is the whole run's wall clock now; the runs before this version were budgeted in training time."""
+    db.execute("ALTER TABLE runs ADD COLUMN budget_kind TEXT NOT NULL DEFAULT 'wall'")
+    db.execute("UPDATE runs SET budget_kind='train' WHERE budget IS NOT NULL")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_series, _budget_kind]
 VERSION = len(MIGRATIONS)
 
 

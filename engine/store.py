@@ -117,6 +117,7 @@ class RunInfo:
     history: dict[str, list[float]] = field(default_factory=dict)
     host: str = ""  # the machine whose process ``pid`` is (a Ray trial may train on another node)
     name: str = ""  # a script's name for its run (``labdeck.init(name=...)``)
+    budget_kind: str = "wall"  # what ``budget`` counts: the whole run's seconds, or its training's (``budget.py``)
     meta: dict[str, Any] = field(default_factory=dict)  # what reproduces a script's run: command, commit, versions
     points: int = 0  # metric points stored
 
@@ -134,7 +135,7 @@ class RunInfo:
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in (
             "id", "experiment", "status", "params", "created", "ended", "pid", "message", "metrics",
-            "train_seconds", "epochs", "device", "sweep", "budget", "host", "name", "meta", "points")}
+            "train_seconds", "epochs", "device", "sweep", "budget", "budget_kind", "host", "name", "meta", "points")}
         out["run_id"] = out.pop("id")
         if out["status"] not in ACTIVE:
             out["pid"] = None
@@ -302,7 +303,7 @@ class Store:
 
     def create_run(self, experiment: str, params: dict[str, Any], budget: float | None = None,
                    sweep: str | None = None, run_id: str | None = None, created: float | None = None,
-                   name: str = "") -> str:
+                   name: str = "", budget_kind: str = "wall") -> str:
         """Record a queued run; ``run_id`` and ``created`` are for imports and reproducible fixtures."""
         created = time.time() if created is None else created
         chosen = run_id
@@ -311,8 +312,9 @@ class Store:
             # the same digits (a 1 in 10 chance for 100 trials), so a taken id is drawn again
             run_id = chosen or time.strftime("%y%m%d-%H%M%S", time.localtime(created)) + "-" + secrets.token_hex(2)
             inserted = self._write("INSERT OR IGNORE INTO runs (id, experiment, status, params, created, sweep, "
-                                   "budget, name) VALUES (?,?,?,?,?,?,?,?)",
-                                   (run_id, experiment, "queued", jsonout.dumps(params), created, sweep, budget, name))
+                                   "budget, name, budget_kind) VALUES (?,?,?,?,?,?,?,?,?)",
+                                   (run_id, experiment, "queued", jsonout.dumps(params), created, sweep, budget, name,
+                                    budget_kind))
             if inserted.rowcount == 1:
                 break
             if chosen:
@@ -382,11 +384,11 @@ class Store:
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
     _COLS = ("id, experiment, status, params, created, ended, pid, pid_start, message, metrics, "
-             "train_seconds, epochs, device, control, sweep, budget, host, name, meta, points")
+             "train_seconds, epochs, device, control, sweep, budget, host, name, meta, points, budget_kind")
 
     def _info(self, row: tuple, history: dict[str, list[float]] | None = None) -> RunInfo:
         (rid, exp, status, params, created, ended, pid, pid_start, message, metrics, secs, epochs, device,
-         control, sweep, budget, host, name, meta, points) = row
+         control, sweep, budget, host, name, meta, points, budget_kind) = row
         # A queued run without a process yet (a sweep's later trial) waits; one whose process died is interrupted.
         # A process on another machine (a Ray trial on another node) cannot be checked from here: its status
         # stands until it ends or the Ray driver records why it did not.
@@ -396,8 +398,8 @@ class Store:
         elif status == "queued" and pid is None and sweep and not self._sweep_runner_alive(sweep):
             status = "interrupted"  # a trial whose sweep's runner died: nothing will ever start it
         return RunInfo(rid, exp, status, _json_dict(params), created, ended, pid, message, _json_dict(metrics),
-                       secs, epochs, device, control, sweep, budget, history or {}, host, name, _json_dict(meta),
-                       points)
+                       secs, epochs, device, control, sweep, budget, history or {}, host, name, budget_kind,
+                       _json_dict(meta), points)
 
     def _sweep_runner_alive(self, sweep: str) -> bool:
         """Whether the process that starts a sweep's trials is alive (looked up at most once a second)."""
@@ -702,10 +704,10 @@ class Store:
         self._tx([("DELETE FROM events WHERE run_id=?", (run_id,)),
                   ("DELETE FROM series WHERE run_id=?", (run_id,)),
                   ("DELETE FROM runs WHERE id=?", (run_id,)),
-                  ("INSERT INTO runs (id, experiment, status, params, created, sweep, budget) "
-                   "VALUES (?,?,'queued',?,?,?,?)",
+                  ("INSERT INTO runs (id, experiment, status, params, created, sweep, budget, budget_kind) "
+                   "VALUES (?,?,'queued',?,?,?,?,?)",
                    (run_id, info["experiment"], json.dumps(info["params"]), info["created"], info["sweep"],
-                    info["budget"]))])
+                    info["budget"], info.get("budget_kind", "wall")))])
         _private_dir(self.run_dir(run_id))
 
     def set_params(self, run_id: str, params: dict[str, Any]) -> None:

@@ -125,12 +125,12 @@ def check_options(parallel: int, budget: float | None, backend: str = "local", a
 
 
 def create(store: Store, experiment: str, trials: list[dict[str, Any]], budget: float | None = None,
-           options: dict[str, Any] | None = None) -> str:
+           options: dict[str, Any] | None = None, budget_kind: str = "wall") -> str:
     """Record the sweep's trials (queued runs) and how it runs (``options``: parallel, backend, ...)."""
     sweep_id = "sw-" + time.strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     for overrides in trials:
         runs.create(store, experiment, overrides, budget, sweep=sweep_id,
-                    here=(options or {}).get("backend") != "ray")
+                    here=(options or {}).get("backend") != "ray", budget_kind=budget_kind)
     (store.home / f"{sweep_id}.options").write_text(json.dumps(options or {}))
     return sweep_id
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import checkpoint, errors, faults, paths
+from . import budget, checkpoint, errors, faults, paths
 from .device import Plan, choose_precision, choose_threads, cuda_problem, pick_device, time_steps
 from .errors import Diverged, DownloadError, LabdeckError
 from .events import (
@@ -38,7 +38,7 @@ from .events import (
     RunStarted,
     StatusChanged,
 )
-from .experiment import Context, Experiment
+from .experiment import Context, Experiment, Task
 from .procs import process_start_time
 from .store import Store
 
@@ -90,24 +90,39 @@ class Trainer:
 
     def __init__(self, store: Store, experiment: Experiment, run_id: str, params: dict[str, Any],
                  budget: float | None = None, on_event: Callable[[Event], None] | None = None,
-                 stop_requested: Callable[[], bool] = lambda: False):
-        """``stop_requested``: a stop that came before this object existed (SIGTERM while torch was imported)."""
+                 stop_requested: Callable[[], bool] = lambda: False, budget_kind: str = budget.WALL,
+                 created: float | None = None):
+        """``stop_requested``: a stop that came before this object existed (SIGTERM while torch was imported).
+        ``budget_kind``: what ``budget`` counts (``engine/budget.py``); ``created``: when the run was created (a
+        wall budget starts then, or at this process's start if later)."""
         self.store, self.experiment, self.run_id, self.params = store, experiment, run_id, params
-        self.budget = budget
+        self.budget, self.budget_kind = budget, budget_kind
+        started = process_start_time(os.getpid()) or time.time()
+        self._origin = max(created or started, started)
+        self._one_time = 0.0  # seconds a first decode of the run's data took: a wall budget's on top of it
+        self._held = 0.0  # seconds the run was paused or its process stopped: a wall budget's on top of them
+        self._spent_before = 0.0  # wall seconds earlier attempts of a resumed run spent of its budget
+        self._spend: budget.Plan | None = None
+        self._stage: tuple[str, float, float] | None = None  # the data or evaluation stage under way: its start
         self.on_event = on_event
         self.run_dir = store.run_dir(run_id)
         self._stop_requested = stop_requested
         self._before = None  # on resume: what the store said of the run before this attempt
         self._stop_signal = False
         self._signal = ""  # SIGINT or SIGTERM: the signal that stopped this run
-        self._continued = False  # SIGCONT came: the process was stopped (SIGSTOP, Ctrl+Z) during a step
+        # SIGCONT came: the process was stopped (SIGSTOP, Ctrl+Z) for about this many seconds (to within the one
+        # step, evaluation batch or event it was in, since the last sign of life in _beat)
+        self._continued: float | None = None
+        self._beat = time.monotonic()
         self._last_poll = 0.0
         self._control = "run"
         self._last_progress = 0.0
+        self._last_one_time = 0.0
         self._device: torch.device | None = None  # where it trains, once chosen
 
     # -- events ----------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
+        self._beat = time.monotonic()
         self.store.emit(event)
         if self.on_event:
             self.on_event(event)
@@ -116,11 +131,20 @@ class Trainer:
         self.emit(LogLine(self.run_id, text))
 
     def progress(self, stage: str, done: float, total: float) -> None:
-        """Data-preparation progress, at most twice a second (and always its end)."""
-        now = time.monotonic()
+        """Progress of a slow stage (a download, a decode, an evaluation), at most twice a second (and always its
+        end), with the time it has left at its pace so far."""
+        now = self._beat = time.monotonic()
+        if self._stage is None or self._stage[0] != stage or done < self._stage[2]:
+            self._stage = (stage, now, done)
+        if stage in budget.ONE_TIME:  # later runs reuse its work, and a wall budget waits for it
+            self._one_time += now - self._last_one_time if self._last_one_time else 0.0
+            self._last_one_time = now
         if now - self._last_progress >= BATCH_LOG_SECONDS or (total and done >= total):
             self._last_progress = now
-            self.emit(Progress(self.run_id, stage, float(done), float(total)))
+            start, first = self._stage[1], self._stage[2]
+            rate = (done - first) / (now - start) if now > start and done > first else 0.0
+            eta = (total - done) / rate if rate and total else -1.0
+            self.emit(Progress(self.run_id, stage, float(done), float(total), round(eta, 1)))
 
     # -- control ---------------------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
@@ -128,7 +152,7 @@ class Trainer:
         self._signal = signal.Signals(signum).name  # the run ends stopped, saying why (the CLI exits 128 + it)
 
     def _on_continue(self, signum, frame) -> None:
-        self._continued = True
+        self._continued = time.monotonic() - self._beat
 
     def _check_control(self) -> str:
         """'run' or 'stop'; blocks while the run is paused. Reads the store at most every 0.25 s."""
@@ -149,7 +173,7 @@ class Trainer:
                 self._control = "stop"
             if self._control != "stop":
                 self.store.set_status(self.run_id, "running")
-                self.emit(StatusChanged(self.run_id, "running"))
+                self._hold(time.monotonic() - now)
         return self._control
 
     # -- the run ---------------------------------------------------------------------------
@@ -246,8 +270,10 @@ class Trainer:
         unused_gpu = cuda_problem() if device.type == "cpu" and p["device"] == "auto" else None
         if unused_gpu:  # said on the device line, in the CLI and the dashboard: not a silent CPU run
             self.log(f"GPU unused: {unused_gpu}")
-        ctx = Context(self.run_id, Plan(device, "fp32"), self.run_dir, data_dir(), self.log, self.progress,
-                      self.budget)
+        # a recipe sizes its model to the training this budget leaves (evaluations take a part of a wall budget)
+        training = self.budget if self.budget_kind == budget.TRAIN or self.budget is None else \
+            max(0.1, 0.8 * (self.budget - self._wall_spent()))
+        ctx = Context(self.run_id, Plan(device, "fp32"), self.run_dir, data_dir(), self.log, self.progress, training)
         self.emit(Phase(self.run_id, "loading data"))
         asked = dict(p)
         task = self.experiment.build(p, ctx)
@@ -281,39 +307,58 @@ class Trainer:
             scaler.load_state_dict(ckpt["scaler"])
             task.load_state(ckpt["extra"])
             torch.set_rng_state(ckpt["rng"])
+            self._spent_before = ckpt.get("wall_seconds", ckpt["train_seconds"])
+            state["begun"] = ckpt.get("progress", 0.0)  # where a wall budget's schedule was
             state.update(epoch=ckpt["epoch"], step=ckpt["step"], train_seconds=ckpt["train_seconds"],
                          batch=ckpt.get("batch", 0))
             self.store.truncate_after_epoch(self.run_id, ckpt["epoch"])
         self.store.claim(self.run_id, os.getpid(), process_start_time(os.getpid()), plan.describe())
         self.emit(RunStarted(self.run_id, self.experiment.name, p, plan.describe(), plan.precision, state["epoch"],
-                             self.budget))
+                             self.budget, self.budget_kind,
+                             self._budget_ends()))
         self.emit(DataSummary(self.run_id, **task.summary()))
 
         steps_per_epoch = max(1, task.steps_per_epoch())
         epochs = 0 if self.budget else p["epochs"]
         total_steps = steps_per_epoch * max(1, epochs)
         base_lrs = [g["lr"] for g in task.optimizer.param_groups]
+        spend = self._spend = self._plan_budget(task, plan, probed or plan.step_seconds, steps_per_epoch, state) \
+            if self.budget else None
+
+        if spend is not None and spend.leaves_no_training(state["train_seconds"]):
+            return self._end("failed", {}, state, spend.too_short(self._wall_spent()))
 
         def progress() -> float:
-            if self.budget:
-                return min(1.0, state["train_seconds"] / self.budget)
+            if spend is not None:
+                return spend.progress(time.monotonic(), state["train_seconds"])
             return min(1.0, state["step"] / total_steps)
 
         def save(epoch: int) -> None:
             checkpoint.save({"model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(),
                          "scaler": scaler.state_dict(), "extra": task.state(), "rng": torch.get_rng_state(),
-                         "epoch": epoch, "batch": state["batch"], "step": state["step"],
-                         "train_seconds": state["train_seconds"], "params": p,
+                         "epoch": epoch, "batch": state["batch"], "step": state["step"], "progress": progress(),
+                         "train_seconds": state["train_seconds"], "wall_seconds": self._wall_spent(), "params": p,
                          "experiment": self.experiment.name}, ckpt_path)
             self.emit(CheckpointSaved(self.run_id, epoch, str(ckpt_path)))
 
-        stopped = False
+        def log_epoch(epoch: int, metrics: dict[str, float], lr: float) -> None:
+            event = EpochMetrics(self.run_id, epoch, epochs, metrics, lr, round(state["train_seconds"], 3),
+                                 progress(), state["step"])
+            self.store.log_epoch(self.run_id, epoch, {**metrics, "lr": lr, "train_seconds": event.train_seconds},
+                                 event)
+            if self.on_event:
+                self.on_event(event)
+            faults.point("epoch-logged")
+
+        stopped = out_of_time = False
         last_step = 0.0
         lr = base_lrs[0]
         recheck = RecheckSpeed(key, probed, self.log) if device.type == "cpu" else None
+        deferred: tuple[int, float, float] | None = None  # the last epoch (number, train loss, lr): the final
+        # evaluation gives its held-out metrics, not an evaluation of the same weights just before it
         # The batch-log window spans epochs: short epochs still give a point every BATCH_LOG_SECONDS.
         log_loss, log_samples, log_seconds, log_t = torch.zeros((), device=device), 0, 0.0, time.perf_counter()
-        while progress() < 1.0 and not stopped:
+        while progress() < 1.0 and not stopped and not out_of_time:
             epoch = state["epoch"] + 1
             task.model.train()
             loss_sum = torch.zeros((), device=device)
@@ -325,7 +370,11 @@ class Trainer:
                     break
                 if progress() >= 1.0:
                     break
+                if spend is not None and spend.out_of_time(time.monotonic()):
+                    out_of_time = True  # slower than planned: the final evaluation must still fit
+                    break
                 t0 = time.perf_counter()
+                self._beat = time.monotonic()
                 mult = task.lr_multiplier(progress())
                 for g, base in zip(task.optimizer.param_groups, base_lrs):
                     g["lr"] = base * mult
@@ -349,9 +398,10 @@ class Trainer:
                 state["batch"] += 1
                 now = time.perf_counter()
                 took = now - t0
-                if self._continued:  # stopped during this step (SIGSTOP): the time stopped is no training
-                    self._continued = False
-                    took = last_step
+                if self._continued is not None:  # the process was stopped: that time is no training
+                    held, self._continued = self._continued, None
+                    self._hold(held)
+                    took = last_step if took >= held else took  # stopped in this very step, or before it
                 last_step = took
                 state["train_seconds"] += took
                 log_seconds += took
@@ -368,28 +418,36 @@ class Trainer:
             if recheck is not None:
                 recheck.epoch_done(state["train_seconds"], state["step"])
                 recheck = None
+            trained_by = time.monotonic()
             state["epoch"], state["batch"] = epoch, 0
+            train_loss = (loss_sum / samples).item()
+            self._check_finite(train_loss, epoch, state["step"], base_lrs[0])
+            if progress() >= 1.0 or out_of_time or (spend is not None and spend.last_epoch(time.monotonic())):
+                deferred = (epoch, train_loss, lr)  # the last: the final evaluation is its evaluation
+                break
             task.model.eval()
             self.emit(Phase(self.run_id, "evaluating"))
+            items = spend.eval_items if spend is not None else None
+            t0 = time.monotonic()
             with torch.no_grad(), plan.autocast():
                 faults.point("evaluating")
-                held_out = task.evaluate()
-            metrics = {"train_loss": (loss_sum / samples).item(), **held_out}
-            self._check_finite(metrics["train_loss"], epoch, state["step"], base_lrs[0])
-            event = EpochMetrics(self.run_id, epoch, epochs, metrics, lr, round(state["train_seconds"], 3),
-                                 progress(), state["step"])
-            self.store.log_epoch(self.run_id, epoch, {**metrics, "lr": lr, "train_seconds": event.train_seconds},
-                                 event)
-            if self.on_event:
-                self.on_event(event)
-            faults.point("epoch-logged")
+                held_out = task.evaluate(items)
+            eval_seconds = time.monotonic() - t0
+            log_epoch(epoch, {"train_loss": train_loss, **held_out}, lr)
             save(epoch)
+            if spend is not None:
+                spend.after_epoch(time.monotonic(), state["train_seconds"], trained_by, eval_seconds,
+                                  items or task.eval_size())
 
         if not stopped:
             task.end_training()
         task.model.eval()
         self.emit(Phase(self.run_id, "final evaluation"))
         final, events = task.report(self.run_id)
+        if deferred is not None:
+            epoch, train_loss, lr = deferred
+            log_epoch(epoch, {"train_loss": train_loss, **final}, lr)
+            save(epoch)
         for event in events:
             self.emit(event)
         if stopped and (state["epoch"] or state["batch"]):
@@ -398,3 +456,50 @@ class Trainer:
             return self._end("stopped" if stopped else "failed", final, state,
                              "stopped before the first training step" if stopped else "no training step ran")
         return self._end("stopped" if stopped else "finished", final, state)
+
+    def _plan_budget(self, task: Task, plan: Plan, step_seconds: float, steps_per_epoch: int,
+                     state: dict[str, Any]) -> budget.Plan:
+        """How the run spends its budget: its evaluation timed on a few held-out items, then the plan (logged)."""
+        assert self.budget is not None
+        size = task.eval_size()
+        probe = min(size, budget.PROBE_ITEMS)
+        per_item = 0.0
+        if probe and self.budget_kind == budget.WALL:
+            self.emit(Phase(self.run_id, "measuring evaluation"))
+            task.model.eval()
+            with torch.no_grad(), plan.autocast():
+                # timed warm: a first pass builds the kernels of the evaluation's batch shapes, once per run
+                task.evaluate(probe, stage="measuring evaluation")
+                t0 = time.monotonic()
+                task.evaluate(probe, stage="measuring evaluation")
+                per_item = (time.monotonic() - t0) / probe
+            task.model.train()
+        spend = budget.Plan.make(self.budget_kind, self.budget, self._deadline(), step_seconds, steps_per_epoch,
+                                 size, per_item, task.final_cost, state["train_seconds"],
+                                 begun=state.get("begun", 0.0))
+        self.log(spend.says())
+        return spend
+
+    def _wall_spent(self) -> float:
+        """Wall seconds of the budget spent so far: from the run's start (its creation, or its process's start if
+        later: a queued trial waits unbudgeted), less a first decode of its data, pauses and a stopped process,
+        plus what earlier attempts spent (a resume)."""
+        return time.time() - self._origin - self._one_time - self._held + self._spent_before
+
+    def _budget_ends(self) -> float | None:
+        """When a wall budget ends (Unix time); None without one."""
+        if self.budget is None or self.budget_kind != budget.WALL:
+            return None
+        return time.time() + self.budget - self._wall_spent()
+
+    def _deadline(self) -> float | None:
+        """When a wall budget ends, as time.monotonic()."""
+        ends = self._budget_ends()
+        return None if ends is None else time.monotonic() + ends - time.time()
+
+    def _hold(self, seconds: float) -> None:
+        """The run was paused, or its process stopped, for ``seconds``: a wall budget's end moves by as much."""
+        self._held += seconds
+        if self._spend is not None:
+            self._spend.hold(seconds)
+        self.emit(StatusChanged(self.run_id, "running", self._budget_ends()))

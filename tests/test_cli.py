@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import time
 
 import pytest
 
@@ -18,6 +19,8 @@ from .conftest import cli, set_args, show, tiny, wait_for
     (["run", "sequence", "--set", "colour=red"], "colour: unknown parameter"),
     (["run", "sequence", "--set", "source=csv:/no/such.csv"], "cannot read /no/such.csv"),
     (["run", "sequence", "--budget", "-3"], "budget: must be"),
+    (["run", "sequence", "--train-budget", "0"], "budget: must be"),
+    (["run", "sequence", "--budget", "5", "--train-budget", "5"], "give one"),
     (["run", "nosuch"], "unknown 'nosuch'"),
     (["show", "nosuchrun"], "no run 'nosuchrun'"),
     (["frobnicate"], "invalid choice"),
@@ -29,6 +32,18 @@ def test_bad_input_is_one_line_and_exit_2(home, args, fragment):
     assert fragment in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert json.loads(cli("runs", "--json").stdout) == []  # no run created
+
+
+def test_a_wall_budget_holds_from_the_command_to_its_result(home):
+    start = time.monotonic()
+    proc = cli("run", "sequence", *set_args(tiny(length=2000, window=40, hidden=32)), "--budget", "6", "--json",
+               process=True, check=True)
+    took = time.monotonic() - start  # Python's start, torch's import, training, evaluations, the result
+    result = json.loads(proc.stdout)
+    assert result["status"] == "finished" and result["epochs"] > 1 and took <= 6 + 0.5
+    assert "budget: 6 s for the whole run: about " in proc.stderr
+    assert "evaluating" not in proc.stderr  # a log gets epochs, not each evaluation's progress
+    assert "budget 6s (whole run)" in cli("show", result["run_id"], check=True).stdout
 
 
 def test_a_command_that_reads_never_makes_a_home(home, tmp_path):

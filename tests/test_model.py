@@ -8,7 +8,16 @@ from itertools import pairwise
 import pytest
 
 from labdeck.engine import LabdeckError, ParamError, Store
-from labdeck.engine.events import BatchMetrics, CheckpointSaved, EpochMetrics, Phase, Progress, RunEnded, RunStarted
+from labdeck.engine.events import (
+    BatchMetrics,
+    CheckpointSaved,
+    EpochMetrics,
+    Phase,
+    Progress,
+    RunEnded,
+    RunStarted,
+    StatusChanged,
+)
 from labdeck.engine.params import parse_budget
 from labdeck.engine.runs import delete
 from labdeck.engine.scores import best, ranked
@@ -35,12 +44,14 @@ def test_a_run_shows_what_it_is_doing_phase_by_phase():
     model.apply("r1", [Phase("r1", "loading data")])
     state = model.states["r1"]
     assert state.phase == "loading data"
-    model.apply("r1", [Progress("r1", "download", 5, 10)])
-    assert state.phase == "downloading data"
+    model.apply("r1", [Progress("r1", "download", 5e6, 10e6, 4.0)])
+    assert state.phase == "loading data: downloading 5.0 of 10.0 MB (50%), 0:04 left"
     model.apply("r1", [started()])
     assert (state.phase, state.status, state.precision) == ("training", "running", "bf16")
     model.apply("r1", [Phase("r1", "evaluating")])
     assert state.phase == "evaluating"
+    model.apply("r1", [Progress("r1", "evaluating", 3000, 10000, 65.0)])
+    assert state.phase == "evaluating 3,000/10,000 (30%), 1:05 left"
     model.apply("r1", [epoch(1)])
     assert state.phase == "saving checkpoint"
     model.apply("r1", [CheckpointSaved("r1", 1, "x")])
@@ -68,6 +79,25 @@ def test_eta_of_a_budgeted_first_epoch_counts_down_from_the_budget():
     assert eta_text(state) == "ETA 0:45"
     model.apply("r2", [started("r2"), epoch(2, "r2", seconds=10.0)])  # epochs decide: 20 s for 20%
     assert model.states["r2"].eta_seconds() == pytest.approx(80.0)
+
+
+def test_eta_of_a_wall_budget_is_its_deadline_and_holds_while_paused(monkeypatch):
+    from labdeck.tui import state as state_module
+
+    now = [1000.0]
+    monkeypatch.setattr(state_module.time, "time", lambda: now[0])
+    model = RunsModel()
+    begun = RunStarted("r1", "sequence", {}, "cpu", "fp32", 0, 60.0, "wall", deadline=1050.0)
+    model.apply("r1", [begun, BatchMetrics("r1", 1, 10, 0.5, 100.0, 0.25, 15.0)])
+    state = model.states["r1"]
+    assert state.eta_seconds() == 50.0  # the whole run's time left, not 60 - 15 s of training
+    model.apply("r1", [StatusChanged("r1", "paused")])
+    now[0] = 1030.0
+    assert state.eta_seconds() == 50.0  # a pause holds the clock
+    model.apply("r1", [StatusChanged("r1", "running", deadline=1080.0)])  # the run moved its end by the pause
+    assert state.eta_seconds() == 50.0
+    now[0] = 1040.0
+    assert state.eta_seconds() == 40.0
 
 
 def test_a_failed_run_says_why_where_the_user_looks():

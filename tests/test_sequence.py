@@ -1,6 +1,7 @@
 """The Sequence experiment end to end on tiny data, through the real training loop and store."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from labdeck.engine.events import (
     DataSummary,
     EpochMetrics,
     Evaluation,
+    LogLine,
     Phase,
     Predictions,
     RunEnded,
@@ -37,7 +39,7 @@ def test_trains_and_reports_every_lab_step(home):
     assert kinds[0] is RunStarted and DataSummary in kinds and kinds[-1] is RunEnded
     # what the run is doing, between training steps: before it starts, each epoch's evaluation, the final one
     phases = [e.phase for e in seen if isinstance(e, Phase)]
-    assert phases == ["loading data", "measuring speed", *["evaluating"] * 3, "final evaluation"]
+    assert phases == ["loading data", "measuring speed", *["evaluating"] * 2, "final evaluation"]
     assert isinstance(seen[0], Phase) and isinstance(seen[-1], RunEnded)
     assert [e.epoch for e in seen if isinstance(e, EpochMetrics)] == [1, 2, 3]
     assert sum(isinstance(e, CheckpointSaved) for e in seen) == 3
@@ -93,15 +95,50 @@ def test_other_cells(home, cell):
     assert ended.status == "finished"
 
 
-def test_budget_stops_training_in_time(home):
+def test_a_wall_budget_is_the_whole_run_from_start_to_result(home):
     store = Store()
-    run_id, ended, seen = train(store, budget=1.5, length=2000, hidden=32, window=40, horizon=50, epochs=1)
+    start = time.monotonic()
+    run_id = runs.create(store, "sequence", tiny(length=2000, hidden=32, window=40, horizon=50, epochs=1), 5)
+    seen = []
+    ended = runs.run_here(store, run_id, on_event=seen.append)
+    took = time.monotonic() - start
+    assert ended.status == "finished", ended.message
+    # loading, measuring, training, every evaluation and the final report fit in the budget; the process's
+    # first optimizer pulls in torch._dynamo (about a second here), and that counts too
+    assert 2.0 <= took <= 5.0 + 0.3
+    epochs = [e for e in seen if isinstance(e, EpochMetrics)]
+    assert len(epochs) > 1 and epochs[-1].progress == pytest.approx(1.0)
+    assert epochs[-1].metrics["test_mse"] == ended.metrics["test_mse"]  # the last epoch's is the final evaluation
+    plan = next(e.text for e in seen if isinstance(e, LogLine) and e.text.startswith("budget: "))
+    assert "5 s for the whole run" in plan and "final evaluation" in plan
+    started = next(e for e in seen if isinstance(e, RunStarted))
+    assert started.budget_kind == "wall" and started.deadline == pytest.approx(store.get(run_id).created + 5, abs=0.5)
+
+
+def test_a_train_budget_counts_training_steps_only(home):
+    store = Store()
+    run_id = runs.create(store, "sequence", tiny(length=2000, hidden=32, window=40, horizon=50, epochs=1), 1.5,
+                         budget_kind="train")
+    seen = []
+    ended = runs.run_here(store, run_id, on_event=seen.append)
     assert ended.status == "finished"
     assert 1.0 <= ended.train_seconds <= 1.5 + 0.5
     epochs = [e for e in seen if isinstance(e, EpochMetrics)]
     assert len(epochs) > 1  # epochs=1 is ignored under a budget
     assert epochs[-1].progress == pytest.approx(1.0)
     assert epochs[-1].lr < epochs[0].lr  # the schedule decayed to the budget's end
+    assert store.get(run_id).budget_kind == "train"
+
+
+def test_a_wall_budget_too_short_to_train_fails_saying_what_to_ask(home, monkeypatch):
+    from labdeck.engine.experiments.sequence.experiment import SequenceTask
+
+    monkeypatch.setattr(SequenceTask, "final_cost", 1e9)  # a final evaluation far longer than the budget
+    store = Store()
+    run_id = runs.create(store, "sequence", tiny(), 2)
+    ended = runs.run_here(store, run_id)
+    assert (ended.status, ended.epochs) == ("failed", 0), ended.message
+    assert ended.message.startswith("budget too short: ") and "give it at least " in ended.message
 
 
 def test_csv_source_with_missing_values(home, tmp_path):

@@ -141,6 +141,35 @@ async def test_a_run_started_from_the_cli_appears_and_streams(home):
         assert app.query_one(RunsPane).compared_ids() == [run_id]
 
 
+async def test_the_header_says_how_far_an_evaluation_is_and_the_whole_runs_time_left(home):
+    import os
+
+    from labdeck.engine.events import EpochMetrics, Phase, Progress, RunStarted
+    from labdeck.engine.procs import process_start_time
+
+    store = Store(home)
+    params = registry.get("sequence").resolve({})
+    run_id = store.create_run("sequence", params, budget=60.0)
+    store.claim(run_id, os.getpid(), process_start_time(os.getpid()))  # alive: this process holds it
+    store.emit(RunStarted(run_id, "sequence", params, "cpu, fp32", "fp32", 0, 60.0, "wall", time.time() + 50))
+    m = {"train_loss": 0.2, "test_loss": 0.1, "test_mse": 0.1, "test_mae": 0.2}
+    store.log_epoch(run_id, 1, m, EpochMetrics(run_id, 1, 0, m, 0.01, 5.0, 0.2, 40))
+    store.emit(Phase(run_id, "evaluating"))
+    store.emit(Progress(run_id, "evaluating", 3000, 10000, 4.0))
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        detail = app.query_one("#pane-sequence .run-detail", Static)
+        rate = app.query_one("#pane-sequence .run-rate", Static)
+        await until(pilot, lambda: "evaluating 3,000/10,000 (30%), 0:04 left" in str(detail.render()),
+                    what="the evaluation's progress in the header")
+        header = str(rate.render()) + str(detail.render())  # the ETA goes to the second line where it must
+        assert "ETA 0:4" in header  # the whole run's time left: 50 s from its deadline, not 60 - 5 s of training
+        store.emit(Progress(run_id, "final evaluation", 10000, 10000, 0.0))
+        await until(pilot, lambda: "final evaluation 10,000/10,000 (100%)" in str(detail.render()),
+                    what="the final evaluation's end")
+
+
 async def test_a_store_that_cannot_be_opened_is_a_message_not_a_crash(tmp_path):
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")

@@ -160,7 +160,7 @@ def test_a_value_the_checks_accept_starts_a_run_that_trains(drawn, tmp_path_fact
     overrides[name] = value
     store = Store(tmp / "home")
     try:
-        run_id = runs.create(store, experiment, overrides, budget=0.3)
+        run_id = runs.create(store, experiment, overrides, budget=0.3, budget_kind="train")
     except (ParamError, DataError) as exc:
         assert "\n" not in str(exc)
         event("refused")

@@ -35,9 +35,14 @@ def main(argv: list[str] | None = None) -> int:
         from .app import run_dashboard
 
         return run_dashboard(home=home)
+    from labdeck.engine.cli import exit_process
     from labdeck.engine.cli import main as cli_main
+    from labdeck.engine.procs import process_start_time
 
-    return cli_main(args)
+    if argv is not None:
+        return cli_main(args)
+    # this process is the command: a foreground run's wall budget counts from its start, and it ends at once
+    exit_process(cli_main(args, process_start_time(os.getpid())))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
 from labdeck.engine import registry
+from labdeck.engine.budget import ONE_TIME
 from labdeck.engine.events import (
     BatchMetrics,
     CheckpointSaved,
@@ -23,7 +25,7 @@ from labdeck.engine.events import (
     RunStarted,
     StatusChanged,
 )
-from labdeck.engine.formatting import format_event
+from labdeck.engine.formatting import format_event, stage_text
 
 from .history import EpochHistory, SeriesHistory
 
@@ -41,7 +43,9 @@ class RunState:
     params: dict = field(default_factory=dict)
     device: str = ""
     precision: str = ""
-    budget: float | None = None  # seconds of training, when a budget decides instead of the epochs
+    budget: float | None = None  # seconds, when a budget decides instead of the epochs
+    deadline: float | None = None  # a wall budget: when the run has its result (Unix time)
+    paused_at: float | None = None  # when the run was paused (Unix time): its budget's clock holds meanwhile
     status: str = "queued"
     phase: str = "starting"  # what the run does now: starting, loading data, training, evaluating, ...
     rate: float | None = None  # training samples a second, smoothed over the batch-log windows
@@ -62,6 +66,7 @@ class RunState:
         if isinstance(event, RunStarted):
             self.experiment, self.params, self.device = event.experiment, event.params, event.device
             self.precision, self.budget = event.precision, event.budget
+            self.deadline = event.deadline
             self.status = "running"
             self.phase = "training"
             self.ended = None
@@ -87,7 +92,7 @@ class RunState:
         elif isinstance(event, Phase):
             self.phase = event.phase
         elif isinstance(event, Progress):
-            self.phase = "downloading data" if event.stage == "download" else f"loading data ({event.stage})"
+            self.phase = f"loading data: {stage_text(event)}" if event.stage in ONE_TIME else stage_text(event)
         elif isinstance(event, CheckpointSaved):
             self.phase = "training"
         elif isinstance(event, Evaluation):
@@ -96,6 +101,8 @@ class RunState:
             self.predictions = event
         elif isinstance(event, StatusChanged):
             self.status = event.status
+            self.deadline = event.deadline if event.deadline is not None else self.deadline
+            self.paused_at = time.time() if event.status == "paused" else None
         elif isinstance(event, RunEnded):
             self.ended = event
             self.status = event.status
@@ -164,6 +171,8 @@ class RunState:
         """Training time left: the budget's rest, or the time per unit of progress so far; None when unknown."""
         if self.status not in ("running", "paused"):
             return None
+        if self.deadline is not None:  # a wall budget: the whole run's time left, evaluations and all
+            return max(0.0, self.deadline - (self.paused_at or time.time()))  # a pause holds the clock
         spent = self.train_seconds()
         if self.budget:
             return max(0.0, self.budget - spent)

@@ -4,7 +4,7 @@ Arrow keys move through the parameters, Enter edits the highlighted one in the e
 (validated as you type), Enter again applies, Escape cancels; a parameter with a fixed set of values is picked
 from a list (Enter) or stepped through with left and right. Under the grid, the highlighted parameter's full help
 and value. Four widgets however many parameters there are, which keeps the dashboard quick to start and to switch
-tabs. The last row is the run's training budget, which is not a hyperparameter of the model.
+tabs. The last row is the run's budget (its wall-clock seconds), which is not a hyperparameter of the model.
 """
 
 from __future__ import annotations
@@ -292,7 +292,7 @@ class ParamForm(Vertical):
         return {k: v for k, v in self.raw.items() if k != BUDGET.name}
 
     def budget(self) -> float | None:
-        """The training budget in seconds; None: the epochs decide (check ``errors`` first)."""
+        """The run's wall-clock budget in seconds; None: the epochs decide (check ``errors`` first)."""
         return parse_budget(self.raw[BUDGET.name])
 
     def errors(self) -> list[str]:

@@ -104,21 +104,28 @@ class LanguageTask(Task):
         return nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1)), y.numel()
 
     # -- evaluate ------------------------------------------------------------------------------
-    def evaluate(self, log_sample: bool = True) -> dict[str, float]:
+    def eval_size(self) -> int:
+        return self.val_streams.numel()
+
+    def evaluate(self, limit: int | None = None, stage: str = "evaluating") -> dict[str, float]:
         data, bptt = self.val_streams, self.p["bptt"]
+        if limit is not None and limit < data.numel():  # each stream's first part: the state carries along it
+            data = data[:, : max(bptt + 1, limit // data.shape[0])]
         total, count, state = 0.0, 0, None
-        for i in range(0, data.shape[1] - 1, bptt):
+        ends = data.shape[1] - 1
+        for i in range(0, ends, bptt):
             x, y = data[:, i: i + bptt], data[:, i + 1: i + 1 + bptt]
             x = x[:, : y.shape[1]]
             logits, state = self.model(x, state)
             total += nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
                                                  reduction="sum").item()
             count += y.numel()
+            self.ctx.progress(stage, (min(i + bptt, ends) + 1) * data.shape[0], data.numel())
         loss = total / max(1, count)
         out = {"val_loss": loss, "val_ppl": math.exp(min(loss, 50))}
         if self.p["tokens"] == "char":
             out["val_bpc"] = loss / math.log(2)
-        if self.p["sample_tokens"] and log_sample:
+        if self.p["sample_tokens"] and stage == "evaluating":  # an epoch's: what the model writes by now
             self.ctx.log("sample: " + self.sample_text())
         return out
 
@@ -135,8 +142,10 @@ class LanguageTask(Task):
     def report(self, run_id: str) -> tuple[dict[str, float], list[Event]]:
         with torch.no_grad(), self.ctx.plan.autocast():
             self.model.eval()
-            metrics = self.evaluate(log_sample=False)
+            metrics = self.evaluate(stage="final evaluation")
             text = self.sample_text() if self.p["sample_tokens"] else ""
+        if text:  # the last epoch's metrics are these, so its sample is this one
+            self.ctx.log("sample: " + text)
         return metrics, [Evaluation(run_id, metrics, {"vocabulary": len(self.vocab.itos), "tokens": self.p["tokens"],
                                                       "sample": text})]
 

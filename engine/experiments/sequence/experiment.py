@@ -20,10 +20,12 @@ from . import data as D
 from .model import Recurrent, forecast, input_gradient_norms
 from .spec import SPEC
 
+EVAL_BATCH = 4096  # windows a forward pass of evaluation takes
+
 
 class SequenceTask(Task):
     def __init__(self, p: dict[str, Any], ctx: Context):
-        self.p = p
+        self.p, self.ctx = p, ctx
         self.device = ctx.plan.device
         # -- data --------------------------------------------------------------------------
         self.data = D.prepare(p)
@@ -67,19 +69,31 @@ class SequenceTask(Task):
         return nn.functional.mse_loss(self.model(x).float(), y), len(y)
 
     # -- evaluate ------------------------------------------------------------------------------
-    def _predict_test(self) -> np.ndarray:
-        out = [self.model(self.x_test[i: i + 4096]).float() for i in range(0, len(self.x_test), 4096)]
+    def eval_size(self) -> int:
+        return len(self.x_test)
+
+    def _predict_test(self, x: torch.Tensor | None = None, stage: str | None = None) -> np.ndarray:
+        x = self.x_test if x is None else x
+        out = []
+        for i in range(0, len(x), EVAL_BATCH):
+            out.append(self.model(x[i: i + EVAL_BATCH]).float())
+            if stage:
+                self.ctx.progress(stage, min(i + EVAL_BATCH, len(x)), len(x))
         return torch.cat(out).cpu().numpy().astype(np.float64)
 
-    def _scores(self, pred: np.ndarray) -> dict[str, float]:
+    def _scores(self, pred: np.ndarray, y: torch.Tensor | None = None) -> dict[str, float]:
         """Held-out scores of scaled one-step predictions: the loss on the scaled series, MSE/MAE on the original."""
-        true = self.y_test.cpu().numpy().astype(np.float64)
+        true = (self.y_test if y is None else y).cpu().numpy().astype(np.float64)
         p, t = self.data.unscale(pred), self.data.unscale(true)
         return {"test_loss": float(np.mean((pred - true) ** 2)), "test_mse": float(np.mean((p - t) ** 2)),
                 "test_mae": float(np.mean(np.abs(p - t)))}
 
-    def evaluate(self) -> dict[str, float]:
-        return self._scores(self._predict_test())
+    def evaluate(self, limit: int | None = None, stage: str = "evaluating") -> dict[str, float]:
+        if limit is None or limit >= len(self.x_test):
+            return self._scores(self._predict_test(stage=stage))
+        # windows spread evenly over the test part: a prefix would see one stretch of the series only
+        idx = torch.linspace(0, len(self.x_test) - 1, max(1, limit), device=self.device).round().long()
+        return self._scores(self._predict_test(self.x_test[idx], stage), self.y_test[idx])
 
     def _forecast(self) -> np.ndarray:
         d, w, h = self.data, self.p["window"], self.p["horizon"]
@@ -92,7 +106,7 @@ class SequenceTask(Task):
 
     def report(self, run_id: str) -> tuple[dict[str, float], list[Event]]:
         with torch.no_grad():
-            pred = self._predict_test()
+            pred = self._predict_test(stage="final evaluation")
         metrics = self._scores(pred)
         d, h = self.data, self.p["horizon"]
         fc = self._forecast()
