@@ -7,7 +7,7 @@ The recipe was tuned on wikitext-2's valid.txt only; test.txt is the unseen corp
 The corpus is split 90/10 (``split=0.9``), the last 10% being validation; losses are nats per character.
 In one process, one after the other:
 
-1. ``labdeck run language --set corpus=file:DATA --set split=0.9 --budget B --json`` (a fresh store), and once
+1. ``labdeck run language --set corpus=file:DATA --set split=0.9 --train-budget B --json`` (a fresh store), and once
    more for each ``--model`` given (e.g. ``--model gru transformer``), so that each choice has its own line;
 2. the peer: nanoGPT's CPU configuration (4 layers, 4 heads, 128 wide, context 64, batch 12), scored on every
    validation character with at least 32 characters of context;
@@ -114,7 +114,7 @@ def baseline(text: str, budget: float, split: float = 0.9) -> dict:
 
 def labdeck(path: str, budget: float, home: str, extra: list[str]) -> dict:
     cmd = [sys.executable, "-m", "labdeck.engine", "--home", home, "run", "language", "--set", f"corpus=file:{path}",
-           "--set", "split=0.9", "--budget", str(budget), "--json", *extra]
+           "--set", "split=0.9", "--train-budget", str(budget), "--json", *extra]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"labdeck failed: {out.stderr.strip() or out.stdout[-500:]}")

@@ -1,7 +1,7 @@
 """Sequence benchmark: the default recipe under a 20 s budget against the pytorch/examples baseline.
 
 Run: ``python bench/sequence.py [--budget 20]``. Both run in this process's machine, one after the other:
-labdeck through its CLI (``labdeck run sequence --budget 20 --json``), then the recipe of pytorch/examples
+labdeck through its CLI (``labdeck run sequence --train-budget 20 --json``), then the recipe of pytorch/examples
 ``time_sequence_prediction`` (two LSTMCells of 51 units, float64, LBFGS lr 0.8) on the same data.
 """
 
@@ -54,7 +54,8 @@ class BaselineLSTM(nn.Module):
 
 
 def run_labdeck(budget: float, home: str) -> dict:
-    cmd = [sys.executable, "-m", "labdeck.engine", "--home", home, "run", "sequence", "--budget", str(budget), "--json"]
+    cmd = [sys.executable, "-m", "labdeck.engine", "--home", home, "run", "sequence", "--train-budget", str(budget),
+           "--json"]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - t0

@@ -10,7 +10,7 @@ outside the repository). In one process, one after the other:
 2. on a GPU with the ``airbench`` package importable: ``airbench.train94`` (``--peer-runs`` times, after one
    warm-up) and ``airbench.train96`` once, fed the same images in airbench's ``CifarLoader`` format;
    training time by CUDA events around training only, accuracy with airbench's own test-time augmentation;
-3. ``labdeck run vision --set dataset=folder:DATA --budget B --json`` for each budget, and with ``--epochs-line``
+3. ``labdeck run vision --set dataset=folder:DATA --train-budget B --json`` for each budget, and with ``--epochs-line``
    the default recipe without a budget (a fresh store per run); training time counts only training steps, as in
    the speed-run literature (no decoding, no evaluation).
 
@@ -105,7 +105,7 @@ def baseline(data: D.ImageData, epochs: int = 2) -> dict:
 def labdeck(dataset: str, budget: float | None, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as home:
         cmd = [sys.executable, "-m", "labdeck.engine", "--home", home, "run", "vision", "--set", f"dataset={dataset}",
-               *(["--budget", str(budget)] if budget else []), "--json", *extra]
+               *(["--train-budget", str(budget)] if budget else []), "--json", *extra]
         t0 = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t0
