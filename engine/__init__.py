@@ -5,6 +5,9 @@ Importing this package does not import torch; only run processes and prediction 
 
 from __future__ import annotations
 
+if __name__ != "labdeck.engine":  # the repository's engine/ folder imported under its bare name: a second copy
+    raise ImportError(f"import labdeck.engine, not {__name__}: the folder engine/ is the package labdeck.engine")
+
 import importlib
 from typing import TYPE_CHECKING
 

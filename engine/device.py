@@ -18,7 +18,6 @@ import torch
 from . import accelerators, paths
 from .errors import LabdeckError
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PROBE_SLOW = 1.0  # seconds: a model whose step takes longer is measured once, and bf16 or one thread not tried
 BUSY_CORES = 0.5  # other processes used more than this many cores while a probe ran: its result is not cached
 MISMATCH = 3.0  # a run's steps this many times slower than its probe said, on a quiet machine: measure again

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -147,11 +147,3 @@ class Experiment:
         return self.name
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """What a checkpoint file holds, loaded for prediction."""
-
-    params: dict[str, Any]
-    model_state: dict[str, Any]
-    extra: dict[str, Any] = field(default_factory=dict)
-    epoch: int = 0

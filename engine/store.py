@@ -282,6 +282,11 @@ class Store:
             except sqlite3.Error as exc:
                 raise StoreError(f"run store read failed ({self.home}): {_why(self.home, exc)}") from None
 
+    @property
+    def journal_mode(self) -> str:
+        """"wal", or "delete" where the file system cannot share WAL's memory map safely (a network one)."""
+        return str(self._read("PRAGMA journal_mode")[0][0])
+
     def check(self) -> str:
         """SQLite's quick check of the whole file: "" when sound, else what a user should know and do."""
         try:

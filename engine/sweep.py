@@ -153,10 +153,6 @@ def trials(store: Store, sweep_id: str) -> list[RunInfo]:
     return found
 
 
-def sweep_ids(store: Store) -> list[str]:
-    return list(dict.fromkeys(r.sweep for r in store.runs() if r.sweep))
-
-
 def swept_keys(infos: list[RunInfo]) -> list[str]:
     """The parameters whose values differ between trials."""
     keys = list(infos[0].params)

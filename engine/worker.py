@@ -1,4 +1,5 @@
-"""Entry point of a detached run process: ``python -m engine.worker --home DIR RUN_ID [--resume]``."""
+"""A detached run process: ``python -m labdeck.engine.worker --home DIR RUN_ID [--resume]`` (or forked from the warm
+process with the same arguments)."""
 
 from __future__ import annotations
 

@@ -292,9 +292,9 @@ async def test_shift_m_picks_any_metric_of_an_experiments_run_over_epochs_or_tim
         keys = [listing.get_option_at_index(i).value for i in range(listing.option_count)]
         assert "test_mse" in keys and "train_loss" in keys and "train_seconds" not in keys
         plot = view.query_one("#script-plot", LinePlot)
-        await until(pilot, lambda: plot._lines, what="plotted")
+        await until(pilot, lambda: plot.lines, what="plotted")
         await pilot.press("t")
-        await until(pilot, lambda: plot.xlabel == "seconds" and all(x == x for x in plot._lines[0].xs),
+        await until(pilot, lambda: plot.xlabel == "seconds" and all(x == x for x in plot.lines[0].xs),
                     what="the time axis, every epoch at its training time")
         await pilot.press("escape")
         assert not isinstance(app.screen, RunMetricsView)

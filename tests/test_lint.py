@@ -1,5 +1,5 @@
-"""The code's own rules, run with the tests: ruff's lint rules, and the import contracts in pyproject.toml (the
-engine never imports the dashboard or Textual; no import cycles among the engine's modules)."""
+"""The code's own rules, run with the tests: ruff's lint rules, one name for each package, and the import contracts
+in pyproject.toml (the engine sits below the rest of labdeck and never imports Textual; no import cycles in it)."""
 
 from __future__ import annotations
 
@@ -21,16 +21,31 @@ def test_import_contracts_are_kept():
                            "sys.exit(lint_imports(no_cache=True, no_logo=True))"],
                           cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "2 kept, 0 broken" in done.stdout
+    assert "3 kept, 0 broken" in done.stdout
 
 
-def test_every_package_folder_is_installed_under_labdeck():
-    import tomllib
+def test_no_code_imports_engine_or_tui_by_its_bare_name():
+    """labdeck.engine and engine would be two copies of one module (an except of one misses the other's errors)."""
+    import ast
 
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {"labdeck"} | {"labdeck." + ".".join(init.parent.relative_to(ROOT).parts)
-                           for top in ("engine", "tui") for init in (ROOT / top).rglob("__init__.py")}
-    assert listed == found
+    bare = []
+    for path in sorted(ROOT.rglob("*.py")):
+        if {".venv", "build", ".git"} & set(path.relative_to(ROOT).parts):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            bare += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names
+                     if n.split(".")[0] in {"engine", "tui"}]
+    assert bare == []
+
+
+def test_the_folders_are_the_packages_under_one_name():
+    assert (ROOT / "labdeck" / "engine").resolve() == ROOT / "engine"
+    assert (ROOT / "labdeck" / "tui").resolve() == ROOT / "tui"
+    for name in ("engine", "tui"):  # from the repository's root, where the bare folder is on sys.path
+        done = subprocess.run([sys.executable, "-c", f"import {name}"], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 1 and f"import labdeck.{name}, not {name}" in done.stderr
 
 
 def test_labdeck_is_importable_and_installs_no_bare_engine_or_tui(tmp_path):

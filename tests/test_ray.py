@@ -243,7 +243,7 @@ async def test_a_sweep_over_two_nodes_is_live_in_the_dashboard_writes_only_the_h
     assert all(_epochs_complete(store, i) and i.epochs == epochs for i in done), [(i.epochs, i.message) for i in done]
     # the worker node never had the sweep's store: nothing was written in its own home
     assert not (two_nodes.worker_home / "labdeck.db").exists()
-    assert store._read("PRAGMA integrity_check") == [("ok",)]
+    assert store.check() == ""
 
 
 def test_a_worker_node_lost_mid_sweep_fails_its_trial_with_a_reason_and_the_other_finishes(two_nodes, home):
@@ -263,4 +263,4 @@ def test_a_worker_node_lost_mid_sweep_fails_its_trial_with_a_reason_and_the_othe
     assert lost.epochs >= 1 and _epochs_complete(store, lost)
     other = next(i for i in done if i.id != remote.id)
     assert other.status == "finished" and other.epochs == epochs and _epochs_complete(store, other), other.message
-    assert store._read("PRAGMA integrity_check") == [("ok",)]
+    assert store.check() == ""

@@ -105,10 +105,10 @@ def test_a_store_on_a_network_file_system_says_so_and_does_not_use_wal(tmp_path,
     from labdeck.engine.cli import main
 
     local = Store(tmp_path / "local")
-    assert local.warning == "" and local._read("PRAGMA journal_mode") == [("wal",)]
+    assert local.warning == "" and local.journal_mode == "wal"
     _mounted_on(monkeypatch, tmp_path / "nfs", "nfs4")
     store = Store(tmp_path / "nfs" / "labdeck")
-    assert store._read("PRAGMA journal_mode") == [("delete",)]
+    assert store.journal_mode == "delete"
     assert "network file system (nfs4): using SQLite's rollback journal, not WAL" in store.warning
     # a store made on a local disk and moved to one: its journal changes once no other process has it open
     monkeypatch.setenv("LABDECK_HOME", str(tmp_path / "local"))

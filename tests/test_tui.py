@@ -531,15 +531,15 @@ async def test_a_scripts_run_arrives_live_and_opens_in_its_own_view(home):
             assert [listing.get_option_at_index(i).value for i in range(3)] == ["loss", "val_loss", "grad_norm"]
             assert sorted(listing.selected) == ["loss", "val_loss"]
             plot = view.query_one("#script-plot", LinePlot)
-            first = await until(pilot, lambda: plot._lines and len(plot._lines[0].xs), what="plotted")
-            await until(pilot, lambda: len(plot._lines[0].xs) > first, what="new steps arriving")
+            first = await until(pilot, lambda: plot.lines and len(plot.lines[0].xs), what="plotted")
+            await until(pilot, lambda: len(plot.lines[0].xs) > first, what="new steps arriving")
             await pilot.press("slash", "g", "r", "a", "d", "enter")  # filter, then pick grad_norm
             assert [listing.get_option_at_index(i).value for i in range(listing.option_count)] == ["grad_norm"]
             await pilot.press("space")
-            await until(pilot, lambda: [ln.label for ln in plot._lines] == ["loss", "val_loss", "grad_norm"],
+            await until(pilot, lambda: [ln.label for ln in plot.lines] == ["loss", "val_loss", "grad_norm"],
                         what="grad_norm added, the others kept")
             await pilot.press("t")
-            await until(pilot, lambda: plot.xlabel == "seconds" and plot._lines[0].xs[-1] < 60, what="time axis")
+            await until(pilot, lambda: plot.xlabel == "seconds" and plot.lines[0].xs[-1] < 60, what="time axis")
             await pilot.press("plus", "plus")
             assert "smoothing: 0.9" in str(view.query_one("#script-header", Static).render())
             assert "width" in str(view.query_one("#script-params", Static).render())

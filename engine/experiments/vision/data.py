@@ -20,7 +20,6 @@ from . import folder as F
 from .shapes import SHAPES, generate
 
 Progress = Callable[[str, float, float], None]
-CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # only for the summary's comparison; scaling uses the data's own
 
 
 @dataclass
