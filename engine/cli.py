@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import jsonout, presets, registry, runs, sweep
+from . import jsonout, paths, presets, registry, runs, sweep
 from .errors import DataError, LabdeckError, ParamError, RunNotFound, StoreMissing
 from .events import BatchMetrics, Event, Phase, Progress, to_record
 from .formatting import done, format_event
@@ -518,6 +518,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--experiment", metavar="NAME", help="the runs' experiment name (default: imported)")
     p.add_argument("--json", action="store_true", help="print one JSON object: the new run ids")
 
+    p = sub.add_parser("paths", parents=[common], help="every place labdeck reads and writes, and what it holds")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("ui", parents=[common], help="open the dashboard (on a run, if given; 'labdeck RUN' too)")
+    p.add_argument("run", nargs="?", help="a run id: the dashboard opens on it")
+
     p = sub.add_parser("completion", help="print the shell code that completes labdeck's commands, experiments, "
                        "parameters and run ids (bash, zsh, fish)")
     p.add_argument("shell", choices=("bash", "zsh", "fish"))
@@ -531,6 +537,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float, default=1.0, help="sample among the most likely tokens of this mass")
     p.add_argument("--seed", type=int, default=0)
     return ap
+
+
+def cmd_paths(store: Store | None, a: argparse.Namespace) -> int:
+    from . import settings
+
+    places = paths.every()
+    if a.home:
+        places["home"] = Path(a.home).expanduser()
+    if a.json:
+        print(jsonout.dumps({name: str(path) for name, path in places.items()}))
+        return 0
+    width = max(map(len, places))
+    for name, path in places.items():
+        print(f"{name:<{width}}  {path}  ({paths.WHAT[name]}{'' if path.exists() else '; not there yet'})")
+    if problem := settings.load().problem:
+        print(f"labdeck: warning: {problem}", file=sys.stderr)
+    return 0
+
+
+def cmd_ui(store: Store | None, a: argparse.Namespace) -> int:
+    """Reached only where the launcher did not open the dashboard (``labdeck.engine`` run as a module, a test)."""
+    print(NO_DASHBOARD, file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+NO_DASHBOARD = "labdeck: the dashboard opens from the 'labdeck' command in a terminal (labdeck ui [RUN])"
 
 
 def cmd_completion(store: Store | None, a: argparse.Namespace) -> int:
@@ -598,7 +630,8 @@ def complete(**options: Any) -> None:
 COMMANDS = {"completion": cmd_completion, "run": cmd_run, "params": cmd_params, "runs": cmd_runs, "show": cmd_show,
             "watch": cmd_watch, "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "delete": cmd_delete,
             "predict": cmd_predict, "generate": cmd_generate, "sweep": cmd_sweep, "sweep-run": cmd_sweep_run,
-            "report": cmd_report, "export": cmd_export, "import": cmd_import}
+            "report": cmd_report, "export": cmd_export, "import": cmd_import,
+            "paths": cmd_paths, "ui": cmd_ui}
 
 
 def _terminate(signum, frame) -> None:
@@ -642,7 +675,7 @@ def _main(argv: list[str] | None, started: float) -> int:
     try:
         a = build_parser().parse_args(argv)
         a.started = started
-        if a.command in ("params", "completion"):
+        if a.command in ("params", "completion", "paths", "ui"):
             store = None
         elif a.command in READING:
             # a read-only or full home still lists and shows its runs; reading never makes one (a mistyped --home)

@@ -23,8 +23,12 @@ def _dir(env: str, kind: str) -> Path:
 
 
 def home() -> Path:
-    """The run store's folder: ``$LABDECK_HOME`` or the user's data directory."""
-    return _dir("LABDECK_HOME", "data")
+    """The run store's folder: ``$LABDECK_HOME``, the settings file's ``home``, or the user's data directory."""
+    if value := os.environ.get("LABDECK_HOME"):
+        return Path(value).expanduser()
+    from .settings import load
+
+    return load().home or _platform("data")
 
 
 def data() -> Path:
@@ -59,5 +63,10 @@ def state() -> Path:
 
 def every() -> dict[str, Path]:
     """Each place, by what it holds (what ``labdeck paths`` prints)."""
-    return {"home (runs)": home(), "data (datasets)": data(), "config": config(), "presets": presets(),
-            "settings": settings(), "speed cache": speed_cache(), "dashboard state": state()}
+    return {"home": home(), "data": data(), "config": config(), "presets": presets(), "settings": settings(),
+            "speed_cache": speed_cache(), "state": state()}
+
+
+WHAT = {"home": "runs", "data": "datasets, downloaded and decoded", "config": "settings and presets",
+        "presets": "saved parameter sets", "settings": "theme, keys, default home",
+        "speed_cache": "measured precision and thread choices", "state": "the dashboard's last tab"}

@@ -54,3 +54,11 @@ def test_every_cli_command_is_documented():
     assert {"run", "runs", "show", "sweep", "report", "export", "generate"} <= commands
     missing = sorted(c for c in commands if not re.search(rf"labdeck {re.escape(c)}\b", DOCS))
     assert not missing, f"commands missing from the README and docs/: {missing}"
+
+
+def test_every_binding_id_a_keymap_may_name_is_documented():
+    from labdeck.tui.app import binding_groups
+
+    text = (ROOT / "docs" / "settings.md").read_text()
+    ids = [b.id for _, bindings in binding_groups() for b in bindings if b.id]
+    assert len(ids) > 30 and [i for i in ids if f"`{i}`" not in text] == []

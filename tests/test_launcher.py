@@ -27,10 +27,30 @@ def test_without_a_terminal_the_dashboard_says_so_in_one_line(monkeypatch, capsy
         assert "needs a terminal" in err and "labdeck runs" in err and err.count("\n") == 1
 
 
-def test_home_is_taken_in_both_spellings():
-    assert launcher.dashboard_home(["--home=/x"]) == (True, "/x")
-    assert launcher.dashboard_home(["--home", "/x"]) == (True, "/x")
-    assert launcher.dashboard_home(["runs"]) == (False, None)
+def test_home_is_taken_in_both_spellings_and_a_run_opens_the_dashboard_on_it():
+    assert launcher.dashboard_args(["--home=/x"]) == (True, "/x", None)
+    assert launcher.dashboard_args(["--home", "/x"]) == (True, "/x", None)
+    assert launcher.dashboard_args(["runs"]) == (False, None, None)
+    assert launcher.dashboard_args(["ui", "--home", "/x", "abc"]) == (True, "/x", "abc")
+    assert launcher.dashboard_args(["abc"]) == (True, None, "abc")
+    assert launcher.dashboard_args(["ui"]) == (True, None, None)
+    assert launcher.dashboard_args(["abc", "--json"]) == (False, None, None)
+    assert launcher.dashboard_args(["--home"]) == (False, None, None)
+
+
+def test_a_run_that_is_not_there_is_one_line_before_any_screen(monkeypatch, capsys, home):
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    Store(home).create_run("sequence", {"epochs": 1})
+    monkeypatch.setattr("sys.stdin", Tty())
+    monkeypatch.setattr("sys.stdout", Tty())
+    assert launcher.main(["nosuchrun"]) == 2
+    err = capsys.readouterr().err
+    assert "nosuchrun" in err and err.count("\n") == 1
+    assert launcher.main(["ui", "--home", str(home / "typo"), "x"]) == 2
+    assert "typo" in capsys.readouterr().err and not (home / "typo").exists()
 
 
 def test_help_says_plain_labdeck_opens_the_dashboard(capsys):

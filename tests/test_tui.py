@@ -596,3 +596,26 @@ async def test_a_scripts_view_overlays_only_shared_metrics_within_its_own_steps(
         assert max(x for ln in plot.lines for x in ln.xs) == 59  # this run's steps, not the other's 667
         assert "not lstm (no such metric)" in plot.heading
         assert "step 59" in str(view.query_one("#script-header").render())
+
+
+async def test_labdeck_run_opens_the_dashboard_on_that_run(home):
+    """``labdeck RUN`` (or ``labdeck ui RUN``): a lab run in its experiment's tab, a script's run in its own view."""
+    import numpy as np
+
+    from labdeck.tui.screens.run_metrics import RunMetricsView
+
+    from .demo_runs import demo_store
+
+    demo_store(home)
+    store = Store(home)
+    app = LabdeckApp(home, system_stats=False, open_run=("demo-lstm", "sequence"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await until(pilot, lambda: (p := app.query("#pane-sequence")) and p.first(ExperimentPane).run_id
+                           == "demo-lstm" and p.first(ExperimentPane), what="opened on the run")
+        assert app.active_tab() == "sequence" and pane.pinned
+    mine = store.create_run("my-loop", {"lr": 0.1})
+    store.append_points(mine, {"loss": (np.arange(5), np.ones(5))}, 4, 1.0)
+    app = LabdeckApp(home, system_stats=False, open_run=(mine, "runs"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunMetricsView)
+                    and "my-loop" in str(app.screen.query_one("#script-header").render()), what="its view")

@@ -28,7 +28,7 @@ from textual.widgets import Header, TabbedContent
 from textual.worker import Worker, WorkerState
 
 from labdeck import engine
-from labdeck.engine import LabdeckError, paths, registry
+from labdeck.engine import LabdeckError, paths, registry, settings
 
 from .experiment_pane import ExperimentPane
 from .messages import (
@@ -115,9 +115,11 @@ class LabdeckApp(App):
         *TAB_KEYS,
     ]
 
-    def __init__(self, home: str | Path | None = None, system_stats: bool = True, freeze_gc: bool = False):
+    def __init__(self, home: str | Path | None = None, system_stats: bool = True, freeze_gc: bool = False,
+                 open_run: tuple[str, str] | None = None):
         """``freeze_gc``: once started, leave what start-up built out of the cyclic collector's work (for the app that
-        owns its process: objects frozen are never collected, so an app in a test process would leak)."""
+        owns its process: objects frozen are never collected, so an app in a test process would leak).
+        ``open_run``: a run to open once the store is read, and the tab it opens in."""
         super().__init__()
         self.home = Path(home) if home else engine.default_home()
         self.system_stats = system_stats
@@ -142,7 +144,15 @@ class LabdeckApp(App):
         plan["tab-runs"] = ("labdeck.tui.runs_pane:RunsPane", {"id": "pane-runs", **shared})
         plan["tab-sweeps"] = ("labdeck.tui.sweeps_pane:SweepsPane", {"id": "pane-sweeps", **shared})
         self.tabs = TabContents(self, plan, self._tab_mounted)
-        self.first_tab = remembered_tab()  # the tab shown when the dashboard was last left
+        self.first_tab = open_run[1] if open_run else remembered_tab()  # else the tab last left
+        self.settings = settings.load()
+        self._setting_problems = [self.settings.problem] if self.settings.problem else []
+        self.keymap: dict[str, str] = {}
+        if self.settings.keys:  # (checking them imports every pane's module: not before the first paint otherwise)
+            self.keymap, unknown = self._known_keys(self.settings.keys)
+            self._setting_problems += [unknown] if unknown else []
+            self.set_keymap(self.keymap)
+        self._open_first = open_run[0] if open_run else None
 
     # -- layout and start-up -----------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -175,7 +185,31 @@ class LabdeckApp(App):
 
     def on_mount(self) -> None:
         self.sub_title = str(self.home)
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        elif self.settings.theme:
+            self._setting_problems.append(f"settings: no theme {self.settings.theme!r} (see the palette's themes)")
+        for problem in self._setting_problems:
+            self.notify(problem, severity="warning", timeout=15)
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
         self.call_after_refresh(self._mount_first)  # paint the frame first
+
+    @staticmethod
+    def _known_keys(keys: dict[str, str]) -> tuple[dict[str, str], str]:
+        """The settings' keys whose binding ids exist, and one line naming those that do not."""
+        ids = {b.id for _, bindings in binding_groups() for b in bindings if b.id}
+        unknown = sorted(set(keys) - ids)
+        line = f"settings: no key binding {', '.join(map(repr, unknown))} (docs/settings.md lists the ids)" \
+            if unknown else ""
+        return {k: v for k, v in keys.items() if k in ids}, line
+
+    def _keep_theme(self, theme) -> None:
+        self.keep_theme(theme.name)
+
+    @work(thread=True, group="settings", exit_on_error=False)
+    def keep_theme(self, name: str) -> None:
+        if problem := settings.save_theme(name):
+            self.call_from_thread(self.notify, problem, severity="warning")
 
     @property
     def mounted(self) -> bool:
@@ -200,16 +234,9 @@ class LabdeckApp(App):
 
     def _install_help(self) -> None:
         if not self.is_screen_installed("help"):  # built once: opening it again only shows it
-            from .runs_pane import RunsPane
             from .screens.help import HelpScreen
-            from .sweeps_pane import SweepsPane
-            from .widgets.param_form import ParamForm, ParamGrid
 
-            self.install_screen(HelpScreen(
-                [("Everywhere", list(self.BINDINGS)), ("Experiment tabs", list(ExperimentPane.BINDINGS)),
-                 ("The form", list(ParamGrid.BINDINGS) + list(ParamForm.HELP_KEYS)),
-                 ("Runs tab", list(RunsPane.BINDINGS)), ("Sweeps tab", list(SweepsPane.BINDINGS))],
-                self.pace), "help")
+            self.install_screen(HelpScreen(binding_groups(), self.pace, self.keymap), "help")
 
     async def _tab_mounted(self, name: str, content: Widget) -> None:
         if isinstance(content, ExperimentPane):
@@ -286,6 +313,9 @@ class LabdeckApp(App):
         for name in ("runs", "sweeps"):
             if (content := self.tabs.get(name)) is not None:  # absent until mounted (lazily)
                 content.update_runs()
+        if self._open_first in self.model.infos:
+            self.post_message(OpenRun(self._open_first))
+            self._open_first = None
 
     def on_store_warning(self, message: StoreWarning) -> None:
         self.notify(message.text, severity="warning", timeout=30)
@@ -491,8 +521,20 @@ class LabdeckApp(App):
         self.push_screen("help")
 
 
+def binding_groups() -> list[tuple[str, list[Binding]]]:
+    """Every key of the dashboard by where it works: the help screen's sections, the ids a keymap may name."""
+    from .runs_pane import RunsPane
+    from .sweeps_pane import SweepsPane
+    from .widgets.param_form import ParamForm, ParamGrid
+
+    return [("Everywhere", list(LabdeckApp.BINDINGS)), ("Experiment tabs", list(ExperimentPane.BINDINGS)),
+            ("The form", list(ParamGrid.BINDINGS) + list(ParamForm.HELP_KEYS)),
+            ("Runs tab", list(RunsPane.BINDINGS)), ("Sweeps tab", list(SweepsPane.BINDINGS))]
+
+
 # Workers that change something: on quit, these are waited for (each is short); the others only read
-WRITERS = frozenset({"control", "report", "launch", "save-plot", "delete", "control-sweep", "launch-sweep"})
+WRITERS = frozenset({"control", "report", "launch", "save-plot", "delete", "control-sweep", "launch-sweep",
+                     "settings"})
 WRITERS_WAIT_SECONDS = 10.0
 
 
@@ -519,11 +561,11 @@ def remember_tab(name: str) -> None:
         pass  # a read-only state folder: the next launch opens on the first tab
 
 
-def run_dashboard(home: str | None = None) -> int:
+def run_dashboard(home: str | None = None, open_run: tuple[str, str] | None = None) -> int:
     """Run the dashboard in this process, then leave at once: Textual has given the terminal back, and a thread
     still reading (the store reader in a long replay, a figure being built: seconds on a busy machine, with a blank
     screen) must not hold the prompt up. Workers that write are waited for."""
-    app = LabdeckApp(home, freeze_gc=True)
+    app = LabdeckApp(home, freeze_gc=True, open_run=open_run)
     app.run()
     deadline = time.monotonic() + WRITERS_WAIT_SECONDS
     while time.monotonic() < deadline and any(w.group in WRITERS and not w.is_finished for w in app.workers):

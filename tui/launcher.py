@@ -10,15 +10,44 @@ NO_TERMINAL = ("labdeck: the dashboard needs a terminal (is this a pipe, cron, o
                "the CLI works anywhere: 'labdeck runs', 'labdeck --help'")
 
 
-def dashboard_home(args: list[str]) -> tuple[bool, str | None]:
-    """Whether ``args`` ask for the dashboard (none, or only ``--home DIR``), and the home they name."""
-    if not args:
-        return True, None
-    if args[0] == "--home" and len(args) == 2:
-        return True, args[1]
-    if len(args) == 1 and args[0].startswith("--home="):
-        return True, args[0].partition("=")[2]
-    return False, None
+def dashboard_args(args: list[str]) -> tuple[bool, str | None, str | None]:
+    """Whether ``args`` ask for the dashboard, the home they name and the run to open on: none, ``ui [RUN]``, or
+    ``RUN`` alone (a word that is no command), each with ``--home DIR`` anywhere."""
+    words: list[str] = []
+    home = None
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--home":
+            home = next(rest, None)
+            if home is None:
+                return False, None, None  # the CLI says what is missing
+        elif arg.startswith("--home="):
+            home = arg.partition("=")[2]
+        else:
+            words.append(arg)
+    if any(w.startswith("-") for w in words):
+        return False, None, None
+    if not words:
+        return True, home, None
+    if words[0] == "ui" and len(words) <= 2:
+        return True, home, (words[1] if len(words) == 2 else None)
+    if len(words) == 1:
+        from labdeck.engine.cli import COMMANDS
+
+        if words[0] not in COMMANDS:
+            return True, home, words[0]
+    return False, None, None
+
+
+def open_on(home: str | None, run: str) -> tuple[str, str] | str:
+    """The run ``run`` names in ``home`` and the tab it opens in, or one line saying why there is none."""
+    from labdeck.engine import LabdeckError, Store, registry
+
+    try:
+        info = Store.for_reading(home, must_exist=True).get(run)
+    except LabdeckError as exc:
+        return f"labdeck: {exc}"
+    return info.id, info.experiment if registry.is_own(info.experiment) else "runs"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,14 +56,18 @@ def main(argv: list[str] | None = None) -> int:
 
         complete()  # prints the candidates and exits
     args = sys.argv[1:] if argv is None else argv
-    dashboard, home = dashboard_home(args)
+    dashboard, home, run = dashboard_args(args)
     if dashboard:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             print(NO_TERMINAL, file=sys.stderr)
             return 2
+        opened = open_on(home, run) if run else None
+        if isinstance(opened, str):
+            print(opened, file=sys.stderr)
+            return 2
         from .app import run_dashboard
 
-        return run_dashboard(home=home)
+        return run_dashboard(home=home, open_run=opened)
     from labdeck.engine.cli import exit_process
     from labdeck.engine.cli import main as cli_main
     from labdeck.engine.procs import process_start_time

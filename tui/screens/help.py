@@ -24,9 +24,11 @@ class HelpScreen(Screen[None]):
     CSS_PATH = Path(__file__).with_name("help.tcss")
     BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close", id="help.close")]
 
-    def __init__(self, sections: list[tuple[str, list[Binding]]], pace: RedrawPace | None = None):
+    def __init__(self, sections: list[tuple[str, list[Binding]]], pace: RedrawPace | None = None,
+                 keymap: dict[str, str] | None = None):
+        """``keymap``: the keys the user's settings give some bindings (by id) instead of their own."""
         super().__init__()
-        self.sections, self.pace = sections, pace
+        self.sections, self.pace, self.keymap = sections, pace, keymap or {}
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="help"):
@@ -39,7 +41,8 @@ class HelpScreen(Screen[None]):
                 table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
                 for b in bindings:
                     text = f"{b.description}[dim]  {b.tooltip}[/]" if b.tooltip else b.description
-                    table.add_row(b.key_display or b.key, text)
+                    keys = self.keymap.get(b.id or "")
+                    table.add_row(keys or b.key_display or b.key, text)
                 yield Static(table)
 
     def on_screen_resume(self) -> None:

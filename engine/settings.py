@@ -1,0 +1,108 @@
+"""The user's settings file, ``config.toml`` in the config folder (``labdeck paths`` prints where)::
+
+    home = "~/runs"            # the run store when neither --home nor LABDECK_HOME names one
+
+    [dashboard]
+    theme = "nord"             # the theme chosen in the command palette is kept here
+
+    [keys]                     # a binding's id (docs/settings.md lists them) = the keys that trigger it
+    "run.stop" = "X"
+    "app.quit" = "ctrl+q"
+
+A file that cannot be read or holds a wrong value costs only that value: the rest applies, and ``problem`` says
+what was wrong in one line.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import paths
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path | None = None
+    theme: str | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    problem: str = ""  # what was wrong in the file, in one line ("" when nothing was)
+
+
+def load(path: Path | None = None) -> Settings:
+    """The settings in ``path`` (the user's settings file by default); defaults where it is missing or wrong."""
+    path = path or paths.settings()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return Settings(problem=f"settings file {path} not read ({exc}); using the defaults")
+    wrong: list[str] = []
+    home = raw.get("home")
+    if home is not None and not (isinstance(home, str) and home.strip()):
+        wrong.append("home must be a folder's path")
+        home = None
+    dashboard = raw.get("dashboard", {})
+    if not isinstance(dashboard, dict):
+        wrong.append("[dashboard] must be a table")
+        dashboard = {}
+    theme = dashboard.get("theme")
+    if theme is not None and not isinstance(theme, str):
+        wrong.append("dashboard.theme must be a theme's name")
+        theme = None
+    keys = raw.get("keys", {})
+    if not isinstance(keys, dict):
+        wrong.append("[keys] must be a table of binding id = keys")
+        keys = {}
+    bad_keys = [k for k, v in keys.items() if not (isinstance(v, str) and v.strip())]
+    if bad_keys:
+        wrong.append(f"keys.{bad_keys[0]} must be keys such as \"ctrl+q\" or \"x,X\"")
+    return Settings(home=Path(home).expanduser() if home else None, theme=theme,
+                    keys={k: v for k, v in keys.items() if k not in bad_keys},
+                    problem=f"settings file {path}: {'; '.join(wrong)} (ignored)" if wrong else "")
+
+
+def save_theme(theme: str, path: Path | None = None) -> str:
+    """Keep ``theme`` as the dashboard's; the rest of the file, comments included, stays as it was. Returns "" or
+    why it failed."""
+    import re
+
+    import tomli_w
+
+    from . import durable
+
+    path = path or paths.settings()
+    try:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = ""
+        raw = tomllib.loads(text)
+        if not isinstance(raw.get("dashboard", {}), dict):
+            return f"settings file {path}: [dashboard] is not a table; the theme is not kept"
+        if raw.get("dashboard", {}).get("theme") == theme:
+            return ""
+        want = {**raw, "dashboard": {**raw.get("dashboard", {}), "theme": theme}}
+        line = f"theme = {tomli_w.dumps({'theme': theme}).split('=', 1)[1].strip()}"
+        header = re.search(r"^\[dashboard\][ \t]*(#.*)?$", text, re.M)
+        if header is None:
+            gap = "" if not text.strip() else "\n" if text.endswith("\n") else "\n\n"
+            edited = text + gap + f"[dashboard]\n{line}\n"
+        else:
+            section = text[header.end():]
+            end = m.start() if (m := re.search(r"^\[", section, re.M)) else len(section)
+            body = re.sub(r"^[ \t]*theme[ \t]*=.*$", line, section[:end], count=1, flags=re.M)
+            if body == section[:end]:
+                body = f"\n{line}" + body
+            edited = text[:header.end()] + body + section[end:]
+        try:
+            kept = tomllib.loads(edited) == want
+        except tomllib.TOMLDecodeError:
+            kept = False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        durable.write_text(path, edited if kept else tomli_w.dumps(want))  # an odd layout: rewritten whole
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return f"the theme is not kept: {exc}"
+    return ""
