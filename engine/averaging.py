@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 
 class Lookahead:
@@ -25,8 +26,9 @@ class Lookahead:
                 self.average[key] = self.average[key].to(state[key].device)
             self._pairs = (list(self.average.values()), [state[key] for key in self.average])
         averages, values = self._pairs
-        torch._foreach_lerp_(averages, values, 1 - decay)  # one kernel for all tensors, not two per tensor
-        torch._foreach_copy_(values, averages)
+        get_ema_multi_avg_fn(decay)(averages, values, None)  # one foreach kernel for all tensors
+        for value, average in zip(values, averages, strict=True):
+            value.copy_(average)
 
     def step(self, model: nn.Module, step: int, progress: float) -> None:
         if step % self.every == 0:

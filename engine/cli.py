@@ -41,6 +41,14 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, like every other bad input
         raise UsageError(message)
 
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        """Each argument that names a run, sweep, experiment, setting or preset completes in the shell
+        (argcomplete's documented ``add_argument(...).completer``); sub-commands' parsers are of this class too."""
+        action = super().add_argument(*args, **kwargs)
+        if (completer := _COMPLETERS.get(action.dest)) is not None:
+            action.completer = completer  # type: ignore[attr-defined]  # argcomplete's documented attribute
+        return action
+
 
 class _Printer:
     def __init__(self, stream=None):
@@ -551,7 +559,7 @@ def cmd_paths(store: Store | None, a: argparse.Namespace) -> int:
     width = max(map(len, places))
     for name, path in places.items():
         print(f"{name:<{width}}  {path}  ({paths.WHAT[name]}{'' if path.exists() else '; not there yet'})")
-    if problem := settings.load().problem:
+    if problem := settings.load(paths.settings()).problem:
         print(f"labdeck: warning: {problem}", file=sys.stderr)
     return 0
 
@@ -603,19 +611,12 @@ def _complete_presets(prefix: str, parsed_args: argparse.Namespace, **_: Any) ->
         return []
 
 
-def _attach_completers(parser: argparse.ArgumentParser) -> None:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub_parser in action.choices.values():
-                _attach_completers(sub_parser)
-        elif action.dest in ("run", "sweep"):
-            action.completer = _complete_runs  # type: ignore[attr-defined]
-        elif action.dest == "experiment":
-            action.completer = lambda prefix, **_: [n for n in registry.names() if n.startswith(prefix)]  # type: ignore[attr-defined]
-        elif action.dest == "set":
-            action.completer = _complete_settings  # type: ignore[attr-defined]
-        elif action.dest == "preset":
-            action.completer = _complete_presets  # type: ignore[attr-defined]
+def _complete_experiments(prefix: str, **_: Any) -> list[str]:
+    return [n for n in registry.names() if n.startswith(prefix)]
+
+
+_COMPLETERS = {"run": _complete_runs, "sweep": _complete_runs, "experiment": _complete_experiments,
+               "set": _complete_settings, "preset": _complete_presets}
 
 
 def complete(**options: Any) -> None:
@@ -623,7 +624,6 @@ def complete(**options: Any) -> None:
     import argcomplete
 
     parser = build_parser()
-    _attach_completers(parser)
     argcomplete.autocomplete(parser, **options)
 
 

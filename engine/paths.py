@@ -28,7 +28,7 @@ def home() -> Path:
         return Path(value).expanduser()
     from .settings import load
 
-    return load().home or _platform("data")
+    return load(settings()).home or _platform("data")
 
 
 def data() -> Path:

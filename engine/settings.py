@@ -19,8 +19,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paths
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -30,9 +28,8 @@ class Settings:
     problem: str = ""  # what was wrong in the file, in one line ("" when nothing was)
 
 
-def load(path: Path | None = None) -> Settings:
-    """The settings in ``path`` (the user's settings file by default); defaults where it is missing or wrong."""
-    path = path or paths.settings()
+def load(path: Path) -> Settings:
+    """The settings in ``path`` (``paths.settings()`` is the user's); defaults where it is missing or wrong."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -64,7 +61,7 @@ def load(path: Path | None = None) -> Settings:
                     problem=f"settings file {path}: {'; '.join(wrong)} (ignored)" if wrong else "")
 
 
-def save_theme(theme: str, path: Path | None = None) -> str:
+def save_theme(theme: str, path: Path) -> str:
     """Keep ``theme`` as the dashboard's; the rest of the file, comments included, stays as it was. Returns "" or
     why it failed."""
     import re
@@ -73,7 +70,6 @@ def save_theme(theme: str, path: Path | None = None) -> str:
 
     from . import durable
 
-    path = path or paths.settings()
     try:
         try:
             text = path.read_text(encoding="utf-8")

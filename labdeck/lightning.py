@@ -52,6 +52,10 @@ class LabdeckLogger(Logger):
         self.experiment.log({f"{k}_" if k in RESERVED else k: v for k, v in metrics.items()}, step=step)
 
     @rank_zero_only
+    def should_stop(self) -> bool:
+        """Whether the dashboard (or ``labdeck stop``) asked the run to stop."""
+        return self._run is not None and self._run.should_stop()
+
     def finalize(self, status: str) -> None:
         if self._run is not None:
             self._run.finish({"success": "finished", "failed": "failed", "interrupted": "stopped"}.get(status))
@@ -61,6 +65,5 @@ class StopFromDashboard(Callback):
     """Ends the fit after the current batch when the dashboard (or ``labdeck stop``) stops the run."""
 
     def on_train_batch_end(self, trainer, *args: Any) -> None:
-        if any(isinstance(lg, LabdeckLogger) and lg._run is not None and lg._run.should_stop()
-               for lg in trainer.loggers):
+        if any(isinstance(lg, LabdeckLogger) and lg.should_stop() for lg in trainer.loggers):
             trainer.should_stop = True

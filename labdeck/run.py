@@ -295,6 +295,22 @@ class Run:
         self.finish("failed", one_line(failed)) if failed is not None else self.finish()
 
     # -- the writer's side ---------------------------------------------------------------------------------------------
+    def _record_provenance(self) -> None:
+        """What reproduces the run (code version, packages, machine), read and stored in a thread of its own."""
+        if self._store is None:
+            return
+
+        def record() -> None:
+            from . import provenance
+
+            try:
+                meta = provenance.read()
+            except Exception:  # what reproduces a run is a help, never a reason to fail it
+                return
+            self._with_store(lambda store: store.set_meta(self.id, meta))
+
+        threading.Thread(target=record, daemon=True, name="labdeck-provenance").start()
+
     def _with_store(self, action, failure: str = "") -> None:
         """Do ``action(store)``; a store that fails is one warning, and training goes on."""
         if self._store is None:
@@ -516,16 +532,5 @@ def _started(run: Run) -> Run:
     from . import current
 
     current.started(run)
-    if run._store is not None:
-        threading.Thread(target=_record_provenance, args=(run,), daemon=True, name="labdeck-provenance").start()
+    run._record_provenance()
     return run
-
-
-def _record_provenance(run: Run) -> None:
-    from . import provenance
-
-    try:
-        meta = provenance.read()
-    except Exception:  # what reproduces a run is a help, never a reason to fail it
-        return
-    run._with_store(lambda store: store.set_meta(run.id, meta))

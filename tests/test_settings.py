@@ -61,5 +61,5 @@ async def test_the_dashboard_uses_the_theme_and_keys_and_keeps_a_theme_chosen(ho
         await pilot.press("f4")
         await until(pilot, lambda: app.active_tab() == "runs", what="the Runs tab by its new key")
         app.theme = "gruvbox"  # what the palette's Change theme does
-        await until(pilot, lambda: settings.load().theme == "gruvbox", what="the theme kept")
+        await until(pilot, lambda: settings.load(paths.settings()).theme == "gruvbox", what="the theme kept")
     assert '"tab.runs" = "f4"' in paths.settings().read_text()

@@ -274,9 +274,10 @@ async def test_closing_while_a_tab_still_mounts_ends_cleanly_and_leaves_no_store
     # a test's app closes without exit(), so Textual's timers still fire: the store reader's start among them
     app._start_background()
     deadline = time.monotonic() + 10
-    while app.reader is not None and app.reader.is_alive() and time.monotonic() < deadline:
+    reader = app.watcher and app.watcher.thread
+    while reader is not None and reader.is_alive() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    assert app.reader is None or not app.reader.is_alive(), "a store reader outlived the app"
+    assert reader is None or not reader.is_alive(), "a store reader outlived the app"
 
 
 async def test_the_dashboard_leaves_what_start_up_built_out_of_the_collectors_work(home):
@@ -311,8 +312,8 @@ async def test_presets_help_and_palette(home):
         await pilot.press("question_mark")
         assert type(app.screen).__name__ == "HelpScreen"
         await pilot.press("escape")
-        names = [name for name, _, _ in LabdeckCommands(app.screen)._commands()]
-        assert "Start run" in names and "Go to Runs" in names
+        names = [name for name, _, _ in LabdeckCommands(app.screen).commands()]
+        assert "Start" in names and "Go to Runs" in names and "Pause" in names and "Reports" in names
 
 
 @pytest.mark.slow
@@ -398,7 +399,7 @@ async def test_use_offline_data_from_the_palette(home):
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         await pilot.press(str(registry.names().index("vision") + 1))
-        names = {name: cb for name, _, cb in LabdeckCommands(app.screen)._commands()}
+        names = {name: cb for name, _, cb in LabdeckCommands(app.screen).commands()}
         await names["Use offline data"]()
         assert app.query_one("#form-vision", ParamForm).raw_values()["dataset"] == "shapes"
         await pilot.press(str(registry.names().index("language") + 1))

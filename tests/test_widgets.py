@@ -2,11 +2,9 @@
 
 import time
 
-from rich.console import Console
-from rich.text import Text
 from textual.app import App, ComposeResult
 
-from labdeck.tui.widgets.line_plot import Line, LinePlot, figure_strips
+from labdeck.tui.widgets.line_plot import Line, LinePlot
 
 
 class PlotApp(App):
@@ -75,27 +73,6 @@ async def test_what_changes_beside_a_plot_waits_for_its_figure():
             assert time.monotonic() < deadline, "a failed build left its caller waiting"
             await pilot.pause(0.02)
         plot._figure = real
-
-
-def test_figure_lines_read_from_plotexts_cells_match_its_ansi_output():
-    # The figure's cells are read from plotext's matrix (a plotext internal): what its own ANSI output says, cell
-    # for cell, in both themes, with a log scale and a scatter.
-    plot = LinePlot("t", "x")
-    lines = [decay(300), Line("test", [0.0, 100.0, 299.0], [1.0, 0.02, 0.004], scatter=True)]
-    for theme in ("textual-dark", "textual-light"):
-        plot._figure(lines, True, None, 70, 20, theme)
-        ours = figure_strips(plot.plt, 70)
-        plot.plt.monitor.matrix.set_canvas()
-        parsed = Text.from_ansi(plot.plt.monitor.matrix.get_canvas())
-        console = Console(width=70, color_system="truecolor", force_terminal=True)
-        theirs = list(console.render_lines(parsed, console.options.update(width=70, height=20), pad=True))
-        assert len(ours) == len(theirs) == 20
-        def cells(segments):
-            return [(ch, seg.style or None) for seg in segments for ch in seg.text]
-
-        for mine, real in zip(ours, theirs):
-            assert cells(mine) == cells(real)
-        assert len({seg.style for strip in ours for seg in strip}) > 3  # coloured lines, not plain text
 
 
 async def until_drawn(pilot, plot, timeout: float = 10.0) -> None:

@@ -22,8 +22,9 @@ from labdeck.engine import presets
 from labdeck.engine.errors import LabdeckError
 from labdeck.engine.spec import Spec
 
-from .messages import ControlRun, Following, StoreChanged
+from .messages import Following, StoreChanged
 from .model import RunsModel
+from .tab_content import TabContent
 from .widgets.param_form import ParamForm
 
 RUN_VIEW_AFTER_SECONDS = 0.2  # the form is painted first
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from .run_view import RunView
 
 
-class ExperimentPane(Horizontal):
+class ExperimentPane(Horizontal, TabContent):
     """Follows one run of its experiment: the newest, unless the user opened another."""
 
     BINDINGS = [
@@ -95,7 +96,7 @@ class ExperimentPane(Horizontal):
         else:
             for action in ("pause", "resume", "stop"):
                 if event.button.has_class(action) and self.run_id:
-                    self.post_message(ControlRun(action, self.run_id))
+                    self.control(action, self.run_id)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "mistakes":
@@ -169,6 +170,17 @@ class ExperimentPane(Horizontal):
             if info is not None and not self.form_edited:
                 self.form.load(info.asked, info.budget)  # the form says what the run on screen used
         self.pinned = pinned or self.pinned
+
+    def follow_newest(self) -> None:
+        """Show the newest run of this experiment, unless the user opened another."""
+        if not self.pinned and (newest := self.model.newest(self.spec.name)) is not None:
+            self.follow(newest.id)
+
+    def open(self, run_id: str) -> None:
+        """A run the user opened: followed from now on, and its values in the form."""
+        self.follow(run_id, pinned=True)
+        if (info := self.model.infos.get(run_id)) is not None:
+            self.form.load(info.asked, info.budget)
 
     def on_param_form_edited(self, event: ParamForm.Edited) -> None:
         self.form_edited = True

@@ -50,6 +50,30 @@ def open_on(home: str | None, run: str) -> tuple[str, str] | str:
     return info.id, info.experiment if registry.is_own(info.experiment) else "runs"
 
 
+# Workers that change something: on quit, these are waited for (each is short); the others only read
+WRITERS = frozenset({"control", "report", "launch", "save-plot", "delete", "control-sweep", "launch-sweep",
+                     "settings"})
+WRITERS_WAIT_SECONDS = 10.0
+
+
+def run_dashboard(home: str | None = None, open_run: tuple[str, str] | None = None) -> int:
+    """Run the dashboard in this process, then leave at once: Textual has given the terminal back, and a thread
+    still reading (the store reader in a long replay, a figure being built: seconds on a busy machine, with a blank
+    screen) must not hold the prompt up. Workers that write are waited for."""
+    import time
+
+    from .app import LabdeckApp
+
+    app = LabdeckApp(home, freeze_gc=True, open_run=open_run)
+    app.run()
+    deadline = time.monotonic() + WRITERS_WAIT_SECONDS
+    while time.monotonic() < deadline and any(w.group in WRITERS and not w.is_finished for w in app.workers):
+        time.sleep(0.05)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(app.return_code or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (labdeck completion SHELL set it up)
         from labdeck.engine.cli import complete
@@ -65,8 +89,6 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(opened, str):
             print(opened, file=sys.stderr)
             return 2
-        from .app import run_dashboard
-
         return run_dashboard(home=home, open_run=opened)
     from labdeck.engine.cli import exit_process
     from labdeck.engine.cli import main as cli_main

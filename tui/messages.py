@@ -60,14 +60,6 @@ class StoreChanged(Message):
 
 
 @dataclass
-class ControlRun(Message):
-    """``action`` (pause, resume, stop) on a run."""
-
-    action: str
-    run_id: str
-
-
-@dataclass
 class OpenRun(Message):
     """Show a run in its experiment's tab, with its parameters in the form."""
 
@@ -89,6 +81,14 @@ class Controlled(Message):
     action: str
     run_id: str
     error: str = ""
+
+
+@dataclass
+class Doing(Message):
+    """Something runs in the background until a second ``Doing`` of the same ``key`` with ``text`` None."""
+
+    key: str
+    text: str | None
 
 
 @dataclass

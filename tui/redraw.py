@@ -9,6 +9,12 @@ Keys come first: a redraw due within ``INPUT_QUIET_SECONDS`` of a key press wait
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.timer import Timer
 
 FASTEST, SLOWEST = 0.1, 1.0  # seconds between redraws: 10 Hz and 1 Hz
 # while a run trains on this machine's CPU, at most 5 Hz even with a core idle: a VM's two vCPUs are often one
@@ -77,3 +83,40 @@ class RedrawPace:
     def describe(self) -> str:
         where = ", a run training on this CPU" if self.cpu_training else ""
         return f"redrawing at {self.hertz:.1f} Hz (the machine's cores were {self.busy:.0f}% busy{where})"
+
+
+IDLE_SECONDS = 2.0  # between redraw ticks while nothing changes
+WAKE_SECONDS = 0.02  # from news to the first redraw tick after an idle spell (then the pace again)
+
+
+class RedrawTimer:
+    """Ticks at the pace's rate and calls ``draw`` when something may look different (``touch``) or a run is live;
+    an idle dashboard (nothing new, nothing running, no key) draws nothing, measures nothing and ticks slowly."""
+
+    def __init__(self, app: App, pace: RedrawPace, draw: Callable[[], None], live: Callable[[], bool],
+                 cpu_training: Callable[[], bool]):
+        self.app, self.pace, self.draw, self.live, self.cpu_training = app, pace, draw, live, cpu_training
+        self.stale = True
+        self.idle = False
+        self.timer: Timer | None = None
+
+    def start(self) -> None:
+        self.timer = self.app.set_timer(self.pace.seconds, self.tick)
+
+    def touch(self) -> None:
+        """Something may look different now: draw at the next tick, and tick at the pace again if idle."""
+        self.stale = True
+        if self.idle and self.timer is not None:
+            self.idle = False
+            self.timer.stop()
+            self.timer = self.app.set_timer(WAKE_SECONDS, self.tick)
+
+    def tick(self) -> None:
+        self.idle = not (self.stale or self.live())
+        if not self.idle:
+            started = time.perf_counter()
+            if self.pace.may_draw():
+                self.stale = False
+                self.draw()
+            self.pace.drew(time.perf_counter() - started, cpu_training=self.cpu_training())
+        self.timer = self.app.set_timer(IDLE_SECONDS if self.idle else self.pace.seconds, self.tick)

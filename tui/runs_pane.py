@@ -20,6 +20,7 @@ from .history import PLOT_POINTS
 from .messages import OpenRun, StoreChanged
 from .model import RunsModel
 from .state import STATUS_STYLE, RunState
+from .tab_content import TabContent
 from .widgets.line_plot import Line, LinePlot
 from .widgets.virtual_table import Column, VirtualTable
 
@@ -54,7 +55,7 @@ COLUMNS = [Column("", 1), Column("run", 18), Column("experiment", 11), Column("s
            Column("created", 11, wide_only=110)]
 
 
-class RunsPane(Vertical):
+class RunsPane(Vertical, TabContent):
     BINDINGS = [
         Binding("space", "mark", "Mark", id="runs.mark", tooltip="Mark runs to overlay and compare"),
         Binding("enter", "open", "Open", id="runs.open", tooltip="Show the run in its tab, its values in the form"),

@@ -19,11 +19,12 @@ from .messages import NewSweepAsked, StoreChanged
 from .model import RunsModel
 from .runs_pane import loss_lines
 from .state import STATUS_STYLE
+from .tab_content import TabContent
 from .widgets.line_plot import Line, LinePlot
 from .widgets.row_table import RowTable
 
 
-class SweepsPane(Vertical):
+class SweepsPane(Vertical, TabContent):
     BINDINGS = [
         Binding("space", "mark", "Mark trial", id="sweeps.mark", tooltip="Mark trials to overlay their curves"),
         Binding("v", "next_param", "Next parameter", id="sweeps.param"),

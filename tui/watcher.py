@@ -15,7 +15,7 @@ from pathlib import Path
 
 from textual.message import Message
 
-from labdeck.engine import RunNotFound, Store, StoreError, registry
+from labdeck.engine import RunNotFound, Store, StoreError, one_line, registry
 from labdeck.engine.events import MetricSeries
 from labdeck.engine.listing import RunListing
 
@@ -33,6 +33,7 @@ class StoreWatcher:
         self._counts: dict[str, MetricSeries] = {}  # a script's run: the points read so far, per metric
         self._points: dict[str, int] = {}  # a script's run: its stored points when last read
         self._wake = threading.Event()
+        self.thread: threading.Thread | None = None  # the reader, once started
 
     def subscribe(self, run_id: str) -> None:
         """Follow a run; only a run not yet followed wakes the reader (the app re-subscribes every second)."""
@@ -44,6 +45,19 @@ class StoreWatcher:
 
     def refresh_runs(self) -> None:
         self._wake.set()
+
+    def start(self) -> None:
+        """Read the store in a thread of its own. Not a Textual worker: Textual waits for its thread workers as it
+        quits, and a long read (a huge run's replay on a busy machine) held the prompt for seconds; this one ends
+        at its next look once ``cancelled``, and the process does not wait for it."""
+        def read() -> None:
+            try:
+                self.run()
+            except Exception as exc:  # what a worker would have reported: the app says it and keeps running
+                self.post(StoreFailed(f"reading the store failed: {one_line(exc)}"))
+
+        self.thread = threading.Thread(target=read, name="labdeck-store-reader", daemon=True)
+        self.thread.start()
 
     def run(self) -> None:
         try:

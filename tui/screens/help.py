@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 if TYPE_CHECKING:
+    from ..app import LabdeckApp
     from ..redraw import RedrawPace
 
 
@@ -48,3 +49,12 @@ class HelpScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         if self.pace is not None:  # how the dashboard paces its redraws now
             self.query_one("#help-pace", Static).update(f"[dim]{self.pace.describe()}[/]")
+
+
+def install_help(app: LabdeckApp) -> str:
+    """The help screen's name, built and installed once: opening it again only shows it."""
+    if not app.is_screen_installed("help"):
+        from ..keys import binding_groups
+
+        app.install_screen(HelpScreen(binding_groups(), app.pace, app.settings.keymap), "help")
+    return "help"

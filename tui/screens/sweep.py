@@ -6,6 +6,7 @@ It creates and starts the sweep itself (in a worker) and closes with its id; a b
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -15,6 +16,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from labdeck.engine.spec import Spec
+
+from ..messages import StoreChanged
+
+if TYPE_CHECKING:
+    from ..app import LabdeckApp
+    from ..experiment_pane import ExperimentPane
 
 
 def grid_example(spec: Spec) -> str:
@@ -41,6 +48,11 @@ class NewSweep(ModalScreen[str | None]):
     CSS_PATH = Path(__file__).with_name("sweep.tcss")
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="sweep.cancel"),
                 Binding("ctrl+s", "submit", "Start sweep", id="sweep.start")]
+
+    @classmethod
+    def over(cls, pane: ExperimentPane) -> NewSweep:
+        """The dialog over an experiment pane's form: its values are every trial's, bar what the sweep varies."""
+        return cls(pane.spec, pane.form.raw_values(), pane.home, pane.form.raw["budget"])
 
     def __init__(self, spec: Spec, base: dict[str, str], home: Path, budget: str = ""):
         super().__init__()
@@ -130,3 +142,20 @@ class NewSweep(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def ask_for_sweep(app: LabdeckApp, pane: ExperimentPane) -> None:
+    """The New sweep dialog over ``pane``'s form; a sweep it starts is then shown, selected, in the Sweeps tab."""
+    def started(sweep_id: str | None) -> None:
+        if sweep_id:
+            app.post_message(StoreChanged())
+            app.call_after_refresh(show, sweep_id)  # once the screen below has its focus back
+
+    def show(sweep_id: str) -> None:
+        from ..sweeps_pane import SweepsPane
+
+        app.action_tab("sweeps")
+        if isinstance(sweeps := app.tabs.get("sweeps"), SweepsPane):
+            sweeps.select(sweep_id)
+
+    app.push_screen(NewSweep.over(pane), started)

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import plotext._utility as plotext_utility
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -15,8 +14,8 @@ from textual import work
 from textual.message import Message
 from textual.strip import Strip
 from textual.worker import Worker, WorkerState, get_current_worker
-from textual_plotext import PlotextPlot
 
+from ..adapters.plotext_private import ThemedPlot, build_matrix, colors_to_ansi
 from ..history import decimate
 from .repaint import repaint
 
@@ -37,18 +36,17 @@ def _style(colors: tuple) -> Style:
     """The Rich style of a plotext (foreground, style, background) triple, as plotext's own ANSI codes say it."""
     style = _STYLES.get(colors)
     if style is None:
-        spans = Text.from_ansi(plotext_utility.colors_to_ansi(*colors) + "x").spans
+        spans = Text.from_ansi(colors_to_ansi(*colors) + "x").spans
         style = _STYLES[colors] = Style.combine(span.style for span in spans) if spans else Style.null()
     return style
 
 
-def figure_strips(plt, width: int) -> list[Strip]:
+def figure_strips(matrix, width: int) -> list[Strip]:
     """Screen lines of a built plotext figure, read from its matrix of cells (top row first).
 
     Same lines and styles as parsing ``plt.build()``'s ANSI output (a test checks), at half the cost of a figure:
     the string and its parse are skipped. Runs of cells with the same colours make one segment each.
     """
-    matrix = plt.monitor.matrix
     cols = matrix.cols
     strips = []
     for row in matrix.Rows[::-1]:
@@ -62,7 +60,7 @@ def figure_strips(plt, width: int) -> list[Strip]:
     return strips
 
 
-class LinePlot(PlotextPlot):
+class LinePlot(ThemedPlot):
     """Several labelled lines, optional log y-axis.
 
     ``show`` stores the lines; the figure is built in a thread worker, down to screen lines (plotext's Python
@@ -130,7 +128,7 @@ class LinePlot(PlotextPlot):
         width, height = self.size
         if width and height and self.is_attached and self.display:
             self._build((self._key, (width, height)), list(self._lines), self._log, self._title, width, height,
-                        self._get_plotext_theme_name(self.app.theme))
+                        self.plotext_theme())
             return True
         return False
 
@@ -140,12 +138,12 @@ class LinePlot(PlotextPlot):
         with self._plt_lock:
             if get_current_worker().is_cancelled:
                 return
-            self._figure(lines, log, title, width, height, theme)
-            strips = figure_strips(self.plt, width)
+            strips = figure_strips(self._figure(lines, log, title, width, height, theme), width)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Built(strips, key))
 
-    def _figure(self, lines: list[Line], log: bool, title: str | None, width: int, height: int, theme: str) -> None:
+    def _figure(self, lines: list[Line], log: bool, title: str | None, width: int, height: int, theme: str):
+        """The figure's matrix of cells."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -169,13 +167,8 @@ class LinePlot(PlotextPlot):
             drawn = True
         if log and drawn:
             plt.yscale("log")
-        # size and theme last, in the order of textual-plotext's own render (the theme colours the lines)
-        plt.plotsize(width, height)
-        plt._set_size(width, height)  # textual-plotext's issue 5
-        plt.theme(theme)
-        # plotext's build() without its last step, an ANSI string that would only be parsed back into styles
-        plt._set_sizes()
-        plt._build_matrix()
+        plt.theme(theme)  # last, as textual-plotext's own render does: the theme colours the lines
+        return build_matrix(plt, width, height)
 
     def on_line_plot_built(self, message: Built) -> None:
         message.stop()
@@ -194,8 +187,7 @@ class LinePlot(PlotextPlot):
             if then is not None:
                 then()
 
-    def _register_theme(self, app_theme_name: str) -> None:
-        super()._register_theme(app_theme_name)
+    def theme_registered(self) -> None:
         self._build_later()  # the figure's colours follow the app's theme
 
     def render(self) -> Text:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -25,6 +25,7 @@ from labdeck.engine.errors import LabdeckError
 from labdeck.engine.params import BUDGET, Param, parse_budget
 from labdeck.engine.spec import Spec
 
+from ..adapters.textual_private import InOrderInput
 from .row_table import RowTable
 
 HELP_LINES = 4  # the help panel's least height
@@ -57,20 +58,10 @@ class ParamGrid(RowTable):
             form.step_choice(step)
 
 
-class ParamEditor(Input):
-    """The form's editor. Its bound keys (backspace, enter, arrows, ...) run from ``_on_key``, the path printable
-    keys take: dispatched as bindings (Textual's default) they overtook printable keys in a burst (a paste, fast
-    typing over SSH), so backspace, 1, 0, 0, 0, enter on "2000" submitted an empty value."""
-
-    async def _on_key(self, event: events.Key) -> None:
-        bindings = self._bindings.key_to_bindings.get(event.key)
-        if bindings:
-            event.stop()
-            event.prevent_default()
-            self._restart_blink()
-            await self.run_action(bindings[0].action)
-            return
-        await super()._on_key(event)
+class ParamEditor(InOrderInput):
+    """The form's editor. Its bound keys (backspace, enter, arrows, ...) run in the order typed: dispatched as
+    bindings (Textual's default) they overtook printable keys in a burst (a paste, fast typing over SSH), so
+    backspace, 1, 0, 0, 0, enter on "2000" submitted an empty value."""
 
 
 class ParamForm(Vertical):
