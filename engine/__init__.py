@@ -13,17 +13,19 @@ from typing import TYPE_CHECKING
 
 from . import registry
 from .errors import DataError, DownloadError, LabdeckError, ParamError, RunNotFound, StoreError, one_line
+from .status import ACTIVE, STATUSES, Stage, Status
 
 if TYPE_CHECKING:
     from . import events, sweep
+    from .experiments.language.experiment import Generator
     from .runs import create, pause, reap, resume, spawn, stop
-    from .store import ACTIVE, STATUSES, RunInfo, Store, default_home
+    from .store import RunInfo, Store, default_home
 
 # The rest loads on first use (PEP 562), so that the dashboard paints its first frame without it: the run store
 # and events (dataclasses, sqlite), process control and sweeps (psutil, subprocess) cost ~40 ms to import.
 _LAZY = {"events": (".events", None), "sweep": (".sweep", None),
          **{name: (".runs", name) for name in ("create", "pause", "reap", "resume", "spawn", "stop")},
-         **{name: (".store", name) for name in ("ACTIVE", "STATUSES", "RunInfo", "Store", "default_home")}}
+         **{name: (".store", name) for name in ("RunInfo", "Store", "default_home")}}
 
 
 def __getattr__(name: str):
@@ -43,7 +45,7 @@ def predict_with(store: Store, run: str, inputs: list[str], **options):
     return _predict(store, store.get(run), inputs, **options)
 
 
-def generator(store: Store, run: str):
+def generator(store: Store, run: str) -> Generator:
     """A language run's text generator (``.stream(prompt, tokens, temperature, top_k, top_p, seed)``)."""
     from .predict import generator as _generator
 
@@ -66,6 +68,8 @@ __all__ = [
     "ParamError",
     "RunInfo",
     "RunNotFound",
+    "Stage",
+    "Status",
     "Store",
     "StoreError",
     "create",

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,7 +21,8 @@ from .formatting import done, format_event
 from .formatting import fmt as _fmt
 from .names import printable
 from .params import parse_assignments
-from .store import ACTIVE, Store
+from .status import ACTIVE, Status
+from .store import Store
 
 EXIT_BAD_INPUT = 2
 READING = ("runs", "show", "watch", "export", "predict", "generate", "report")  # commands that change no run
@@ -78,7 +80,7 @@ def _result_json(store: Store, run_id: str) -> dict[str, Any]:
             "message": info.message}
 
 
-def _overrides(a: argparse.Namespace) -> tuple[dict[str, Any], float | None]:
+def _overrides(a: argparse.Namespace) -> tuple[dict[str, Any], float | None, str]:
     """The --preset's values (if any) with each --set on top, the budget (--budget or --train-budget, else the
     preset's) and what it counts."""
     registry.get(a.experiment)  # an unknown experiment is named as such, not as a missing preset file
@@ -99,15 +101,15 @@ def cmd_run(store: Store, a: argparse.Namespace) -> int:
     run_id = runs.create(store, a.experiment, values, budget, budget_kind=kind)
     if a.detach:
         runs.spawn(store, run_id)
-        print(jsonout.dumps({"run_id": run_id, "status": "queued"}) if a.json else run_id)
+        print(jsonout.dumps({"run_id": run_id, "status": Status.QUEUED}) if a.json else run_id)
         return 0
     # with --json, standard output is the one JSON document: the progress lines go to standard error
     ended = runs.run_here(store, run_id, on_event=_Printer(sys.stderr if a.json else sys.stdout), since=a.started)
     if a.json:
         print(jsonout.dumps(_result_json(store, run_id)))
-    if ended.status == "stopped" and ended.reason in SIGNAL_EXIT:  # `labdeck run ... && next` must not go on
+    if ended.status == Status.STOPPED and ended.reason in SIGNAL_EXIT:  # `labdeck run ... && next` must not go on
         return SIGNAL_EXIT[ended.reason]
-    return 1 if ended.status == "failed" else 0
+    return 1 if ended.status == Status.FAILED else 0
 
 
 def cmd_params(store: Store | None, a: argparse.Namespace) -> int:
@@ -235,7 +237,7 @@ def cmd_watch(store: Store, a: argparse.Namespace) -> int:
         print(jsonout.dumps({"kind": "result", **_result_json(store, info.id)}))
     else:
         print(f"run {info.id} is {status}")
-    return 1 if status in ("failed", "interrupted") else 0
+    return 1 if status in (Status.FAILED, Status.INTERRUPTED) else 0
 
 
 def _progress(store: Store, run_id: str, as_json: bool) -> None:
@@ -309,7 +311,7 @@ def _sweep_result(store: Store, sweep_id: str, a: argparse.Namespace) -> int:
     keys = sweep.swept_keys(infos)
     top = sweep.best(infos)
     # a failed trial is the sweep's failure for a script (exit 1), the others' results still printed
-    status = 1 if any(i.status in ("failed", "interrupted") for i in infos) else 0
+    status = 1 if any(i.status in (Status.FAILED, Status.INTERRUPTED) for i in infos) else 0
     if a.json:
         print(jsonout.dumps({"sweep_id": sweep_id, "experiment": infos[0].experiment, "swept": keys,
                           "best": top.id if top else None,
@@ -363,8 +365,7 @@ def cmd_sweep_run(store: Store, a: argparse.Namespace) -> int:
 
 
 def cmd_sweep_control(store: Store, a: argparse.Namespace) -> int:
-    infos = sweep.trials(store, a.run)
-    sweep_id = infos[0].sweep
+    sweep_id = sweep.full_id(sweep.trials(store, a.run))
     if a.command == "stop":
         stopped = sweep.stop(store, sweep_id)
         print(jsonout.dumps({"action": "stop", "sweep_id": sweep_id, "stopped": stopped}) if a.json
@@ -627,11 +628,12 @@ def complete(**options: Any) -> None:
     argcomplete.autocomplete(parser, **options)
 
 
-COMMANDS = {"completion": cmd_completion, "run": cmd_run, "params": cmd_params, "runs": cmd_runs, "show": cmd_show,
-            "watch": cmd_watch, "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "delete": cmd_delete,
-            "predict": cmd_predict, "generate": cmd_generate, "sweep": cmd_sweep, "sweep-run": cmd_sweep_run,
-            "report": cmd_report, "export": cmd_export, "import": cmd_import,
-            "paths": cmd_paths, "ui": cmd_ui}
+COMMANDS: dict[str, Callable[..., int]] = {
+    "completion": cmd_completion, "run": cmd_run, "params": cmd_params, "runs": cmd_runs, "show": cmd_show,
+    "watch": cmd_watch, "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "delete": cmd_delete,
+    "predict": cmd_predict, "generate": cmd_generate, "sweep": cmd_sweep, "sweep-run": cmd_sweep_run,
+    "report": cmd_report, "export": cmd_export, "import": cmd_import, "paths": cmd_paths, "ui": cmd_ui
+}
 
 
 def _terminate(signum, frame) -> None:

@@ -18,6 +18,7 @@ import torch
 from .device import Plan
 from .events import Event
 from .spec import Spec
+from .status import Stage
 
 
 def make_optimizer(name: str, params: Iterable, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -99,14 +100,14 @@ class Task:
         """How many held-out items (images, windows, tokens) a full evaluation reads."""
         return 0
 
-    def evaluate(self, limit: int | None = None, stage: str = "evaluating") -> dict[str, float]:
+    def evaluate(self, limit: int | None = None, stage: str = Stage.EVALUATING) -> dict[str, float]:
         """Per-epoch held-out metrics (``test_loss`` and the like), on a fixed, representative ``limit`` of the
         held-out items (all: None); its progress goes to ``ctx.progress(stage, done, total)``."""
         return {}
 
     def report(self, run_id: str) -> tuple[dict[str, float], list[Event]]:
         """Final metrics on every held-out item, and the evaluation/prediction events of a trained model."""
-        return self.evaluate(stage="final evaluation"), []
+        return self.evaluate(stage=Stage.FINAL_EVALUATION), []
 
     def lr_multiplier(self, progress: float) -> float:
         return warmup_cosine(progress, self.warmup)

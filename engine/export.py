@@ -36,7 +36,7 @@ def csv_lines(store: Store, run: str) -> Iterator[str]:
     keys = list(store.series_keys(info.id))
     yield ",".join([axis(info), *(_csv_field(k) for k in keys)]) + "\n"
     for steps, columns in store.blocks(info.id, keys):
-        cells = [_cells(*columns[k], "") for k in keys]
+        cells = [_cells(columns[k][0], columns[k][1], "") for k in keys]
         lines = [",".join(row) for row in zip([str(s) for s in steps.tolist()], *cells)]
         yield "\n".join(lines) + "\n"
 

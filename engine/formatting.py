@@ -19,6 +19,7 @@ from .events import (
     RunStarted,
     StatusChanged,
 )
+from .status import Status
 
 
 def fmt(v: Any) -> str:
@@ -93,7 +94,7 @@ def progress(info) -> str:
     """How far a run is, against where it stops: ``3/10 ep``, ``12/30 s`` (a budget), or as ``done`` says it."""
     from . import registry
 
-    if info.status in ("running", "paused") and registry.is_own(info.experiment):
+    if info.status in (Status.RUNNING, Status.PAUSED) and registry.is_own(info.experiment):
         if info.budget and info.budget_kind == "train":
             return f"{info.train_seconds:.0f}/{info.budget:g} s"
         if info.budget:  # the whole run's seconds so far (a resumed run's earlier attempts are not known here)

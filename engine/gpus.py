@@ -109,7 +109,7 @@ def visible() -> list[str]:
 
 def runs_on(gpus: list[Gpu], infos) -> dict[int, list[str]]:
     """For each GPU, the active runs of this machine whose process is on it (by process id)."""
-    from .store import ACTIVE
+    from .status import ACTIVE
 
     by_pid = {i.pid: i.id for i in infos if i.status in ACTIVE and i.local and i.pid}
     return {g.index: [by_pid[p] for p in g.pids if p in by_pid] for g in gpus}

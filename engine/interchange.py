@@ -19,6 +19,7 @@ import numpy as np
 from . import names
 from .errors import DataError, LabdeckError, ParamError
 from .events import LogLine, RunEnded, RunStarted
+from .status import Status
 from .store import Store
 
 INSTALL = "TensorBoard files need the tensorboard package, an optional extra: pip install 'labdeck[tensorboard]'"
@@ -181,8 +182,8 @@ def _import_one(store: Store, name: str, source: Path, table: Table) -> str:
             if len(finite):
                 last[key] = float(finite[-1])
         message = f"imported from {names.printable(source)}"
-        store.emit(RunEnded(run_id, "finished", last, 0.0, last_step, message))
-        store.finish(run_id, "finished", last, 0.0, last_step, message)
+        store.emit(RunEnded(run_id, Status.FINISHED, last, 0.0, last_step, message))
+        store.finish(run_id, Status.FINISHED, last, 0.0, last_step, message)
     except (LabdeckError, OSError):
         try:
             store.delete_run(run_id)

@@ -8,7 +8,8 @@ runs are looked at again at each poll (there are few of them).
 
 from __future__ import annotations
 
-from .store import ACTIVE, RunInfo, Store
+from .status import ACTIVE
+from .store import RunInfo, Store
 
 
 def _waiting(info: RunInfo) -> bool:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .checkpoint import load as load_checkpoint
 from .errors import LabdeckError, ParamError
 from .store import RunInfo, Store
+
+if TYPE_CHECKING:
+    from .experiments.language.experiment import Generator
 
 
 def _series(inputs: list[str], csv: str | None) -> np.ndarray:
@@ -71,7 +74,7 @@ def barely_trained(info: RunInfo) -> str | None:
     return None
 
 
-def generator(store: Store, info: RunInfo):
+def generator(store: Store, info: RunInfo) -> Generator:
     """A language run's model from its latest checkpoint (a running run's too: checkpoints are atomic)."""
     if info.experiment != "language":
         raise LabdeckError(f"run {info.id} is a {info.experiment} run; text generation needs a language run")

@@ -11,6 +11,7 @@ installed; nothing needs a shared file system.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import subprocess
@@ -20,7 +21,8 @@ from typing import Any
 
 from . import ray_relay, registry, runs
 from .errors import ParamError, one_line
-from .store import ACTIVE, HOST, RunInfo, Store
+from .status import ACTIVE, Status
+from .store import HOST, RunInfo, Store
 
 NOT_METRICS = ("epoch", "lr", "train_seconds")  # per-epoch bookkeeping in the history, not results
 SETTLE_SECONDS = 120.0  # how long a trial's run may take for its final evaluation
@@ -75,6 +77,7 @@ def train_trial(config: dict[str, Any]) -> None:
     staging = ray_relay.open_staging(config["home"], info, resume_from)
     # stop_with_parent: when Tune stops the trial (ASHA), this actor dies and the run checkpoints and stops
     proc = runs.process(runs.spawn(staging, run_id, resume=resume_from is not None, stop_with_parent=True))
+    assert proc is not None  # stop_with_parent: a child of this process, never a warm process's
     forwarder = ray_relay.Forwarder(staging, run_id, mailbox)
     control = "run"
     while True:
@@ -116,10 +119,10 @@ def _record(store: Store, run_id: str, pruned: bool, error: str | None) -> RunIn
                 and math.isfinite(v[-1])}
         # at its last epoch, Tune ends the trial (ASHA's max_t) before the run's own end is forwarded: not early
         complete = not info.budget and epochs >= info.params.get("epochs", math.inf)
-        store.finish(run_id, "finished", last, info.train_seconds, epochs,
+        store.finish(run_id, Status.FINISHED, last, info.train_seconds, epochs,
                      "" if complete else f"stopped early by ASHA after {epochs} epochs")
-    elif info.status in (*ACTIVE, "interrupted"):
-        store.finish(run_id, "failed", info.metrics, info.train_seconds, info.epochs,
+    elif info.status in (*ACTIVE, Status.INTERRUPTED):
+        store.finish(run_id, Status.FAILED, info.metrics, info.train_seconds, info.epochs,
                      f"the Ray trial ended: {error or 'without the run recording its end'}")
     return store.get(run_id)
 
@@ -146,7 +149,7 @@ def run_trials(store: Store, sweep_id: str, todo: list[str], parallel: int, opti
     try:
         # "local": a new instance, never a cluster that `ray start` once left its address behind for
         ray.init(address=options.get("address") or "local", include_dashboard=False, log_to_driver=False,
-                 logging_level="ERROR", ignore_reinit_error=True)
+                 logging_level=logging.ERROR, ignore_reinit_error=True)
     except Exception as exc:
         message = f"cannot start Ray at {options.get('address') or 'a local instance'} ({one_line(exc)})"
         _fail(store, todo, message)
@@ -190,7 +193,7 @@ def run_trials(store: Store, sweep_id: str, todo: list[str], parallel: int, opti
 def _fail(store: Store, todo: list[str], message: str) -> None:
     """Trials that cannot start end as failed, with the reason the dashboard and the CLI show."""
     for run_id in todo:
-        store.finish(run_id, "failed", {}, 0.0, 0, message)
+        store.finish(run_id, Status.FAILED, {}, 0.0, 0, message)
 
 
 def _recorder(store: Store, relay: ray_relay.Relay, on_trial: Callable[[RunInfo], None] | None):

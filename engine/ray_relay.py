@@ -13,11 +13,13 @@ import json
 import os
 import sys
 import threading
+from functools import partial
 from typing import Any
 
 from . import checkpoint, durable
 from .errors import LabdeckError
-from .store import ACTIVE, HOST, Store
+from .status import ACTIVE, Status
+from .store import HOST, Store
 from .tmp import user_tmp
 
 NAMESPACE = "labdeck"
@@ -50,6 +52,10 @@ class Mailbox:
         return self._controls.get(run_id, "run")
 
 
+def _write_bytes(data: bytes, f: Any) -> None:
+    f.write(data)
+
+
 def mailbox_name(sweep_id: str) -> str:
     return f"labdeck-{sweep_id}-{os.getpid()}"  # a resumed sweep's driver must not find the last one's
 
@@ -61,7 +67,7 @@ def starts(store: Store, todo: list[str]) -> dict[str, tuple[dict[str, Any], byt
     for run_id in todo:
         info = store.get(run_id)
         path = store.checkpoint_path(run_id)
-        data = path.read_bytes() if info.status in ("stopped", "interrupted") and path.exists() else None
+        data = path.read_bytes() if info.status in (Status.STOPPED, Status.INTERRUPTED) and path.exists() else None
         if data is not None and (epoch := checkpoint.epoch_of(data)) is not None:
             store.truncate_after_epoch(run_id, epoch)
         out[run_id] = (info.to_json(), data)
@@ -112,7 +118,7 @@ class Relay:
             if entry[0] == "checkpoint":  # before the CheckpointSaved event that follows it
                 self.store.append(run_id, batch)
                 batch = []
-                durable.replace(self.store.checkpoint_path(run_id), lambda f, data=entry[1]: f.write(data))
+                durable.replace(self.store.checkpoint_path(run_id), partial(_write_bytes, entry[1]))
             elif entry[0] == "event" and entry[1] == "CheckpointSaved":
                 payload = json.loads(entry[2])
                 payload["path"] = str(self.store.checkpoint_path(run_id))  # this host's copy
@@ -151,8 +157,8 @@ class Forwarder:
 
         entries: list[tuple] = []
         epochs = []
-        if ended and self.staging.get(self.run_id).status in (*ACTIVE, "interrupted"):
-            self.staging.set_status(self.run_id, "interrupted", "its process ended without recording how")
+        if ended and self.staging.get(self.run_id).status in (*ACTIVE, Status.INTERRUPTED):
+            self.staging.set_status(self.run_id, Status.INTERRUPTED, "its process ended without recording how")
         # the row before the records: read after them, it could count epochs (or an end) whose records the run
         # wrote in between, and a trial ended before its next forward would leave the sweep's store saying so
         row = self.staging.process_row(self.run_id)

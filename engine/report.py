@@ -77,7 +77,7 @@ def save_curves(series: dict[str, tuple[list[float], list[float]]], path: Path, 
     return path
 
 
-def _confusion(tables: dict[str, Any], path: Path) -> str:
+def _confusion(tables: dict[str, Any], path: Path) -> str | None:
     import numpy as np
 
     plt = _pyplot()
@@ -101,7 +101,7 @@ def _confusion(tables: dict[str, Any], path: Path) -> str:
     return _save(fig, path)
 
 
-def _waves(series: dict[str, list[float]], path: Path) -> str:
+def _waves(series: dict[str, list[float]], path: Path) -> str | None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     shown = min(len(series["true"]), len(series["forecast"]) + 100)
@@ -115,7 +115,7 @@ def _waves(series: dict[str, list[float]], path: Path) -> str:
     return _save(fig, path)
 
 
-def _grads(grads: list[float], path: Path) -> str:
+def _grads(grads: list[float], path: Path) -> str | None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     ax.semilogy(range(len(grads)), [max(g, 1e-30) for g in grads], marker="o", markersize=3)

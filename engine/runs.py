@@ -15,7 +15,8 @@ from .errors import LabdeckError, StoreError
 from .events import Event, RunEnded
 from .params import ParamError, parse_budget
 from .procs import process_start_time
-from .store import ACTIVE, Store
+from .status import ACTIVE, RESUMABLE, Status
+from .store import Store
 
 
 def create(store: Store, experiment: str, overrides: dict[str, Any], budget: float | None = None,
@@ -108,7 +109,7 @@ def reap() -> None:
 
 def pause(store: Store, run_id: str) -> str:
     info = store.get(run_id)
-    if info.status != "running":
+    if info.status != Status.RUNNING:
         raise LabdeckError(f"run {info.id} is {info.status}; only a running run can be paused")
     store.request(info.id, "pause")
     return info.id
@@ -123,7 +124,7 @@ def stop(store: Store, run_id: str) -> str:
     # reaches it when it claims the run; a running one may be loading data and not poll the store for a while
     # a script logging through labdeck.init is not signalled: it sees the request at its next log or should_stop()
     own = registry.is_own(info.experiment)
-    if own and info.status != "queued" and info.pid and info.pid != os.getpid() and info.local:
+    if own and info.status != Status.QUEUED and info.pid and info.pid != os.getpid() and info.local:
         try:
             os.kill(info.pid, signal.SIGTERM)  # reaches a run still loading data, before it polls the store
         except OSError:
@@ -135,18 +136,18 @@ def resume(store: Store, run_id: str, env: dict[str, str] | None = None) -> str:
     """Unpause a paused run, or continue a stopped, interrupted or failed run from its last checkpoint (from the
     start if it has none)."""
     info = store.get(run_id)
-    if info.status == "paused" or (info.status == "running" and info.control == "pause"):
+    if info.status == Status.PAUSED or (info.status == Status.RUNNING and info.control == "pause"):
         store.request(info.id, "run")
         return info.id
-    if info.status in ("stopped", "interrupted", "failed") and not registry.is_own(info.experiment):
+    if info.status in RESUMABLE and not registry.is_own(info.experiment):
         raise ParamError(f"run {info.id} is a script's run: labdeck cannot start your script again; run it with "
                          f"labdeck.init(resume={info.id!r}) to continue this run")
-    if info.status in ("stopped", "interrupted", "failed") and info.epochs and \
+    if info.status in RESUMABLE and info.epochs and \
             not store.checkpoint_path(info.id).exists():
         raise ParamError(f"run {info.id} trained {info.epochs} epochs but its checkpoint is gone "
                          f"({store.checkpoint_path(info.id)}): resuming would train it again from the first epoch over "
                          f"them; start a new run with its parameters instead")
-    if info.status in ("stopped", "interrupted", "failed"):
+    if info.status in RESUMABLE:
         # without a checkpoint (it ended before its first was written) it starts again from the first epoch
         refused = store.requeue(info.id)  # of two resumes at once, one starts a worker
         if refused:

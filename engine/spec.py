@@ -29,6 +29,8 @@ class Spec:
     key_params: tuple[str, ...] = ()  # shown in run tables
     unit: str = "samples"  # what a training rate counts ("img" for 3,100 img/s)
     offline: tuple[str, str] | None = None  # (parameter, value) of data that needs no download
+    new_input: str = ""  # what a trained run predicts from, typed by the user: "image" (a path), "text" (a prompt)
+    classifies: bool = False  # a classifier: per-class metrics, a confusion matrix, its mistakes
 
     def resolve(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """Validated parameters: defaults, overrides, then the spec's own cross-checks."""

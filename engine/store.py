@@ -24,10 +24,9 @@ from .errors import RunBusy, RunNotFound, StoreError, StoreMissing
 from .events import EpochTable, Event, MetricSeries, from_record, to_record
 from .filesystems import is_network, mounted_type
 from .procs import process_alive
+from .status import ACTIVE, RESUMABLE, Status
 
 CHECKPOINT = "checkpoint.pt"
-ACTIVE = ("queued", "running", "paused")
-STATUSES = (*ACTIVE, "finished", "failed", "stopped", "interrupted")
 
 HOST = socket.gethostname()
 
@@ -318,8 +317,8 @@ class Store:
             run_id = chosen or time.strftime("%y%m%d-%H%M%S", time.localtime(created)) + "-" + secrets.token_hex(2)
             inserted = self._write("INSERT OR IGNORE INTO runs (id, experiment, status, params, created, sweep, "
                                    "budget, name, budget_kind) VALUES (?,?,?,?,?,?,?,?,?)",
-                                   (run_id, experiment, "queued", jsonout.dumps(params), created, sweep, budget, name,
-                                    budget_kind))
+                                   (run_id, experiment, Status.QUEUED, jsonout.dumps(params), created, sweep, budget,
+                                    name, budget_kind))
             if inserted.rowcount == 1:
                 break
             if chosen:
@@ -334,7 +333,7 @@ class Store:
         has it, so that two workers never train one run."""
         def body(db: sqlite3.Connection) -> None:
             row = db.execute("SELECT status, pid, pid_start, host FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row and row[0] in ("running", "paused") and row[1] not in (None, pid) and is_local(row[3]) \
+            if row and row[0] in (Status.RUNNING, Status.PAUSED) and row[1] not in (None, pid) and is_local(row[3]) \
                     and process_alive(row[1], row[2]):
                 raise RunBusy(f"run {run_id} is already {row[0]} in process {row[1]}")
             # a stop asked for before the worker got here stays asked for (a pause does not outlive a restart)
@@ -350,7 +349,7 @@ class Store:
         def body(db: sqlite3.Connection) -> str | None:
             row = db.execute(f"SELECT {self._COLS} FROM runs WHERE id=?", (run_id,)).fetchone()
             status = self._info(row).status if row else "deleted"
-            if status not in ("stopped", "interrupted", "failed"):
+            if status not in RESUMABLE:
                 return status
             db.execute("UPDATE runs SET status='queued', pid=NULL, pid_start=NULL, message='', control='run' "
                        "WHERE id=?", (run_id,))
@@ -397,11 +396,11 @@ class Store:
         # A queued run without a process yet (a sweep's later trial) waits; one whose process died is interrupted.
         # A process on another machine (a Ray trial on another node) cannot be checked from here: its status
         # stands until it ends or the Ray driver records why it did not.
-        if (status in ACTIVE and not (status == "queued" and pid is None) and is_local(host)
+        if (status in ACTIVE and not (status == Status.QUEUED and pid is None) and is_local(host)
                 and not process_alive(pid, pid_start)):
-            status = "interrupted"
-        elif status == "queued" and pid is None and sweep and not self._sweep_runner_alive(sweep):
-            status = "interrupted"  # a trial whose sweep's runner died: nothing will ever start it
+            status = Status.INTERRUPTED
+        elif status == Status.QUEUED and pid is None and sweep and not self._sweep_runner_alive(sweep):
+            status = Status.INTERRUPTED  # a trial whose sweep's runner died: nothing will ever start it
         return RunInfo(rid, exp, status, _json_dict(params), created, ended, pid, message, _json_dict(metrics),
                        secs, epochs, device, control, sweep, budget, history or {}, host, name, budget_kind,
                        _json_dict(meta), points)
@@ -497,7 +496,7 @@ class Store:
         kind, payload = to_record(event)
         cur = self._write("INSERT INTO events (run_id, kind, payload, t) VALUES (?,?,?,?)",
                           (event.run_id, kind, json.dumps(payload), time.time()))
-        return cur.lastrowid
+        return cur.lastrowid or 0
 
     def history(self, run_id: str) -> dict[str, list[float]]:
         """A short run's metrics side by side: ``{"epoch": [1, 2, ...], "train_loss": [...], ...}`` (NaN where a

@@ -22,10 +22,11 @@ from .errors import LabdeckError, ParamError, RunNotFound
 from .events import LogLine
 from .params import parse_budget
 from .scores import best, ranked  # noqa: F401 - a sweep's trials, best first
-from .store import ACTIVE, RunInfo, Store
+from .status import ACTIVE, Status
+from .store import RunInfo, Store
 
 POLL_SECONDS = 0.5
-DONE = ("finished", "failed")
+DONE = (Status.FINISHED, Status.FAILED)
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,11 @@ def trials(store: Store, sweep_id: str) -> list[RunInfo]:
     return found
 
 
+def full_id(infos: list[RunInfo]) -> str:
+    """The sweep's full id, from its trials (``trials`` accepts a unique prefix)."""
+    return infos[0].sweep or ""
+
+
 def swept_keys(infos: list[RunInfo]) -> list[str]:
     """The parameters whose values differ between trials."""
     keys = list(infos[0].params)
@@ -182,15 +188,16 @@ def resume(store: Store, sweep_id: str, parallel: int | None = None) -> str:
     """Continue a stopped or interrupted sweep's unfinished trials in the background (as many at a time as
     before, and on the same backend, unless ``parallel`` says otherwise)."""
     infos = trials(store, sweep_id)
+    sweep_id = full_id(infos)
     if all(i.status in DONE for i in infos):
-        raise LabdeckError(f"sweep {infos[0].sweep}: every trial has ended; nothing to resume")
-    if runner_alive(store, infos[0].sweep):
-        raise LabdeckError(f"sweep {infos[0].sweep} is running; stop it first or let it finish")
+        raise LabdeckError(f"sweep {sweep_id}: every trial has ended; nothing to resume")
+    if runner_alive(store, sweep_id):
+        raise LabdeckError(f"sweep {sweep_id} is running; stop it first or let it finish")
     for info in infos:
-        if info.status in ("stopped", "interrupted", "queued"):
+        if info.status in (Status.STOPPED, Status.INTERRUPTED, Status.QUEUED):
             store.request(info.id, "run")
-    spawn(store, infos[0].sweep, parallel or options(store, infos[0].sweep).get("parallel", 1))
-    return infos[0].sweep
+    spawn(store, sweep_id, parallel or options(store, sweep_id).get("parallel", 1))
+    return sweep_id
 
 
 def _runner_file(store: Store, sweep_id: str):
@@ -215,16 +222,16 @@ def stop(store: Store, sweep_id: str, settle: float = 30.0) -> list[str]:
     worker's children die with it, so the trials must record their stop first (Ray trials that have not
     started see the stop request and return at once).
     """
-    sweep_id = trials(store, sweep_id)[0].sweep
+    sweep_id = full_id(trials(store, sweep_id))
     ray = options(store, sweep_id).get("backend") == "ray"
     if not ray:
         _stop_runner(store, sweep_id, settle)
     stopped, running = [], []
     for info in trials(store, sweep_id):
         if info.status in ACTIVE:
-            if info.status == "queued" and not info.pid:
+            if info.status == Status.QUEUED and not info.pid:
                 store.request(info.id, "stop")  # a runner skips it
-                store.set_status(info.id, "stopped", "sweep stopped before this trial started")
+                store.set_status(info.id, Status.STOPPED, "sweep stopped before this trial started")
             else:
                 runs.stop(store, info.id)
                 running.append(info.id)
@@ -292,13 +299,13 @@ def run(store: Store, sweep_id: str, parallel: int = 1, on_trial: Callable[[RunI
     from .procs import process_start_time
 
     infos = trials(store, sweep_id)
-    sweep_id = infos[0].sweep
+    sweep_id = full_id(infos)
     if (other := runner_alive(store, sweep_id)) and other != os.getpid():
         raise LabdeckError(f"sweep {sweep_id} is already running in process {other}")
     _runner_file(store, sweep_id).write_text(json.dumps([os.getpid(), process_start_time(os.getpid())]))
     # what this call must still run: queued trials, and stopped/interrupted ones (resumed from checkpoints)
-    todo = [i.id for i in infos if i.status not in DONE and i.status not in ("running", "paused")]
-    active: set[str] = {i.id for i in infos if i.status in ("running", "paused")}
+    todo = [i.id for i in infos if i.status not in DONE and i.status not in (Status.RUNNING, Status.PAUSED)]
+    active: set[str] = {i.id for i in infos if i.status in (Status.RUNNING, Status.PAUSED)}
     reported: set[str] = {i.id for i in infos if i.status in DONE}
     for run_id in todo:
         store.request(run_id, "run")  # clear an earlier stop of the sweep
@@ -333,11 +340,11 @@ def run(store: Store, sweep_id: str, parallel: int = 1, on_trial: Callable[[RunI
             if gpu is False:
                 break  # every GPU has its trials: the next waits for one
             todo.pop(0)
-            env = {"CUDA_VISIBLE_DEVICES": gpu} if gpu else None
-            if info.status in ("stopped", "interrupted") and store.checkpoint_path(run_id).exists():
+            env = {"CUDA_VISIBLE_DEVICES": gpu} if isinstance(gpu, str) else None
+            if info.status in (Status.STOPPED, Status.INTERRUPTED) and store.checkpoint_path(run_id).exists():
                 runs.resume(store, run_id, env=env)
             else:
-                store.set_status(run_id, "queued", "")
+                store.set_status(run_id, Status.QUEUED, "")
                 runs.spawn(store, run_id, env=env)
             if gpu:
                 store.emit(LogLine(run_id, f"sweep: trains on GPU {gpu} (CUDA_VISIBLE_DEVICES={gpu}), "

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from . import budget, checkpoint, errors, faults, paths
+from .budget import Plan as BudgetPlan
 from .device import Plan, choose_precision, choose_threads, cuda_problem, pick_device, time_steps
 from .errors import Diverged, DownloadError, LabdeckError
 from .events import (
@@ -40,7 +41,8 @@ from .events import (
 )
 from .experiment import Context, Experiment, Task
 from .procs import process_start_time
-from .store import Store
+from .status import Stage, Status
+from .store import RunInfo, Store
 
 BATCH_LOG_SECONDS = 0.5  # batch metrics reach the store at most twice a second
 CONTROL_POLL_SECONDS = 0.25
@@ -102,12 +104,12 @@ class Trainer:
         self._one_time = 0.0  # seconds a first decode of the run's data took: a wall budget's on top of it
         self._held = 0.0  # seconds the run was paused or its process stopped: a wall budget's on top of them
         self._spent_before = 0.0  # wall seconds earlier attempts of a resumed run spent of its budget
-        self._spend: budget.Plan | None = None
+        self._spend: BudgetPlan | None = None
         self._stage: tuple[str, float, float] | None = None  # the data or evaluation stage under way: its start
         self.on_event = on_event
         self.run_dir = store.run_dir(run_id)
         self._stop_requested = stop_requested
-        self._before = None  # on resume: what the store said of the run before this attempt
+        self._before: RunInfo | None = None  # on resume: what the store said of the run before this attempt
         self._stop_signal = False
         self._signal = ""  # SIGINT or SIGTERM: the signal that stopped this run
         # SIGCONT came: the process was stopped (SIGSTOP, Ctrl+Z) for about this many seconds (to within the one
@@ -164,15 +166,15 @@ class Trainer:
         self._last_poll = now
         self._control = self.store.control(self.run_id)
         if self._control == "pause":
-            self.store.set_status(self.run_id, "paused")
-            self.emit(StatusChanged(self.run_id, "paused"))
+            self.store.set_status(self.run_id, Status.PAUSED)
+            self.emit(StatusChanged(self.run_id, Status.PAUSED))
             while self._control == "pause" and not self._stop_signal:
                 time.sleep(CONTROL_POLL_SECONDS)
                 self._control = self.store.control(self.run_id)
             if self._stop_signal:
                 self._control = "stop"
             if self._control != "stop":
-                self.store.set_status(self.run_id, "running")
+                self.store.set_status(self.run_id, Status.RUNNING)
                 self._hold(time.monotonic() - now)
         return self._control
 
@@ -183,7 +185,7 @@ class Trainer:
         # what the store says of the run now: a resume that fails before its checkpoint is loaded keeps it
         self._before = self.store.get(self.run_id) if resume else None
         self.store.claim(self.run_id, pid, process_start_time(pid))
-        previous = {}
+        previous: dict[signal.Signals, Any] = {}
         for sig, handler in ((signal.SIGTERM, self._on_signal), (signal.SIGINT, self._on_signal),
                              (signal.SIGCONT, self._on_continue)):
             try:
@@ -195,11 +197,11 @@ class Trainer:
         try:
             ended = self._run(resume, state)
         except KeyboardInterrupt:
-            ended = self._end("stopped", {}, state, "interrupted by keyboard", "SIGINT")
+            ended = self._end(Status.STOPPED, {}, state, "interrupted by keyboard", "SIGINT")
         except torch.OutOfMemoryError as exc:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            ended = self._end("failed", {}, state, self._out_of_memory(exc))
+            ended = self._end(Status.FAILED, {}, state, self._out_of_memory(exc))
         except BaseException as exc:
             try:
                 # the traceback can name the user's paths and data: readable by this user only, as the home is
@@ -209,7 +211,7 @@ class Trainer:
             except OSError:
                 pass  # a full disk: the one-line reason still reaches the store, if it can be written
             reason = "download" if isinstance(exc, DownloadError) else ""
-            ended = self._end("failed", {}, state, one_line(exc), reason)
+            ended = self._end(Status.FAILED, {}, state, one_line(exc), reason)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -248,7 +250,7 @@ class Trainer:
             state = {**state, "epoch": before.epochs, "train_seconds": max(state["train_seconds"],
                                                                            before.train_seconds)}
         metrics = self._peak_gpu(metrics)
-        if status == "stopped" and not reason:
+        if status == Status.STOPPED and not reason:
             reason = self._signal
         event = RunEnded(self.run_id, status, metrics, round(state["train_seconds"], 3), state["epoch"], message,
                          reason)
@@ -274,7 +276,7 @@ class Trainer:
         training = self.budget if self.budget_kind == budget.TRAIN or self.budget is None else \
             max(0.1, 0.8 * (self.budget - self._wall_spent()))
         ctx = Context(self.run_id, Plan(device, "fp32"), self.run_dir, data_dir(), self.log, self.progress, training)
-        self.emit(Phase(self.run_id, "loading data"))
+        self.emit(Phase(self.run_id, Stage.LOADING_DATA))
         asked = dict(p)
         task = self.experiment.build(p, ctx)
         if p != asked:  # the recipe filled in what was left to it (width=0): history shows what trained
@@ -287,7 +289,7 @@ class Trainer:
         def step_seconds(precision: str = "fp32") -> float:
             return time_steps(task.model, task.probe_step, device, precision)
 
-        self.emit(Phase(self.run_id, "measuring speed"))
+        self.emit(Phase(self.run_id, Stage.MEASURING_SPEED))
         plan = choose_precision(device, p["precision"], key, probe=step_seconds)
         probed = plan.step_seconds
         if device.type == "cpu":
@@ -326,7 +328,7 @@ class Trainer:
             if self.budget else None
 
         if spend is not None and spend.leaves_no_training(state["train_seconds"]):
-            return self._end("failed", {}, state, spend.too_short(self._wall_spent()))
+            return self._end(Status.FAILED, {}, state, spend.too_short(self._wall_spent()))
 
         def progress() -> float:
             if spend is not None:
@@ -426,7 +428,7 @@ class Trainer:
                 deferred = (epoch, train_loss, lr)  # the last: the final evaluation is its evaluation
                 break
             task.model.eval()
-            self.emit(Phase(self.run_id, "evaluating"))
+            self.emit(Phase(self.run_id, Stage.EVALUATING))
             items = spend.eval_items if spend is not None else None
             t0 = time.monotonic()
             with torch.no_grad(), plan.autocast():
@@ -442,7 +444,7 @@ class Trainer:
         if not stopped:
             task.end_training()
         task.model.eval()
-        self.emit(Phase(self.run_id, "final evaluation"))
+        self.emit(Phase(self.run_id, Stage.FINAL_EVALUATION))
         final, events = task.report(self.run_id)
         if deferred is not None:
             epoch, train_loss, lr = deferred
@@ -453,9 +455,9 @@ class Trainer:
         if stopped and (state["epoch"] or state["batch"]):
             save(state["epoch"])  # with the partial epoch's weights: a resume continues from the next batch
         if state["epoch"] == 0 and not (stopped and state["batch"]):
-            return self._end("stopped" if stopped else "failed", final, state,
+            return self._end(Status.STOPPED if stopped else Status.FAILED, final, state,
                              "stopped before the first training step" if stopped else "no training step ran")
-        return self._end("stopped" if stopped else "finished", final, state)
+        return self._end(Status.STOPPED if stopped else Status.FINISHED, final, state)
 
     def _plan_budget(self, task: Task, plan: Plan, step_seconds: float, steps_per_epoch: int,
                      state: dict[str, Any]) -> budget.Plan:
@@ -465,13 +467,13 @@ class Trainer:
         probe = min(size, budget.PROBE_ITEMS)
         per_item = 0.0
         if probe and self.budget_kind == budget.WALL:
-            self.emit(Phase(self.run_id, "measuring evaluation"))
+            self.emit(Phase(self.run_id, Stage.MEASURING_EVALUATION))
             task.model.eval()
             with torch.no_grad(), plan.autocast():
                 # timed warm: a first pass builds the kernels of the evaluation's batch shapes, once per run
-                task.evaluate(probe, stage="measuring evaluation")
+                task.evaluate(probe, stage=Stage.MEASURING_EVALUATION)
                 t0 = time.monotonic()
-                task.evaluate(probe, stage="measuring evaluation")
+                task.evaluate(probe, stage=Stage.MEASURING_EVALUATION)
                 per_item = (time.monotonic() - t0) / probe
             task.model.train()
         spend = budget.Plan.make(self.budget_kind, self.budget, self._deadline(), step_seconds, steps_per_epoch,
@@ -502,4 +504,4 @@ class Trainer:
         self._held += seconds
         if self._spend is not None:
             self._spend.hold(seconds)
-        self.emit(StatusChanged(self.run_id, "running", self._budget_ends()))
+        self.emit(StatusChanged(self.run_id, Status.RUNNING, self._budget_ends()))

@@ -59,7 +59,10 @@ def key() -> str:
     try:
         import importlib.util
 
-        torch = Path(importlib.util.find_spec("torch").origin).parent / "version.py"  # type: ignore[union-attr]
+        spec = importlib.util.find_spec("torch")
+        if spec is None or spec.origin is None:
+            raise ValueError("torch is not installed")
+        torch = Path(spec.origin).parent / "version.py"
         h.update(f"{torch.stat().st_mtime_ns}\0".encode())
     except (AttributeError, OSError, ValueError):
         pass

@@ -11,6 +11,7 @@ import time
 
 from .formatting import format_event
 from .runs import run_here
+from .status import Status
 from .store import Store
 
 
@@ -22,7 +23,7 @@ def _log(event) -> None:
 
 
 def stop_with_parent(pid: int) -> None:
-    """Stop this run (cleanly: checkpoint, status "stopped") once process ``pid`` is gone: a Ray trial's actor
+    """Stop this run (cleanly: checkpoint, status stopped) once process ``pid`` is gone: a Ray trial's actor
     is killed when Tune stops the trial early, and must not leave its run training."""
     from .procs import process_alive, process_start_time
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     ended = run_here(Store(args.home), args.run_id, resume=args.resume, on_event=_log, stop_requested=stop.is_set)
     print(f"{ended.status} {ended.message}".strip(), flush=True)
-    return 0 if ended.status != "failed" else 1
+    return 0 if ended.status != Status.FAILED else 1
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ class Config(MutableMapping):
     def __setattr__(self, key: str, value: Any) -> None:
         self.update({key: value})
 
-    def update(self, other: Any = (), /, **more: Any) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **more: Any) -> None:
         if _run is None:
             _no_run("config.update")
             return

@@ -15,6 +15,8 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
 
+from labdeck.engine.status import Status
+
 from .run import RESERVED, Run, init
 
 
@@ -58,7 +60,8 @@ class LabdeckLogger(Logger):
 
     def finalize(self, status: str) -> None:
         if self._run is not None:
-            self._run.finish({"success": "finished", "failed": "failed", "interrupted": "stopped"}.get(status))
+            ours = {"success": Status.FINISHED, "failed": Status.FAILED, "interrupted": Status.STOPPED}  # Lightning's
+            self._run.finish(ours.get(status))
 
 
 class StopFromDashboard(Callback):

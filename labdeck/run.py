@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from labdeck.engine.status import Status
+
 from .engine import names
 from .engine.errors import LabdeckError, StoreError, one_line
 from .engine.events import LogLine, RunEnded, RunStarted, StatusChanged
@@ -136,6 +138,7 @@ class Run:
                 return
             self._step = step
             seconds = _monotonic() - self._t0
+            number: float | None
             with self._lock:
                 by_name = self._by_name
                 for name, value in metrics.items():
@@ -247,10 +250,10 @@ class Run:
         return self._control == "stop"
 
     def _wait_while_paused(self) -> None:
-        self._event(StatusChanged(self.id, "paused"), status="paused")
+        self._event(StatusChanged(self.id, Status.PAUSED), status=Status.PAUSED)
         while self._control == "pause":
             time.sleep(CONTROL_SECONDS)
-        self._event(StatusChanged(self.id, "running"), status="running")
+        self._event(StatusChanged(self.id, Status.RUNNING), status=Status.RUNNING)
 
     def print(self, text: str) -> None:
         """A line for the run's Log view."""
@@ -261,7 +264,7 @@ class Run:
         if self._ended:
             return
         self._ended = True
-        status = status or ("stopped" if self._control == "stop" else "finished")
+        status = status or (Status.STOPPED if self._control == "stop" else Status.FINISHED)
         self._stopping = True
         self._wake.set()
         if self._thread is not threading.current_thread():
@@ -285,14 +288,14 @@ class Run:
         if kind is None:
             self.finish()
         elif issubclass(kind, KeyboardInterrupt):
-            self.finish("stopped", "interrupted by keyboard")
+            self.finish(Status.STOPPED, "interrupted by keyboard")
         else:
-            self.finish("failed", one_line(exc))
+            self.finish(Status.FAILED, one_line(exc))
 
     def _at_exit(self) -> None:
         """A script that ends without finish(): finished, unless an exception is ending it."""
         failed = getattr(sys, "last_value", None)
-        self.finish("failed", one_line(failed)) if failed is not None else self.finish()
+        self.finish(Status.FAILED, one_line(failed)) if failed is not None else self.finish()
 
     # -- the writer's side ---------------------------------------------------------------------------------------------
     def _record_provenance(self) -> None:
@@ -397,8 +400,9 @@ class Run:
     def _write(self, taken: list[tuple[str, array, array]], step: int) -> None:
         import numpy as np
 
-        for key, steps, values in taken:
-            self._unwritten.setdefault(key, []).append((np.frombuffer(steps, np.int64), np.frombuffer(values)))
+        for key, step_column, value_column in taken:
+            self._unwritten.setdefault(key, []).append(
+                (np.frombuffer(step_column, np.int64), np.frombuffer(value_column)))
         points = {}
         for key, parts in self._unwritten.items():
             steps = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])

@@ -1,8 +1,10 @@
-"""The code's own rules, run with the tests: ruff's lint rules, one name for each package, and the import contracts
-in pyproject.toml (the engine sits below the rest of labdeck and never imports Textual; no import cycles in it)."""
+"""The code's own rules, run with the tests: ruff's lint rules, mypy's types, one name for each package, and the
+import contracts in pyproject.toml (the engine sits below the rest of labdeck and never imports Textual; no import
+cycles in it)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_ruff_finds_nothing():
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_types_check():
+    """mypy, as pyproject.toml's [tool.mypy] sets it, over all of labdeck."""
+    done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", os.devnull],
                           cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 

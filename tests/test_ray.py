@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from labdeck.engine import sweep
-from labdeck.engine.store import ACTIVE, Store
+from labdeck.engine.status import ACTIVE
+from labdeck.engine.store import Store
 
 from .conftest import cli, kill_processes_of, set_args, wait_for
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
 from textual.app import App, ComposeResult
+from textual.binding import BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Header, TabbedContent
@@ -25,7 +26,6 @@ from labdeck import engine
 from labdeck.engine import registry
 
 from .adapters.textual_private import QuietCloseApp
-from .experiment_pane import ExperimentPane
 from .keys import APP_BINDINGS, TAB_KEYS, TABS, palette
 from .messages import (
     Doing,
@@ -65,7 +65,7 @@ class LabdeckApp(QuietCloseApp):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     COMMANDS = App.COMMANDS | {palette}
 
-    BINDINGS = APP_BINDINGS + TAB_KEYS
+    BINDINGS: ClassVar[list[BindingType]] = [*APP_BINDINGS, *TAB_KEYS]
 
     def __init__(self, home: str | Path | None = None, system_stats: bool = True, freeze_gc: bool = False,
                  open_run: tuple[str, str] | None = None):
@@ -120,8 +120,7 @@ class LabdeckApp(QuietCloseApp):
             gc.freeze()
 
     async def _tab_mounted(self, name: str, content: TabContent) -> None:
-        if isinstance(content, ExperimentPane):
-            content.follow_newest()
+        content.update_runs()
         if self.active_tab() == name:
             content.focus_home()
             self.redraw()
@@ -160,11 +159,8 @@ class LabdeckApp(QuietCloseApp):
         self.redraws.touch()
         engine.reap()  # runs this dashboard started and that have ended must not linger as zombies
         self.model.update_runs(message.changed, message.removed)
-        for pane in self.tabs.experiments():
-            pane.follow_newest()
-        for name in ("runs", "sweeps"):
-            if (content := self.tabs.get(name)) is not None:  # absent until mounted (lazily)
-                content.update_runs()
+        for content in self.tabs.mounted():  # the others are not mounted yet (lazily)
+            content.update_runs()
         if self._open_first in self.model.infos:
             self.post_message(OpenRun(self._open_first))
             self._open_first = None

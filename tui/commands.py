@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, cast
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.dom import DOMNode
 
 from .keys import palette_entries
 
@@ -30,7 +31,7 @@ class LabdeckCommands(Provider):
             name = action.partition("(")[0]
 
             async def run() -> None:
-                node = app.screen.focused
+                node: DOMNode | None = app.screen.focused
                 while node is not None and not hasattr(node, f"action_{name}"):
                     node = node.parent
                 if node is None and not hasattr(app, f"action_{name}"):

@@ -100,9 +100,9 @@ class ExperimentPane(Horizontal, TabContent):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "mistakes":
-            return self.spec.name == "vision"
+            return self.spec.classifies
         if action == "input":
-            return self.spec.name in ("vision", "language")
+            return bool(self.spec.new_input)
         return True
 
     @property
@@ -171,7 +171,7 @@ class ExperimentPane(Horizontal, TabContent):
                 self.form.load(info.asked, info.budget)  # the form says what the run on screen used
         self.pinned = pinned or self.pinned
 
-    def follow_newest(self) -> None:
+    def update_runs(self) -> None:
         """Show the newest run of this experiment, unless the user opened another."""
         if not self.pinned and (newest := self.model.newest(self.spec.name)) is not None:
             self.follow(newest.id)

@@ -67,7 +67,8 @@ class EpochHistory:
             numbers = np.frombuffer(self.epochs, dtype=np.int64, count=old)
             keep = np.flatnonzero((numbers % self._stride == 0) | (np.arange(old) == 0))
             del numbers  # a view on the array's buffer: it could not be resized while one exists
-            for column in (self.epochs, self._steps, *self._values.values()):
+            columns: list[array] = [self.epochs, self._steps, *self._values.values()]
+            for column in columns:
                 kept = array(column.typecode)
                 kept.frombytes(np.frombuffer(column, dtype=np.dtype(column.typecode), count=old)[keep].tobytes())
                 column[:old] = kept
@@ -92,9 +93,9 @@ class EpochHistory:
             if key not in self._values:
                 self._values[key] = array("d", [NAN]) * before
             self._values[key].extend(values)
-        for key, values in self._values.items():
+        for key, column in self._values.items():
             if key not in table.metrics:
-                values.extend(array("d", [NAN]) * n)
+                column.extend(array("d", [NAN]) * n)
         if self.last is None or epochs[-1] > self.last.epoch:
             i = n - 1
             self.last = EpochMetrics(table.run_id, epochs[i], 0, self.metrics_at(before + i), 0.0, 0.0, 0.0,
@@ -216,7 +217,7 @@ class SeriesHistory:
     def series(self, key: str, max_points: int | None = None) -> tuple[list[float], list[float]]:
         """(steps, values) of a metric, NaN where it has a gap; decimated to ``max_points`` (min and max kept)."""
         xs, ys = self._xs.get(key), self._ys.get(key)
-        if not xs:
+        if not xs or ys is None:
             return [], []
         if max_points is None or len(xs) <= max_points:
             return xs.tolist(), ys.tolist()

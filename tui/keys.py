@@ -3,7 +3,9 @@ binding ids a user's keymap may name (docs/settings.md lists them)."""
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from collections.abc import Iterable
+
+from textual.binding import Binding, BindingType
 
 from labdeck.engine import registry
 
@@ -41,9 +43,12 @@ def binding_groups() -> list[tuple[str, list[Binding]]]:
     from .sweeps_pane import SweepsPane
     from .widgets.param_form import ParamForm, ParamGrid
 
-    return [("Everywhere", APP_BINDINGS + TAB_KEYS), ("Experiment tabs", list(ExperimentPane.BINDINGS)),
-            ("The form", list(ParamGrid.BINDINGS) + list(ParamForm.HELP_KEYS)),
-            ("Runs tab", list(RunsPane.BINDINGS)), ("Sweeps tab", list(SweepsPane.BINDINGS))]
+    def only(bindings: Iterable[BindingType]) -> list[Binding]:
+        return [b for b in bindings if isinstance(b, Binding)]  # every one of labdeck's is a Binding, with an id
+
+    return [("Everywhere", APP_BINDINGS + TAB_KEYS), ("Experiment tabs", only(ExperimentPane.BINDINGS)),
+            ("The form", only(ParamGrid.BINDINGS) + only(ParamForm.HELP_KEYS)),
+            ("Runs tab", only(RunsPane.BINDINGS)), ("Sweeps tab", only(SweepsPane.BINDINGS))]
 
 
 def palette():

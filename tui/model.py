@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from labdeck.engine import RunInfo
 from labdeck.engine.events import Event, RunEnded
-from labdeck.engine.store import ACTIVE
+from labdeck.engine.status import ACTIVE, Status
 
 from .state import MAX_LOG_LINES, RunState
 
@@ -39,7 +39,7 @@ class RunsModel:
         logged_from = max(0, len(events) - 4 * MAX_LOG_LINES) if reset else 0
         for i, event in enumerate(events):
             state.apply(event, log=i >= logged_from)
-            if isinstance(event, RunEnded) and event.status == "failed" and not reset:
+            if isinstance(event, RunEnded) and event.status == Status.FAILED and not reset:
                 failed.append(event)
         info = self.infos.get(run_id)
         if info is not None and info.status not in ACTIVE and state.ended is None:
@@ -63,7 +63,7 @@ class RunsModel:
                     self._newest[info.experiment] = max(left, key=lambda i: i.created)
         for info in changed:
             self.infos[info.id] = info
-            if info.status == "running":
+            if info.status == Status.RUNNING:
                 self._running[info.id] = info
             else:
                 self._running.pop(info.id, None)
@@ -80,18 +80,18 @@ class RunsModel:
             state = self.states.get(info.id)
             if state is None or state.status == info.status:
                 continue
-            if info.status == "interrupted" or state.ended is None:
+            if info.status == Status.INTERRUPTED or state.ended is None:
                 state.status = info.status
                 state.version += 1
-            elif info.status == "queued":  # an ended run started again (resumed from elsewhere)
+            elif info.status == Status.QUEUED:  # an ended run started again (resumed from elsewhere)
                 state.restart()
-            elif state.status == "interrupted":  # read so a moment before its end reached the store (a Ray trial)
+            elif state.status == Status.INTERRUPTED:  # read so a moment before its end reached the store (a Ray trial)
                 state.status = info.status
                 state.version += 1
 
     def live(self) -> bool:
         """Whether a followed run is active: its view changes with time (progress, ETA) between events."""
-        return any(s.status in ("queued", "running", "paused") for s in self.states.values())
+        return any(s.status in (Status.QUEUED, Status.RUNNING, Status.PAUSED) for s in self.states.values())
 
     def started(self, run_id: str, experiment: str, params: dict, budget: float | None) -> RunState:
         """A run this dashboard just created: shown as starting before its process has said anything."""

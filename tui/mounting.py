@@ -53,6 +53,9 @@ class TabContents:
         pane = self.contents.get(name)
         return pane if isinstance(pane, ExperimentPane) else None
 
+    def mounted(self) -> list[TabContent]:
+        return [content for content in self.contents.values() if isinstance(content, TabContent)]
+
     def experiments(self) -> list[ExperimentPane]:
         return [pane for pane in self.contents.values() if isinstance(pane, ExperimentPane)]
 

@@ -6,6 +6,8 @@ imported then.
 
 from __future__ import annotations
 
+from typing import TypeVar, cast
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
@@ -16,7 +18,7 @@ from labdeck.engine import names
 from labdeck.engine.spec import Spec
 
 from .history import PLOT_POINTS
-from .results import RESULTS
+from .results import RESULTS, ResultsView
 from .state import RunState
 from .widgets.data_view import DataView
 from .widgets.lazy_import import Lazy, LazyImport
@@ -25,6 +27,7 @@ from .widgets.metrics_panel import MetricsPanel
 from .widgets.run_header import RunHeader
 
 LOSS_KEYS = names.LOSSES
+W = TypeVar("W", bound=Widget)
 
 
 class RunView(Vertical):
@@ -70,7 +73,7 @@ class RunView(Vertical):
         tabs = self.query_one(".run-tabs", TabbedContent)
         panes = [pane.id for pane in tabs.query(TabPane)]
         current = panes.index(tabs.active) if tabs.active in panes else 0
-        tabs.active = panes[(current + step) % len(panes)]
+        tabs.active = panes[(current + step) % len(panes)] or ""
         return str(tabs.get_tab(tabs.active).label)
 
     def show_view(self, kind: str) -> bool:
@@ -83,11 +86,16 @@ class RunView(Vertical):
         return True
 
     def results(self) -> Widget | None:
-        """The experiment's results view, once mounted."""
-        return self._view(".results-view") if self.spec.name in RESULTS else None
+        """The experiment's results view, once mounted (its class is imported then)."""
+        if self.spec.name not in RESULTS:
+            return None
+        view = self._views.get("results")
+        if view is None and (found := self.query(".results-view")):
+            view = self._views["results"] = found.first()
+        return view
 
     @staticmethod
-    def _show_results(results: Widget, state: RunState | None, compared: list[RunState], log_scale: bool) -> bool:
+    def _show_results(results: ResultsView, state: RunState | None, compared: list[RunState], log_scale: bool) -> bool:
         """Draw the results view; False while it is still composing (it is mounted lazily, its children after it)."""
         try:
             results.show(state, compared, log_scale)
@@ -107,14 +115,17 @@ class RunView(Vertical):
             except NoMatches:
                 pass  # still composing: it has shown nothing yet
 
-    def _view(self, kind: type | str) -> Widget | None:
+    def _view(self, kind: type[W]) -> W | None:
         """A lazily mounted view, looked up once (a DOM query per redraw tick costs more than the drawing)."""
         view = self._views.get(kind)
         if view is None:
             found = self.query(kind)
             if found:
                 view = self._views[kind] = found.first()
-        return view
+        return cast("W | None", view)
+
+    def _results(self) -> ResultsView | None:
+        return cast("ResultsView | None", self.results())
 
     def _write_log(self, state: RunState) -> None:
         """The run's new log lines, once the log has been on screen: a RichLog keeps every line written before it
@@ -132,7 +143,9 @@ class RunView(Vertical):
         """Called by the app's timer (inside ``batch_update``); cheap when nothing changed."""
         if not self._parts():
             return  # still mounting: the next tick draws
-        results = self._view(".results-view") if self.spec.name in RESULTS else None
+        header, plot, panel = self._header, self._loss_plot, self._metrics
+        assert header is not None and plot is not None and panel is not None  # what _parts() found
+        results = self._results()
         if state is not None:
             self._write_log(state)
         if state is None or state.version == self.drawn_version:
@@ -150,10 +163,10 @@ class RunView(Vertical):
         metrics = state.latest_metrics()
 
         def beside_plot() -> None:
-            self._header.show(state)
-            self._metrics.show(metrics)
+            header.show(state)
+            panel.show(metrics)
 
-        self._loss_plot.show(lines, log=log_scale, title="loss (log)" if log_scale else "loss", then=beside_plot)
+        plot.show(lines, log=log_scale, title="loss (log)" if log_scale else "loss", then=beside_plot)
         data, log = self._view(DataView), self._view(RichLog)
         if data is not None:
             data.show(state.summary)

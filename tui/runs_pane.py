@@ -173,7 +173,7 @@ class RunsPane(Vertical, TabContent):
                                                     f"{key_params(info)}".lower())
         return held[1]
 
-    def visible(self) -> list[RunInfo]:
+    def shown_runs(self) -> list[RunInfo]:
         infos = self.model.infos.values()
         rows = [i for i in infos if self.filter in self._text(i)] if self.filter else list(infos)
         if self.sort == "created":
@@ -193,7 +193,7 @@ class RunsPane(Vertical, TabContent):
             return
         self._listed = listed
         self.marked &= self.model.infos.keys()
-        rows = self.visible()
+        rows = self.shown_runs()
         table = self.query_one("#runs-table", VirtualTable)
         table.set_rows([i.id for i in rows])
         self._info(len(rows))

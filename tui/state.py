@@ -26,11 +26,13 @@ from labdeck.engine.events import (
     StatusChanged,
 )
 from labdeck.engine.formatting import format_event, stage_text
+from labdeck.engine.status import Stage, Status
 
 from .history import EpochHistory, SeriesHistory
 
-STATUS_STYLE = {"running": "green", "paused": "yellow", "queued": "cyan", "finished": "blue",
-                "failed": "red", "interrupted": "red", "stopped": "yellow"}
+STATUS_STYLE: dict[str, str] = {
+    Status.RUNNING: "green", Status.PAUSED: "yellow", Status.QUEUED: "cyan", Status.FINISHED: "blue",
+    Status.FAILED: "red", Status.INTERRUPTED: "red", Status.STOPPED: "yellow"}
 MAX_BATCH_POINTS = 4000
 MAX_LOG_LINES = 500
 RATE_SMOOTHING = 0.3  # weight of the newest rate window: one slow window (another process took the CPU) is damped
@@ -46,7 +48,7 @@ class RunState:
     budget: float | None = None  # seconds, when a budget decides instead of the epochs
     deadline: float | None = None  # a wall budget: when the run has its result (Unix time)
     paused_at: float | None = None  # when the run was paused (Unix time): its budget's clock holds meanwhile
-    status: str = "queued"
+    status: str = Status.QUEUED
     phase: str = "starting"  # what the run does now: starting, loading data, training, evaluating, ...
     rate: float | None = None  # training samples a second, smoothed over the batch-log windows
     summary: DataSummary | None = None
@@ -67,8 +69,8 @@ class RunState:
             self.experiment, self.params, self.device = event.experiment, event.params, event.device
             self.precision, self.budget = event.precision, event.budget
             self.deadline = event.deadline
-            self.status = "running"
-            self.phase = "training"
+            self.status = Status.RUNNING
+            self.phase = Stage.TRAINING
             self.ended = None
             if event.resumed_from_epoch:
                 self.history.keep_until(event.resumed_from_epoch)
@@ -78,15 +80,15 @@ class RunState:
             self.history.load(event)
         elif isinstance(event, DataSummary):
             self.summary = event
-        elif isinstance(event, EpochMetrics):
-            self.phase = "saving checkpoint"
+        elif isinstance(event, EpochMetrics) and isinstance(self.history, EpochHistory):
+            self.phase = Stage.SAVING_CHECKPOINT
             self.history.add(event)
-        elif isinstance(event, EpochTable):
+        elif isinstance(event, EpochTable) and isinstance(self.history, EpochHistory):
             self.history.extend(event)
         elif isinstance(event, BatchMetrics):
             self.batches.append((event.step, event.loss))
             self.last_batch = event
-            self.phase = "training"
+            self.phase = Stage.TRAINING
             r = event.samples_per_second
             self.rate = r if self.rate is None else (1 - RATE_SMOOTHING) * self.rate + RATE_SMOOTHING * r
         elif isinstance(event, Phase):
@@ -94,7 +96,7 @@ class RunState:
         elif isinstance(event, Progress):
             self.phase = f"loading data: {stage_text(event)}" if event.stage in ONE_TIME else stage_text(event)
         elif isinstance(event, CheckpointSaved):
-            self.phase = "training"
+            self.phase = Stage.TRAINING
         elif isinstance(event, Evaluation):
             self.evaluation = event
         elif isinstance(event, Predictions):
@@ -102,7 +104,7 @@ class RunState:
         elif isinstance(event, StatusChanged):
             self.status = event.status
             self.deadline = event.deadline if event.deadline is not None else self.deadline
-            self.paused_at = time.time() if event.status == "paused" else None
+            self.paused_at = time.time() if event.status == Status.PAUSED else None
         elif isinstance(event, RunEnded):
             self.ended = event
             self.status = event.status
@@ -160,7 +162,7 @@ class RunState:
         last = self.history.last.progress if self.history.last else 0.0
         if self.last_batch:
             last = max(last, self.last_batch.progress)
-        return 1.0 if self.status == "finished" else last
+        return 1.0 if self.status == Status.FINISHED else last
 
     def train_seconds(self) -> float:
         """Seconds of training so far, from the latest epoch or batch window (a budgeted first epoch too)."""
@@ -169,7 +171,7 @@ class RunState:
 
     def eta_seconds(self) -> float | None:
         """Training time left: the budget's rest, or the time per unit of progress so far; None when unknown."""
-        if self.status not in ("running", "paused"):
+        if self.status not in (Status.RUNNING, Status.PAUSED):
             return None
         if self.deadline is not None:  # a wall budget: the whole run's time left, evaluations and all
             return max(0.0, self.deadline - (self.paused_at or time.time()))  # a pause holds the clock
@@ -179,7 +181,7 @@ class RunState:
         progress = self.progress()
         return spent * (1 - progress) / progress if progress > 0 else None
 
-    def restart(self, status: str = "queued") -> None:
+    def restart(self, status: str = Status.QUEUED) -> None:
         """A resume or a new start was asked for: show it at once, before the run's process says anything."""
         self.status, self.phase, self.ended = status, "starting", None
         self.version += 1

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 
 from labdeck.engine import RunInfo, registry, sweep
 from labdeck.engine.formatting import fmt, progress
+from labdeck.engine.status import Status
 
 from .messages import NewSweepAsked, StoreChanged
 from .model import RunsModel
@@ -87,7 +88,7 @@ class SweepsPane(Vertical, TabContent):
         for sweep_id, trials in reversed(groups.items()):
             spec = registry.get(trials[0].experiment)
             top = sweep.best(trials)
-            done = sum(t.status in ("finished", "failed") for t in trials)
+            done = sum(t.status in (Status.FINISHED, Status.FAILED) for t in trials)
             table.add_row(sweep_id, trials[0].experiment, f"{done}/{len(trials)}",
                           f"{spec.target} {fmt(top.metrics[spec.target])}" if top else "", key=sweep_id)
         if self.selected:
@@ -112,7 +113,7 @@ class SweepsPane(Vertical, TabContent):
                           *(Text(fmt(t.params.get(k)), style=style) for k in keys),
                           Text(fmt(t.metrics[spec.target]) if spec.target in t.metrics else "-", style=style),
                           key=t.id)
-        failed = [t for t in trials if t.status == "failed"]
+        failed = [t for t in trials if t.status == Status.FAILED]
         info.update(f"sweep {self.selected}: {len(trials)} trials, best {top.id if top else '-'}"
                     + (f"; {len(failed)} failed, e.g. {failed[0].message}" if failed else "")
                     + " · space mark · v parameter · k stop · u resume")
@@ -143,7 +144,7 @@ class SweepsPane(Vertical, TabContent):
     def action_mark(self) -> None:
         table = self.query_one("#trials-table", DataTable)
         if table.row_count:
-            run_id = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            run_id = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or ""
             self.marked ^= {run_id}
             self._drawn = None
             self.update_runs()

@@ -46,6 +46,9 @@ class TabContent(Widget):
         """Escape: leave a field for the content's main widget."""
         self.focus_home()
 
+    def update_runs(self) -> None:
+        """The store's runs changed (``model.infos`` holds them now)."""
+
     def redraw(self, model: RunsModel, log_scale: bool) -> None:
         """Called by the app's redraw timer, inside ``batch_update``; cheap when nothing changed."""
 

@@ -18,6 +18,8 @@ from ..history import PLOT_POINTS
 from ..state import RunState
 
 if TYPE_CHECKING:
+    from labdeck.engine.experiments.language.experiment import Generator
+
     from ..app import LabdeckApp
 from ..widgets.line_plot import Line, LinePlot
 
@@ -50,7 +52,7 @@ class LanguageResults(Vertical):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._run_id: str | None = None
-        self._generators: dict[str, tuple[float, object]] = {}  # run id -> (checkpoint mtime, generator)
+        self._generators: dict[str, tuple[float, Generator]] = {}  # run id -> (checkpoint mtime, generator)
 
     def compose(self) -> ComposeResult:
         yield LinePlot("validation perplexity", "step", id="lang-ppl")

@@ -113,7 +113,8 @@ class RunMetricsView(Screen[None]):
         lines = [Line(f"{metric}" if not others else f"{self.run_id[-4:]} {metric}",
                       *self._xy(state, metric)) for metric in picked]
         span = _span(lines)
-        overlaid, apart = [], []
+        overlaid: list[str] = []  # the runs drawn beside this one, and those that have none of its metrics
+        apart: list[str] = []
         for other in others:
             shared = [m for m in picked if m in other.metric_keys()]
             (overlaid if shared else apart).append(other.run_id[-4:])

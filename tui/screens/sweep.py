@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def grid_example(spec: Spec) -> str:
     """A grid over two of the experiment's own numeric parameters, e.g. ``hidden=16,32 lr=0.01,0.003``."""
-    parts = []
+    parts: list[str] = []
     for name in spec.key_params + tuple(p.name for p in spec.params):
         p = spec.params[name]
         if p.type not in ("int", "float") or name in ("epochs", "seed") or any(x.startswith(f"{name}=") for x in parts):

@@ -48,12 +48,12 @@ class Footer(Widget):
 
     def _bindings_changed(self, screen: Screen) -> None:
         actions: set[str] = set()
-        shown = []
+        entries = []
         for _, b, enabled, _ in screen.active_bindings.values():
             if b.show and b.action not in actions:  # one entry per action: "escape,q" or "+" and "=" are one key
                 actions.add(b.action)
-                shown.append((self.app.get_key_display(b), b.description, enabled, b))
-        shown = tuple(shown)
+                entries.append((self.app.get_key_display(b), b.description, enabled, b))
+        shown = tuple(entries)
         if shown != self._shown:
             self._shown = shown
             self.refresh()

@@ -18,7 +18,7 @@ class Lazy(lazy.Lazy):
 
     async def mount_composed_widgets(self, widgets: list[Widget]) -> None:
         parent = self.parent
-        if parent is None:
+        if not isinstance(parent, Widget):
             return
 
         async def mount() -> None:

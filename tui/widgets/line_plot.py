@@ -37,7 +37,8 @@ def _style(colors: tuple) -> Style:
     style = _STYLES.get(colors)
     if style is None:
         spans = Text.from_ansi(colors_to_ansi(*colors) + "x").spans
-        style = _STYLES[colors] = Style.combine(span.style for span in spans) if spans else Style.null()
+        style = _STYLES[colors] = Style.combine(
+            Style.parse(s.style) if isinstance(s.style, str) else s.style for s in spans) if spans else Style.null()
     return style
 
 

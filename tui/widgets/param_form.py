@@ -143,7 +143,7 @@ class ParamForm(Vertical):
         if grid.row_count == 0:
             return None
         key = grid.coordinate_to_cell_key(grid.cursor_coordinate).row_key.value
-        return self.params.get(key)
+        return self.params.get(key or "")
 
     def _help_text(self, p: Param) -> Text:
         allowed = "empty, or a number > 0" if p is BUDGET else p.allowed()
@@ -162,7 +162,7 @@ class ParamForm(Vertical):
 
     def highlighted(self, name: str | None) -> None:
         """The grid's cursor is on parameter ``name``."""
-        p = self.params.get(name)
+        p = self.params.get(name or "")
         if p is not None and self._editing is None:
             self._describe(p)
             # the grid shows the value; the editor fills on Enter. An Input's value change relayouts the
@@ -288,7 +288,7 @@ class ParamForm(Vertical):
 
     def errors(self) -> list[str]:
         """Every field's message (nothing on screen changes)."""
-        errors = []
+        errors: list[str] = []
         for p in self.params.values():
             try:
                 p.coerce(self.raw[p.name])
@@ -298,7 +298,7 @@ class ParamForm(Vertical):
 
     def field_errors(self) -> list[str]:
         """Every field's message, marking the first bad field in the editor."""
-        errors = []
+        errors: list[str] = []
         for p in self.params.values():
             try:
                 p.coerce(self.raw[p.name])

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Static
 
 from labdeck.engine.formatting import clock
+from labdeck.engine.status import Status
 
 from ..state import STATUS_STYLE, RunState
 
@@ -19,7 +20,7 @@ def eta_text(state: RunState) -> str:
 
 
 def rate_text(state: RunState, unit: str) -> str:
-    if state.rate is None or state.status != "running":
+    if state.rate is None or state.status != Status.RUNNING:
         return ""
     return f"{state.rate:,.0f} {unit}/s"
 
@@ -27,12 +28,12 @@ def rate_text(state: RunState, unit: str) -> str:
 def detail_text(state: RunState, rate: str = "") -> Text:
     """The second line: a failure's reason, or what the run is doing (at ``rate``, where the first line has no
     room for it) and where."""
-    if state.status == "failed":
+    if state.status == Status.FAILED:
         reason = state.ended.message if state.ended and state.ended.message else "see the Log view"
         return Text.assemble(("failed: ", "bold red"), (reason, "red"))
     where = state.device.split(" [")[0]  # the reason for the choice is in the Log view
-    doing = state.phase if state.status == "running" else ""
-    if state.status == "interrupted":
+    doing = state.phase if state.status == Status.RUNNING else ""
+    if state.status == Status.INTERRUPTED:
         doing = "its process ended without a word: r resumes it from its last checkpoint"
     parts = [p for p in (doing, rate, where) if p]
     return Text(" · ".join(parts), style="dim")
@@ -96,7 +97,7 @@ class RunHeader(Vertical):
         detail = detail_text(state, rate if narrow else "")
         if detail != self._shown_detail:
             self._shown_detail = detail
-            failed = state.status == "failed"
+            failed = state.status == Status.FAILED
             grows = failed != self._detail.has_class("-failed")
             self._detail.set_class(failed, "-failed")
             self._detail.update(detail, layout=grows)  # a layout only as the reason comes or goes

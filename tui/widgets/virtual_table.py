@@ -118,7 +118,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._index = {k: i for i, k in enumerate(self._keys)}
         self._lines.clear()
         self.virtual_size = Size(self.size.width, len(self._keys) + 1)
-        self.cursor = self._index.get(current, min(self.cursor, max(0, len(self._keys) - 1)))
+        self.cursor = self._index.get(current or "", min(self.cursor, max(0, len(self._keys) - 1)))
         self.refresh()
 
     def changed(self, keys: Sequence[str] | None = None) -> None:

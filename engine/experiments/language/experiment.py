@@ -17,6 +17,7 @@ from torch import nn
 from ...errors import ParamError
 from ...events import Evaluation, Event
 from ...experiment import Context, Experiment, Task
+from ...status import Stage
 from . import data as D
 from .model import LanguageModel, detach, sample
 from .spec import SPEC
@@ -34,6 +35,8 @@ def streams(ids: torch.Tensor, n: int) -> torch.Tensor:
 
 
 class LanguageTask(Task):
+    model: LanguageModel
+
     def __init__(self, p: dict[str, Any], ctx: Context):
         self.p, self.ctx = p, ctx
         self.device = ctx.plan.device
@@ -107,7 +110,7 @@ class LanguageTask(Task):
     def eval_size(self) -> int:
         return self.val_streams.numel()
 
-    def evaluate(self, limit: int | None = None, stage: str = "evaluating") -> dict[str, float]:
+    def evaluate(self, limit: int | None = None, stage: str = Stage.EVALUATING) -> dict[str, float]:
         data, bptt = self.val_streams, self.p["bptt"]
         if limit is not None and limit < data.numel():  # each stream's first part: the state carries along it
             data = data[:, : max(bptt + 1, limit // data.shape[0])]
@@ -125,7 +128,7 @@ class LanguageTask(Task):
         out = {"val_loss": loss, "val_ppl": math.exp(min(loss, 50))}
         if self.p["tokens"] == "char":
             out["val_bpc"] = loss / math.log(2)
-        if self.p["sample_tokens"] and stage == "evaluating":  # an epoch's: what the model writes by now
+        if self.p["sample_tokens"] and stage == Stage.EVALUATING:  # an epoch's: what the model writes by now
             self.ctx.log("sample: " + self.sample_text())
         return out
 
@@ -142,7 +145,7 @@ class LanguageTask(Task):
     def report(self, run_id: str) -> tuple[dict[str, float], list[Event]]:
         with torch.no_grad(), self.ctx.plan.autocast():
             self.model.eval()
-            metrics = self.evaluate(stage="final evaluation")
+            metrics = self.evaluate(stage=Stage.FINAL_EVALUATION)
             text = self.sample_text() if self.p["sample_tokens"] else ""
         if text:  # the last epoch's metrics are these, so its sample is this one
             self.ctx.log("sample: " + text)

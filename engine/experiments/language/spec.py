@@ -70,4 +70,5 @@ SPEC = Spec(
     key_params=("corpus", "tokens", "model", "hidden", "layers", "bptt", "lr"),
     unit="tok",
     offline=("corpus", "stdlib"),
+    new_input="text",
 )

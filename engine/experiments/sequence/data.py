@@ -81,7 +81,7 @@ def read_csv_column(source: str) -> tuple[np.ndarray, str]:
         return value
 
     if column is None:
-        candidates = range(len(header))
+        candidates = list(range(len(header)))
     elif column in header:
         candidates = [header.index(column)]
     elif column.isdigit() and int(column) < len(header):

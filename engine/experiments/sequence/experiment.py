@@ -16,6 +16,7 @@ from torch import nn
 from ...errors import ParamError
 from ...events import Evaluation, Event, Predictions
 from ...experiment import Context, Experiment, Task, batch_count, make_optimizer, shuffled_batches
+from ...status import Stage
 from . import data as D
 from .model import Recurrent, forecast, input_gradient_norms
 from .spec import SPEC
@@ -88,7 +89,7 @@ class SequenceTask(Task):
         return {"test_loss": float(np.mean((pred - true) ** 2)), "test_mse": float(np.mean((p - t) ** 2)),
                 "test_mae": float(np.mean(np.abs(p - t)))}
 
-    def evaluate(self, limit: int | None = None, stage: str = "evaluating") -> dict[str, float]:
+    def evaluate(self, limit: int | None = None, stage: str = Stage.EVALUATING) -> dict[str, float]:
         if limit is None or limit >= len(self.x_test):
             return self._scores(self._predict_test(stage=stage))
         # windows spread evenly over the test part: a prefix would see one stretch of the series only
@@ -106,7 +107,7 @@ class SequenceTask(Task):
 
     def report(self, run_id: str) -> tuple[dict[str, float], list[Event]]:
         with torch.no_grad():
-            pred = self._predict_test(stage="final evaluation")
+            pred = self._predict_test(stage=Stage.FINAL_EVALUATION)
         metrics = self._scores(pred)
         d, h = self.data, self.p["horizon"]
         fc = self._forecast()

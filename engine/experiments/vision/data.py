@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,10 @@ def load_cifar(name: str, root: Path, progress: Progress) -> ImageData:
 
 
 # -- folders -------------------------------------------------------------------------------------------
+def _decoding(progress: Progress, name: str, done: int, total: int) -> None:
+    progress(f"decode {name}", done, total)
+
+
 def load_folder(path: str, size: int, split: float, seed: int, data_dir: Path, progress: Progress) -> ImageData:
     layout = F.scan(path)
     key = F.cache_key(layout, size)
@@ -95,8 +100,7 @@ def load_folder(path: str, size: int, split: float, seed: int, data_dir: Path, p
         for name, files in layout.files.items():
             if not files:
                 continue
-            images, kept, bad = F.decode([f for f, _ in files], size,
-                                         lambda d, t, name=name: progress(f"decode {name}", d, t))
+            images, kept, bad = F.decode([f for f, _ in files], size, partial(_decoding, progress, name))
             labels = np.array([files[i][1] for i in kept], dtype=np.int64)
             parts[name] = (torch.from_numpy(images), torch.from_numpy(labels))
             skipped += bad

@@ -19,6 +19,7 @@ from ...averaging import Lookahead
 from ...errors import DataError, ParamError
 from ...events import Evaluation, Event
 from ...experiment import Context, Experiment, Task, batch_count, shuffled_batches
+from ...status import Stage
 from . import data as D
 from . import recipe
 from .model import FastNet, build
@@ -74,6 +75,8 @@ class VisionTask(Task):
     def __init__(self, p: dict[str, Any], ctx: Context):
         self.p, self.ctx = p, ctx
         self.device = ctx.plan.device
+        # the final report's forward passes per image (its test-time augmentation's views), and its tables
+        self.final_cost = {"none": 1.0, "flip": 2.0}.get(p["tta"], 6.0) + 0.3
         # -- data --------------------------------------------------------------------------
         self.data = D.load(p, ctx.data_dir, ctx.progress)
         d = self.data
@@ -111,7 +114,7 @@ class VisionTask(Task):
         from ...device import choose_precision, time_steps
 
         p = {**self.p, "width": width, "batch_size": batch_size}
-        model = FastNet(len(self.data.classes), width, p["depth"]).to(self.device, memory_format=torch.channels_last)
+        model = FastNet(len(self.data.classes), width, p["depth"]).to(self.device).to(memory_format=torch.channels_last)
         size = self.data.size
         x = torch.randn(batch_size, 3, size, size, device=self.device).contiguous(memory_format=torch.channels_last)
         y = torch.randint(0, len(self.data.classes), (batch_size,), device=self.device)
@@ -188,11 +191,6 @@ class VisionTask(Task):
             self.lookahead.finish(self.model)
 
     # -- evaluate ------------------------------------------------------------------------------
-    @property
-    def final_cost(self) -> float:  # type: ignore[override]
-        """The final report's forward passes per image (its test-time augmentation's views), and its tables."""
-        return {"none": 1.0, "flip": 2.0}.get(self.p["tta"], 6.0) + 0.3
-
     def eval_size(self) -> int:
         return len(self.x_test)
 
@@ -222,7 +220,7 @@ class VisionTask(Task):
             out["test_top5"] = (top5 == y.view(-1, 1)).any(1).float().mean().item()
         return out
 
-    def evaluate(self, limit: int | None = None, stage: str = "evaluating") -> dict[str, float]:
+    def evaluate(self, limit: int | None = None, stage: str = Stage.EVALUATING) -> dict[str, float]:
         idx = self._subset(limit)
         if idx is None:
             return self._scores(self.logits(self.x_test, stage=stage))
@@ -232,7 +230,7 @@ class VisionTask(Task):
         from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
         with torch.no_grad(), self.ctx.plan.autocast():
-            logits = self.logits(self.x_test, tta=self.p["tta"], stage="final evaluation")
+            logits = self.logits(self.x_test, tta=self.p["tta"], stage=Stage.FINAL_EVALUATION)
         metrics = self._scores(logits)
         probs = logits.softmax(1)
         pred, true = logits.argmax(1).cpu().numpy(), self.y_test.cpu().numpy()

@@ -81,7 +81,8 @@ def decode(paths: list[Path], size: int, progress: Callable[[int, int], None]):
     from PIL import Image, ImageOps
 
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
-    kept, skipped = [], []
+    kept: list[int] = []
+    skipped: list[str] = []
     for i, path in enumerate(paths):
         try:
             with Image.open(path) as opened:

@@ -61,4 +61,6 @@ SPEC = Spec(
     key_params=("dataset", "model", "width", "batch_size", "lr", "epochs"),
     unit="img",
     offline=("dataset", "shapes"),
+    new_input="image",
+    classifies=True,
 )
