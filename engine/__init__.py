@@ -5,6 +5,9 @@ Importing this package does not import torch; only run processes and prediction 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 if __name__ != "labdeck.engine":  # the repository's engine/ folder imported under its bare name: a second copy
     raise ImportError(f"import labdeck.engine, not {__name__}: the folder engine/ is the package labdeck.engine")
 
@@ -28,7 +31,7 @@ _LAZY = {"events": (".events", None), "sweep": (".sweep", None),
          **{name: (".store", name) for name in ("RunInfo", "Store", "default_home")}}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     module, attr = _LAZY[name]
@@ -38,7 +41,7 @@ def __getattr__(name: str):
     return value
 
 
-def predict_with(store: Store, run: str, inputs: list[str], **options):
+def predict_with(store: Store, run: str, inputs: list[str], **options: Any) -> dict[str, Any]:
     """Use a trained run on new data (sequence: values; vision: image files). Imports torch on first use."""
     from .predict import predict as _predict
 
@@ -52,7 +55,7 @@ def generator(store: Store, run: str) -> Generator:
     return _generator(store, store.get(run))
 
 
-def write_report(store: Store, target: str, out):
+def write_report(store: Store, target: str, out: str | Path) -> Path:
     """Write a Markdown report (PNG figures, CSV files) of a run or sweep into ``out``; returns report.md's path."""
     from .report import write_report as _write
 

@@ -12,7 +12,8 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import jsonout, paths, presets, registry, runs, sweep
 from .errors import DataError, LabdeckError, ParamError, RunNotFound, StoreMissing
@@ -23,6 +24,9 @@ from .names import printable
 from .params import parse_assignments
 from .status import ACTIVE, Status
 from .store import Store
+
+if TYPE_CHECKING:
+    from .store import RunInfo
 
 EXIT_BAD_INPUT = 2
 READING = ("runs", "show", "watch", "export", "predict", "generate", "report")  # commands that change no run
@@ -40,7 +44,7 @@ SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}  # 128 + the signal's number, as a
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2, like every other bad input
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, like every other bad input
         raise UsageError(message)
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
@@ -53,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Printer:
-    def __init__(self, stream=None):
+    def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stdout  # looked up now: sys.stdout may have been replaced since import
         self.tty = self.stream.isatty()
         self._transient = False
@@ -299,7 +303,7 @@ def cmd_generate(store: Store, a: argparse.Namespace) -> int:
     return 0
 
 
-def _trial_line(info) -> str:
+def _trial_line(info: RunInfo) -> str:
     spec = registry.get(info.experiment)
     score = f"{spec.target} {_fmt(info.metrics[spec.target])}" if spec.target in info.metrics else ""
     tail = f": {info.message}" if info.message else ""
@@ -636,7 +640,7 @@ COMMANDS: dict[str, Callable[..., int]] = {
 }
 
 
-def _terminate(signum, frame) -> None:
+def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -36,10 +37,11 @@ class Plan:
     def dtype(self) -> torch.dtype | None:
         return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
 
-    def autocast(self):
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
+        autocast: contextlib.AbstractContextManager[Any] = torch.autocast(self.device.type, dtype=self.dtype)
+        return autocast
 
     def grad_scaler(self) -> torch.amp.GradScaler:
         # Loss scaling is needed only for fp16; a disabled scaler is a no-op pass-through.
@@ -148,7 +150,7 @@ class OthersCpu:
         self.cores = 0.0
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         import psutil
 
         wall = max(time.monotonic() - self._t0, 1e-6)
@@ -156,8 +158,8 @@ class OthersCpu:
         self.cores = max(0.0, others / wall)
 
 
-def _busy(t) -> float:
-    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+def _busy(t: Any) -> float:
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
 
 
 def _own_cpu() -> float:
@@ -165,7 +167,7 @@ def _own_cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def _read_cache() -> dict:
+def _read_cache() -> dict[str, Any]:
     try:
         known = json.loads(_cache_file().read_text())
     except (OSError, ValueError):
@@ -173,7 +175,7 @@ def _read_cache() -> dict:
     return known if isinstance(known, dict) else {}
 
 
-def _write_cache(known: dict) -> None:
+def _write_cache(known: dict[str, Any]) -> None:
     cache = _cache_file()
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -182,7 +184,8 @@ def _write_cache(known: dict) -> None:
         pass  # a read-only cache only costs a re-measure next time
 
 
-def _cached(cache_key: str, measure: Callable[[], dict], valid: Callable[[dict], bool]) -> tuple[dict, bool]:
+def _cached(cache_key: str, measure: Callable[[], dict[str, Any]], valid: Callable[[dict[str, Any]], bool]
+            ) -> tuple[dict[str, Any], bool]:
     """A measured decision, from the cache file (if ``valid``) or measured now and stored, unless other processes
     kept the machine busy while it was measured: a step timed beside them says little about the next run."""
     known = _read_cache()
@@ -221,7 +224,7 @@ def choose_threads(key: str, probe: Callable[[], float]) -> tuple[int, str, floa
     if cores <= 1:
         return 1, "one core", 0.0
 
-    def measure() -> dict:
+    def measure() -> dict[str, Any]:
         times = {}
         for n in (1, cores):
             torch.set_num_threads(n)
@@ -258,7 +261,7 @@ def choose_precision(device: torch.device, requested: str, key: str,
         return Plan(device, "bf16" if bf16 else "fp16", "CUDA AMP")
     if device.type != "cpu" or probe is None:
         return Plan(device, "fp32", "")
-    def measure() -> dict:
+    def measure() -> dict[str, Any]:
         fp32 = probe("fp32")
         if fp32 > PROBE_SLOW:  # a big model: measuring bf16 too would hold the run up for minutes
             return {"precision": "fp32", "why": f"a step takes {fp32:.1f} s: fp32, bf16 not measured"}

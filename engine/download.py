@@ -14,17 +14,17 @@ class _Bar:
 
     report: Progress = staticmethod(lambda stage, done, total: None)
 
-    def __init__(self, total=None, **_: Any):
+    def __init__(self, total: int | None = None, **_: Any):
         self.total, self.n = total or 0, 0
 
     def update(self, n: int) -> None:
         self.n += n
         type(self).report("download", self.n, self.total)
 
-    def __enter__(self):
+    def __enter__(self) -> _Bar:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         pass
 
 

@@ -17,11 +17,11 @@ import torch
 
 from .device import Plan
 from .events import Event
-from .spec import Spec
+from .spec import Spec, import_object
 from .status import Stage
 
 
-def make_optimizer(name: str, params: Iterable, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+def make_optimizer(name: str, params: Iterable[Any], lr: float, weight_decay: float) -> torch.optim.Optimizer:
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
     if name == "adamw":
@@ -135,6 +135,12 @@ class Experiment:
     """An experiment type's training side: how to build a task from validated parameters."""
 
     spec: Spec
+
+    @staticmethod
+    def of(spec: Spec) -> Experiment:
+        """The experiment ``spec`` declares (``spec.trainer``), its module imported now (torch with it)."""
+        experiment: Experiment = import_object(spec.trainer)()
+        return experiment
 
     @property
     def name(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .budget import ONE_TIME
 from .events import (
@@ -20,6 +20,9 @@ from .events import (
     StatusChanged,
 )
 from .status import Status
+
+if TYPE_CHECKING:
+    from .store import RunInfo
 
 
 def fmt(v: Any) -> str:
@@ -90,7 +93,7 @@ def format_event(event: Event, tty: bool = False) -> str | None:
     return None
 
 
-def progress(info) -> str:
+def progress(info: RunInfo) -> str:
     """How far a run is, against where it stops: ``3/10 ep``, ``12/30 s`` (a budget), or as ``done`` says it."""
     from . import registry
 

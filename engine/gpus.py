@@ -9,8 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .store import RunInfo
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class Gpu:
 _nvml: object | None = None  # the initialised pynvml module; False once it cannot be
 
 
-def _nvml_module():
+def _nvml_module() -> Any:
     global _nvml  # noqa: PLW0603 (NVML is initialised once per process)
     if _nvml is None:
         try:
@@ -39,11 +44,11 @@ def _nvml_module():
     return _nvml or None
 
 
-def _text(value) -> str:
+def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _by_nvml(nvml) -> list[Gpu]:
+def _by_nvml(nvml: Any) -> list[Gpu]:
     out = []
     for i in range(nvml.nvmlDeviceGetCount()):
         handle = nvml.nvmlDeviceGetHandleByIndex(i)
@@ -107,7 +112,7 @@ def visible() -> list[str]:
     return sorted((n for n in nodes if n.isdigit()), key=int)
 
 
-def runs_on(gpus: list[Gpu], infos) -> dict[int, list[str]]:
+def runs_on(gpus: list[Gpu], infos: Iterable[RunInfo]) -> dict[int, list[str]]:
     """For each GPU, the active runs of this machine whose process is on it (by process id)."""
     from .status import ACTIVE
 

@@ -3,6 +3,8 @@ names, user text echoed in a message, and the range of steps. One set of rules f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .errors import ParamError
 
 AXES = ("step", "epoch", "train_seconds")  # a run's step and time axes: no metric takes these names
@@ -50,7 +52,7 @@ def loss_like(key: str) -> bool:
     return "loss" in key.lower()
 
 
-def ordered(keys) -> list[str]:
+def ordered(keys: Iterable[str]) -> list[str]:
     """Metrics in the order a view lists them: losses, then the run's other metrics, then the process's samples;
     the time axis is none of them."""
     keys = [k for k in keys if k != "train_seconds"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,7 +114,7 @@ class ParamSpec:
     def __init__(self, params: Iterable[Param]):
         self.params: dict[str, Param] = {p.name: p for p in params}
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Param]:
         return iter(self.params.values())
 
     def __contains__(self, name: str) -> bool:

@@ -7,7 +7,7 @@ def process_start_time(pid: int) -> float | None:
     import psutil  # ~20 ms to import; the dashboard's first frame does not need it
 
     try:
-        return psutil.Process(pid).create_time()
+        return float(psutil.Process(pid).create_time())
     except psutil.Error:
         return None
 

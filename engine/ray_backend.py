@@ -196,7 +196,7 @@ def _fail(store: Store, todo: list[str], message: str) -> None:
         store.finish(run_id, Status.FAILED, {}, 0.0, 0, message)
 
 
-def _recorder(store: Store, relay: ray_relay.Relay, on_trial: Callable[[RunInfo], None] | None):
+def _recorder(store: Store, relay: ray_relay.Relay, on_trial: Callable[[RunInfo], None] | None) -> Any:
     """A Tune callback (on the driver) that records each trial's end in the store as it happens."""
     from ray import tune
 
@@ -204,18 +204,19 @@ def _recorder(store: Store, relay: ray_relay.Relay, on_trial: Callable[[RunInfo]
         def __init__(self, store: Store, relay: ray_relay.Relay, on_trial: Callable[[RunInfo], None] | None):
             self.store, self.relay, self.on_trial = store, relay, on_trial
 
-        def __getstate__(self):  # Tune saves its callbacks with the experiment: keep the store connection out
+        def __getstate__(self) -> dict[str, Any]:
+            # Tune saves its callbacks with the experiment: keep the store connection out
             return {}
 
-        def on_trial_complete(self, iteration, trials, trial, **info):
+        def on_trial_complete(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
             # a trial's function returns only after forwarding its run's end: a run still active was stopped by
             # the scheduler
             self._done(trial, None)
 
-        def on_trial_error(self, iteration, trials, trial, **info):
+        def on_trial_error(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
             self._done(trial, _last_line(trial.error_file) if trial.error_file else "error")
 
-        def _done(self, trial, error):
+        def _done(self, trial: Any, error: str | None) -> None:
             run_id = trial.config["run_id"]
             try:
                 self.relay.drain()  # what the trial forwarded before it ended

@@ -32,16 +32,16 @@ class Mailbox:
 
     def __init__(self, starts: dict[str, tuple[dict[str, Any], bytes | None]]):
         self._starts = starts  # run id -> (its record, its checkpoint to resume from)
-        self._inbox: list[tuple[str, list[tuple]]] = []
+        self._inbox: list[tuple[str, list[tuple[Any, ...]]]] = []
         self._controls: dict[str, str] = {}
 
     def start(self, run_id: str) -> tuple[dict[str, Any], bytes | None]:
         return self._starts[run_id]
 
-    def put(self, run_id: str, entries: list[tuple]) -> None:
+    def put(self, run_id: str, entries: list[tuple[Any, ...]]) -> None:
         self._inbox.append((run_id, entries))
 
-    def take(self) -> list[tuple[str, list[tuple]]]:
+    def take(self) -> list[tuple[str, list[tuple[Any, ...]]]]:
         out, self._inbox = self._inbox, []
         return out
 
@@ -112,8 +112,8 @@ class Relay:
         with self._lock:
             self._closed.add(run_id)
 
-    def _write(self, run_id: str, entries: list[tuple]) -> None:
-        batch: list[tuple] = []
+    def _write(self, run_id: str, entries: list[tuple[Any, ...]]) -> None:
+        batch: list[tuple[Any, ...]] = []
         for entry in entries:
             if entry[0] == "checkpoint":  # before the CheckpointSaved event that follows it
                 self.store.append(run_id, batch)
@@ -148,14 +148,14 @@ class Forwarder:
     def __init__(self, staging: Store, run_id: str, mailbox: Any):
         self.staging, self.run_id, self.mailbox = staging, run_id, mailbox
         self._after = 0
-        self._row: tuple | None = None
+        self._row: tuple[Any, ...] | None = None
 
     def forward(self, ended: bool = False) -> list[dict[str, Any]]:
         """Forward what is new (and wait until the mailbox holds it); returns the new epochs' payloads.
         ``ended``: the run's process has exited; one that did not record its end is recorded as interrupted."""
         import ray
 
-        entries: list[tuple] = []
+        entries: list[tuple[Any, ...]] = []
         epochs = []
         if ended and self.staging.get(self.run_id).status in (*ACTIVE, Status.INTERRUPTED):
             self.staging.set_status(self.run_id, Status.INTERRUPTED, "its process ended without recording how")
@@ -181,7 +181,7 @@ class Forwarder:
             ray.get(self.mailbox.put.remote(self.run_id, entries))
         return epochs
 
-    def _checkpoint(self, epoch: int) -> list[tuple]:
+    def _checkpoint(self, epoch: int) -> list[tuple[Any, ...]]:
         """The checkpoint the event announces, if the file still is that one (a later epoch's replaces it, and
         comes with its own event)."""
         try:

@@ -16,7 +16,7 @@ from .store import RunInfo, Store
 
 
 # -- figures --------------------------------------------------------------------------------------
-def _pyplot():
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on a server
@@ -25,7 +25,7 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> str | None:
+def _save(fig: Any, path: Path) -> str | None:
     """Write the figure; None where it cannot be drawn (values near float's limit break matplotlib's ticks)."""
     try:
         fig.tight_layout()

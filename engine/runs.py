@@ -48,15 +48,16 @@ def run_here(store: Store, run_id: str, resume: bool = False,
              stop_requested: Callable[[], bool] = lambda: False, since: float | None = None) -> RunEnded:
     """Train ``run_id`` in this process (foreground CLI and the detached worker). ``since``: when a wall budget
     started, if before the run's creation (the command that created it)."""
+    from .experiment import Experiment
     from .trainer import Trainer  # imports torch: only run processes pay for it
 
     info = store.get(run_id)
-    experiment = registry.get(info.experiment).load()
+    experiment = Experiment.of(registry.get(info.experiment))
     return Trainer(store, experiment, info.id, info.params, info.budget, on_event, stop_requested,
                    budget_kind=info.budget_kind, created=min(since or info.created, info.created)).run(resume=resume)
 
 
-_children: list[subprocess.Popen] = []  # runs this process started, reaped by reap()
+_children: list[subprocess.Popen[bytes]] = []  # runs this process started, reaped by reap()
 
 
 def spawn(store: Store, run_id: str, resume: bool = False, stop_with_parent: bool = False,
@@ -90,12 +91,12 @@ def spawn(store: Store, run_id: str, resume: bool = False, stop_with_parent: boo
     return pid
 
 
-def process(pid: int) -> subprocess.Popen | None:
+def process(pid: int) -> subprocess.Popen[bytes] | None:
     """The child this process started with ``pid``, if it is one (a warm-started run is the warm process's)."""
     return next((p for p in _children if p.pid == pid), None)
 
 
-def track(proc: subprocess.Popen) -> None:
+def track(proc: subprocess.Popen[bytes]) -> None:
     """Remember a child process so that :func:`reap` collects it when it exits."""
     _children.append(proc)
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .errors import StoreError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # version 0: runs, metrics (one row a value) and events, as the first releases wrote them
 BASE = """
@@ -132,7 +136,8 @@ def _series(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE metrics")
 
 
-def write_chunks(db: sqlite3.Connection, run_id: str, key: str, start: int, steps, values) -> None:
+def write_chunks(db: sqlite3.Connection, run_id: str, key: str, start: int, steps: np.ndarray, values: np.ndarray
+                 ) -> None:
     """Insert points as rows of at most CHUNK points, the first at point index ``start``."""
     from . import series  # NumPy: not imported until a store reads or writes metrics
 
@@ -183,4 +188,4 @@ def check_readable(db: sqlite3.Connection, where: str) -> int:
     if version > VERSION:
         raise StoreError(f"the run store at {where} was written by a newer labdeck (schema {version}): upgrade "
                          "labdeck to read it")
-    return version
+    return int(version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from . import registry
 from .errors import ParamError
@@ -19,7 +20,7 @@ def score(info: RunInfo) -> tuple[str, float | None]:
     return spec.target, value if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-def _key(info: RunInfo) -> tuple:
+def _key(info: RunInfo) -> tuple[Any, ...]:
     _, value = score(info)
     if value is None:
         return (1, info.experiment, 0.0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class Chunk:
     values: np.ndarray
 
 
-def encode(steps: np.ndarray, values: np.ndarray) -> list[dict]:
+def encode(steps: np.ndarray, values: np.ndarray) -> list[dict[str, Any]]:
     """The rows that hold these points (steps non-decreasing): one per CHUNK points, the last one shorter. Worked
     out for all the rows at once: a flush of 100,000 points costs a few NumPy calls, not a few per row."""
     steps = np.ascontiguousarray(steps, dtype="<i8")

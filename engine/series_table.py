@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ RAW_POINTS = 65_536  # a series this short is decimated from its points; a longe
 _COLUMNS = "start, n, first_step, steps, vals"
 
 
-def _tail(db: sqlite3.Connection, run_id: str, key: str) -> tuple[int, int, list[tuple]]:
+def _tail(db: sqlite3.Connection, run_id: str, key: str) -> tuple[int, int, list[tuple[Any, ...]]]:
     """(points in the series, its last step, its fragments at the end: rows of fewer than CHUNK points)."""
     rows = db.execute(f"SELECT {_COLUMNS}, last_step FROM series WHERE run_id=? AND key=? ORDER BY start DESC "
                       "LIMIT ?", (run_id, key, MAX_FRAGMENTS + 1)).fetchall()
@@ -67,7 +68,7 @@ def truncate(db: sqlite3.Connection, run_id: str, key: str, last_step: int) -> i
     first = series.decode(*rows[0])
     keep = first.steps <= last_step
     _replace_from(db, run_id, key, first.start, first.steps[keep], first.values[keep])
-    return sum(r[1] for r in rows) - int(keep.sum())
+    return int(sum(r[1] for r in rows)) - int(keep.sum())
 
 
 def _replace_from(db: sqlite3.Connection, run_id: str, key: str, start: int, steps: np.ndarray,
@@ -86,7 +87,7 @@ def _replace_from(db: sqlite3.Connection, run_id: str, key: str, start: int, ste
     write_chunks(db, run_id, key, start + series.CHUNK, steps[series.CHUNK:], values[series.CHUNK:])
 
 
-def keys(db: sqlite3.Connection, run_id: str) -> dict[str, dict]:
+def keys(db: sqlite3.Connection, run_id: str) -> dict[str, dict[str, Any]]:
     """Each series of a run: its points, first and last step, lowest and highest finite value, last value."""
     out = {}
     for key, points, first, last, lo, hi, end in db.execute(

@@ -39,8 +39,6 @@ class Spec:
             self.check(values)
         return values
 
-    def load(self):
-        return import_object(self.trainer)()
 
 
 def import_object(target: str) -> Any:

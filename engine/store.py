@@ -15,9 +15,11 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import faults, jsonout, paths, schema
 from .errors import RunBusy, RunNotFound, StoreError, StoreMissing
@@ -25,6 +27,9 @@ from .events import EpochTable, Event, MetricSeries, from_record, to_record
 from .filesystems import is_network, mounted_type
 from .procs import process_alive
 from .status import ACTIVE, RESUMABLE, Status
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -35,7 +40,11 @@ def is_local(host: str) -> bool:
     """Whether a process recorded on ``host`` is one of this machine's ("": a run from before hosts were recorded)."""
     return host in ("", HOST)
 
-def _series_table():
+
+T = TypeVar("T")
+
+
+def _series_table() -> ModuleType:
     from . import series_table  # NumPy: the dashboard's first frame does not wait for it
 
     return series_table
@@ -145,7 +154,7 @@ class RunInfo:
 class Store:
     """Access to one labdeck home: ``home/labdeck.db`` and ``home/runs/<id>/``."""
 
-    def __init__(self, home: str | os.PathLike | None = None, read_only: bool = False):
+    def __init__(self, home: str | os.PathLike[str] | None = None, read_only: bool = False):
         """``read_only``: open an existing store without writing anything (a read-only or full file system)."""
         self.home = Path(home) if home else default_home()
         self.read_only = read_only
@@ -193,7 +202,7 @@ class Store:
                 "set LABDECK_HOME to a local disk (Ray sweeps need no shared home)")
 
     @classmethod
-    def for_reading(cls, home: str | os.PathLike | None = None, must_exist: bool = False) -> Store:
+    def for_reading(cls, home: str | os.PathLike[str] | None = None, must_exist: bool = False) -> Store:
         """The store, opened for writing if it can be, else read-only: listing and showing runs work on a
         read-only or full home too (writes then fail with one line). ``must_exist``: a home without a store is an
         error (StoreMissing), not a new empty store (a mistyped --home)."""
@@ -239,7 +248,7 @@ class Store:
             raise StoreError(f"the run store at {self.home} is read-only here (a read-only or full file system): "
                              "listing and showing runs work, changing them does not")
 
-    def _write(self, sql: str, args: tuple = (), many: list[tuple] | None = None) -> sqlite3.Cursor:
+    def _write(self, sql: str, args: tuple[Any, ...] = (), many: list[tuple[Any, ...]] | None = None) -> sqlite3.Cursor:
         self._writable()
         with self._lock:
             try:
@@ -249,7 +258,7 @@ class Store:
             except sqlite3.Error as exc:
                 raise StoreError(f"run store write failed ({self.home}): {_why(self.home, exc)}") from None
 
-    def _tx(self, statements: list[tuple[str, tuple]]) -> None:
+    def _tx(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
         """Run several writes atomically."""
         def body(db: sqlite3.Connection) -> None:
             for sql, args in statements:
@@ -258,7 +267,7 @@ class Store:
 
         self._atomic(body)
 
-    def _atomic(self, body):
+    def _atomic(self, body: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``body(db)`` in one write transaction (other processes wait): a check and the write it allows."""
         self._writable()
         with self._lock:
@@ -274,7 +283,7 @@ class Store:
             except sqlite3.Error as exc:
                 raise StoreError(f"run store write failed ({self.home}): {_why(self.home, exc)}") from None
 
-    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
                 return self._db.execute(sql, args).fetchall()
@@ -390,7 +399,7 @@ class Store:
     _COLS = ("id, experiment, status, params, created, ended, pid, pid_start, message, metrics, "
              "train_seconds, epochs, device, control, sweep, budget, host, name, meta, points, budget_kind")
 
-    def _info(self, row: tuple, history: dict[str, list[float]] | None = None) -> RunInfo:
+    def _info(self, row: tuple[Any, ...], history: dict[str, list[float]] | None = None) -> RunInfo:
         (rid, exp, status, params, created, ended, pid, pid_start, message, metrics, secs, epochs, device,
          control, sweep, budget, host, name, meta, points, budget_kind) = row
         # A queued run without a process yet (a sweep's later trial) waits; one whose process died is interrupted.
@@ -481,7 +490,8 @@ class Store:
         db.execute("UPDATE runs SET epochs=?, train_seconds=?, points=points+? WHERE id=?",
                    (epoch, float(metrics.get("train_seconds", 0.0)), added, run_id))
 
-    def append_points(self, run_id: str, points: dict[str, tuple], last_step: int, train_seconds: float) -> None:
+    def append_points(self, run_id: str, points: dict[str, tuple[Any, ...]], last_step: int,
+                      train_seconds: float) -> None:
         """Add metric points, ``{key: (steps, values)}`` as NumPy arrays (steps non-decreasing), in one
         transaction with the run's row (its last step and training time)."""
         def body(db: sqlite3.Connection) -> None:
@@ -513,15 +523,17 @@ class Store:
         """Each metric of a run, in the order first logged: points, first and last step, min, max, last value."""
         with self._lock:
             try:
-                return _series_table().keys(self._db, run_id)
+                keys: dict[str, dict[str, Any]] = _series_table().keys(self._db, run_id)
+                return keys
             except sqlite3.Error as exc:
                 raise StoreError(f"run store read failed ({self.home}): {exc}") from None
 
-    def points(self, run_id: str, key: str, after: int = 0):
+    def points(self, run_id: str, key: str, after: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """A metric's points from point index ``after`` on: (steps, values) NumPy arrays."""
         with self._lock:
             try:
-                return _series_table().read(self._db, run_id, key, after)
+                points: tuple[np.ndarray, np.ndarray] = _series_table().read(self._db, run_id, key, after)
+                return points
             except sqlite3.Error as exc:
                 raise StoreError(f"run store read failed ({self.home}): {exc}") from None
 
@@ -536,7 +548,8 @@ class Store:
 
         return self._snapshot(body)
 
-    def blocks(self, run_id: str, keys: list[str]):
+    def blocks(self, run_id: str, keys: list[str]
+               ) -> Iterator[tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]]:
         """A run's metrics side by side in step order, a block at a time (``_series_table().blocks``): an export of a
         million steps in flat memory. Reads a snapshot: points logged meanwhile are not in it."""
         conn = self._reader()
@@ -557,7 +570,7 @@ class Store:
             return self._memory
         return sqlite3.connect(self._uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
 
-    def _snapshot(self, body):
+    def _snapshot(self, body: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``body(db)`` inside one read transaction: what it reads is one moment of the store (inside another
         snapshot, that one's moment)."""
         with self._lock:
@@ -722,7 +735,7 @@ class Store:
         """What reproduces a script's run (its command, git commit, versions)."""
         self._write("UPDATE runs SET meta=? WHERE id=?", (jsonout.dumps(meta), run_id))
 
-    def process_row(self, run_id: str) -> tuple:
+    def process_row(self, run_id: str) -> tuple[Any, ...]:
         """The run's row as its process wrote it (no liveness applied): what a staging store forwards."""
         rows = self._read(f"SELECT {', '.join(self.PROCESS_FIELDS)} FROM runs WHERE id=?", (run_id,))
         if not rows:
@@ -736,9 +749,10 @@ class Store:
 
     def epoch_values(self, run_id: str, epoch: int) -> dict[str, float]:
         with self._lock:
-            return _series_table().step_values(self._db, run_id, epoch)
+            values: dict[str, float] = _series_table().step_values(self._db, run_id, epoch)
+            return values
 
-    def append(self, run_id: str, entries: list[tuple]) -> None:
+    def append(self, run_id: str, entries: list[tuple[Any, ...]]) -> None:
         """Write what another store recorded of ``run_id``, in one transaction: ``("event", kind, payload, t)``,
         ``("epoch", epoch, metrics, kind, payload, t)`` and ``("row", PROCESS_FIELDS values)``."""
         def body(db: sqlite3.Connection) -> None:
@@ -755,7 +769,7 @@ class Store:
         self._atomic(body)
 
     def last_event_id(self) -> int:
-        return self._read("SELECT COALESCE(MAX(id), 0) FROM events")[0][0]
+        return int(self._read("SELECT COALESCE(MAX(id), 0) FROM events")[0][0])
 
     def truncate_after_epoch(self, run_id: str, epoch: int) -> None:
         """Forget what a run logged after ``epoch`` (resume from that epoch's checkpoint)."""

@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import registry, runs
@@ -139,7 +140,8 @@ def create(store: Store, experiment: str, trials: list[dict[str, Any]], budget: 
 def options(store: Store, sweep_id: str) -> dict[str, Any]:
     """How the sweep was asked to run (empty for a local sweep of an older version)."""
     try:
-        return json.loads((store.home / f"{sweep_id}.options").read_text())
+        saved: dict[str, Any] = json.loads((store.home / f"{sweep_id}.options").read_text())
+        return saved
     except (OSError, ValueError):
         return {}
 
@@ -200,7 +202,7 @@ def resume(store: Store, sweep_id: str, parallel: int | None = None) -> str:
     return sweep_id
 
 
-def _runner_file(store: Store, sweep_id: str):
+def _runner_file(store: Store, sweep_id: str) -> Path:
     return store.home / f"{sweep_id}.runner"
 
 

@@ -17,6 +17,7 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -149,11 +150,11 @@ class Trainer:
             self.emit(Progress(self.run_id, stage, float(done), float(total), round(eta, 1)))
 
     # -- control ---------------------------------------------------------------------------
-    def _on_signal(self, signum, frame) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stop_signal = True
         self._signal = signal.Signals(signum).name  # the run ends stopped, saying why (the CLI exits 128 + it)
 
-    def _on_continue(self, signum, frame) -> None:
+    def _on_continue(self, signum: int, frame: FrameType | None) -> None:
         self._continued = time.monotonic() - self._beat
 
     def _check_control(self) -> str:
@@ -333,7 +334,7 @@ class Trainer:
         def progress() -> float:
             if spend is not None:
                 return spend.progress(time.monotonic(), state["train_seconds"])
-            return min(1.0, state["step"] / total_steps)
+            return float(min(1.0, state["step"] / total_steps))
 
         def save(epoch: int) -> None:
             checkpoint.save({"model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(),

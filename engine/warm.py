@@ -125,7 +125,7 @@ def read_line(conn: socket.socket) -> bytes:
     return data
 
 
-def launch() -> subprocess.Popen | None:
+def launch() -> subprocess.Popen[bytes] | None:
     """Start the warm process of this caller's key in the background, unless one serves or is starting. The
     process returned exits at once (its child serves): the caller reaps it."""
     import fcntl

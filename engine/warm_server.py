@@ -27,8 +27,10 @@ def preload() -> None:
     except ImportError:
         pass
 
+    from .experiment import Experiment
+
     for spec in registry.specs():
-        spec.load()
+        Experiment.of(spec)
     # what was imported lives as long as any worker: their collectors need not walk it (and so copy its pages)
     gc.freeze()
 

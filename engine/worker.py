@@ -8,14 +8,18 @@ import os
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from .formatting import format_event
 from .runs import run_here
 from .status import Status
 from .store import Store
 
+if TYPE_CHECKING:
+    from .events import Event
 
-def _log(event) -> None:
+
+def _log(event: Event) -> None:
     """The run's own progress lines, into output.log in its folder."""
     line = format_event(event)
     if line:

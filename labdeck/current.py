@@ -45,7 +45,7 @@ def finish(status: str | None = None, message: str = "") -> None:
         _run.finish(status, message)
 
 
-class Config(MutableMapping):
+class Config(MutableMapping[str, Any]):
     """The parameters of the current run, as a mapping and by attribute: ``labdeck.config.lr``,
     ``labdeck.config.update({...})``. A change is recorded in the run."""
 

@@ -67,6 +67,6 @@ class LabdeckLogger(Logger):
 class StopFromDashboard(Callback):
     """Ends the fit after the current batch when the dashboard (or ``labdeck stop``) stops the run."""
 
-    def on_train_batch_end(self, trainer, *args: Any) -> None:
+    def on_train_batch_end(self, trainer: Any, *args: Any) -> None:
         if any(isinstance(lg, LabdeckLogger) and lg.should_stop() for lg in trainer.loggers):
             trainer.should_stop = True

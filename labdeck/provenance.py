@@ -16,7 +16,7 @@ from typing import Any
 def _version(package: str) -> str | None:
     module = sys.modules.get(package)
     if module is not None and isinstance(getattr(module, "__version__", None), str):
-        return module.__version__
+        return str(module.__version__)
     try:
         return version(package)
     except PackageNotFoundError:

@@ -19,9 +19,10 @@ import threading
 import time
 import warnings
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from labdeck.engine.status import Status
 
@@ -30,6 +31,9 @@ from .engine.errors import LabdeckError, StoreError, one_line
 from .engine.events import LogLine, RunEnded, RunStarted, StatusChanged
 from .engine.procs import process_start_time
 from .engine.store import Store
+
+if TYPE_CHECKING:
+    from labdeck.engine.events import Event
 
 FLUSH_SECONDS = 0.2
 FLUSH_STEPS = 20_000  # steps logged that wake the writer before its time: a fast loop's columns stay small
@@ -81,7 +85,7 @@ class _Column:
         self.steps = array("q")
         self.values = array("d")
 
-    def take(self) -> tuple[array, array]:
+    def take(self) -> tuple[array[Any], array[Any]]:
         taken = self.steps, self.values
         self.steps, self.values = array("q"), array("d")
         return taken
@@ -284,13 +288,14 @@ class Run:
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, kind, exc, tb) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+                 ) -> None:
         if kind is None:
             self.finish()
         elif issubclass(kind, KeyboardInterrupt):
             self.finish(Status.STOPPED, "interrupted by keyboard")
         else:
-            self.finish(Status.FAILED, one_line(exc))
+            self.finish(Status.FAILED, one_line(exc) if exc is not None else kind.__name__)
 
     def _at_exit(self) -> None:
         """A script that ends without finish(): finished, unless an exception is ending it."""
@@ -314,7 +319,7 @@ class Run:
 
         threading.Thread(target=record, daemon=True, name="labdeck-provenance").start()
 
-    def _with_store(self, action, failure: str = "") -> None:
+    def _with_store(self, action: Callable[[Store], object], failure: str = "") -> None:
         """Do ``action(store)``; a store that fails is one warning, and training goes on."""
         if self._store is None:
             return
@@ -325,7 +330,7 @@ class Run:
             self._warn_once("store", f"{failure or f'cannot write run {self.id} to the store'}: {exc}; "
                                      "training goes on")
 
-    def _event(self, event, status: str | None = None) -> None:
+    def _event(self, event: Event, status: str | None = None) -> None:
         self._flush()
 
         def write(store: Store) -> None:
@@ -397,7 +402,7 @@ class Run:
         finally:
             self._writing = False
 
-    def _write(self, taken: list[tuple[str, array, array]], step: int) -> None:
+    def _write(self, taken: list[tuple[str, array[Any], array[Any]]], step: int) -> None:
         import numpy as np
 
         for key, step_column, value_column in taken:
@@ -471,7 +476,7 @@ def _default_experiment() -> str:
 
 
 def init(experiment: str | None = None, params: Mapping[str, Any] | None = None,
-         home: str | os.PathLike | None = None, *, project: str | None = None, name: str | None = None,
+         home: str | os.PathLike[str] | None = None, *, project: str | None = None, name: str | None = None,
          config: Mapping[str, Any] | None = None, resume: str | None = None, system: bool = True) -> Run:
     """Start a run of your own ``experiment`` (any name; ``project`` is the same, as wandb and Trackio call it;
     by default the script's name) with its ``params`` (or ``config``), in the store at ``home`` (default:
@@ -504,7 +509,7 @@ def init(experiment: str | None = None, params: Mapping[str, Any] | None = None,
     return _started(Run(store, run_id, chosen, merged, system=system))
 
 
-def _resume(run_id: str, home, params: dict[str, Any], system: bool) -> Run:
+def _resume(run_id: str, home: str | os.PathLike[str] | None, params: dict[str, Any], system: bool) -> Run:
     from .engine import registry
 
     try:

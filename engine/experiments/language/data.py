@@ -8,10 +8,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...download import reason, reporting
 from ...errors import DataError, DownloadError
+
+if TYPE_CHECKING:
+    from ...download import Progress
 
 UNK = "<unk>"
 WORD = re.compile(r"\w+|[^\w\s]|\n")
@@ -85,7 +88,7 @@ def download_text(name: str, root: Path, progress: Callable[[str, float, float],
     return read_text_file(str(target))
 
 
-def load_text(p: dict[str, Any], data_dir: Path, progress) -> tuple[str, str]:
+def load_text(p: dict[str, Any], data_dir: Path, progress: Progress) -> tuple[str, str]:
     corpus = p["corpus"]
     if corpus == "stdlib":
         text, name = stdlib_text(p["max_chars"]), "Python standard library source"
@@ -103,7 +106,7 @@ class Vocab:
     mode: str  # char | word
     stoi: dict[str, int] = field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.stoi = {s: i for i, s in enumerate(self.itos)}
 
     def tokenize(self, text: str) -> list[str]:
@@ -125,7 +128,7 @@ class Vocab:
         return " " + tok
 
 
-def build_vocab(tokens: list[str], mode: str, cap: int) -> tuple[Vocab, Counter]:
+def build_vocab(tokens: list[str], mode: str, cap: int) -> tuple[Vocab, Counter[str]]:
     counts = Counter(tokens)
     if mode == "char":
         return Vocab(sorted(counts), mode), counts

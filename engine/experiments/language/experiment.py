@@ -19,7 +19,7 @@ from ...events import Evaluation, Event
 from ...experiment import Context, Experiment, Task
 from ...status import Stage
 from . import data as D
-from .model import LanguageModel, detach, sample
+from .model import LanguageModel, State, detach, sample
 from .spec import SPEC
 
 EVAL_STREAMS = 16
@@ -72,7 +72,7 @@ class LanguageTask(Task):
             cls = torch.optim.AdamW if p["optimizer"] == "adamw" else torch.optim.Adam
             self.optimizer = cls(groups, lr=p["lr"])
         self.clip, self.warmup = p["clip"], p["warmup"]
-        self.state_h = None
+        self.state_h: State | None = None
 
     def summary(self) -> dict[str, Any]:
         lines = self.text.splitlines()[:10]
@@ -92,7 +92,7 @@ class LanguageTask(Task):
 
     # -- train ---------------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
-        return (self.train_streams.shape[1] - 1) // self.p["bptt"]
+        return int((self.train_streams.shape[1] - 1) // self.p["bptt"])
 
     def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         self.state_h = None  # each epoch starts from a fresh state; within it the state carries over
@@ -100,7 +100,7 @@ class LanguageTask(Task):
         for i in range(0, data.shape[1] - 1 - bptt + 1, bptt):
             yield data[:, i: i + bptt], data[:, i + 1: i + 1 + bptt]
 
-    def loss(self, batch) -> tuple[torch.Tensor, int]:
+    def loss(self, batch: Any) -> tuple[torch.Tensor, int]:
         x, y = batch
         logits, state = self.model(x, self.state_h)
         self.state_h = detach(state)
@@ -108,7 +108,7 @@ class LanguageTask(Task):
 
     # -- evaluate ------------------------------------------------------------------------------
     def eval_size(self) -> int:
-        return self.val_streams.numel()
+        return int(self.val_streams.numel())
 
     def evaluate(self, limit: int | None = None, stage: str = Stage.EVALUATING) -> dict[str, float]:
         data, bptt = self.val_streams, self.p["bptt"]

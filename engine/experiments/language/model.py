@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeAlias
 
 import torch
 from torch import nn
+
+State: TypeAlias = tuple[torch.Tensor, ...] | torch.Tensor  # an LSTM's (h, c) pair, or a GRU's h
 
 
 class LanguageModel(nn.Module):
@@ -22,12 +25,12 @@ class LanguageModel(nn.Module):
         if tie:
             self.out.weight = self.embed.weight
 
-    def forward(self, x: torch.Tensor, state=None):
+    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         h, state = getattr(self, self.cell)(self.drop(self.embed(x)), state)
         return self.out(self.drop(h)), state
 
 
-def detach(state):
+def detach(state: State | None) -> State | None:
     """The recurrent state cut from the graph: an LSTM's (h, c) pair, or a GRU's h."""
     if state is None:
         return None

@@ -6,6 +6,7 @@ import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -173,7 +174,7 @@ class SeriesData:
         return self.scaler.inverse(np.asarray(x, dtype=np.float64))
 
 
-def load_series(p: dict) -> tuple[np.ndarray, str]:
+def load_series(p: dict[str, Any]) -> tuple[np.ndarray, str]:
     if p["source"] == "wave":
         y = make_wave(p["wave"], p["length"], p["amplitude"], p["frequency"], p["phase"], p["noise"], p["seed"])
         if p["missing"] > 0:
@@ -187,7 +188,7 @@ def load_series(p: dict) -> tuple[np.ndarray, str]:
 MAX_WINDOW_BYTES = 8 * 2**30
 
 
-def check_lengths(n: int, p: dict) -> None:
+def check_lengths(n: int, p: dict[str, Any]) -> None:
     """The window and forecast must fit in the split series."""
     n_train = int(n * p["split"])
     n_test = n - n_train
@@ -204,7 +205,7 @@ def check_lengths(n: int, p: dict) -> None:
                          f"(at most {MAX_WINDOW_BYTES // 2**30}); lower length or window")
 
 
-def prepare(p: dict) -> SeriesData:
+def prepare(p: dict[str, Any]) -> SeriesData:
     raw, name = load_series(p)
     check_lengths(len(raw), p)
     values, missing = fill_missing(raw, p["fill"])

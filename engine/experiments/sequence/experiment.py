@@ -65,7 +65,7 @@ class SequenceTask(Task):
         for idx in shuffled_batches(len(self.x_train), self.p["batch_size"], self.p["seed"], epoch, self.device):
             yield self.x_train[idx], self.y_train[idx]
 
-    def loss(self, batch) -> tuple[torch.Tensor, int]:
+    def loss(self, batch: Any) -> tuple[torch.Tensor, int]:
         x, y = batch
         return nn.functional.mse_loss(self.model(x).float(), y), len(y)
 
@@ -80,7 +80,8 @@ class SequenceTask(Task):
             out.append(self.model(x[i: i + EVAL_BATCH]).float())
             if stage:
                 self.ctx.progress(stage, min(i + EVAL_BATCH, len(x)), len(x))
-        return torch.cat(out).cpu().numpy().astype(np.float64)
+        predicted: np.ndarray = torch.cat(out).cpu().numpy().astype(np.float64)
+        return predicted
 
     def _scores(self, pred: np.ndarray, y: torch.Tensor | None = None) -> dict[str, float]:
         """Held-out scores of scaled one-step predictions: the loss on the scaled series, MSE/MAE on the original."""
@@ -156,4 +157,5 @@ def predict(checkpoint: dict[str, Any], values: np.ndarray, steps: int) -> np.nd
     a, b = checkpoint["extra"].get("affine") or (1.0, 0.0)
     scaled = values * a + b
     out = forecast(model, torch.tensor(scaled[-w:], dtype=torch.float32), steps).numpy().astype(np.float64)
-    return (out - b) / a
+    unscaled: np.ndarray = (out - b) / a
+    return unscaled

@@ -40,4 +40,5 @@ def input_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> 
     with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
         loss = nn.functional.mse_loss(model(x), y)
         (grad,) = torch.autograd.grad(loss, x)
-    return grad.abs().mean(0).tolist()
+    reach: list[float] = grad.abs().mean(0).tolist()
+    return reach

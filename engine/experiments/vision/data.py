@@ -55,11 +55,12 @@ def _nchw(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
 
 
-def stratified_split(x: np.ndarray, y: np.ndarray, train: float, seed: int):
+def stratified_split(x: np.ndarray, y: np.ndarray, train: float, seed: int) -> list[np.ndarray]:
     from sklearn.model_selection import train_test_split
 
     try:
-        return train_test_split(x, y, train_size=train, stratify=y, random_state=seed)
+        parts: list[np.ndarray] = train_test_split(x, y, train_size=train, stratify=y, random_state=seed)
+        return parts
     except ValueError as exc:  # a class too small to appear on both sides
         raise DataError(f"cannot split {len(y)} images {train:g}/{1 - train:g} by class: {exc}") from None
 
@@ -153,7 +154,8 @@ def load(p: dict[str, Any], data_dir: Path, progress: Progress) -> ImageData:
 def thumbnail(image: torch.Tensor, size: int = 16) -> list[int]:
     """A small RGB copy of a uint8 3,H,W image as a flat list (for terminal rendering)."""
     small = torch.nn.functional.interpolate(image[None].float(), size=(size, size), mode="area")
-    return small[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).reshape(-1).tolist()
+    pixels: list[int] = small[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).reshape(-1).tolist()
+    return pixels
 
 
 def samples_per_class(data: ImageData, per_class: int = 2, size: int = 16) -> list[dict[str, Any]]:

@@ -173,7 +173,7 @@ class VisionTask(Task):
             x = augment(self.scale(self.x_train[idx]), flips, None if shifts is None else shifts[:, idx], t)
             yield x.contiguous(memory_format=torch.channels_last), self.y_train[idx]
 
-    def loss(self, batch) -> tuple[torch.Tensor, int]:
+    def loss(self, batch: Any) -> tuple[torch.Tensor, int]:
         x, y = batch
         return self.criterion(self.model(x).float(), y), len(y)
 

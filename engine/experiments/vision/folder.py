@@ -7,8 +7,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 HIDDEN = (".", "_")
 
@@ -75,7 +79,8 @@ def cache_key(layout: Layout, size: int) -> str:
     return h.hexdigest()[:16]
 
 
-def decode(paths: list[Path], size: int, progress: Callable[[int, int], None]):
+def decode(paths: list[Path], size: int, progress: Callable[[int, int], None]
+           ) -> tuple[np.ndarray, list[int], list[str]]:
     """Decode and resize images to ``size`` x ``size`` RGB uint8; returns (array N,H,W,3, kept indices, skipped)."""
     import numpy as np
     from PIL import Image, ImageOps
