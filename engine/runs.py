@@ -6,10 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import accelerators, registry, warm
+from . import accelerators, paths, registry, settings, warm
+from .alerts import parse_rules, rules_for
 from .budget import WALL
 from .errors import LabdeckError, StoreError
 from .events import Event, RunEnded
@@ -20,18 +21,23 @@ from .store import Store
 
 
 def create(store: Store, experiment: str, overrides: dict[str, Any], budget: float | None = None,
-           sweep: str | None = None, here: bool = True, budget_kind: str = WALL) -> str:
+           sweep: str | None = None, here: bool = True, budget_kind: str = WALL, alerts: Sequence[str] = ()) -> str:
     """Validate everything first (bad input creates no run), then record a queued run. ``here``: it runs on this
     machine, which must have the device it asks for (a Ray trial may land on another). ``budget_kind``: what
-    ``budget`` counts (``engine/budget.py``: the whole run's seconds, or its training's)."""
+    ``budget`` counts (``engine/budget.py``: the whole run's seconds, or its training's). ``alerts``: the user's
+    watchdog rules for this run (``engine/alerts.py``)."""
     spec = registry.get(experiment)
     params = spec.resolve(overrides)
+    rules = [r.text for r in parse_rules(alerts)]
     why = accelerators.missing(params.get("device", "auto")) if here else None
     if why:
         raise ParamError(f"device: {why} (got {params['device']!r})")
     if damage := store.check():  # a run would write into a file SQLite finds corrupt, and build on the damage
         raise StoreError(damage)
-    return store.create_run(experiment, params, parse_budget(budget), sweep, budget_kind=budget_kind)
+    run_id = store.create_run(experiment, params, parse_budget(budget), sweep, budget_kind=budget_kind)
+    if rules:
+        store.set_meta(run_id, {"alerts": rules})
+    return run_id
 
 
 def delete(store: Store, run_id: str) -> str:
@@ -53,8 +59,13 @@ def run_here(store: Store, run_id: str, resume: bool = False,
 
     info = store.get(run_id)
     experiment = Experiment.of(registry.get(info.experiment))
-    return Trainer(store, experiment, info.id, info.params, info.budget, on_event, stop_requested,
-                   budget_kind=info.budget_kind, created=min(since or info.created, info.created)).run(resume=resume)
+    rules, bad = rules_for(info.meta, settings.load(paths.settings()).alert_rules)
+    trainer = Trainer(store, experiment, info.id, info.params, info.budget, on_event, stop_requested,
+                      budget_kind=info.budget_kind, created=min(since or info.created, info.created),
+                      alert_rules=rules)
+    for line in bad:  # a rule in the settings file that does not parse: said in the run's log, not fatal
+        trainer.log(f"settings: {line}")
+    return trainer.run(resume=resume)
 
 
 _children: list[subprocess.Popen[bytes]] = []  # runs this process started, reaped by reap()

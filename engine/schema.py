@@ -154,7 +154,27 @@ def _budget_kind(db: sqlite3.Connection) -> None:
     db.execute("UPDATE runs SET budget_kind='train' WHERE budget IS NOT NULL")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_series, _budget_kind]
+# version 3: what the watchdog told (engine/alerts.py): one alert per run and rule, and how its delivery went
+ALERTS = """
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    rule TEXT NOT NULL,
+    message TEXT NOT NULL,
+    action TEXT NOT NULL DEFAULT 'notify',
+    t REAL NOT NULL,
+    delivered TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX alerts_once ON alerts(run_id, rule);
+"""
+
+
+def _alerts(db: sqlite3.Connection) -> None:
+    for statement in statements(ALERTS):
+        db.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_series, _budget_kind, _alerts]
 VERSION = len(MIGRATIONS)
 
 

@@ -2,6 +2,11 @@
 
     home = "~/runs"            # the run store when neither --home nor LABDECK_HOME names one
 
+    [alerts]                   # the watchdog (engine/alerts.py): rules for every run, and where alerts go
+    rules = ["loss>50:stop"]
+    notify = ["ntfy://my-topic", "json://localhost:8080/hook"]   # apprise URLs
+    stall_seconds = 600
+
     [dashboard]
     theme = "nord"             # the theme chosen in the command palette is kept here
 
@@ -25,6 +30,9 @@ class Settings:
     home: Path | None = None
     theme: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
+    alert_rules: tuple[str, ...] = ()  # [alerts] rules: every run's, beside its own (engine/alerts.py)
+    notify: tuple[str, ...] = ()  # [alerts] notify: where alerts go off the machine (apprise URLs)
+    stall_seconds: float | None = None  # [alerts] stall_seconds: a run without progress this long has stalled
     problem: str = ""  # what was wrong in the file, in one line ("" when nothing was)
 
 
@@ -56,8 +64,25 @@ def load(path: Path) -> Settings:
     bad_keys = [k for k, v in keys.items() if not (isinstance(v, str) and v.strip())]
     if bad_keys:
         wrong.append(f"keys.{bad_keys[0]} must be keys such as \"ctrl+q\" or \"x,X\"")
+    alerts = raw.get("alerts", {})
+    if not isinstance(alerts, dict):
+        wrong.append("[alerts] must be a table")
+        alerts = {}
+    lists = {}
+    for name in ("rules", "notify"):
+        value = alerts.get(name, [])
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            wrong.append(f"alerts.{name} must be a list of strings")
+            value = []
+        lists[name] = tuple(value)
+    stall = alerts.get("stall_seconds")
+    if stall is not None and not (isinstance(stall, (int, float)) and not isinstance(stall, bool) and stall > 0):
+        wrong.append("alerts.stall_seconds must be a number of seconds above 0")
+        stall = None
     return Settings(home=Path(home).expanduser() if home else None, theme=theme,
                     keys={k: v for k, v in keys.items() if k not in bad_keys},
+                    alert_rules=lists["rules"], notify=lists["notify"],
+                    stall_seconds=float(stall) if stall is not None else None,
                     problem=f"settings file {path}: {'; '.join(wrong)} (ignored)" if wrong else "")
 
 

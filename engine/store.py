@@ -106,6 +106,19 @@ def default_home() -> Path:
 
 
 @dataclass(frozen=True)
+class AlertRecord:
+    """What the watchdog told about a run (plain values: the dashboard and ``labdeck alerts`` show it)."""
+
+    id: int
+    run_id: str
+    rule: str
+    message: str
+    action: str
+    t: float
+    delivered: str  # "" not yet, "sent", "none" (no target configured), or why it failed
+
+
+@dataclass(frozen=True)
 class RunInfo:
     id: str
     experiment: str
@@ -393,8 +406,34 @@ class Store:
         self.get(run_id)
         self._tx([("DELETE FROM events WHERE run_id=?", (run_id,)),
                   ("DELETE FROM series WHERE run_id=?", (run_id,)),
+                  ("DELETE FROM alerts WHERE run_id=?", (run_id,)),
                   ("DELETE FROM runs WHERE id=?", (run_id,))])
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+    # -- alerts (engine/alerts.py) -------------------------------------------------------------------------------
+    def add_alert(self, run_id: str, rule: str, message: str, action: str = "notify") -> AlertRecord | None:
+        """Record that ``rule`` fired for a run; None if it had already (each rule tells once per run)."""
+        now = time.time()
+        cur = self._write("INSERT OR IGNORE INTO alerts (run_id, rule, message, action, t) VALUES (?,?,?,?,?)",
+                          (run_id, rule, message, action, now))
+        if cur.rowcount != 1 or cur.lastrowid is None:
+            return None
+        return AlertRecord(cur.lastrowid, run_id, rule, message, action, now, "")
+
+    def alerts(self, after: int = 0, run_id: str | None = None, limit: int = 1000) -> list[AlertRecord]:
+        """Alerts recorded after alert id ``after`` (of one run, or all), oldest first."""
+        where, args = ("AND run_id=?", (run_id,)) if run_id else ("", ())
+        rows = self._read(f"SELECT id, run_id, rule, message, action, t, delivered FROM alerts WHERE id>? {where} "
+                          "ORDER BY id LIMIT ?", (after, *args, limit))
+        return [AlertRecord(*row) for row in rows]
+
+    def last_alert(self) -> int:
+        """The newest alert's id (0: none): where a follower that wants only new ones starts."""
+        return int(self._read("SELECT COALESCE(MAX(id), 0) FROM alerts")[0][0])
+
+    def set_delivered(self, alert_id: int, how: str) -> None:
+        """How the alert's delivery off the machine went ("sent", or why not)."""
+        self._write("UPDATE alerts SET delivered=? WHERE id=?", (how, alert_id))
 
     _COLS = ("id, experiment, status, params, created, ended, pid, pid_start, message, metrics, "
              "train_seconds, epochs, device, control, sweep, budget, host, name, meta, points, budget_kind")
@@ -720,6 +759,7 @@ class Store:
         run_id = info["run_id"]
         self._tx([("DELETE FROM events WHERE run_id=?", (run_id,)),
                   ("DELETE FROM series WHERE run_id=?", (run_id,)),
+                  ("DELETE FROM alerts WHERE run_id=?", (run_id,)),
                   ("DELETE FROM runs WHERE id=?", (run_id,)),
                   ("INSERT INTO runs (id, experiment, status, params, created, sweep, budget, budget_kind) "
                    "VALUES (?,?,'queued',?,?,?,?,?)",

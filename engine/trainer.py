@@ -15,7 +15,7 @@ import re
 import signal
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from . import budget, checkpoint, errors, faults, paths
+from .alerts import DIVERGED_REASON, Rule, RunAlerts
 from .budget import Plan as BudgetPlan
 from .device import Plan, choose_precision, choose_threads, cuda_problem, pick_device, time_steps
 from .errors import Diverged, DownloadError, LabdeckError
@@ -94,10 +95,11 @@ class Trainer:
     def __init__(self, store: Store, experiment: Experiment, run_id: str, params: dict[str, Any],
                  budget: float | None = None, on_event: Callable[[Event], None] | None = None,
                  stop_requested: Callable[[], bool] = lambda: False, budget_kind: str = budget.WALL,
-                 created: float | None = None):
+                 created: float | None = None, alert_rules: Sequence[Rule] = ()):
         """``stop_requested``: a stop that came before this object existed (SIGTERM while torch was imported).
         ``budget_kind``: what ``budget`` counts (``engine/budget.py``); ``created``: when the run was created (a
-        wall budget starts then, or at this process's start if later)."""
+        wall budget starts then, or at this process's start if later); ``alert_rules``: the user's watchdog rules
+        for this run, beside the built-in ones (``engine/alerts.py``)."""
         self.store, self.experiment, self.run_id, self.params = store, experiment, run_id, params
         self.budget, self.budget_kind = budget, budget_kind
         started = process_start_time(os.getpid()) or time.time()
@@ -108,6 +110,7 @@ class Trainer:
         self._spend: BudgetPlan | None = None
         self._stage: tuple[str, float, float] | None = None  # the data or evaluation stage under way: its start
         self.on_event = on_event
+        self.alerts = RunAlerts(store, run_id, alert_rules, self.log)
         self.run_dir = store.run_dir(run_id)
         self._stop_requested = stop_requested
         self._before: RunInfo | None = None  # on resume: what the store said of the run before this attempt
@@ -129,6 +132,11 @@ class Trainer:
         self.store.emit(event)
         if self.on_event:
             self.on_event(event)
+        if isinstance(event, BatchMetrics):
+            self.alerts.values("train_loss", [event.step], [event.loss])
+        elif isinstance(event, EpochMetrics):
+            for key, value in event.metrics.items():
+                self.alerts.values(key, [event.step], [value])
 
     def log(self, text: str) -> None:
         self.emit(LogLine(self.run_id, text))
@@ -211,7 +219,8 @@ class Trainer:
                     f.write(traceback.format_exc())
             except OSError:
                 pass  # a full disk: the one-line reason still reaches the store, if it can be written
-            reason = "download" if isinstance(exc, DownloadError) else ""
+            reason = "download" if isinstance(exc, DownloadError) else DIVERGED_REASON if isinstance(exc, Diverged) \
+                else ""
             ended = self._end(Status.FAILED, {}, state, one_line(exc), reason)
         finally:
             for sig, handler in previous.items():
@@ -264,6 +273,7 @@ class Trainer:
             event = dataclasses.replace(event, message="; ".join(filter(None, (message, f"not recorded: {exc}"))))
         if self.on_event:
             self.on_event(event)
+        self.alerts.ended(status, message or ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:4]), reason)
         return event
 
     def _run(self, resume: bool, state: dict[str, Any]) -> RunEnded:

@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from labdeck.engine.status import Status
 
 from .engine import names
+from .engine.alerts import Rule, RunAlerts
 from .engine.errors import LabdeckError, StoreError, one_line
 from .engine.events import LogLine, RunEnded, RunStarted, StatusChanged
 from .engine.procs import process_start_time
@@ -95,7 +96,7 @@ class Run:
     """One of your runs, as the dashboard and the CLI see it. Made by :func:`init`."""
 
     def __init__(self, store: Store | None, run_id: str, experiment: str, params: dict[str, Any] | None = None,
-                 last_step: int = -1, seconds: float = 0.0, system: bool = False):
+                 last_step: int = -1, seconds: float = 0.0, system: bool = False, alerts: Sequence[Rule] = ()):
         self.id, self.experiment = run_id, experiment
         self.params: dict[str, Any] = dict(params or {})
         self._store = store
@@ -118,6 +119,11 @@ class Run:
         self._sampler: Any = None
         self._want_system = system
         self._home_id = self._identity()
+        # the watchdog's rules on what the script logs, checked in the writer thread (never in the loop)
+        # what they say goes to the run's log after the write that fired them (an event flushes the points first)
+        self._alert_lines: list[str] = []
+        self._alerts = RunAlerts(store, run_id, alerts, self._alert_lines.append, self._t0) \
+            if store is not None else None
         self._thread = threading.Thread(target=self._write_loop, name=f"labdeck-{run_id}", daemon=True)
         self._thread.start()
         atexit.register(self._at_exit)
@@ -283,6 +289,8 @@ class Run:
             store.finish(self.id, status, last, seconds, steps, message)
 
         self._with_store(end, f"run {self.id} could not be recorded as {status}")
+        if self._alerts is not None:
+            self._alerts.ended(status, message or ", ".join(f"{k} {v:.4g}" for k, v in list(last.items())[:4]))
         atexit.unregister(self._at_exit)
 
     def __enter__(self) -> Run:
@@ -401,13 +409,17 @@ class Run:
             self._write(taken, step)
         finally:
             self._writing = False
+        while self._alert_lines:
+            self.print(self._alert_lines.pop(0))
 
     def _write(self, taken: list[tuple[str, array[Any], array[Any]]], step: int) -> None:
         import numpy as np
 
         for key, step_column, value_column in taken:
-            self._unwritten.setdefault(key, []).append(
-                (np.frombuffer(step_column, np.int64), np.frombuffer(value_column)))
+            steps, values = np.frombuffer(step_column, np.int64), np.frombuffer(value_column)
+            self._unwritten.setdefault(key, []).append((steps, values))
+            if self._alerts is not None and key != TIME_KEY:
+                self._alerts.block(key, steps, values)
         points = {}
         for key, parts in self._unwritten.items():
             steps = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
@@ -477,20 +489,24 @@ def _default_experiment() -> str:
 
 def init(experiment: str | None = None, params: Mapping[str, Any] | None = None,
          home: str | os.PathLike[str] | None = None, *, project: str | None = None, name: str | None = None,
-         config: Mapping[str, Any] | None = None, resume: str | None = None, system: bool = True) -> Run:
+         config: Mapping[str, Any] | None = None, resume: str | None = None, system: bool = True,
+         alerts: Sequence[str] = ()) -> Run:
     """Start a run of your own ``experiment`` (any name; ``project`` is the same, as wandb and Trackio call it;
     by default the script's name) with its ``params`` (or ``config``), in the store at ``home`` (default:
     ``LABDECK_HOME`` or the user data directory). It appears in the dashboard's Runs tab at once.
 
     ``name``: a name for the run beside its id. ``resume``: a run id of an earlier run of your script, to continue
     it (its steps go on from its last one). ``system``: sample this process's CPU, memory and GPU use into the run.
+    ``alerts``: watchdog rules on what it logs, beside the settings file's (``"loss>10:stop"``: see ``labdeck
+    alerts --help``); a rule that does not parse is one warning, never an error.
     """
     from .engine import registry
 
     label = names.printable(name or "", 100).strip()
     merged = _plain({**dict(params or {}), **dict(config or {})})
+    rules = _rules(alerts)
     if resume:
-        return _resume(str(resume), home, merged, system)
+        return _resume(str(resume), home, merged, system, rules)
     try:
         chosen = names.experiment(experiment or project or _default_experiment())
     except LabdeckError as exc:
@@ -506,10 +522,23 @@ def init(experiment: str | None = None, params: Mapping[str, Any] | None = None,
     except LabdeckError as exc:
         _warn(f"cannot record this run ({exc}); training goes on without it")
         return _started(Run(None, "unrecorded", chosen, merged, system=False))
-    return _started(Run(store, run_id, chosen, merged, system=system))
+    return _started(Run(store, run_id, chosen, merged, system=system, alerts=rules))
 
 
-def _resume(run_id: str, home: str | os.PathLike[str] | None, params: dict[str, Any], system: bool) -> Run:
+def _rules(texts: Sequence[str]) -> list[Rule]:
+    """The script's rules and the settings file's, each that does not parse one warning."""
+    from .engine import paths, settings
+    from .engine.alerts import rules_for
+
+    rules, bad = rules_for({"alerts": [texts] if isinstance(texts, str) else list(texts)},
+                           settings.load(paths.settings()).alert_rules)
+    for line in bad:
+        _warn(f"{line}; the rule is left out")
+    return rules
+
+
+def _resume(run_id: str, home: str | os.PathLike[str] | None, params: dict[str, Any], system: bool,
+            rules: Sequence[Rule] = ()) -> Run:
     from .engine import registry
 
     try:
@@ -534,7 +563,7 @@ def _resume(run_id: str, home: str | os.PathLike[str] | None, params: dict[str, 
         return _started(Run(None, info.id, info.experiment, merged, system=False))
     except LabdeckError as exc:  # another live process has it
         raise ValueError(f"labdeck: cannot resume run {info.id}: {exc}") from None
-    return _started(Run(store, info.id, info.experiment, merged, last_step, info.train_seconds, system))
+    return _started(Run(store, info.id, info.experiment, merged, last_step, info.train_seconds, system, rules))
 
 
 def _started(run: Run) -> Run:

@@ -1,0 +1,150 @@
+"""The watchdog: its rules on synthetic curves, and real runs that diverge, finish, fail, pause on a rule."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+
+import pytest
+
+from labdeck.engine import runs
+from labdeck.engine.alerts import DIVERGED, FAILED, FINISHED, NON_FINITE, PAUSE, STOP, Watch, parse_rule
+from labdeck.engine.errors import ParamError
+from labdeck.engine.store import Store
+
+from .conftest import tiny, wait_for
+
+
+def test_rules_parse_as_written_and_bad_ones_are_one_line():
+    rule = parse_rule("val_loss > 1.5 @ 20m : stop")
+    assert (rule.key, rule.above, rule.value, rule.from_seconds, rule.from_step, rule.action) == \
+        ("val_loss", True, 1.5, 1200.0, None, STOP)
+    assert parse_rule("acc<0.2@5000:pause").from_step == 5000 and parse_rule("acc<0.2@5000:pause").action == PAUSE
+    for bad, said in [("loss", "write KEY>VALUE"), ("loss>x", "not a number"), ("loss>inf", "finite"),
+                      ("loss>1:explode", "action"), ("loss>1@2.5", "whole step")]:
+        with pytest.raises(ParamError, match=said):
+            parse_rule(bad)
+
+
+def curve(n: int, seed: int = 0, noise: float = 0.3) -> list[float]:
+    """A healthy loss: decays from 2.3 towards 0.05 with multiplicative noise and a few spikes."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        value = 0.05 + 2.25 * math.exp(-i / 300) * (1 + noise * rnd.gauss(0, 1))
+        out.append(abs(value) * (4 if rnd.random() < 0.01 else 1))
+    return out
+
+
+def test_a_noisy_but_healthy_loss_raises_nothing():
+    for seed in range(5):
+        watch = Watch()
+        values = curve(5000, seed)
+        assert watch.values("train_loss", range(len(values)), values, 10.0) == []
+
+
+def test_a_loss_that_climbs_back_above_its_start_diverges_once():
+    watch = Watch()
+    healthy = curve(600)
+    climbing = [healthy[-1] * 1.02 ** i for i in range(400)]
+    fired = watch.values("loss", range(1000), healthy + climbing, 5.0)
+    assert [f.rule for f in fired] == [DIVERGED]
+    assert watch.values("loss", range(1000, 1100), [1e6] * 100, 6.0) == []  # once per run
+
+
+def test_a_nan_loss_is_told_once_and_other_metrics_may_be_nan():
+    watch = Watch()
+    assert watch.values("acc", [0, 1], [math.nan, 0.5], 1.0) == []  # not a loss
+    fired = watch.values("loss", [0, 1, 2], [1.0, math.nan, math.inf], 1.0)
+    assert [f.rule for f in fired] == [NON_FINITE] and "nan" in fired[0].message
+
+
+def test_a_user_rule_fires_only_once_armed_and_once():
+    watch = Watch([parse_rule("loss>2@100:stop"), parse_rule("acc<0.5@30s")])
+    assert watch.values("loss", [10, 50], [5.0, 5.0], 1.0) == []  # before step 100: not yet
+    fired = watch.values("loss", [100, 101], [3.0, 4.0], 1.0)
+    assert [(f.rule, f.action) for f in fired] == [("loss>2@100:stop", STOP)]
+    assert watch.values("acc", [1], [0.1], 29.0) == []
+    assert [f.rule for f in watch.values("acc", [2], [0.1], 31.0)] == ["acc<0.5@30s"]
+
+
+@pytest.mark.slow
+def test_a_finished_run_is_told_once_and_a_diverged_one_as_its_cause(home):
+    store = Store(home)
+    good = runs.create(store, "sequence", tiny(epochs=1))
+    assert runs.run_here(store, good).status == "finished"
+    told = store.alerts(run_id=good)
+    assert [a.rule for a in told] == [FINISHED] and "test_mse" in told[0].message
+    bad = runs.create(store, "sequence", tiny(epochs=2, lr=100, optimizer="sgd", clip=0))
+    assert runs.run_here(store, bad).status == "failed"
+    told = store.alerts(run_id=bad)
+    assert [a.rule for a in told] == [NON_FINITE] and "diverged" in told[0].message  # not also "failed"
+    assert runs.run_here(store, bad, resume=True).status == "failed"
+    assert len(store.alerts(run_id=bad)) == 1  # a second attempt repeats nothing
+
+
+@pytest.mark.slow
+def test_a_rule_with_pause_pauses_the_run_and_says_so_in_its_log(home):
+    store = Store(home)
+    run_id = runs.create(store, "sequence", tiny(epochs=50, length=3000), alerts=["train_loss<1000:pause"])
+    assert store.get(run_id).meta["alerts"] == ["train_loss<1000:pause"]
+    runs.spawn(store, run_id)
+    wait_for(lambda: store.get(run_id).status == "paused", timeout=60, what="the run paused by its rule")
+    [alert] = store.alerts(run_id=run_id)
+    assert alert.rule == "train_loss<1000:pause" and alert.action == PAUSE
+    assert any("alert train_loss<1000:pause" in e.text for _, e in store.events(run_id) if hasattr(e, "text"))
+    runs.stop(store, run_id)
+    wait_for(lambda: store.get(run_id).status == "stopped", timeout=60, what="stopped")
+
+
+def test_a_bad_rule_creates_no_run(home):
+    store = Store(home)
+    with pytest.raises(ParamError, match="alert 'loss>>1'"):
+        runs.create(store, "sequence", tiny(), alerts=["loss>>1"])
+    assert store.runs() == []
+
+
+def test_a_failure_without_a_cause_is_told_as_failed(home):
+    store = Store(home)
+    run_id = runs.create(store, "sequence", tiny())
+    from labdeck.engine.alerts import RunAlerts
+
+    said: list[str] = []
+    watcher = RunAlerts(store, run_id, [], said.append)
+    watcher.ended("failed", "ValueError: boom")
+    watcher.ended("failed", "ValueError: boom")
+    assert [(a.rule, a.message) for a in store.alerts()] == [(FAILED, "ValueError: boom")] and said == []
+
+
+def test_a_scripts_nan_loss_and_its_rule_are_told_from_the_writer_thread_and_the_rule_stops_it(home):
+    import warnings
+
+    import labdeck
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the NaN's own warning
+        run = labdeck.init("mine", home=home, alerts=["acc>0.9:stop", "bad rule"], system=False)
+    step, deadline = 0, time.monotonic() + 60
+    while not run.should_stop():  # a loop that heeds a stop, as the dashboard's does
+        run.log({"loss": math.nan if step == 150 else 1.0 / (step + 1), "acc": min(step / 200, 1.0)})
+        step += 1
+        assert time.monotonic() < deadline, "the rule's stop never reached the loop"
+    run.finish()
+    store = Store(home)
+    told = {a.rule: a for a in store.alerts(run_id=run.id)}
+    assert set(told) == {NON_FINITE, "acc>0.9:stop"} and store.get(run.id).status == "stopped"
+    assert "step 150" in told[NON_FINITE].message and "acc = 0.905 at step 181" in told["acc>0.9:stop"].message
+
+
+def test_a_script_that_raises_is_told_once_as_failed(home, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "boom.py"
+    script.write_text("import labdeck\nrun = labdeck.init('boom', system=False)\n"
+                      "for i in range(10):\n    run.log({'loss': 1.0})\nraise ValueError('boom')\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "ValueError: boom" in done.stderr
+    [alert] = Store(home).alerts()
+    assert (alert.rule, alert.message) == (FAILED, "ValueError: boom")
