@@ -7,6 +7,7 @@ Bad input exits with status 2 and one line naming what is wrong; no traceback, n
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -21,9 +22,10 @@ from .events import BatchMetrics, Event, Phase, Progress, to_record
 from .formatting import done, format_event
 from .formatting import fmt as _fmt
 from .names import printable
+from .notify import terminal_notification
 from .params import parse_assignments
 from .status import ACTIVE, Status
-from .store import Store
+from .store import AlertRecord, Store
 
 if TYPE_CHECKING:
     from .store import RunInfo
@@ -102,7 +104,7 @@ def _overrides(a: argparse.Namespace) -> tuple[dict[str, Any], float | None, str
 # -- commands ---------------------------------------------------------------------------------------
 def cmd_run(store: Store, a: argparse.Namespace) -> int:
     values, budget, kind = _overrides(a)
-    run_id = runs.create(store, a.experiment, values, budget, budget_kind=kind)
+    run_id = runs.create(store, a.experiment, values, budget, budget_kind=kind, alerts=a.alert or [])
     if a.detach:
         runs.spawn(store, run_id)
         print(jsonout.dumps({"run_id": run_id, "status": Status.QUEUED}) if a.json else run_id)
@@ -353,7 +355,7 @@ def cmd_sweep(store: Store, a: argparse.Namespace) -> int:
         options["per_gpu"] = a.per_gpu
     if a.backend == "ray":
         options.update(address=a.address, asha=a.asha, gpus_per_trial=a.gpus_per_trial)
-    sweep_id = sweep.create(store, a.experiment, trials, budget, options, budget_kind=kind)
+    sweep_id = sweep.create(store, a.experiment, trials, budget, options, budget_kind=kind, alerts=a.alert or [])
     if a.detach:
         sweep.spawn(store, sweep_id, a.parallel)
         print(jsonout.dumps({"sweep_id": sweep_id, "trials": len(trials)}) if a.json else sweep_id)
@@ -458,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "and every evaluation fit in it (a dataset's first decode comes on top); epochs is ignored")
     p.add_argument("--train-budget", type=float, metavar="SECONDS", help="seconds of training steps alone, as "
                    "speed-run benchmarks count them; evaluations come on top")
+    p.add_argument("--alert", action="append", metavar="RULE", help=ALERT_HELP)
     p.add_argument("--detach", action="store_true", help="run in the background, print the run id, return")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the result")
 
@@ -508,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--asha", action="store_true", help="stop poor trials early with ASHA (with --backend ray)")
     p.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per Ray trial, e.g. 0.5 for two trials "
                    "per GPU (default: 1 where the cluster has GPUs)")
+    p.add_argument("--alert", action="append", metavar="RULE", help=ALERT_HELP + "; a stop stops that trial")
     p.add_argument("--detach", action="store_true", help="run in the background, print the sweep id, return")
     p.add_argument("--json", action="store_true", help="end with one JSON line: trials and the best")
     p = sub.add_parser("sweep-run", parents=[common], help="run a created sweep's unfinished trials (--detach uses it)")
@@ -531,6 +535,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--experiment", metavar="NAME", help="the runs' experiment name (default: imported)")
     p.add_argument("--json", action="store_true", help="print one JSON object: the new run ids")
 
+    p = sub.add_parser("alerts", parents=[common], help="what the watchdog told: NaN or diverging losses, stalls, "
+                       "deaths, ends, your rules", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=ALERTS_ABOUT)
+    p.add_argument("run", nargs="?", help="one run's alerts (default: every run's)")
+    p.add_argument("--follow", action="store_true", help="then print each new alert as it comes, with the "
+                   "terminal's notification (OSC 9, through tmux too) and its bell, until Ctrl+C")
+    p.add_argument("--json", action="store_true", help="one JSON object per alert, one a line")
+
     p = sub.add_parser("paths", parents=[common], help="every place labdeck reads and writes, and what it holds")
     p.add_argument("--json", action="store_true")
 
@@ -550,6 +562,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float, default=1.0, help="sample among the most likely tokens of this mass")
     p.add_argument("--seed", type=int, default=0)
     return ap
+
+
+ALERT_HELP = ("a watchdog rule (repeatable): KEY>VALUE or KEY<VALUE, optionally @STEP or @TIME (90s, 10m) and "
+              ":pause or :stop, e.g. 'train_loss>5:stop' (see labdeck alerts --help)")
+ALERTS_ABOUT = """The watchdog tells each of these once per run, in `labdeck alerts`, the dashboard and (with
+[alerts] notify in the settings file) your phone or chat:
+  non-finite  a loss became NaN or infinite          diverged  a loss 10x its best and above its start
+  stalled     no progress for [alerts] stall_seconds  died      the process gone without recording an end
+  finished    a run finished                          failed    a run failed (unless an alert said why)
+and your rules: --alert on run and sweep, labdeck.init(alerts=[...]), [alerts] rules in the settings file."""
+
+
+def cmd_alerts(store: Store, a: argparse.Namespace) -> int:
+    """Every alert so far (of one run, or all), oldest first; with --follow, then each new one as it comes."""
+    run_id = store.get(a.run).id if a.run else None
+    after = 0
+    while True:
+        found = store.alerts(after, run_id)
+        for alert in found:
+            print(_alert_line(store, alert, a.json), flush=True)
+            if a.follow and not a.json and sys.stdout.isatty():
+                sys.stdout.write(terminal_notification(f"labdeck {alert.rule}: {alert.run_id}", alert.message))
+                sys.stdout.flush()
+        after = found[-1].id if found else after
+        if not a.follow:
+            if not found and after == 0 and not a.json:
+                print(f"no alerts in {store.home}")
+            return 0
+        if not found:
+            time.sleep(WATCH_POLL)
+
+
+def _alert_line(store: Store, alert: AlertRecord, as_json: bool) -> str:
+    if as_json:
+        return jsonout.dumps(dataclasses.asdict(alert))
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(alert.t))
+    acted = f" ({alert.action})" if alert.action != "notify" else ""
+    sent = f"  [{alert.delivered}]" if alert.delivered not in ("", "sent", "none") else ""
+    return f"{when}  {alert.run_id}  {printable(alert.rule, 40)}{acted}  {printable(alert.message, 200)}{sent}"
 
 
 def cmd_paths(store: Store | None, a: argparse.Namespace) -> int:
@@ -636,7 +687,8 @@ COMMANDS: dict[str, Callable[..., int]] = {
     "completion": cmd_completion, "run": cmd_run, "params": cmd_params, "runs": cmd_runs, "show": cmd_show,
     "watch": cmd_watch, "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "delete": cmd_delete,
     "predict": cmd_predict, "generate": cmd_generate, "sweep": cmd_sweep, "sweep-run": cmd_sweep_run,
-    "report": cmd_report, "export": cmd_export, "import": cmd_import, "paths": cmd_paths, "ui": cmd_ui
+    "report": cmd_report, "export": cmd_export, "import": cmd_import, "paths": cmd_paths, "ui": cmd_ui,
+    "alerts": cmd_alerts
 }
 
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import accelerators, paths, registry, settings, warm
+from . import accelerators, paths, registry, settings, warm, watchdog
 from .alerts import parse_rules, rules_for
 from .budget import WALL
 from .errors import LabdeckError, StoreError
@@ -99,6 +99,7 @@ def spawn(store: Store, run_id: str, resume: bool = False, stop_with_parent: boo
         if not stop_with_parent and (server := warm.launch()) is not None:
             track(server)
     store.set_process(run_id, pid, process_start_time(pid))
+    watchdog.ensure(store.home)  # deaths and stalls need someone outside the run
     return pid
 
 

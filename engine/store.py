@@ -420,9 +420,13 @@ class Store:
             return None
         return AlertRecord(cur.lastrowid, run_id, rule, message, action, now, "")
 
-    def alerts(self, after: int = 0, run_id: str | None = None, limit: int = 1000) -> list[AlertRecord]:
-        """Alerts recorded after alert id ``after`` (of one run, or all), oldest first."""
+    def alerts(self, after: int = 0, run_id: str | None = None, limit: int = 1000, undelivered: bool = False
+               ) -> list[AlertRecord]:
+        """Alerts recorded after alert id ``after`` (of one run, or all; only those not yet delivered off the
+        machine), oldest first."""
         where, args = ("AND run_id=?", (run_id,)) if run_id else ("", ())
+        if undelivered:
+            where += " AND delivered=''"
         rows = self._read(f"SELECT id, run_id, rule, message, action, t, delivered FROM alerts WHERE id>? {where} "
                           "ORDER BY id LIMIT ?", (after, *args, limit))
         return [AlertRecord(*row) for row in rows]
@@ -667,6 +671,16 @@ class Store:
             return MetricSeries(run_id, series, now, append=True)
 
         return self._snapshot(body)
+
+    def progress_marks(self, run_ids: list[str]) -> dict[str, tuple[int, int, int]]:
+        """What moves while a run makes progress: its stored points, epochs and newest event (a stall is none of
+        them moving)."""
+        if not run_ids:
+            return {}
+        marks = ",".join("?" * len(run_ids))
+        rows = self._read(f"SELECT r.id, r.points, r.epochs, (SELECT MAX(e.id) FROM events e WHERE e.run_id = r.id) "
+                          f"FROM runs r WHERE r.id IN ({marks})", tuple(run_ids))
+        return {rid: (points, epochs, last or 0) for rid, points, epochs, last in rows}
 
     def points_counts(self, run_ids: list[str]) -> dict[str, int]:
         """How many metric points each run has stored (a viewer reads new ones only when this changes)."""

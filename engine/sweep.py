@@ -13,7 +13,7 @@ import math
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,12 +127,13 @@ def check_options(parallel: int, budget: float | None, backend: str = "local", a
 
 
 def create(store: Store, experiment: str, trials: list[dict[str, Any]], budget: float | None = None,
-           options: dict[str, Any] | None = None, budget_kind: str = "wall") -> str:
-    """Record the sweep's trials (queued runs) and how it runs (``options``: parallel, backend, ...)."""
+           options: dict[str, Any] | None = None, budget_kind: str = "wall", alerts: Sequence[str] = ()) -> str:
+    """Record the sweep's trials (queued runs) and how it runs (``options``: parallel, backend, ...); ``alerts``:
+    every trial's watchdog rules (a rule's stop stops that trial)."""
     sweep_id = "sw-" + time.strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     for overrides in trials:
         runs.create(store, experiment, overrides, budget, sweep=sweep_id,
-                    here=(options or {}).get("backend") != "ray", budget_kind=budget_kind)
+                    here=(options or {}).get("backend") != "ray", budget_kind=budget_kind, alerts=alerts)
     (store.home / f"{sweep_id}.options").write_text(json.dumps(options or {}))
     return sweep_id
 

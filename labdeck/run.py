@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from labdeck.engine.status import Status
 
-from .engine import names
+from .engine import names, watchdog
 from .engine.alerts import Rule, RunAlerts
 from .engine.errors import LabdeckError, StoreError, one_line
 from .engine.events import LogLine, RunEnded, RunStarted, StatusChanged
@@ -519,6 +519,7 @@ def init(experiment: str | None = None, params: Mapping[str, Any] | None = None,
         pid = os.getpid()
         store.claim(run_id, pid, process_start_time(pid), "your script")
         store.emit(RunStarted(run_id, chosen, merged, "your script", ""))
+        watchdog.ensure(store.home)  # deaths and stalls need someone outside this process
     except LabdeckError as exc:
         _warn(f"cannot record this run ({exc}); training goes on without it")
         return _started(Run(None, "unrecorded", chosen, merged, system=False))

@@ -16,6 +16,7 @@ import pytest
 # and a run that measured two threads faster while the machine was quiet spun them against the other worker's
 # tests, taking 15-20 s of CPU for a run of 3 (choose_threads itself is tested with its core count set).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("LABDECK_WATCHDOG", "0")  # none per test home: tests/test_alerts.py starts its own
 # Each test process builds and drops some forty Textual apps of hundreds of widgets: at the default thresholds the
 # cyclic collector walks what they and torch left behind again and again (test_keys and test_snapshots took 48.5
 # core-s against 40.7 with these, their peak memory 1.18 GB against 1.24 GB).

@@ -148,3 +148,185 @@ def test_a_script_that_raises_is_told_once_as_failed(home, tmp_path):
     assert done.returncode == 1 and "ValueError: boom" in done.stderr
     [alert] = Store(home).alerts()
     assert (alert.rule, alert.message) == (FAILED, "ValueError: boom")
+
+
+# -- the watchdog process: deaths, stalls, delivery ---------------------------------------------------------------
+
+class Receiver:
+    """A local HTTP endpoint standing in for a phone's push service: apprise's json:// posts each alert to it."""
+
+    def __init__(self):
+        import http.server
+        import json
+        import threading
+
+        self.got: list[dict] = []
+        got = self.got
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def watched(home, monkeypatch):
+    """A home whose watchdog stalls at 1.5 s and delivers to a local receiver; yields (store, receiver)."""
+    from labdeck.engine import paths
+
+    receiver = Receiver()
+    paths.settings().parent.mkdir(parents=True, exist_ok=True)
+    paths.settings().write_text(f'[alerts]\nstall_seconds = 1.5\nnotify = ["{receiver.url}"]\n')
+    monkeypatch.setenv("LABDECK_WATCHDOG", "1")
+    store = Store(home)
+    yield store, receiver
+    receiver.close()
+
+
+def watching(home) -> bool:
+    import fcntl
+
+    with open(home / "watchdog.lock", "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
+@pytest.mark.slow
+def test_a_killed_run_is_told_within_two_seconds_once_and_delivered(watched, home):
+    import os
+    import signal
+
+    from labdeck.engine.alerts import DIED
+
+    store, receiver = watched
+    run_id = runs.create(store, "sequence", tiny(epochs=200, length=3000))
+    pid = runs.spawn(store, run_id)  # starts the home's watchdog
+    wait_for(lambda: watching(home) and store.get(run_id).status == "running", timeout=60, what="watched, running")
+    wait_for(lambda: store.progress_marks([run_id])[run_id][2] > 1, timeout=60, what="its first events")
+    killed = time.time()
+    os.kill(pid, signal.SIGKILL)
+    [alert] = wait_for(lambda: store.alerts(run_id=run_id), timeout=30, what="the death told")
+    assert alert.rule == DIED and f"pid {pid}" in alert.message
+    assert alert.t - killed <= 2.0, f"told {alert.t - killed:.2f} s after the kill"
+    print(f"death told {alert.t - killed:.2f} s after the kill")
+    [sent] = wait_for(lambda: receiver.got, timeout=30, what="the alert delivered")
+    assert DIED in sent["title"] and run_id in sent["title"] and f"pid {pid}" in sent["message"]
+    assert wait_for(lambda: store.alerts(run_id=run_id)[0].delivered, what="its delivery recorded") == "sent"
+    # another watchdog (as after a reboot or a second dashboard) tells nothing again
+    from labdeck.engine.watchdog import Watchdog
+
+    again = Watchdog(store, 1.5, ())
+    again.look()
+    again.look()
+    assert len(store.alerts()) == 1
+
+
+@pytest.mark.slow
+def test_a_stopped_process_stalls_and_is_told_once(watched, home):
+    import os
+    import signal
+
+    from labdeck.engine.alerts import STALLED
+
+    store, receiver = watched
+    run_id = runs.create(store, "sequence", tiny(epochs=200, length=3000))
+    pid = runs.spawn(store, run_id)
+    wait_for(lambda: watching(home) and store.progress_marks([run_id])[run_id][2] > 1, timeout=60,
+             what="watched, training")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        [alert] = wait_for(lambda: store.alerts(run_id=run_id), timeout=30, what="the stall told")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert alert.rule == STALLED and f"pid {pid}" in alert.message
+    runs.stop(store, run_id)
+    wait_for(lambda: store.get(run_id).status == "stopped", timeout=60, what="stopped")
+    assert [a.rule for a in store.alerts(run_id=run_id)] == [STALLED]
+
+
+def test_alerts_are_listed_and_followed_from_the_cli(home):
+    import json
+    import subprocess
+    import sys
+
+    from .conftest import cli
+
+    store = Store(home)
+    run_id = store.create_run("sequence", {})
+    store.add_alert(run_id, "diverged", "train_loss diverged")
+    listed = cli("alerts", "--json", check=True).stdout.splitlines()
+    assert [json.loads(line)["rule"] for line in listed] == ["diverged"]
+    assert "train_loss diverged" in cli("alerts", run_id, check=True).stdout
+    assert cli("alerts", "nope").returncode == 2
+    follow = subprocess.Popen([sys.executable, "-m", "labdeck", "alerts", "--follow"], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert "diverged" in follow.stdout.readline()  # what was there
+        store.add_alert(run_id, "finished", "test_mse 0.01")
+        assert "finished" in follow.stdout.readline()  # and what comes
+    finally:
+        follow.kill()
+        follow.wait()
+
+
+def test_the_terminal_notification_cannot_be_ended_early_and_passes_through_tmux():
+    from labdeck.engine.notify import terminal_notification
+
+    plain = terminal_notification("labdeck died: run 1", "bad\x07text\x1b]0;x", tmux=False)
+    assert plain.count("\x07") == 3 and plain.endswith("\a") and "\x1b]0" not in plain
+    assert plain.startswith("\x1b]9;labdeck died: run 1: bad_text_]0,x\x07")
+    wrapped = terminal_notification("t", "b", tmux=True)
+    assert wrapped.startswith("\x1bPtmux;\x1b\x1b]9;t: b\x07\x1b\\") and wrapped.endswith("\x1b\\\a")
+
+
+async def test_the_dashboard_tells_new_alerts_marks_their_runs_and_lists_all(home):
+    from labdeck.tui.app import LabdeckApp
+    from labdeck.tui.screens.alerts import AlertsView
+
+    from .test_tui import until
+
+    store = Store(home)
+    old = store.create_run("sequence", {"hidden": 8})
+    store.add_alert(old, FINISHED, "test_mse 0.01")  # from before the dashboard: listed, not told again
+    app = LabdeckApp(home, system_stats=False)
+    said: list[str] = []
+    bells: list[int] = []
+    notify = app.notify
+    app.notify = lambda message, **kw: (said.append(str(message)), notify(message, **kw))[1]
+    app.bell = lambda: bells.append(1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.mounted and app.model.alerts, what="the old alert read")
+        assert said == [] and bells == []
+        new = store.create_run("sequence", {"hidden": 16})
+        store.add_alert(new, "died", "its process (pid 4242) is gone")
+        await until(pilot, lambda: any("died: run " + new in s for s in said), what="the new alert told")
+        assert bells == [1]
+        await pilot.press("4")  # the Runs tab marks the run
+
+        def row(run_id: str) -> str:
+            table = app.query_one("#runs-table")
+            return next((t for t in (table.render_line(y).text for y in range(table.size.height)) if run_id in t), "")
+
+        await until(pilot, lambda: "queued !" in row(new), what="the run's mark")
+        assert "!" not in row(old)  # a finished run's alert is no trouble
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: isinstance(app.screen, AlertsView), what="the Alerts list")
+        assert [a.rule for a in app.screen.alerts] == ["died", FINISHED]  # newest first
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, AlertsView), what="closed")

@@ -15,7 +15,7 @@ from labdeck.engine.cli import COMMANDS
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 NAMES = {"left_square_bracket": "[", "right_square_bracket": "]", "question_mark": "?", "slash": "/",
-         "left": "←", "right": "→", "plus": "+", "equals_sign": "=", "minus": "-"}
+         "left": "←", "right": "→", "plus": "+", "equals_sign": "=", "minus": "-", "exclamation_mark": "!"}
 
 
 def written(key: str) -> str:

@@ -28,6 +28,7 @@ from labdeck.engine import registry
 from .adapters.textual_private import QuietCloseApp
 from .keys import APP_BINDINGS, TAB_KEYS, TABS, palette
 from .messages import (
+    AlertsArrived,
     Doing,
     Following,
     NewSweepAsked,
@@ -165,6 +166,13 @@ class LabdeckApp(QuietCloseApp):
             self.post_message(OpenRun(self._open_first))
             self._open_first = None
 
+    def on_alerts_arrived(self, message: AlertsArrived) -> None:
+        self.model.add_alerts(message.alerts)
+        if message.fresh:  # those from before this dashboard started are in the Alerts list (!), not told again
+            from .screens.alerts import tell
+
+            tell(self, message.alerts)
+
     def on_store_warning(self, message: StoreWarning) -> None:
         self.notify(message.text, severity="warning", timeout=30)
 
@@ -279,6 +287,11 @@ class LabdeckApp(QuietCloseApp):
         from .screens.reports import ReportList
 
         self.push_screen(ReportList(self.home))
+
+    def action_alerts(self) -> None:
+        from .screens.alerts import AlertsView
+
+        self.push_screen(AlertsView(self.model.alerts))
 
     def action_gpus(self) -> None:
         from .screens.gpus import GpuView

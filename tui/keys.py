@@ -24,6 +24,8 @@ APP_BINDINGS = [
     Binding("R", "report", "Report", id="run.report",
             tooltip="Write a Markdown report of the current run or sweep"),
     Binding("escape", "leave_field", "Leave field", show=False, id="view.leave"),
+    Binding("exclamation_mark", "alerts", "Alerts", key_display="!", show=False, id="app.alerts",
+            tooltip="What the watchdog told: NaN or diverging losses, stalls, deaths, ends, your rules"),
     Binding("g", "gpus", "GPUs", show=False, id="app.gpus",
             tooltip="Each GPU's use and memory, and the runs on it"),
     Binding("question_mark", "help", "Help", key_display="?", id="app.help", tooltip="Every key"),

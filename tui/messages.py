@@ -12,6 +12,7 @@ from textual.message import Message
 
 from labdeck.engine import RunInfo
 from labdeck.engine.events import Event
+from labdeck.engine.store import AlertRecord
 
 
 # -- from the store watcher (a thread) -------------------------------------------------------------
@@ -30,6 +31,14 @@ class RunsChanged(Message):
     def __init__(self, changed: list[RunInfo], removed: list[str] | None = None):
         super().__init__()
         self.changed, self.removed = changed, removed or []
+
+
+class AlertsArrived(Message):
+    """Alerts the watchdog recorded (engine/alerts.py): ``fresh`` ones are new since the dashboard started."""
+
+    def __init__(self, alerts: list[AlertRecord], fresh: bool):
+        super().__init__()
+        self.alerts, self.fresh = alerts, fresh
 
 
 class StoreWarning(Message):

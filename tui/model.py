@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from labdeck.engine import RunInfo
 from labdeck.engine.events import Event, RunEnded
 from labdeck.engine.status import ACTIVE, Status
+from labdeck.engine.store import AlertRecord
 
 from .state import MAX_LOG_LINES, RunState
 
@@ -24,6 +25,14 @@ class RunsModel:
         self._running: dict[str, RunInfo] = {}
         self.compared: list[str] = []  # the runs marked in the Runs tab (or the one under its cursor)
         self.cpu_training = False  # a run trains on this machine's CPU now (see update_runs)
+        self.alerts: list[AlertRecord] = []  # what the watchdog told, oldest first (the newest SHOWN_ALERTS)
+        self.alerted: dict[str, str] = {}  # run id -> the rule of its latest alert (a mark on its row)
+
+    def add_alerts(self, alerts: list[AlertRecord]) -> None:
+        self.alerts = (self.alerts + alerts)[-500:]
+        for alert in alerts:
+            self.alerted[alert.run_id] = alert.rule
+        self.revision += 1  # the Runs tab marks the runs
 
     def state(self, run_id: str | None) -> RunState | None:
         return self.states.get(run_id) if run_id else None

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static
 
 from labdeck.engine import RunInfo, names, registry
+from labdeck.engine.alerts import FINISHED
 from labdeck.engine.formatting import fmt, progress
 from labdeck.engine.scores import ranked, score
 
@@ -92,8 +93,10 @@ class RunsPane(Vertical, TabContent):
         if i is None:
             return ["", run_id]
         target, value = score(i)
-        return ["●" if i.id in self.marked else " ", i.id, names.printable(i.experiment, 40),
-                Text(i.status, style=STATUS_STYLE.get(i.status, "")), progress(i),
+        status = Text(i.status, style=STATUS_STYLE.get(i.status, ""))
+        if self.model.alerted.get(i.id, FINISHED) != FINISHED:  # the watchdog told something about it (! lists it)
+            status.append(" !", style="bold red")
+        return ["●" if i.id in self.marked else " ", i.id, names.printable(i.experiment, 40), status, progress(i),
                 f"{target} {fmt(value)}" if value is not None else "",
                 (f"{names.printable(i.name, 40)}: " if i.name else "") + key_params(i),
                 time.strftime("%m-%d %H:%M", time.localtime(i.created))]

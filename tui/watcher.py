@@ -15,14 +15,15 @@ from pathlib import Path
 
 from textual.message import Message
 
-from labdeck.engine import RunNotFound, Store, StoreError, one_line, registry
+from labdeck.engine import ACTIVE, RunNotFound, Store, StoreError, one_line, registry, watchdog
 from labdeck.engine.events import MetricSeries
 from labdeck.engine.listing import RunListing
 
-from .messages import RunEvents, RunsChanged, StoreFailed, StoreWarning
+from .messages import AlertsArrived, RunEvents, RunsChanged, StoreFailed, StoreWarning
 
 POLL_SECONDS = 0.2
 RUNS_SECONDS = 1.0
+SHOWN_ALERTS = 500  # the newest alerts the Alerts view lists
 
 
 class StoreWatcher:
@@ -74,12 +75,18 @@ class StoreWatcher:
         first = True
         try:
             tail = store.last_event_id()  # the newest event any subscribed run has been given
+            told = max(0, store.last_alert() - SHOWN_ALERTS)  # the alerts before a start are listed, not toasted
             while not self.cancelled():
                 now = time.monotonic()
                 if now - last_list >= RUNS_SECONDS or self._wake.is_set():
                     changed, removed = listing.poll()
                     if changed or removed or first:
                         self.post(RunsChanged(changed, removed))
+                    if first and any(i.status in ACTIVE for i in listing.infos.values()):
+                        watchdog.ensure(self.home)  # runs from before a reboot or started with none
+                    if alerts := store.alerts(told, limit=SHOWN_ALERTS):
+                        told = alerts[-1].id
+                        self.post(AlertsArrived(alerts, fresh=not first))
                     first = False
                     last_list = now
                 self._wake.clear()
