@@ -577,12 +577,12 @@ and your rules: --alert on run and sweep, labdeck.init(alerts=[...]), [alerts] r
 def cmd_alerts(store: Store, a: argparse.Namespace) -> int:
     """Every alert so far (of one run, or all), oldest first; with --follow, then each new one as it comes."""
     run_id = store.get(a.run).id if a.run else None
-    after = 0
+    after, first = 0, True
     while True:
         found = store.alerts(after, run_id)
         for alert in found:
             print(_alert_line(store, alert, a.json), flush=True)
-            if a.follow and not a.json and sys.stdout.isatty():
+            if a.follow and not first and not a.json and sys.stdout.isatty():  # new ones raise a notification
                 sys.stdout.write(terminal_notification(f"labdeck {alert.rule}: {alert.run_id}", alert.message))
                 sys.stdout.flush()
         after = found[-1].id if found else after
@@ -590,6 +590,7 @@ def cmd_alerts(store: Store, a: argparse.Namespace) -> int:
             if not found and after == 0 and not a.json:
                 print(f"no alerts in {store.home}")
             return 0
+        first = first and len(found) == 1000  # the first call's page was full: more of what was there follows
         if not found:
             time.sleep(WATCH_POLL)
 

@@ -323,7 +323,7 @@ async def test_the_dashboard_tells_new_alerts_marks_their_runs_and_lists_all(hom
             table = app.query_one("#runs-table")
             return next((t for t in (table.render_line(y).text for y in range(table.size.height)) if run_id in t), "")
 
-        await until(pilot, lambda: "queued !" in row(new), what="the run's mark")
+        await until(pilot, lambda: "! queued" in row(new), what="the run's mark")
         assert "!" not in row(old)  # a finished run's alert is no trouble
         await pilot.press("exclamation_mark")
         await until(pilot, lambda: isinstance(app.screen, AlertsView), what="the Alerts list")

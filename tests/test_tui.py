@@ -314,6 +314,17 @@ async def test_presets_help_and_palette(home):
         await pilot.press("escape")
         names = [name for name, _, _ in LabdeckCommands(app.screen).commands()]
         assert "Start" in names and "Go to Runs" in names and "Pause" in names and "Reports" in names
+        # the palette as a user opens it: every entry shown with its key ("/", "[" and "?" are text, not markup)
+        from textual.command import CommandList, CommandPalette
+
+        await pilot.press("4", "ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette)
+                    and app.screen.query_one(CommandList).option_count >= len(names), what="the palette's entries")
+        await pilot.press(*"filt")
+        await until(pilot, lambda: "Filter" in str(app.screen.query_one(CommandList).get_option_at_index(0).prompt),
+                    what="Filter found")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, CommandPalette), what="the palette closed")
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
+from textual.markup import escape
 
 from .keys import palette_entries
 
@@ -41,7 +42,8 @@ class LabdeckCommands(Provider):
 
             return run
 
-        return [(name, about, act(action)) for name, about, action in palette_entries(shown)]
+        # the palette reads help as markup: a key such as "/" or "[" in it is text
+        return [(name, escape(about), act(action)) for name, about, action in palette_entries(shown)]
 
     async def discover(self) -> Hits:
         for name, help_text, callback in self.commands():

@@ -95,7 +95,7 @@ class RunsPane(Vertical, TabContent):
         target, value = score(i)
         status = Text(i.status, style=STATUS_STYLE.get(i.status, ""))
         if self.model.alerted.get(i.id, FINISHED) != FINISHED:  # the watchdog told something about it (! lists it)
-            status.append(" !", style="bold red")
+            status = Text.assemble(("! ", "bold red"), status)  # first: a narrow column cuts the end
         return ["●" if i.id in self.marked else " ", i.id, names.printable(i.experiment, 40), status, progress(i),
                 f"{target} {fmt(value)}" if value is not None else "",
                 (f"{names.printable(i.name, 40)}: " if i.name else "") + key_params(i),
