@@ -23,6 +23,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -49,25 +50,16 @@ def load(path: Path) -> Settings:
     if home is not None and not (isinstance(home, str) and home.strip()):
         wrong.append("home must be a folder's path")
         home = None
-    dashboard = raw.get("dashboard", {})
-    if not isinstance(dashboard, dict):
-        wrong.append("[dashboard] must be a table")
-        dashboard = {}
+    dashboard = _table(raw, "dashboard", wrong)
     theme = dashboard.get("theme")
     if theme is not None and not isinstance(theme, str):
         wrong.append("dashboard.theme must be a theme's name")
         theme = None
-    keys = raw.get("keys", {})
-    if not isinstance(keys, dict):
-        wrong.append("[keys] must be a table of binding id = keys")
-        keys = {}
+    keys = _table(raw, "keys", wrong, " of binding id = keys")
     bad_keys = [k for k, v in keys.items() if not (isinstance(v, str) and v.strip())]
     if bad_keys:
         wrong.append(f"keys.{bad_keys[0]} must be keys such as \"ctrl+q\" or \"x,X\"")
-    alerts = raw.get("alerts", {})
-    if not isinstance(alerts, dict):
-        wrong.append("[alerts] must be a table")
-        alerts = {}
+    alerts = _table(raw, "alerts", wrong)
     lists = {}
     for name in ("rules", "notify"):
         value = alerts.get(name, [])
@@ -84,6 +76,15 @@ def load(path: Path) -> Settings:
                     alert_rules=lists["rules"], notify=lists["notify"],
                     stall_seconds=float(stall) if stall is not None else None,
                     problem=f"settings file {path}: {'; '.join(wrong)} (ignored)" if wrong else "")
+
+
+def _table(raw: dict[str, Any], name: str, wrong: list[str], what: str = "") -> dict[str, Any]:
+    """The file's table ``name`` ({} if absent); one that is not a table is said in ``wrong`` and left out."""
+    value = raw.get(name, {})
+    if isinstance(value, dict):
+        return value
+    wrong.append(f"[{name}] must be a table{what}")
+    return {}
 
 
 def save_theme(theme: str, path: Path) -> str:

@@ -168,19 +168,20 @@ def test_language_with_generated_text_at_80x24(app, snap_compare):
     assert snapshot(snap_compare, app, SMALL, generated)
 
 
+async def on_sweeps(pilot):
+    """The Sweeps tab with a demo sweep's three trials drawn."""
+    await settle(pilot)
+    await pilot.press(str(len(registry.specs()) + 2))
+    trials = pilot.app.query_one("#trials-table")
+    await until(pilot, lambda: trials.row_count == 3, what="the trials")
+    await drawn(pilot)
+
+
 def test_sweeps_with_trials_at_80x24(app, snap_compare):
     from .demo_runs import add_sweep
 
     add_sweep(Store(app.home))
-
-    async def sweeps(pilot):
-        await settle(pilot)
-        await pilot.press(str(len(registry.specs()) + 2))
-        trials = pilot.app.query_one("#trials-table")
-        await until(pilot, lambda: trials.row_count == 3, what="the trials")
-        await drawn(pilot)
-
-    assert snapshot(snap_compare, app, SMALL, sweeps)
+    assert snapshot(snap_compare, app, SMALL, on_sweeps)
 
 
 def test_new_sweep_dialog_at_80x24(app, snap_compare):
@@ -231,12 +232,4 @@ def test_sweeps_at_120x40(app, snap_compare):
     from .demo_runs import add_sweep
 
     add_sweep(Store(app.home))
-
-    async def sweeps(pilot):
-        await settle(pilot)
-        await pilot.press(str(len(registry.specs()) + 2))
-        trials = pilot.app.query_one("#trials-table")
-        await until(pilot, lambda: trials.row_count == 3, what="the trials")
-        await drawn(pilot)
-
-    assert snapshot(snap_compare, app, BIG, sweeps)
+    assert snapshot(snap_compare, app, BIG, on_sweeps)
