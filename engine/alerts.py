@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import names
 from .errors import ParamError
+from .params import Param
 from .status import Status
 
 if TYPE_CHECKING:
@@ -99,6 +100,25 @@ def parse_rule(text: str) -> Rule:
 
 def parse_rules(texts: Sequence[str]) -> list[Rule]:
     return [parse_rule(t) for t in texts]
+
+
+def split_rules(raw: str) -> list[str]:
+    """The rules of one text field (the dashboard's form, a preset): separated by commas."""
+    return [t.strip() for t in str(raw).split(",") if t.strip()]
+
+
+def _check_field(raw: str) -> None:
+    for text in split_rules(raw):
+        try:
+            parse_rule(text)
+        except ParamError as exc:
+            raise ParamError(str(exc).removeprefix(f"alert {names.printable(text, 60)!r}: ")) from None
+
+
+# The form's alerts field: like its budget, not a hyperparameter of the model but a rule about its run.
+FIELD = Param("alerts", "str", "", "watchdog rules for this run, separated by commas: KEY>VALUE or KEY<VALUE, "
+              "optionally @STEP or @TIME (90s, 10m) and :pause or :stop, e.g. train_loss>5:stop, test_acc<0.5@10m. "
+              "NaN and diverging losses, stalls, deaths and ends are told anyway (! lists alerts)", check=_check_field)
 
 
 @dataclass(frozen=True)

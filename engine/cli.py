@@ -17,6 +17,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import jsonout, paths, presets, registry, runs, sweep
+from .alerts import split_rules
 from .errors import DataError, LabdeckError, ParamError, RunNotFound, StoreMissing
 from .events import BatchMetrics, Event, Phase, Progress, to_record
 from .formatting import done, format_event
@@ -91,7 +92,9 @@ def _overrides(a: argparse.Namespace) -> tuple[dict[str, Any], float | None, str
     preset's) and what it counts."""
     registry.get(a.experiment)  # an unknown experiment is named as such, not as a missing preset file
     values = dict(presets.get(a.experiment, a.preset)) if a.preset else {}
-    budget = values.pop("budget", None)  # a preset saved from the dashboard's form keeps its budget row
+    budget = values.pop("budget", None)  # a preset saved from the dashboard's form keeps its budget row ...
+    if rules := split_rules(values.pop("alerts", "")):  # ... and its alerts row
+        a.alert = [*rules, *(a.alert or [])]
     if a.budget is not None and a.train_budget is not None:
         raise UsageError("--budget (the whole run) and --train-budget (its training) are two ways to say one "
                          "thing: give one")

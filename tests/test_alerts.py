@@ -330,3 +330,36 @@ async def test_the_dashboard_tells_new_alerts_marks_their_runs_and_lists_all(hom
         assert [a.rule for a in app.screen.alerts] == ["died", FINISHED]  # newest first
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, AlertsView), what="closed")
+
+
+@pytest.mark.slow
+async def test_the_forms_alerts_row_on_keys_starts_a_run_with_its_rules(home):
+    from labdeck.tui.app import LabdeckApp
+    from labdeck.tui.experiment_pane import ExperimentPane
+    from labdeck.tui.widgets.param_form import ParamForm
+
+    from .test_keys import KEY, to_row
+    from .test_tui import until
+
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.mounted, what="mounted")
+        await pilot.press(KEY["sequence"])
+        form = app.query_one("#pane-sequence", ExperimentPane).query_one(ParamForm)
+        await to_row(pilot, form, "alerts")
+        await pilot.press("enter", *"loss>>1", "enter")  # a rule that does not parse: said under the field
+        await pilot.press("s")
+        pane = app.query_one("#pane-sequence")
+        await until(pilot, lambda: "fix alerts" in str(pane.query_one(".form-error").render()), what="refused")
+        assert "'>1' is not a number" in str(pane.query_one(".param-error").render())  # said under the field
+        assert Store(home).runs() == []
+        await to_row(pilot, form, "alerts")
+        await pilot.press("enter", *["backspace"] * 7, *"train_loss<1000:pause, test_mse<0", "enter")
+        await pilot.press("s")
+        store = Store(home)
+        [info] = await until(pilot, lambda: store.runs(), what="the run")
+        assert info.meta["alerts"] == ["train_loss<1000:pause", "test_mse<0"]
+        # the run checks them (it may finish before its pause lands: test_a_rule_with_pause... tests the pause)
+        await until(pilot, lambda: "train_loss<1000:pause" in {a.rule for a in store.alerts(run_id=info.id)},
+                    what="its rule told")
+        runs.stop(store, info.id)

@@ -167,8 +167,8 @@ class ExperimentPane(Horizontal, TabContent):
             if self.run_view is not None:
                 self.run_view.follow()
             info = self.model.infos.get(run_id)
-            if info is not None and not self.form_edited:
-                self.form.load(info.asked, info.budget)  # the form says what the run on screen used
+            if info is not None and not self.form_edited:  # the form says what the run on screen used
+                self.form.load(info.asked, info.budget, info.meta.get("alerts", []))
         self.pinned = pinned or self.pinned
 
     def update_runs(self) -> None:
@@ -180,7 +180,7 @@ class ExperimentPane(Horizontal, TabContent):
         """A run the user opened: followed from now on, and its values in the form."""
         self.follow(run_id, pinned=True)
         if (info := self.model.infos.get(run_id)) is not None:
-            self.form.load(info.asked, info.budget)
+            self.form.load(info.asked, info.budget, info.meta.get("alerts", []))
 
     def on_param_form_edited(self, event: ParamForm.Edited) -> None:
         self.form_edited = True
@@ -194,7 +194,7 @@ class ExperimentPane(Horizontal, TabContent):
             self.show_error(_to_fix(errors))
             return
         self.show_error("starting…")
-        self._launch(self.form.raw_values(), self.form.budget())
+        self._launch(self.form.raw_values(), self.form.budget(), self.form.alerts())
 
     @dataclass
     class Launched(Message):
@@ -206,12 +206,12 @@ class ExperimentPane(Horizontal, TabContent):
         error: str = ""
 
     @work(thread=True, group="launch", exit_on_error=False)
-    def _launch(self, raw: dict[str, str], budget: float | None) -> None:
+    def _launch(self, raw: dict[str, str], budget: float | None, alerts: list[str]) -> None:
         from labdeck import engine
 
         try:
             store = engine.Store(self.home)
-            run_id = engine.create(store, self.spec.name, raw, budget)
+            run_id = engine.create(store, self.spec.name, raw, budget, alerts=alerts)
             engine.spawn(store, run_id)
             params = store.get(run_id).params
         except engine.LabdeckError as exc:

@@ -4,7 +4,8 @@ Arrow keys move through the parameters, Enter edits the highlighted one in the e
 (validated as you type), Enter again applies, Escape cancels; a parameter with a fixed set of values is picked
 from a list (Enter) or stepped through with left and right. Under the grid, the highlighted parameter's full help
 and value. Four widgets however many parameters there are, which keeps the dashboard quick to start and to switch
-tabs. The last row is the run's budget (its wall-clock seconds), which is not a hyperparameter of the model.
+tabs. The budget row (the run's wall-clock seconds) and the last row, its watchdog rules, are not hyperparameters of
+the model.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
+from labdeck.engine.alerts import FIELD as ALERTS
+from labdeck.engine.alerts import split_rules
 from labdeck.engine.errors import LabdeckError
 from labdeck.engine.params import BUDGET, Param, parse_budget
 from labdeck.engine.spec import Spec
@@ -96,6 +99,7 @@ class ParamForm(Vertical):
             if p.name == "epochs":
                 self.params[BUDGET.name] = BUDGET
         self.params.setdefault(BUDGET.name, BUDGET)
+        self.params[ALERTS.name] = ALERTS  # the last row
         self.raw: dict[str, str] = {p.name: _text(p.default) for p in self.params.values()}
         self._editing: str | None = None
         self._described: Param | None = None
@@ -279,8 +283,12 @@ class ParamForm(Vertical):
             self._describe(p)
 
     def raw_values(self) -> dict[str, str]:
-        """The hyperparameters (without the budget)."""
-        return {k: v for k, v in self.raw.items() if k != BUDGET.name}
+        """The hyperparameters (without the budget and the alerts)."""
+        return {k: v for k, v in self.raw.items() if k not in (BUDGET.name, ALERTS.name)}
+
+    def alerts(self) -> list[str]:
+        """The run's watchdog rules (check ``errors`` first)."""
+        return split_rules(self.raw[ALERTS.name])
 
     def budget(self) -> float | None:
         """The run's wall-clock budget in seconds; None: the epochs decide (check ``errors`` first)."""
@@ -323,11 +331,14 @@ class ParamForm(Vertical):
                 out[p.name] = value
         return out
 
-    def load(self, values: dict[str, Any], budget: float | None = None) -> None:
-        """Set every field from a preset or a run's parameters and budget (missing keys take their defaults)."""
+    def load(self, values: dict[str, Any], budget: float | None = None, alerts: list[str] | None = None) -> None:
+        """Set every field from a preset or a run's parameters, budget and alerts (missing keys take their
+        defaults)."""
         values = dict(values)
         if budget is not None:
             values[BUDGET.name] = f"{budget:g}"
+        if alerts is not None:
+            values[ALERTS.name] = ", ".join(alerts)
         for p in self.params.values():
             self.set_value(p.name, values.get(p.name, p.default))
 
