@@ -65,6 +65,7 @@ def run_here(store: Store, run_id: str, resume: bool = False,
                       alert_rules=rules)
     for line in bad:  # a rule in the settings file that does not parse: said in the run's log, not fatal
         trainer.log(f"settings: {line}")
+    watchdog.ensure(store.home)  # a foreground run dies with its terminal's session: someone outside tells
     return trainer.run(resume=resume)
 
 

@@ -357,7 +357,7 @@ async def test_the_forms_alerts_row_on_keys_starts_a_run_with_its_rules(home):
         await pilot.press("enter", *["backspace"] * 7, *"train_loss<1000:pause, test_mse<0", "enter")
         await pilot.press("s")
         store = Store(home)
-        [info] = await until(pilot, lambda: store.runs(), what="the run")
+        [info] = await until(pilot, store.runs, what="the run")
         assert info.meta["alerts"] == ["train_loss<1000:pause", "test_mse<0"]
         # the run checks them (it may finish before its pause lands: test_a_rule_with_pause... tests the pause)
         await until(pilot, lambda: "train_loss<1000:pause" in {a.rule for a in store.alerts(run_id=info.id)},
