@@ -298,6 +298,7 @@ def test_the_terminal_notification_cannot_be_ended_early_and_passes_through_tmux
 async def test_the_dashboard_tells_new_alerts_marks_their_runs_and_lists_all(home):
     from labdeck.tui.app import LabdeckApp
     from labdeck.tui.screens.alerts import AlertsView
+    from labdeck.tui.widgets.tabs import Tabs
 
     from .test_tui import until
 
@@ -317,6 +318,11 @@ async def test_the_dashboard_tells_new_alerts_marks_their_runs_and_lists_all(hom
         store.add_alert(new, "died", "its process (pid 4242) is gone")
         await until(pilot, lambda: any("died: run " + new in s for s in said), what="the new alert told")
         assert bells == [1]
+        tabs = app.query_one(Tabs)
+        assert tabs.marked == ["tab-sequence"] and str(tabs.get_tab("tab-sequence").label).endswith(" !")
+        await pilot.press("2")  # seen: the mark goes
+        await until(pilot, lambda: not tabs.marked, what="the tab's mark gone")
+        assert str(tabs.get_tab("tab-sequence").label) == "2 Sequence"
         await pilot.press("4")  # the Runs tab marks the run
 
         def row(run_id: str) -> str:

@@ -43,9 +43,15 @@ def alert_line(alert: AlertRecord) -> Text:
 
 def tell(app: LabdeckApp, alerts: list[AlertRecord]) -> None:
     """New alerts: a toast each, and the terminal's bell (tmux flags the window)."""
+    from labdeck.engine import registry
     from labdeck.engine.alerts import FAILED, FINISHED, NON_FINITE
 
+    from ..widgets.tabs import Tabs
+
     for alert in alerts:
+        info = app.model.infos.get(alert.run_id)
+        if alert.rule != FINISHED and info is not None:  # the run's tab (a script's: Runs) carries a mark till shown
+            app.query_one(Tabs).mark(f"tab-{info.experiment if registry.is_own(info.experiment) else 'runs'}")
         state = app.model.states.get(alert.run_id)
         if alert.rule in (FAILED, NON_FINITE) and state is not None and state.ended is not None:
             continue  # a followed run's failure was told as it ended
