@@ -9,6 +9,7 @@ Lightning calls it on rank 0 only. The run ends with the fit: finished, failed o
 from __future__ import annotations
 
 from argparse import Namespace
+from collections.abc import Sequence
 from typing import Any
 
 from lightning.pytorch.callbacks import Callback
@@ -21,9 +22,11 @@ from .run import RESERVED, Run, init
 
 
 class LabdeckLogger(Logger):
-    def __init__(self, experiment: str, home: str | None = None):
+    def __init__(self, experiment: str, home: str | None = None, alerts: Sequence[str] = ()):
+        """``alerts``: the watchdog's rules for the run, as ``labdeck.init`` takes them (``"val_loss>2@10m"``);
+        a rule's stop ends the fit after the current batch (``StopFromDashboard``)."""
         super().__init__()
-        self._experiment_name, self._home = experiment, home
+        self._experiment_name, self._home, self._alerts = experiment, home, list(alerts)
         self._run: Run | None = None
         self._params: dict[str, Any] = {}
 
@@ -39,7 +42,7 @@ class LabdeckLogger(Logger):
     def experiment(self) -> Run:
         """The labdeck run, started on first use (after the hyperparameters, when Lightning logs them first)."""
         if self._run is None:
-            self._run = init(self._experiment_name, self._params, home=self._home)
+            self._run = init(self._experiment_name, self._params, home=self._home, alerts=self._alerts)
         return self._run
 
     @rank_zero_only
@@ -60,7 +63,9 @@ class LabdeckLogger(Logger):
 
     def finalize(self, status: str) -> None:
         if self._run is not None:
-            ours = {"success": Status.FINISHED, "failed": Status.FAILED, "interrupted": Status.STOPPED}  # Lightning's
+            # Lightning's statuses; a fit it ended because labdeck asked (a stop, a rule's stop) is stopped, not done:
+            # the run decides between the two (None)
+            ours = {"failed": Status.FAILED, "interrupted": Status.STOPPED}
             self._run.finish(ours.get(status))
 
 

@@ -369,3 +369,20 @@ async def test_the_forms_alerts_row_on_keys_starts_a_run_with_its_rules(home):
         await until(pilot, lambda: "train_loss<1000:pause" in {a.rule for a in store.alerts(run_id=info.id)},
                     what="its rule told")
         runs.stop(store, info.id)
+
+
+def test_the_lightning_logger_takes_rules_and_a_stop_reaches_its_callback(home):
+    pytest.importorskip("lightning")
+    from labdeck.lightning import LabdeckLogger
+
+    logger = LabdeckLogger("lit", home=str(home), alerts=["val_loss>1:stop"])
+    logger.log_metrics({"val_loss": 0.5}, step=0)
+    logger.log_metrics({"val_loss": 2.0}, step=1)
+    deadline = time.monotonic() + 30
+    while not logger.should_stop():  # the writer thread writes, the rule requests the stop, the run reads it
+        assert time.monotonic() < deadline, "the rule's stop never reached the logger"
+        logger.log_metrics({"val_loss": 2.0}, step=2)
+    logger.finalize("success")
+    [alert] = Store(home).alerts()  # and not "finished": the fit was stopped
+    assert alert.rule == "val_loss>1:stop" and "at step 1" in alert.message
+    assert Store(home).runs()[0].status == "stopped"
