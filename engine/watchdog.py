@@ -133,15 +133,18 @@ def watch(home: Path) -> int:
     stop = threading.Event()
     sender = threading.Thread(target=dog.deliver_loop, args=(stop,), name="labdeck-deliver", daemon=True)
     sender.start()
-    idle_since = time.monotonic()
+    idle_since = failing_since = time.monotonic()
     try:
         while True:
-            try:
-                active = dog.look()
-            except Exception:  # a store locked for a moment: look again
-                active = True
             now = time.monotonic()
-            if active or dog.store.alerts(undelivered=True, limit=1):
+            try:
+                active = dog.look() or bool(dog.store.alerts(undelivered=True, limit=1))
+                failing_since = now
+            except Exception:  # a store locked for a moment: look again; one gone for good (its home deleted) ends it
+                if now - failing_since >= LINGER_SECONDS:
+                    return 1
+                active = True
+            if active:
                 idle_since = now
             elif now - idle_since >= LINGER_SECONDS:
                 return 0

@@ -189,7 +189,7 @@ async def test_a_report_stays_until_dismissed_is_listed_and_the_plot_saves_as_pn
         assert app.clipboard == str(dialog.path)
         await pilot.press("escape")
         assert not isinstance(app.screen, ReportDone)
-        app.action_reports()
+        app.action_open("reports")
         await until(pilot, lambda: type(app.screen).__name__ == "ReportList", what="reports list")
         await pilot.press("enter")
         assert isinstance(app.screen, ReportDone)

@@ -282,21 +282,11 @@ class LabdeckApp(QuietCloseApp):
         if content := self.shown():
             content.leave_field()
 
-    def action_reports(self) -> None:
-        """Every report written so far, to read one or copy its path."""
-        from .screens.reports import ReportList
+    def action_open(self, name: str) -> None:
+        """A view over the whole store: alerts, GPUs, reports."""
+        from .screens import view
 
-        self.push_screen(ReportList(self.home))
-
-    def action_alerts(self) -> None:
-        from .screens.alerts import AlertsView
-
-        self.push_screen(AlertsView(self.model.alerts))
-
-    def action_gpus(self) -> None:
-        from .screens.gpus import GpuView
-
-        self.push_screen(GpuView(self.model))
+        self.push_screen(view(name, self))
 
     def action_new_sweep(self) -> None:
         self.post_message(NewSweepAsked(self.active_tab() if registry.is_own(self.active_tab()) else None))

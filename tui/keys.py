@@ -24,9 +24,9 @@ APP_BINDINGS = [
     Binding("R", "report", "Report", id="run.report",
             tooltip="Write a Markdown report of the current run or sweep"),
     Binding("escape", "leave_field", "Leave field", show=False, id="view.leave"),
-    Binding("exclamation_mark", "alerts", "Alerts", key_display="!", show=False, id="app.alerts",
+    Binding("exclamation_mark", "open('alerts')", "Alerts", key_display="!", show=False, id="app.alerts",
             tooltip="What the watchdog told: NaN or diverging losses, stalls, deaths, ends, your rules"),
-    Binding("g", "gpus", "GPUs", show=False, id="app.gpus",
+    Binding("g", "open('gpus')", "GPUs", show=False, id="app.gpus",
             tooltip="Each GPU's use and memory, and the runs on it"),
     Binding("question_mark", "help", "Help", key_display="?", id="app.help", tooltip="Every key"),
     Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit the dashboard; runs keep going"),
@@ -34,7 +34,7 @@ APP_BINDINGS = [
 
 # actions the palette offers that have no key of their own: (name, help, action)
 PALETTE_ONLY = [("Use offline data", "set the form's data to one that needs no download", "use_offline_data"),
-                ("Reports", "every report written: read one or copy its path", "reports")]
+                ("Reports", "every report written: read one or copy its path", "open('reports')")]
 NOT_IN_PALETTE = {"view.leave", "form.edit", "form.previous", "form.next", "app.quit"}  # keys about focus and typing
 
 
