@@ -574,7 +574,9 @@ ALERTS_ABOUT = """The watchdog tells each of these once per run, in `labdeck ale
   non-finite  a loss became NaN or infinite          diverged  a loss 10x its best and above its start
   stalled     no progress for [alerts] stall_seconds  died      the process gone without recording an end
   finished    a run finished                          failed    a run failed (unless an alert said why)
-and your rules: --alert on run and sweep, labdeck.init(alerts=[...]), [alerts] rules in the settings file."""
+and your rules: --alert on run and sweep, the form's alerts row, labdeck.init(alerts=[...]), [alerts] rules in
+the settings file. A rule: KEY>VALUE or KEY<VALUE, optionally from a step or time (@2000, @10m) and with :pause
+or :stop, e.g. 'train_loss>5:stop' or 'test_acc<0.5@10m'. More: docs/alerts.md."""
 
 
 def cmd_alerts(store: Store, a: argparse.Namespace) -> int:
