@@ -12,6 +12,7 @@ only tells). Examples: ``loss>10:stop``, ``val_loss>1.5@20m``, ``acc<0.2@5000:pa
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import time
@@ -37,14 +38,18 @@ NON_FINITE = "non-finite"  # a loss became NaN or infinite
 DIVERGED = "diverged"  # a loss far above its best and above where it started
 STALLED = "stalled"  # no progress for a while, the process alive (a hung loader or collective)
 DIED = "died"  # the process gone without recording an end (kill -9, the OOM killer, a lost node)
+PLATEAU = "plateau"  # the target metric no better for [alerts] plateau evaluations (off by default)
 FINISHED = "finished"
 FAILED = "failed"
-BUILT_IN = (NON_FINITE, DIVERGED, STALLED, DIED, FINISHED, FAILED)
+BUILT_IN = (NON_FINITE, DIVERGED, STALLED, DIED, FINISHED, FAILED, PLATEAU)
 
 DIVERGE_FACTOR = 10.0  # a smoothed loss this many times its best smoothed value ...
 DIVERGE_AFTER = 20  # ... after this many points (the first ones are noise) ...
 SMOOTHING = 0.1  # ... of an exponential average with this weight for the newest point
 STALL_SECONDS = 300.0  # a running run with no new step, epoch or event for this long has stalled
+RISING = 5  # an evaluation loss that rose at each of this many evaluations in a row, ...
+RISING_FACTOR = 1.5  # ... to this many times its best, diverged too
+PLATEAU_MARGIN = 1e-3  # a target metric better by less than this share of its best value did not improve
 
 _RULE = re.compile(r"^\s*(?P<key>[^<>@:]+?)\s*(?P<op>[<>])\s*(?P<value>[^@:\s]+)\s*"
                    r"(?:@\s*(?P<at>\d+(?:\.\d+)?)(?P<unit>[smh]?))?\s*(?::\s*(?P<action>\w+))?\s*$")
@@ -145,7 +150,36 @@ class Watch:
     rules: list[Rule] = field(default_factory=list)
     is_loss: Callable[[str], bool] = names.loss_like
     fired: set[str] = field(default_factory=set)
+    plateau: tuple[str, str, int] | None = None  # (target metric, "min" or "max", evaluations): a plateau rule
     _losses: dict[str, _Loss] = field(default_factory=dict)
+    _evaluations: dict[str, list[float]] = field(default_factory=dict)  # an evaluation metric's values so far
+
+    def evaluation(self, key: str, step: int, value: float) -> list[Fired]:
+        """A value measured on held-out data (a lab run's epoch): a loss that rises evaluation after evaluation
+        diverged, and the target metric can plateau."""
+        if not math.isfinite(value):
+            return []
+        seen = self._evaluations.setdefault(key, [])
+        seen.append(value)
+        out: list[Fired] = []
+        recent = seen[-RISING - 1:]
+        if self.is_loss(key) and DIVERGED not in self.fired and len(recent) == RISING + 1 \
+                and all(a < b for a, b in itertools.pairwise(recent)) \
+                and value > RISING_FACTOR * min(seen):
+            self.fired.add(DIVERGED)
+            out.append(Fired(DIVERGED, f"{key} rose at each of the last {RISING} evaluations, to {value:.4g} at step "
+                                       f"{step}, {value / min(seen):.1f}x its best {min(seen):.4g}"))
+        if self.plateau is not None and key == self.plateau[0] and PLATEAU not in self.fired:
+            target, mode, n = self.plateau
+            if len(seen) > n:
+                before = min(seen[:-n]) if mode == "min" else max(seen[:-n])
+                after = min(seen[-n:]) if mode == "min" else max(seen[-n:])
+                gain = (before - after) if mode == "min" else (after - before)
+                if gain <= PLATEAU_MARGIN * abs(before):
+                    self.fired.add(PLATEAU)
+                    out.append(Fired(PLATEAU, f"{target} has not improved in {n} evaluations: best {before:.4g} "
+                                              f"before them, {after:.4g} since (step {step})"))
+        return out
 
     def values(self, key: str, steps: Sequence[int], values: Sequence[float], seconds: float) -> list[Fired]:
         """New values of metric ``key`` at ``steps``; ``seconds``: the run's age now."""
@@ -216,9 +250,9 @@ class RunAlerts:
     control (a rule's pause or stop). Used by the trainer and by the logging API's writer thread; never raises."""
 
     def __init__(self, store: Store, run_id: str, rules: Sequence[Rule], say: Callable[[str], None],
-                 started: float | None = None):
+                 started: float | None = None, plateau: tuple[str, str, int] | None = None):
         self.store, self.run_id, self.say = store, run_id, say
-        self.watch = Watch(list(rules))
+        self.watch = Watch(list(rules), plateau=plateau)
         self.started = time.monotonic() if started is None else started
         self.told = False  # an alert was recorded for this attempt: a failure that follows is explained by it
 
@@ -226,6 +260,14 @@ class RunAlerts:
         try:
             fired = self.watch.values(key, steps, values, time.monotonic() - self.started)
         except Exception:  # an odd value is no reason to stop watching, or to fail a run
+            return
+        for f in fired:
+            self.record(f)
+
+    def evaluation(self, key: str, step: int, value: float) -> None:
+        try:
+            fired = self.watch.evaluation(key, step, value)
+        except Exception:
             return
         for f in fired:
             self.record(f)

@@ -59,10 +59,11 @@ def run_here(store: Store, run_id: str, resume: bool = False,
 
     info = store.get(run_id)
     experiment = Experiment.of(registry.get(info.experiment))
-    rules, bad = rules_for(info.meta, settings.load(paths.settings()).alert_rules)
+    chosen = settings.load(paths.settings())
+    rules, bad = rules_for(info.meta, chosen.alert_rules)
     trainer = Trainer(store, experiment, info.id, info.params, info.budget, on_event, stop_requested,
                       budget_kind=info.budget_kind, created=min(since or info.created, info.created),
-                      alert_rules=rules)
+                      alert_rules=rules, plateau=chosen.plateau)
     for line in bad:  # a rule in the settings file that does not parse: said in the run's log, not fatal
         trainer.log(f"settings: {line}")
     watchdog.ensure(store.home)  # a foreground run dies with its terminal's session: someone outside tells

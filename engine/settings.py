@@ -34,6 +34,7 @@ class Settings:
     alert_rules: tuple[str, ...] = ()  # [alerts] rules: every run's, beside its own (engine/alerts.py)
     notify: tuple[str, ...] = ()  # [alerts] notify: where alerts go off the machine (apprise URLs)
     stall_seconds: float | None = None  # [alerts] stall_seconds: a run without progress this long has stalled
+    plateau: int | None = None  # [alerts] plateau: a target metric no better for this many evaluations (off: None)
     problem: str = ""  # what was wrong in the file, in one line ("" when nothing was)
 
 
@@ -71,7 +72,11 @@ def load(path: Path) -> Settings:
     if stall is not None and not (isinstance(stall, (int, float)) and not isinstance(stall, bool) and stall > 0):
         wrong.append("alerts.stall_seconds must be a number of seconds above 0")
         stall = None
-    return Settings(home=Path(home).expanduser() if home else None, theme=theme,
+    plateau = alerts.get("plateau")
+    if plateau is not None and not (isinstance(plateau, int) and not isinstance(plateau, bool) and plateau >= 2):
+        wrong.append("alerts.plateau must be a number of evaluations, 2 or more")
+        plateau = None
+    return Settings(home=Path(home).expanduser() if home else None, theme=theme, plateau=plateau,
                     keys={k: v for k, v in keys.items() if k not in bad_keys},
                     alert_rules=lists["rules"], notify=lists["notify"],
                     stall_seconds=float(stall) if stall is not None else None,

@@ -95,11 +95,12 @@ class Trainer:
     def __init__(self, store: Store, experiment: Experiment, run_id: str, params: dict[str, Any],
                  budget: float | None = None, on_event: Callable[[Event], None] | None = None,
                  stop_requested: Callable[[], bool] = lambda: False, budget_kind: str = budget.WALL,
-                 created: float | None = None, alert_rules: Sequence[Rule] = ()):
+                 created: float | None = None, alert_rules: Sequence[Rule] = (), plateau: int | None = None):
         """``stop_requested``: a stop that came before this object existed (SIGTERM while torch was imported).
         ``budget_kind``: what ``budget`` counts (``engine/budget.py``); ``created``: when the run was created (a
         wall budget starts then, or at this process's start if later); ``alert_rules``: the user's watchdog rules
-        for this run, beside the built-in ones (``engine/alerts.py``)."""
+        for this run, beside the built-in ones (``engine/alerts.py``); ``plateau``: tell when the experiment's target
+        metric has not improved in this many evaluations."""
         self.store, self.experiment, self.run_id, self.params = store, experiment, run_id, params
         self.budget, self.budget_kind = budget, budget_kind
         started = process_start_time(os.getpid()) or time.time()
@@ -110,7 +111,9 @@ class Trainer:
         self._spend: BudgetPlan | None = None
         self._stage: tuple[str, float, float] | None = None  # the data or evaluation stage under way: its start
         self.on_event = on_event
-        self.alerts = RunAlerts(store, run_id, alert_rules, self.log)
+        spec = experiment.spec
+        self.alerts = RunAlerts(store, run_id, alert_rules, self.log,
+                                plateau=(spec.target, spec.target_mode, plateau) if plateau else None)
         self.run_dir = store.run_dir(run_id)
         self._stop_requested = stop_requested
         self._before: RunInfo | None = None  # on resume: what the store said of the run before this attempt
@@ -134,9 +137,13 @@ class Trainer:
             self.on_event(event)
         if isinstance(event, BatchMetrics):
             self.alerts.values("train_loss", [event.step], [event.loss])
-        elif isinstance(event, EpochMetrics):
-            for key, value in event.metrics.items():
-                self.alerts.values(key, [event.step], [value])
+
+    def _watch_epoch(self, event: EpochMetrics) -> None:
+        """The watchdog's rules on an epoch's metrics (after they are stored: an alert comes after its cause)."""
+        for key, value in event.metrics.items():
+            self.alerts.values(key, [event.step], [value])
+            if not key.startswith("train"):  # measured on held-out data
+                self.alerts.evaluation(key, event.step, value)
 
     def log(self, text: str) -> None:
         self.emit(LogLine(self.run_id, text))
@@ -361,6 +368,7 @@ class Trainer:
                                  event)
             if self.on_event:
                 self.on_event(event)
+            self._watch_epoch(event)
             faults.point("epoch-logged")
 
         stopped = out_of_time = False

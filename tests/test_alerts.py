@@ -386,3 +386,43 @@ def test_the_lightning_logger_takes_rules_and_a_stop_reaches_its_callback(home):
     [alert] = Store(home).alerts()  # and not "finished": the fit was stopped
     assert alert.rule == "val_loss>1:stop" and "at step 1" in alert.message
     assert Store(home).runs()[0].status == "stopped"
+
+
+def test_an_evaluation_loss_rising_evaluation_after_evaluation_diverges_and_a_target_can_plateau():
+    from labdeck.engine.alerts import PLATEAU
+
+    watch = Watch(plateau=("test_accuracy", "max", 3))
+    healthy = [2.0, 1.5, 1.2, 1.25, 1.1, 1.15, 1.0, 1.05, 1.1, 1.0]  # noisy, never rising for long: nothing
+    assert [f for i, v in enumerate(healthy) for f in watch.evaluation("test_loss", i, v)] == []
+    rising = [1.1, 1.2, 1.3, 1.45, 1.6]  # five rises in a row, 1.6x its best
+    fired = [f for i, v in enumerate(rising) for f in watch.evaluation("test_loss", 10 + i, v)]
+    assert [f.rule for f in fired] == [DIVERGED] and "rose at each of the last 5" in fired[0].message
+    accuracy = [0.5, 0.7, 0.8, 0.8, 0.8002, 0.79]  # no better by 0.1% of 0.8 in 3 evaluations
+    fired = [f for i, v in enumerate(accuracy) for f in watch.evaluation("test_accuracy", i, v)]
+    assert [f.rule for f in fired] == [PLATEAU] and "not improved in 3 evaluations" in fired[0].message
+    assert Watch().evaluation("test_accuracy", 1, 0.5) == []  # plateau: off by default
+
+
+def test_the_settings_file_sets_the_plateau_and_refuses_a_bad_one(tmp_path):
+    from labdeck.engine import settings
+
+    path = tmp_path / "config.toml"
+    path.write_text("[alerts]\nplateau = 10\n")
+    assert settings.load(path).plateau == 10
+    path.write_text("[alerts]\nplateau = 1\n")
+    got = settings.load(path)
+    assert got.plateau is None and "alerts.plateau must be a number of evaluations, 2 or more" in got.problem
+
+
+@pytest.mark.slow
+def test_a_run_that_learns_nothing_plateaus_when_the_settings_ask(home):
+    from labdeck.engine import paths
+    from labdeck.engine.alerts import PLATEAU
+
+    paths.settings().parent.mkdir(parents=True, exist_ok=True)
+    paths.settings().write_text("[alerts]\nplateau = 2\n")
+    store = Store(home)
+    run_id = runs.create(store, "sequence", tiny(epochs=6, lr=1e-6, optimizer="sgd"), alerts=["test_mse>0.01@14"])
+    assert runs.run_here(store, run_id).status == "finished"
+    told = store.alerts(run_id=run_id)  # a rule on an evaluation metric (from the second epoch, step 14) too
+    assert [a.rule for a in told] == ["test_mse>0.01@14", PLATEAU, FINISHED] and "at step 14" in told[0].message
