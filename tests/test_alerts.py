@@ -235,6 +235,22 @@ def test_a_killed_run_is_told_within_two_seconds_once_and_delivered(watched, hom
     again.look()
     again.look()
     assert len(store.alerts()) == 1
+    # the other causes reach the phone the same way, each once: a run that diverges, one that finishes, a script
+    # that raises
+    diverged = runs.create(store, "sequence", tiny(epochs=2, lr=100, optimizer="sgd", clip=0))
+    finished = runs.create(store, "sequence", tiny(epochs=1))
+    assert runs.run_here(store, diverged).status == "failed" and runs.run_here(store, finished).status == "finished"
+    script = home.parent / "boom.py"
+    script.write_text("import labdeck\nrun = labdeck.init('boom', system=False)\nrun.log({'loss': 1.0})\n"
+                      "raise ValueError('boom')\n")
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(script)], capture_output=True, timeout=60)
+    wait_for(lambda: len(receiver.got) == 4, timeout=30, what="every alert delivered")
+    titles = sorted(sent["title"].split(":")[0] for sent in receiver.got)
+    assert titles == ["labdeck died", "labdeck failed", "labdeck finished", "labdeck non-finite"]
+    assert {a.delivered for a in store.alerts()} == {"sent"}
 
 
 @pytest.mark.slow
