@@ -40,7 +40,8 @@ def test_a_wall_budget_holds_from_the_command_to_its_result(home):
                process=True, check=True)
     took = time.monotonic() - start  # Python's start, torch's import, training, evaluations, the result
     result = json.loads(proc.stdout)
-    assert result["status"] == "finished" and result["epochs"] > 1 and took <= 6 + 0.5
+    # how many epochs fit depends on what else holds the two cores (the other test worker): at least one trained
+    assert result["status"] == "finished" and result["epochs"] >= 1 and took <= 6 + 0.5
     assert "budget: 6 s for the whole run: about " in proc.stderr
     assert "evaluating" not in proc.stderr  # a log gets epochs, not each evaluation's progress
     assert "budget 6s (whole run)" in cli("show", result["run_id"], check=True).stdout
