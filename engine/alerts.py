@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 NOTIFY, PAUSE, STOP = "notify", "pause", "stop"
 ACTIONS = (NOTIFY, PAUSE, STOP)
+DOING = {PAUSE: "; pausing the run", STOP: "; stopping the run (its checkpoint kept)"}  # said in the run's log
 
 # the built-in rules, by the name an alert carries
 NON_FINITE = "non-finite"  # a loss became NaN or infinite
@@ -66,14 +67,6 @@ class Rule:
     from_step: int | None = None
     from_seconds: float | None = None
     action: str = NOTIFY
-
-    def holds(self, value: float) -> bool:
-        return value > self.value if self.above else value < self.value
-
-    def armed(self, step: int, seconds: float) -> bool:
-        """Whether the rule applies at this step and time of the run."""
-        return (self.from_step is None or step >= self.from_step) and \
-            (self.from_seconds is None or seconds >= self.from_seconds)
 
 
 def parse_rule(text: str) -> Rule:
@@ -182,18 +175,13 @@ class Watch:
         return out
 
     def values(self, key: str, steps: Sequence[int], values: Sequence[float], seconds: float) -> list[Fired]:
-        """New values of metric ``key`` at ``steps``; ``seconds``: the run's age now."""
+        """New values of metric ``key`` at ``steps``, one at a time (a trainer's log points); ``seconds``: the
+        run's age now."""
+        import numpy as np
+
         out: list[Fired] = []
-        loss = self.is_loss(key)
-        for step, raw in zip(steps, values, strict=False):
-            value = float(raw)
-            if loss:
-                out += self._loss(key, int(step), value)
-            for rule in self.rules:
-                if rule.key == key and rule.text not in self.fired and math.isfinite(value) \
-                        and rule.armed(int(step), seconds) and rule.holds(value):
-                    self.fired.add(rule.text)
-                    out.append(Fired(rule.text, f"{key} = {value:.6g} at step {int(step)} ({rule.text})", rule.action))
+        for step, value in zip(steps, values, strict=False):
+            out += self.block(key, np.array([step], np.int64), np.array([value], np.float64), seconds)
         return out
 
     def block(self, key: str, steps: np.ndarray, values: np.ndarray, seconds: float) -> list[Fired]:
@@ -257,25 +245,18 @@ class RunAlerts:
         self.told = False  # an alert was recorded for this attempt: a failure that follows is explained by it
 
     def values(self, key: str, steps: Sequence[int], values: Sequence[float]) -> None:
-        try:
-            fired = self.watch.values(key, steps, values, time.monotonic() - self.started)
-        except Exception:  # an odd value is no reason to stop watching, or to fail a run
-            return
-        for f in fired:
-            self.record(f)
+        self._check(lambda: self.watch.values(key, steps, values, time.monotonic() - self.started))
 
     def evaluation(self, key: str, step: int, value: float) -> None:
-        try:
-            fired = self.watch.evaluation(key, step, value)
-        except Exception:
-            return
-        for f in fired:
-            self.record(f)
+        self._check(lambda: self.watch.evaluation(key, step, value))
 
     def block(self, key: str, steps: np.ndarray, values: np.ndarray) -> None:
+        self._check(lambda: self.watch.block(key, steps, values, time.monotonic() - self.started))
+
+    def _check(self, rules: Callable[[], list[Fired]]) -> None:
         try:
-            fired = self.watch.block(key, steps, values, time.monotonic() - self.started)
-        except Exception:
+            fired = rules()
+        except Exception:  # an odd value is no reason to stop watching, or to fail a run
             return
         for f in fired:
             self.record(f)
@@ -295,10 +276,8 @@ class RunAlerts:
             if self.store.add_alert(self.run_id, fired.rule, fired.message, fired.action) is None:
                 return  # told before (a resumed run, a second process)
             self.told = True
-            if not log:
-                return
-            doing = {PAUSE: "; pausing the run", STOP: "; stopping the run (its checkpoint kept)"}.get(fired.action, "")
-            self.say(f"alert {fired.rule}: {fired.message}{doing}")
+            if log:
+                self.say(f"alert {fired.rule}: {fired.message}{DOING.get(fired.action, '')}")
             if fired.action in (PAUSE, STOP):
                 self.store.request(self.run_id, fired.action)
         except Exception:  # a store that cannot be written loses the alert, never the run
