@@ -53,12 +53,14 @@ class Watchdog:
         self.listing = RunListing(store)
         self.status: dict[str, str] = {}  # each run's status at the last look
         self.progress: dict[str, tuple[tuple[int, int, int], float]] = {}  # running run -> (its marks, since when)
+        self.stalled: set[str] = set()  # told already: not written to the store again at every look
+        self.looked = False
         self._wake = threading.Event()
 
     def look(self) -> bool:
         """One look at the store: deaths and stalls recorded as alerts. Whether a run is still active."""
         changed, gone = self.listing.poll()
-        first = not self.status
+        first, self.looked = not self.looked, True
         recent = time.time() - RECENT_SECONDS
         for info in changed:
             before = self.status.get(info.id)
@@ -89,9 +91,10 @@ class Watchdog:
             seen = self.progress.get(run_id)
             if seen is None or seen[0] != mark:
                 self.progress[run_id] = (mark, now)
-            elif now - seen[1] >= self.stall_seconds:
+            elif now - seen[1] >= self.stall_seconds and run_id not in self.stalled:
                 info = self.listing.infos.get(run_id)
                 if info is not None and info.local and process_alive(info.pid, None):
+                    self.stalled.add(run_id)
                     self._tell(run_id, alerts.STALLED, f"no step, epoch or event for {now - seen[1]:.0f} s while "
                                                        f"its process (pid {info.pid}) lives: a hung data loader, "
                                                        "collective or stopped process?")
