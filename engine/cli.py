@@ -582,25 +582,27 @@ or :stop, e.g. 'train_loss>5:stop' or 'test_acc<0.5@10m'. More: docs/alerts.md."
 def cmd_alerts(store: Store, a: argparse.Namespace) -> int:
     """Every alert so far (of one run, or all), oldest first; with --follow, then each new one as it comes."""
     run_id = store.get(a.run).id if a.run else None
-    after, first = 0, True
+    page = 1000
+    after, there = 0, True  # there: listing what was there before the command (not news: no notification)
     while True:
-        found = store.alerts(after, run_id)
+        found = store.alerts(after, run_id, limit=page)
         for alert in found:
-            print(_alert_line(store, alert, a.json), flush=True)
-            if a.follow and not first and not a.json and sys.stdout.isatty():  # new ones raise a notification
+            print(_alert_line(alert, a.json), flush=True)
+            if a.follow and not there and not a.json and sys.stdout.isatty():  # a new one: the terminal tells
                 sys.stdout.write(terminal_notification(f"labdeck {alert.rule}: {alert.run_id}", alert.message))
                 sys.stdout.flush()
         after = found[-1].id if found else after
+        if len(found) == page:
+            continue  # more of them
         if not a.follow:
-            if not found and after == 0 and not a.json:
+            if after == 0 and not a.json:
                 print(f"no alerts in {store.home}")
             return 0
-        first = first and len(found) == 1000  # the first call's page was full: more of what was there follows
-        if not found:
-            time.sleep(WATCH_POLL)
+        there = False
+        time.sleep(WATCH_POLL)
 
 
-def _alert_line(store: Store, alert: AlertRecord, as_json: bool) -> str:
+def _alert_line(alert: AlertRecord, as_json: bool) -> str:
     if as_json:
         return jsonout.dumps(dataclasses.asdict(alert))
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(alert.t))
