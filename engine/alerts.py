@@ -44,6 +44,11 @@ FINISHED = "finished"
 FAILED = "failed"
 BUILT_IN = (NON_FINITE, DIVERGED, STALLED, DIED, FINISHED, FAILED, PLATEAU)
 
+
+def trouble(rule: str) -> bool:
+    """Whether an alert says something went wrong (every rule but a run's finish): it marks the run."""
+    return rule != FINISHED
+
 DIVERGE_FACTOR = 10.0  # a smoothed loss this many times its best smoothed value ...
 DIVERGE_AFTER = 20  # ... after this many points (the first ones are noise) ...
 SMOOTHING = 0.1  # ... of an exponential average with this weight for the newest point

@@ -10,6 +10,13 @@ from textual.binding import Binding, BindingType
 from labdeck.engine import registry
 
 TABS = [(s.name, s.title) for s in registry.specs()] + [("runs", "Runs"), ("sweeps", "Sweeps")]
+
+
+def tab_of(experiment: str) -> str:
+    """The tab a run opens in: its experiment's, or Runs for a script's run."""
+    return experiment if registry.is_own(experiment) else "runs"
+
+
 TAB_KEYS = [Binding(str(i + 1), f"tab('{name}')", title, show=False, id=f"tab.{name}")
             for i, (name, title) in enumerate(TABS)]
 

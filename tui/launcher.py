@@ -41,13 +41,15 @@ def dashboard_args(args: list[str]) -> tuple[bool, str | None, str | None]:
 
 def open_on(home: str | None, run: str) -> tuple[str, str] | str:
     """The run ``run`` names in ``home`` and the tab it opens in, or one line saying why there is none."""
-    from labdeck.engine import LabdeckError, Store, registry
+    from labdeck.engine import LabdeckError, Store
 
     try:
         info = Store.for_reading(home, must_exist=True).get(run)
     except LabdeckError as exc:
         return f"labdeck: {exc}"
-    return info.id, info.experiment if registry.is_own(info.experiment) else "runs"
+    from .keys import tab_of
+
+    return info.id, tab_of(info.experiment)
 
 
 # Workers that change something: on quit, these are waited for (each is short); the others only read

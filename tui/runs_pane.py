@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static
 
 from labdeck.engine import RunInfo, names, registry
-from labdeck.engine.alerts import FINISHED
+from labdeck.engine.alerts import FINISHED, trouble
 from labdeck.engine.formatting import fmt, progress
 from labdeck.engine.scores import ranked, score
 
@@ -94,7 +94,7 @@ class RunsPane(Vertical, TabContent):
             return ["", run_id]
         target, value = score(i)
         status = Text(i.status, style=STATUS_STYLE.get(i.status, ""))
-        if self.model.alerted.get(i.id, FINISHED) != FINISHED:  # the watchdog told something about it (! lists it)
+        if trouble(self.model.alerted.get(i.id, FINISHED)):  # the watchdog told something about it (! lists it)
             status = Text.assemble(("! ", "bold red"), status)  # first: a narrow column cuts the end
         return ["●" if i.id in self.marked else " ", i.id, names.printable(i.experiment, 40), status, progress(i),
                 f"{target} {fmt(value)}" if value is not None else "",

@@ -27,10 +27,10 @@ CSS = Path(__file__).with_name("dialogs.tcss")
 
 def alert_line(alert: AlertRecord) -> Text:
     """One alert as a list shows it: when, the run, the rule (red where the run is in trouble), what it said."""
-    from labdeck.engine.alerts import BUILT_IN, FINISHED
+    from labdeck.engine.alerts import BUILT_IN, trouble
 
     when = time.strftime("%m-%d %H:%M", time.localtime(alert.t))
-    style = "green" if alert.rule == FINISHED else "red" if alert.rule in BUILT_IN else "yellow"  # yellow: a rule
+    style = "green" if not trouble(alert.rule) else "red" if alert.rule in BUILT_IN else "yellow"  # yellow: a rule
     line = Text(f"{when}  {alert.run_id}  ")
     line.append(printable(alert.rule, 30), style=f"bold {style}")
     if alert.action != "notify":
@@ -43,20 +43,20 @@ def alert_line(alert: AlertRecord) -> Text:
 
 def tell(app: LabdeckApp, alerts: list[AlertRecord]) -> None:
     """New alerts: a toast each, and the terminal's bell (tmux flags the window)."""
-    from labdeck.engine import registry
-    from labdeck.engine.alerts import FAILED, FINISHED, NON_FINITE
+    from labdeck.engine.alerts import FAILED, NON_FINITE, trouble
 
+    from ..keys import tab_of
     from ..widgets.tabs import Tabs
 
     for alert in alerts:
         info = app.model.infos.get(alert.run_id)
-        if alert.rule != FINISHED and info is not None:  # the run's tab (a script's: Runs) carries a mark till shown
-            app.query_one(Tabs).mark(f"tab-{info.experiment if registry.is_own(info.experiment) else 'runs'}")
+        if trouble(alert.rule) and info is not None:  # the run's tab carries a mark until it is shown
+            app.query_one(Tabs).mark(f"tab-{tab_of(info.experiment)}")
         state = app.model.states.get(alert.run_id)
         if alert.rule in (FAILED, NON_FINITE) and state is not None and state.ended is not None:
             continue  # a followed run's failure was told as it ended
         app.notify(f"{alert.rule}: run {alert.run_id}: {printable(alert.message, 200)}", title="alert",
-                   severity="information" if alert.rule == FINISHED else "warning", timeout=15)
+                   severity="warning" if trouble(alert.rule) else "information", timeout=15)
     app.bell()
 
 
