@@ -1,50 +1,56 @@
 """Reads the run store from a background thread and posts what changed to the app.
 
-Subscribing to a run loads its history once (``Store.replay``: every epoch, the latest batch points and log
-lines; a script's metrics decimated); after that one query per tick reads every new event of the store and passes
-on those of subscribed runs, and a script's new metric points are read when its count of points changes. The runs
-changed since the last look are listed every second (``RunListing``), with live statuses.
+The engine's ``Feed`` decides what is news (a followed run's history once, decimated; then its new events; the runs
+changed; new alerts); this thread polls it and posts each update as the app's message.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from textual.message import Message
 
-from labdeck.engine import ACTIVE, RunNotFound, Store, StoreError, one_line, registry, watchdog
-from labdeck.engine.events import MetricSeries
-from labdeck.engine.listing import RunListing
+from labdeck.engine import Store, StoreError, one_line
+from labdeck.engine.feed import AlertsUpdate, EventsUpdate, Feed, RunsUpdate, Update, ensure_watchdog
 
 from .messages import AlertsArrived, RunEvents, RunsChanged, StoreFailed, StoreWarning
 
 POLL_SECONDS = 0.2
-RUNS_SECONDS = 1.0
-SHOWN_ALERTS = 500  # the newest alerts the Alerts view lists
+
+
+def message_of(update: Update) -> Message:
+    """The app's message for one of the feed's updates."""
+    if isinstance(update, RunsUpdate):
+        return RunsChanged(update.changed, update.removed)
+    if isinstance(update, EventsUpdate):
+        return RunEvents(update.run_id, update.events, reset=update.reset)
+    assert isinstance(update, AlertsUpdate)
+    return AlertsArrived(update.alerts, fresh=update.fresh)
 
 
 class StoreWatcher:
     def __init__(self, home: Path, post: Callable[[Message], bool], cancelled: Callable[[], bool]):
         self.home, self.post, self.cancelled = home, post, cancelled
         self._lock = threading.Lock()
-        self._cursors: dict[str, int] = {}
-        self._counts: dict[str, MetricSeries] = {}  # a script's run: the points read so far, per metric
-        self._points: dict[str, int] = {}  # a script's run: its stored points when last read
+        self._asked: set[str] = set()  # runs asked for since the reader's last look
+        self._known: set[str] = set()
         self._wake = threading.Event()
+        self._list_now = False
         self.thread: threading.Thread | None = None  # the reader, once started
 
     def subscribe(self, run_id: str) -> None:
         """Follow a run; only a run not yet followed wakes the reader (the app re-subscribes every second)."""
         with self._lock:
-            if run_id in self._cursors:
+            if run_id in self._known:
                 return
-            self._cursors[run_id] = 0
+            self._known.add(run_id)
+            self._asked.add(run_id)
         self._wake.set()
 
     def refresh_runs(self) -> None:
+        self._list_now = True
         self._wake.set()
 
     def start(self) -> None:
@@ -70,58 +76,17 @@ class StoreWatcher:
             self.post(StoreWarning(store.warning))
         if damage := store.check():  # a store with bytes changed under it: said before anything builds on it
             self.post(StoreWarning(damage))
-        last_list = 0.0
-        listing = RunListing(store)
-        first = True
         try:
-            tail = store.last_event_id()  # the newest event any subscribed run has been given
-            told = max(0, store.last_alert() - SHOWN_ALERTS)  # the alerts before a start are listed, not toasted
+            feed = Feed(store, on_first_look=ensure_watchdog(self.home))
             while not self.cancelled():
-                now = time.monotonic()
-                if now - last_list >= RUNS_SECONDS or self._wake.is_set():
-                    changed, removed = listing.poll()
-                    if changed or removed or first:
-                        self.post(RunsChanged(changed, removed))
-                    if first and any(i.status in ACTIVE for i in listing.infos.values()):
-                        watchdog.ensure(self.home)  # runs from before a reboot or started with none
-                    if alerts := store.alerts(told, limit=SHOWN_ALERTS):
-                        told = alerts[-1].id
-                        self.post(AlertsArrived(alerts, fresh=not first))
-                    first = False
-                    last_list = now
                 self._wake.clear()
                 with self._lock:
-                    new = [r for r, cursor in self._cursors.items() if cursor == 0]
-                for run_id in new:  # its history, once: all of what a view shows, however long the run
-                    try:
-                        script = not registry.is_own(store.get(run_id).experiment)
-                    except RunNotFound:  # deleted meanwhile
-                        continue
-                    last, events = store.replay(run_id, series=script)
-                    with self._lock:
-                        self._cursors[run_id] = last or -1
-                    if events and isinstance(events[-1], MetricSeries):
-                        self._counts[run_id] = events[-1]
-                        self._points[run_id] = sum(events[-1].counts.values())
-                    if events:
-                        self.post(RunEvents(run_id, events, reset=True))
-                for run_id, points in store.points_counts(list(self._counts)).items():
-                    if points != self._points.get(run_id):
-                        self._points[run_id] = points
-                        fresh_points = store.metric_series(run_id, self._counts[run_id].counts)
-                        self._counts[run_id] = fresh_points
-                        self.post(RunEvents(run_id, [fresh_points]))
-                fresh: dict[str, list] = {}
-                for event_id, event in store.events(after=tail):
-                    tail = event_id
-                    with self._lock:
-                        cursor = self._cursors.get(event.run_id)
-                        if cursor is None or event_id <= cursor:
-                            continue  # not followed, or already in the history it was given
-                        self._cursors[event.run_id] = event_id
-                    fresh.setdefault(event.run_id, []).append(event)
-                for run_id, events in fresh.items():
-                    self.post(RunEvents(run_id, events))
+                    asked, self._asked = self._asked, set()
+                for run_id in asked:
+                    feed.follow(run_id)
+                list_now, self._list_now = self._list_now, False
+                for update in feed.poll(list_runs=list_now):
+                    self.post(message_of(update))
                 self._wake.wait(POLL_SECONDS)
         except StoreError as exc:
             self.post(StoreFailed(str(exc)))
