@@ -22,11 +22,13 @@ from .errors import DataError, LabdeckError, ParamError, RunNotFound, StoreMissi
 from .events import BatchMetrics, Event, Phase, Progress, to_record
 from .formatting import done, format_event
 from .formatting import fmt as _fmt
+from .hosts import HostError, wanted
 from .names import printable
 from .notify import terminal_notification
 from .params import parse_assignments
 from .status import ACTIVE, Status
 from .store import AlertRecord, Store
+from .version import version
 
 if TYPE_CHECKING:
     from .store import RunInfo
@@ -425,15 +427,6 @@ def cmd_import(store: Store, a: argparse.Namespace) -> int:
     return 0
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("labdeck")
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown (not installed)"
-
-
 def build_parser() -> argparse.ArgumentParser:
     home_help = "run store folder (default: $LABDECK_HOME or the user data dir)"
     # Accepted before or after the command; SUPPRESS keeps a subcommand from resetting a --home given before it.
@@ -451,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "exit status: 0 done, 1 a run or sweep that failed (or a store that cannot be written),\n"
                         "2 bad input, 130 interrupted by Ctrl+C")
     ap.add_argument("--home", default=None, help=home_help)
-    ap.add_argument("--version", action="version", version=f"labdeck {_version()}")
+    ap.add_argument("--version", action="version", version=f"labdeck {version()}")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     names = ", ".join(registry.names())
 
@@ -474,6 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", parents=[common], help="list runs")
     p.add_argument("--experiment")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--host", action="append", metavar="HOST", help="list another machine's runs, over ssh: a "
+                   "[hosts] name of the settings or an ssh destination (repeatable)")
 
     for name, what in (("show", "a run's status, parameters and metric history"),
                        ("watch", "follow a run's progress until it ends")):
@@ -548,6 +543,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("paths", parents=[common], help="every place labdeck reads and writes, and what it holds")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("serve", parents=[common], help="serve this machine's runs to a dashboard elsewhere over "
+                                                       "ssh (labdeck --host THIS_MACHINE)")
+    p.add_argument("--stdio", action="store_true", required=True, help="speak the protocol on stdin/stdout")
 
     p = sub.add_parser("ui", parents=[common], help="open the dashboard (on a run, if given; 'labdeck RUN' too)")
     p.add_argument("run", nargs="?", help="a run id: the dashboard opens on it")
@@ -628,6 +627,12 @@ def cmd_paths(store: Store | None, a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(store: Store | None, a: argparse.Namespace) -> int:
+    from . import serve
+
+    return serve.main(a.home)
+
+
 def cmd_ui(store: Store | None, a: argparse.Namespace) -> int:
     """Reached only where the launcher did not open the dashboard (``labdeck.engine`` run as a module, a test)."""
     print(NO_DASHBOARD, file=sys.stderr)
@@ -696,7 +701,7 @@ COMMANDS: dict[str, Callable[..., int]] = {
     "watch": cmd_watch, "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "delete": cmd_delete,
     "predict": cmd_predict, "generate": cmd_generate, "sweep": cmd_sweep, "sweep-run": cmd_sweep_run,
     "report": cmd_report, "export": cmd_export, "import": cmd_import, "paths": cmd_paths, "ui": cmd_ui,
-    "alerts": cmd_alerts
+    "alerts": cmd_alerts, "serve": cmd_serve
 }
 
 
@@ -741,7 +746,11 @@ def _main(argv: list[str] | None, started: float) -> int:
     try:
         a = build_parser().parse_args(argv)
         a.started = started
-        if a.command in ("params", "completion", "paths", "ui"):
+        if wanted(a.command, getattr(a, "run", None), getattr(a, "host", None)):
+            from . import remote_cli  # gpu1:RUN, or runs --host gpu1: that host's store, through its serve
+
+            return remote_cli.main(a)
+        if a.command in ("params", "completion", "paths", "ui", "serve"):
             store = None
         elif a.command in READING:
             # a read-only or full home still lists and shows its runs; reading never makes one (a mistyped --home)
@@ -763,7 +772,7 @@ def _main(argv: list[str] | None, started: float) -> int:
                 store.close()
     except LabdeckError as exc:
         print(f"labdeck: {exc}", file=sys.stderr)
-        bad_input = isinstance(exc, (ParamError, UsageError, DataError, RunNotFound, StoreMissing))
+        bad_input = isinstance(exc, (ParamError, UsageError, DataError, RunNotFound, StoreMissing, HostError))
         return EXIT_BAD_INPUT if bad_input else 1
     except KeyboardInterrupt:
         return 130

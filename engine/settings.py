@@ -10,6 +10,10 @@
     [dashboard]
     theme = "nord"             # the theme chosen in the command palette is kept here
 
+    [hosts.gpu1]               # another machine, reached by ssh (engine/hosts.py)
+    ssh = "me@gpu1.lab"
+    command = "~/venv/bin/labdeck"
+
     [keys]                     # a binding's id (docs/settings.md lists them) = the keys that trigger it
     "run.stop" = "X"
     "app.quit" = "ctrl+q"
@@ -25,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .hosts import Host, from_settings
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -35,6 +41,7 @@ class Settings:
     notify: tuple[str, ...] = ()  # [alerts] notify: where alerts go off the machine (apprise URLs)
     stall_seconds: float | None = None  # [alerts] stall_seconds: a run without progress this long has stalled
     plateau: int | None = None  # [alerts] plateau: a target metric no better for this many evaluations (off: None)
+    hosts: dict[str, Host] = field(default_factory=dict)  # [hosts.NAME]: other machines to show (engine/hosts.py)
     problem: str = ""  # what was wrong in the file, in one line ("" when nothing was)
 
 
@@ -76,7 +83,9 @@ def load(path: Path) -> Settings:
     if plateau is not None and not (isinstance(plateau, int) and not isinstance(plateau, bool) and plateau >= 2):
         wrong.append("alerts.plateau must be a number of evaluations, 2 or more")
         plateau = None
-    return Settings(home=Path(home).expanduser() if home else None, theme=theme, plateau=plateau,
+    found, wrong_hosts = from_settings(raw.get("hosts", {}))
+    wrong += wrong_hosts
+    return Settings(home=Path(home).expanduser() if home else None, theme=theme, plateau=plateau, hosts=found,
                     keys={k: v for k, v in keys.items() if k not in bad_keys},
                     alert_rules=lists["rules"], notify=lists["notify"],
                     stall_seconds=float(stall) if stall is not None else None,

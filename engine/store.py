@@ -141,6 +141,7 @@ class RunInfo:
     budget_kind: str = "wall"  # what ``budget`` counts: the whole run's seconds, or its training's (``budget.py``)
     meta: dict[str, Any] = field(default_factory=dict)  # what reproduces a script's run: command, commit, versions
     points: int = 0  # metric points stored
+    where: str = ""  # the labdeck host whose store holds the run ("" this machine's; see engine/hosts.py)
 
     @property
     def asked(self) -> dict[str, Any]:
@@ -151,7 +152,7 @@ class RunInfo:
     @property
     def local(self) -> bool:
         """Whether ``pid`` is a process of this machine (it can be checked and signalled from here)."""
-        return is_local(self.host)
+        return not self.where and is_local(self.host)
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in (

@@ -1,0 +1,161 @@
+"""The CLI's commands on another machine's runs: ``runs --host gpu1``, and ``show``, ``watch``, ``pause``,
+``resume``, ``stop``, ``delete``, ``report`` of ``gpu1:RUN``. Each opens one link (``remote``), does its work
+through the host's ``serve`` and closes it: run names travel as data, never in a shell line."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import hosts, jsonout, paths, settings
+from .errors import LabdeckError
+from .events import BatchMetrics, Event, RunEnded, to_record
+from .feed import EventsUpdate, RunsUpdate, Update
+from .formatting import format_event
+from .remote import Link, State
+from .status import ACTIVE, Status
+
+LINK_SECONDS = 30.0  # for a host's first answer
+
+
+class HostDown(LabdeckError):
+    """A host that could not be linked: its status line, exit 1."""
+
+
+def configured() -> dict[str, hosts.Host]:
+    """The hosts of the settings file; a wrong entry is said on stderr and left out."""
+    chosen = settings.load(paths.settings())
+    if chosen.problem:
+        print(f"labdeck: warning: {chosen.problem}", file=sys.stderr)
+    return chosen.hosts
+
+
+def _link(host: hosts.Host, on_update: Any = lambda update: None) -> Link:
+    link = Link(host, on_update).start()
+    status = link.wait_live(LINK_SECONDS)
+    if status.state != State.LIVE:
+        link.close()
+        raise HostDown(status.detail or f"{host.name} is {status.state}")
+    return link
+
+
+def main(a: argparse.Namespace) -> int:
+    if a.command == "runs":
+        return _runs(a)
+    name, run_id = hosts.split(a.run)
+    (host,) = hosts.chosen([name], configured())
+    if a.command == "watch":
+        return _watch(host, run_id, a.json)
+    link = _link(host)
+    try:
+        if a.command == "show":
+            return _print_cli(link.call("cli", argv=["show", run_id, *(["--json"] if a.json else [])]))
+        if a.command == "report":
+            return _report(link, host, run_id, a)
+        done = link.call(a.command, run=run_id)
+        qualified = hosts_id(host, done)
+        print(jsonout.dumps({"action": a.command, "run_id": qualified}) if a.json else f"{a.command}: {qualified}")
+        return 0
+    finally:
+        link.close()
+
+
+def hosts_id(host: hosts.Host, run_id: str) -> str:
+    return f"{host.name}:{run_id}"
+
+
+def _print_cli(result: dict[str, Any], prefix: str = "") -> int:
+    out = str(result.get("stdout", ""))
+    if prefix:  # each run's line starts with its id: shown as HOST:RUN, as show and stop take it
+        out = "".join(prefix + line if line[:1].isdigit() else line for line in out.splitlines(keepends=True))
+    sys.stdout.write(out)
+    sys.stderr.write(str(result.get("stderr", "")))
+    return int(result.get("code", 1))
+
+
+def _runs(a: argparse.Namespace) -> int:
+    chosen = hosts.chosen(a.host, configured())
+    listed: list[dict[str, Any]] = []
+    worst = 0
+    for host in chosen:
+        try:
+            link = _link(host)
+        except HostDown as exc:
+            print(f"labdeck: {exc}", file=sys.stderr)
+            worst = 1
+            continue
+        try:
+            argv = ["runs", *(["--experiment", a.experiment] if a.experiment else []), *(["--json"] if a.json else [])]
+            result = link.call("cli", argv=argv)
+        finally:
+            link.close()
+        if a.json:
+            for run in json.loads(result["stdout"] or "[]"):
+                listed.append({**run, "run_id": hosts_id(host, run["run_id"]), "host": host.name})
+        else:
+            if len(chosen) > 1:
+                print(f"# {host.name}")
+            worst = max(worst, _print_cli(result, prefix=f"{host.name}:"))
+    if a.json:
+        print(jsonout.dumps(listed))
+    return worst
+
+
+def _watch(host: hosts.Host, run_id: str, as_json: bool) -> int:
+    """Follow a host's run to its end: its events as they come, then its status (exit 1 if it failed)."""
+    import queue
+
+    updates: queue.Queue[Update] = queue.Queue()
+    link = _link(host, updates.put)
+    status = ""
+    try:
+        link.follow(run_id)
+        qualified = hosts_id(host, run_id)
+        while True:
+            update = updates.get()
+            if isinstance(update, RunsUpdate):
+                info = next((i for i in update.changed if i.id == qualified), None)
+                if info is not None:
+                    status = info.status
+                elif update.full and qualified not in {i.id for i in update.changed}:
+                    raise LabdeckError(f"no run {run_id} on {host.name}")
+            elif isinstance(update, EventsUpdate) and update.run_id == qualified:
+                for event in update.events:
+                    _print_event(event, as_json)
+                    if isinstance(event, RunEnded):
+                        status = event.status
+            if status and status not in ACTIVE:
+                break
+    finally:
+        link.close()
+    print(jsonout.dumps({"kind": "result", "run_id": qualified, "status": status}) if as_json
+          else f"run {qualified} is {status}")
+    return 1 if status in (Status.FAILED, Status.INTERRUPTED) else 0
+
+
+def _print_event(event: Event, as_json: bool) -> None:
+    if as_json:
+        kind, payload = to_record(event) if type(event).__name__ not in ("EpochTable", "MetricSeries") else \
+            (type(event).__name__, {})
+        print(jsonout.dumps({"kind": kind, "run_id": event.run_id, **payload}), flush=True)
+    elif not isinstance(event, BatchMetrics) and (line := format_event(event, False)):
+        print(line, flush=True)
+
+
+def _report(link: Link, host: hosts.Host, run_id: str, a: argparse.Namespace) -> int:
+    """Written on the host (in its home's reports folder) and copied back into ``--out``."""
+    done = link.call("report", timeout=600, target=run_id, copy=True)
+    folder = Path(a.out).expanduser()
+    for name, data in done["files"].items():
+        path = folder / name
+        if folder.resolve() not in path.resolve().parents:  # a name from the host never writes outside --out
+            raise LabdeckError(f"{host.name} sent a report file outside the report folder: {name!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+    path = folder / "report.md"
+    print(jsonout.dumps({"report": str(path), "written": f"{host.name}:{done['path']}"}) if a.json else path)
+    return 0

@@ -1,0 +1,175 @@
+"""``labdeck serve --stdio``: a home's feed and its controls over standard input and output, for a viewer on
+another machine that reached this one through its own ``ssh``.
+
+Nothing listens on a port: the process lives as long as its standard input (the ssh session) and leaves nothing
+behind but the runs it was asked to start. Every request comes as a JSON line (``wire``), never as a shell word:
+run names and parameters are data here, whatever the ssh command line held.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import queue
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+from . import gpus, runs, wire
+from .errors import LabdeckError, one_line
+from .feed import Feed, ensure_watchdog
+from .store import HOST, Store
+from .version import version
+
+POLL_SECONDS = 0.1  # a followed run's event reaches the link within this (plus the link's own time)
+TICK_SECONDS = 1.0  # a line at least this often: the viewer tells a quiet host from a stalled link
+REPORT_BYTES = 64 << 20  # the most a report copied back may hold
+CLI_COMMANDS = ("runs", "show", "alerts", "params", "export")  # what a viewer may ask the CLI of this host for
+
+
+class _Out:
+    """The protocol's stream, written whole line by line from any thread."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream, self.lock, self.last = stream, threading.Lock(), 0.0
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = wire.dumps(message).encode()
+        with self.lock:
+            self.stream.write(data)
+            self.stream.flush()
+            self.last = time.monotonic()
+
+
+def serve(home: Path | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
+    """Serve ``home`` until ``stdin`` ends; returns the exit status."""
+    out = _Out(stdout)
+    store = Store(home)  # a host that never ran labdeck gets its home: runs can be started there
+    out.send({"t": "hello", "protocol": wire.PROTOCOL, "version": version(), "home": str(store.home),
+              "host": HOST})
+    requests: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def read() -> None:
+        for line in stdin:
+            try:
+                requests.put(wire.loads(line))
+            except wire.WireError as exc:
+                out.send({"t": "error", "error": str(exc)})
+        requests.put(None)  # the link closed
+
+    threading.Thread(target=read, name="labdeck-serve-stdin", daemon=True).start()
+    calls = ThreadPoolExecutor(2, thread_name_prefix="labdeck-serve-call")
+    feed: Feed | None = None
+    try:
+        while True:
+            try:
+                request = requests.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                request = {"t": "look"}
+            list_now = False
+            while request is not None:
+                kind = request["t"]
+                if kind == "hello":
+                    if request.get("protocol") != wire.PROTOCOL:
+                        out.send({"t": "error", "error": f"this host speaks protocol {wire.PROTOCOL} "
+                                                         f"(labdeck {version()})"})
+                        return 2
+                    feed = Feed(store, ensure_watchdog(store.home), alerts_after=request.get("alerts_after"))
+                elif kind == "follow" and feed is not None:
+                    feed.follow(str(request["run"]), int(request.get("cursor") or 0), request.get("counts"))
+                elif kind == "unfollow" and feed is not None:
+                    feed.unfollow(str(request["run"]))
+                elif kind == "call":
+                    calls.submit(_answer, store.home, out, request, requests)
+                elif kind == "answered":
+                    list_now = True  # a control's effect is listed now, not at the next second's look
+                try:
+                    request = requests.get_nowait()
+                except queue.Empty:
+                    break
+            if request is None:
+                return 0
+            if feed is not None:
+                for update in feed.poll(list_runs=list_now):
+                    out.send(wire.update_out(update))
+            if time.monotonic() - out.last >= TICK_SECONDS:
+                out.send({"t": "tick", "time": time.time()})
+    except (BrokenPipeError, ConnectionResetError, ValueError):  # the link went away mid-write
+        return 0
+    finally:
+        calls.shutdown(wait=False, cancel_futures=True)
+        store.close()
+
+
+def _answer(home: Path, out: _Out, request: dict[str, Any], requests: queue.Queue[dict[str, Any] | None]) -> None:
+    reply: dict[str, Any] = {"t": "reply", "id": request.get("id")}
+    try:
+        reply["value"] = _call(home, str(request.get("op")), dict(request.get("args") or {}))
+        reply["ok"] = True
+    except LabdeckError as exc:
+        reply.update(ok=False, error=str(exc))
+    except Exception as exc:  # a host's bug is one line on the viewer's side, not a dead link
+        reply.update(ok=False, error=f"{type(exc).__name__}: {one_line(exc)}")
+    requests.put({"t": "answered"})
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError, ValueError):
+        out.send(reply)
+
+
+def _call(home: Path, op: str, args: dict[str, Any]) -> Any:
+    store = Store(home)
+    try:
+        if op in ("pause", "resume", "stop", "delete"):
+            return getattr(runs, op)(store, str(args["run"]))
+        if op == "start":
+            run_id = runs.create(store, str(args["experiment"]), dict(args.get("values") or {}),
+                                 args.get("budget"), budget_kind=str(args.get("budget_kind") or "wall"),
+                                 alerts=list(args.get("alerts") or []))
+            runs.spawn(store, run_id)
+            return {"run_id": run_id, "params": store.get(run_id).params}
+        if op == "report":
+            return _report(store, str(args["target"]), bool(args.get("copy")))
+        if op == "gpus":
+            found = gpus.read()
+            return {"gpus": [vars(g) | {"pids": list(g.pids)} for g in found],
+                    "runs": {str(k): v for k, v in gpus.runs_on(found, store.runs()).items()}}
+        if op == "cli":
+            return _cli(home, [str(a) for a in args.get("argv") or []])
+        raise LabdeckError(f"this host does not know the call {op!r} (labdeck {version()})")
+    finally:
+        store.close()
+
+
+def _report(store: Store, target: str, copy: bool) -> dict[str, Any]:
+    from .report import write_report
+
+    path = write_report(store, target, store.home / "reports" / target)
+    files: dict[str, str] = {}
+    if copy:
+        total = 0
+        for file in sorted(p for p in path.parent.rglob("*") if p.is_file()):
+            total += file.stat().st_size
+            if total > REPORT_BYTES:
+                raise LabdeckError(f"the report in {path.parent} is over {REPORT_BYTES >> 20} MB: copy it with scp")
+            files[file.relative_to(path.parent).as_posix()] = base64.b64encode(file.read_bytes()).decode()
+    return {"path": str(path), "files": files}
+
+
+def _cli(home: Path, argv: list[str]) -> dict[str, Any]:
+    """A read-only command of this host's CLI, in a process of its own (``labdeck show gpu1:RUN`` on the viewer):
+    its arguments a list, never a shell line."""
+    if not argv or argv[0] not in CLI_COMMANDS:
+        raise LabdeckError(f"only {', '.join(CLI_COMMANDS)} run on a host this way")
+    done = subprocess.run([sys.executable, "-m", "labdeck.engine", *argv, "--home", str(home)],
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    return {"code": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+
+
+def main(home: str | None) -> int:
+    """The ``serve --stdio`` command: the protocol owns standard output; anything else printed goes to stderr."""
+    stdout = sys.stdout.buffer
+    sys.stdout = sys.stderr
+    return serve(Path(home).expanduser() if home else None, sys.stdin.buffer, stdout)

@@ -1,0 +1,314 @@
+"""Runs on another machine, through a real OpenSSH server on 127.0.0.1 whose "remote" labdeck serves a second
+home: listing, following live, controls, reconnects without gap or duplicate, and each failure as a status."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import psutil
+import pytest
+
+from labdeck.engine import Store, hosts, remote, runs, wire
+from labdeck.engine.events import EpochMetrics, EpochTable, MetricSeries, RunEnded
+from labdeck.engine.feed import AlertsUpdate, EventsUpdate, RunsUpdate
+from labdeck.engine.status import ACTIVE, Status
+
+from . import sshd
+from .conftest import cli, kill_processes_of, tiny, wait_for
+
+pytestmark = [pytest.mark.skipif(not sshd.available(), reason="OpenSSH's server is not installed (.ci/run "
+                                                                "installs openssh-server)"),
+              pytest.mark.xdist_group("ssh")]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One sshd for the module; its logins see this test session's labdeck folders and thread count."""
+    env = {k: os.environ[k] for k in ("LABDECK_CONFIG", "LABDECK_STATE", "LABDECK_DATA", "XDG_CACHE_HOME",
+                                      "OMP_NUM_THREADS", "LABDECK_WATCHDOG") if k in os.environ}
+    env["LABDECK_CACHE_BUSY_PROBES"] = "1"
+    srv = sshd.start(tmp_path_factory.mktemp("sshd"), env)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def far(server, tmp_path, monkeypatch):
+    """The "remote" host's home, reached as the host ``box`` through the server."""
+    monkeypatch.setenv("LABDECK_SSH", server.ssh)
+    home = tmp_path / "far"
+    yield hosts.host("labdeck-test", "box", sshd.LABDECK, str(home))
+    kill_processes_of(home)
+
+
+class Viewer:
+    """What a viewer gets from a link, kept in order, thread-safe."""
+
+    def __init__(self, host: hosts.Host):
+        self.lock = threading.Lock()
+        self.updates: list[object] = []
+        self.statuses: list[remote.HostStatus] = []
+        self.link = remote.Link(host, self._update, self.statuses.append)
+
+    def _update(self, update: object) -> None:
+        with self.lock:
+            self.updates.append(update)
+
+    def runs(self) -> dict[str, object]:
+        with self.lock:
+            out: dict[str, object] = {}
+            for u in self.updates:
+                if isinstance(u, RunsUpdate):
+                    if u.full:
+                        out = {}
+                    out.update({i.id: i for i in u.changed})
+                    for r in u.removed:
+                        out.pop(r, None)
+            return out
+
+    def events(self, run_id: str) -> list[EventsUpdate]:
+        with self.lock:
+            return [u for u in self.updates if isinstance(u, EventsUpdate) and u.run_id == run_id]
+
+
+def start_run(link: remote.Link, **over) -> str:
+    return link.call("start", experiment="sequence", values=tiny(**over))["run_id"]
+
+
+def test_a_hosts_runs_are_listed_followed_live_and_controlled(far):
+    viewer = Viewer(far)
+    link = viewer.link.start()
+    try:
+        assert link.wait_live(30).state == remote.State.LIVE, link.status
+        done = start_run(link)
+        wait_for(lambda: f"box:{done}" in viewer.runs(), 30, what="the started run listed as box:RUN")
+        info = viewer.runs()[f"box:{done}"]
+        assert info.where == "box" and not info.local and info.experiment == "sequence"
+        link.follow(done)
+        wait_for(lambda: any(isinstance(e, RunEnded) for u in viewer.events(f"box:{done}") for e in u.events), 120,
+                 what="the run's end, followed live")
+        got = [e for u in viewer.events(f"box:{done}") for e in u.events]
+        assert all(e.run_id == f"box:{done}" for e in got)
+        epochs = [e.epoch for e in got if isinstance(e, EpochMetrics)]
+        assert epochs == [1, 2] or isinstance(got[0], EpochTable)
+        assert Store(far.home).get(done).status == Status.FINISHED
+
+        slow = start_run(link, epochs=200)
+        wait_for(lambda: Store(far.home).get(slow).status == Status.RUNNING, 60, what="the slow run training")
+        assert link.call("pause", run=slow) == slow
+        wait_for(lambda: viewer.runs()[f"box:{slow}"].status == Status.PAUSED, 30, what="paused, as listed")
+        link.call("resume", run=slow)
+        wait_for(lambda: viewer.runs()[f"box:{slow}"].status == Status.RUNNING, 60, what="running again")
+        link.call("stop", run=slow)
+        wait_for(lambda: viewer.runs()[f"box:{slow}"].status == Status.STOPPED, 60, what="stopped, as listed")
+        with pytest.raises(remote.LabdeckError, match=r"box: .*nope"):
+            link.call("pause", run="nope")
+        shown = link.call("cli", argv=["show", done])
+        assert shown["code"] == 0 and done in shown["stdout"]
+    finally:
+        viewer.link.close()
+    assert viewer.statuses[-1].state == remote.State.CLOSED
+
+
+def _serves(home: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        words = proc.info["cmdline"] or []
+        if "serve" in words and str(home) in words:
+            found.append(proc)
+    return found
+
+
+def test_nothing_of_labdeck_runs_on_the_host_after_the_link_closes(far):
+    link = remote.Link(far, lambda u: None).start()
+    assert link.wait_live(30).state == remote.State.LIVE
+    assert len(_serves(Path(far.home))) == 1
+    link.close()
+    wait_for(lambda: not _serves(Path(far.home)), 10, what="the host's serve process gone")
+
+
+SCRIPT = textwrap.dedent("""
+    import time, labdeck
+    run = labdeck.init(name="wave")
+    for step in range(1500):
+        labdeck.log({"loss": 1.0 / (step + 1), "acc": step / 1500}, step=step)
+        time.sleep(0.003)
+    labdeck.finish()
+""")
+
+
+def test_a_dropped_link_reconnects_with_no_gap_and_no_duplicate(far, tmp_path):
+    viewer = Viewer(far)
+    link = viewer.link.start()
+    try:
+        assert link.wait_live(30).state == remote.State.LIVE
+        lab = start_run(link, epochs=20)
+        env = dict(os.environ, LABDECK_HOME=far.home)
+        script = subprocess.Popen([sys.executable, "-c", SCRIPT], env=env)
+        store = Store(far.home)
+        wait_for(lambda: len(store.runs()) == 2, 60, what="the script's run")
+        wave = next(i.id for i in store.runs() if i.id != lab)
+        link.follow(lab)
+        link.follow(wave)
+        kills = 0
+        while kills < 3:  # the transport dies mid-stream, as a dropped network would end it
+            before = len(viewer.updates)
+            wait_for(lambda before=before: len(viewer.updates) > before + 2
+                     and link.status.state == remote.State.LIVE, 60, what="updates flowing on the link")
+            link.kill_transport()
+            kills += 1
+        assert script.wait(120) == 0
+        wait_for(lambda: store.get(lab).status not in ACTIVE, 120, what="the lab run's end")
+        wait_for(lambda: any(isinstance(e, RunEnded) for u in viewer.events(f"box:{lab}") for e in u.events), 30,
+                 what="the lab run's end, through the link")
+        wait_for(lambda: (updates := viewer.events(f"box:{wave}")) and
+                 sum(updates[-1].counts.values()) == store.points_counts([wave])[wave], 30,
+                 what="the script's last points, through the link")
+    finally:
+        link.close()
+    assert link.sessions >= 4  # three reconnects
+
+    # the lab run: after its history, exactly the store's events, in order
+    updates = viewer.events(f"box:{lab}")
+    assert updates[0].reset and not any(u.reset for u in updates[1:])
+    after = [e for u in updates[1:] for e in u.events]
+    stored = [e for _, e in store.events(lab, after=updates[0].cursor)]
+    assert [(type(e).__name__, e.__dict__ | {"run_id": ""}) for e in after] == \
+           [(type(e).__name__, e.__dict__ | {"run_id": ""}) for e in stored]
+    assert sum(isinstance(e, EpochMetrics) for e in after) >= 5
+
+    # the script's run: after its first (decimated) series, every point once
+    series = [e for u in viewer.events(f"box:{wave}") for e in u.events if isinstance(e, MetricSeries)]
+    assert not series[0].append and all(s.append for s in series[1:])
+    for key in ("loss", "acc"):
+        steps = [x for s in series[1:] for x in s.series.get(key, ((), ()))[0]]
+        skipped = series[0].counts.get(key, 0)
+        want, _ = store.points(wave, key, after=skipped)
+        assert steps == [float(x) for x in want], key
+        assert skipped + len(steps) == 1500
+
+
+@pytest.mark.parametrize("case", ["unreachable", "refused", "missing", "older", "newer"])
+def test_each_failure_is_a_status_with_what_to_do(server, monkeypatch, tmp_path, case):
+    monkeypatch.setenv("LABDECK_SSH", server.ssh)
+    fake = tmp_path / "fake-labdeck"
+    if case == "older":  # a labdeck from before serve existed
+        fake.write_text("#!/bin/sh\necho \"labdeck: argument command: invalid choice: 'serve'\" >&2\nexit 2\n")
+    else:  # a labdeck speaking another protocol
+        fake.write_text("#!/bin/sh\necho '{\"t\":\"hello\",\"protocol\":99,\"version\":\"9.0\"}'\nsleep 5\n")
+    fake.chmod(0o755)
+    host = {"unreachable": hosts.host("labdeck-nowhere"), "refused": hosts.host("labdeck-nokey"),
+            "missing": hosts.host("labdeck-test", "box", "/nowhere/bin/labdeck"),
+            "older": hosts.host("labdeck-test", "box", str(fake)),
+            "newer": hosts.host("labdeck-test", "box", str(fake))}[case]
+    link = remote.Link(host, lambda u: None).start()
+    try:
+        status = link.wait_live(30)
+    finally:
+        link.close()
+    state, words = {"unreachable": (remote.State.UNREACHABLE, "Connection refused"),
+                    "refused": (remote.State.REFUSED, "never asks for a password"),
+                    "missing": (remote.State.MISSING, "install labdeck on it"),
+                    "older": (remote.State.VERSION, "without 'serve'"),
+                    "newer": (remote.State.VERSION, "labdeck 9.0 (protocol 99)")}[case]
+    assert status.state == state and words in status.detail, status
+    assert "\n" not in status.detail
+    with pytest.raises(remote.HostUnavailable):
+        link.call("gpus", timeout=1)
+
+
+def test_a_key_restricted_to_the_serve_command_works(tmp_path, monkeypatch):
+    """An authorized key with command=: the host runs its own fixed serve line whatever the client asks."""
+    home = tmp_path / "far"
+    env = {k: os.environ[k] for k in ("LABDECK_CONFIG", "LABDECK_STATE", "XDG_CACHE_HOME") if k in os.environ}
+    srv = sshd.start(tmp_path / "sshd", env, forced_command=f"{sshd.LABDECK} serve --stdio --home {home}")
+    try:
+        monkeypatch.setenv("LABDECK_SSH", srv.ssh)
+        Store(home).create_run("sequence", {"epochs": 1})
+        viewer = Viewer(hosts.host("labdeck-test", "box", "whatever-the-client-says"))
+        viewer.link.start()
+        try:
+            assert viewer.link.wait_live(30).state == remote.State.LIVE
+            wait_for(lambda: len(viewer.runs()) == 1, 10, what="the host's run listed")
+        finally:
+            viewer.link.close()
+    finally:
+        srv.stop()
+
+
+def test_events_runs_and_alerts_travel_whole(home):
+    store = Store(home)
+    run_id = store.create_run("sequence", {"epochs": 1})
+    store.add_alert(run_id, "nan", "loss is nan")
+    info = store.get(run_id)
+    nan = float("nan")
+    events = [EpochMetrics(run_id, 1, 2, {"loss": nan, "mse": float("inf")}, 0.1, 1.0, 0.5, 10),
+              EpochTable(run_id, (1, 2), (5.0, 10.0), {"loss": (1.0, nan)}),
+              MetricSeries(run_id, {"loss": ((1.0, 2.0), (0.5, 0.25))}, {"loss": 2}, append=True)]
+    back = wire.update_in(wire.loads(wire.dumps(wire.update_out(EventsUpdate(run_id, events, 7)))), "gpu1")
+    assert back.run_id == f"gpu1:{run_id}" and back.cursor == 7
+    assert back.events[0].metrics["mse"] == float("inf") and back.events[0].metrics["loss"] != 0
+    assert back.events[1].epochs == (1, 2)
+    assert back.events[2] == MetricSeries(f"gpu1:{run_id}", events[2].series, events[2].counts, True)
+    runs = wire.update_in(wire.loads(wire.dumps(wire.update_out(RunsUpdate([info], ["x"], True)))), "gpu1")
+    assert runs.changed[0].id == f"gpu1:{run_id}" and runs.changed[0].where == "gpu1" and runs.removed == ["gpu1:x"]
+    alerts = wire.update_in(wire.loads(wire.dumps(wire.update_out(AlertsUpdate(store.alerts(), True)))), "gpu1")
+    assert alerts.alerts[0].run_id == f"gpu1:{run_id}" and alerts.alerts[0].rule == "nan"
+    with pytest.raises(wire.WireError):
+        wire.loads("{not json")
+
+
+def test_hosts_come_from_the_settings_and_the_command_line():
+    configured, wrong = hosts.from_settings({
+        "gpu1": {"ssh": "me@gpu1.lab", "command": "~/venv/bin/labdeck", "home": "/scratch/me"},
+        "gpu2": {}, "bad": "x", "odd": {"port": 22}, "-x": {}})
+    assert configured["gpu1"] == hosts.Host("gpu1", "me@gpu1.lab", ("~/venv/bin/labdeck",), "/scratch/me")
+    assert configured["gpu2"].destination == "gpu2" and configured["gpu2"].command == ("labdeck",)
+    assert len(wrong) == 3 and any("unknown key 'port'" in w for w in wrong)
+    picked = hosts.chosen(["gpu1", "me@gpu3", "ssh://me@gpu4:2222"], configured)
+    assert [h.name for h in picked] == ["gpu1", "gpu3", "gpu4"]
+    assert configured["gpu1"].remote_command() == ["~/venv/bin/labdeck", "serve", "--stdio", "--home", "/scratch/me"]
+    with pytest.raises(hosts.HostError):
+        hosts.host("-oProxyCommand=evil")
+    with pytest.raises(hosts.HostError):
+        hosts.host("gpu 1")
+    assert hosts.split("gpu1:260101-120000-ab12") == ("gpu1", "260101-120000-ab12")
+    assert hosts.split("260101-120000-ab12") == ("", "260101-120000-ab12")
+    argv = remote.ssh_argv(configured["gpu1"])
+    assert argv[-2:] == ["me@gpu1.lab", "~/venv/bin/labdeck serve --stdio --home /scratch/me"]
+    spaced = hosts.host("gpu1", command=["~/my venv/bin/labdeck"], home="/data/my runs")
+    assert remote.ssh_argv(spaced)[-1] == "~/'my venv/bin/labdeck' serve --stdio --home '/data/my runs'"
+    assert "BatchMode=yes" in argv and argv[-3] == "--"
+
+
+def test_the_cli_lists_shows_watches_and_controls_a_hosts_runs(far, home, tmp_path):
+    config = Path(os.environ["LABDECK_CONFIG"])
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text(f'[hosts.box]\nssh = "labdeck-test"\ncommand = "{sshd.LABDECK}"\n'
+                                        f'home = "{far.home}"\n')
+    store = Store(far.home)
+    done = runs.create(store, "sequence", tiny())
+    listed = cli("runs", "--host", "box")
+    assert listed.returncode == 0 and f"box:{done}" in listed.stdout, listed
+    as_json = json.loads(cli("runs", "--host", "box", "--json").stdout)
+    assert [(r["run_id"], r["host"]) for r in as_json] == [(f"box:{done}", "box")]
+    assert cli("show", f"box:{done}").stdout.startswith(f"run {done}")
+    assert cli("pause", f"box:{done}").returncode == 1  # queued, never started: the host's one line
+    slow = runs.create(store, "sequence", tiny(epochs=200))
+    runs.spawn(store, slow)
+    wait_for(lambda: store.get(slow).status == Status.RUNNING, 60, what="the host's run training")
+    assert cli("stop", f"box:{slow}", check=True).stdout.strip() == f"stop: box:{slow}"
+    watched = cli("watch", f"box:{slow}")
+    assert watched.stdout.strip().endswith(f"run box:{slow} is stopped"), watched
+    assert cli("report", f"box:{slow}", "--out", str(tmp_path / "rep"), check=True)
+    assert "## " in (tmp_path / "rep" / "report.md").read_text()
+    down = cli("runs", "--host", "labdeck-nowhere")
+    assert down.returncode == 1 and "Connection refused" in down.stderr and down.stderr.count("\n") == 1
+    assert cli("runs", "--host", "-oProxyCommand=x").returncode == 2
+    assert cli("show", "box:nope").returncode != 0
