@@ -359,10 +359,12 @@ class Store:
             if row and row[0] in (Status.RUNNING, Status.PAUSED) and row[1] not in (None, pid) and is_local(row[3]) \
                     and process_alive(row[1], row[2]):
                 raise RunBusy(f"run {run_id} is already {row[0]} in process {row[1]}")
-            # a stop asked for before the worker got here stays asked for (a pause does not outlive a restart)
+            # a stop asked for before the worker got here stays asked for; a pause does not outlive a restart, but
+            # does outlive the worker's own second claim (with its device, once the data is loaded)
             db.execute("UPDATE runs SET status='running', pid=?, pid_start=?, host=?, message='', ended=NULL, "
-                       "device=?, control=CASE WHEN control='stop' THEN 'stop' ELSE 'run' END WHERE id=?",
-                       (pid, pid_start, HOST, device, run_id))
+                       "device=?, control=CASE WHEN control='stop' THEN 'stop' "
+                       "WHEN control='pause' AND pid=? AND host=? THEN 'pause' ELSE 'run' END WHERE id=?",
+                       (pid, pid_start, HOST, device, pid, HOST, run_id))
 
         self._atomic(body)
 

@@ -131,3 +131,21 @@ def test_a_staging_store_forwards_the_params_its_run_filled_in(tmp_path):
     staging.set_params(run_id, {"width": 32, "lr": 0.4})  # what the recipe picked, in the trial's own store
     head.append(run_id, [("row", staging.process_row(run_id))])
     assert head.get(run_id).params == {"width": 32, "lr": 0.4}
+
+
+def test_a_pause_asked_while_a_run_starts_outlives_its_second_claim_but_not_a_restart(home):
+    """The worker claims its run as it starts, then again with its device once the data is loaded: a pause asked
+    for in between (a dashboard's p as the run appears) is kept; a new worker (a restart) starts unpaused."""
+    store = Store(home)
+    run_id = store.create_run("sequence", {"epochs": 1})
+    store.claim(run_id, os.getpid(), None)
+    store.request(run_id, "pause")
+    store.claim(run_id, os.getpid(), None, "cpu")
+    assert store.control(run_id) == "pause"
+    store.request(run_id, "stop")
+    store.claim(run_id, os.getpid(), None, "cpu")
+    assert store.control(run_id) == "stop"
+    store.request(run_id, "pause")
+    store.set_status(run_id, "interrupted")
+    store.claim(run_id, os.getpid() + 1, None)
+    assert store.control(run_id) == "run"
