@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import LabdeckError
+from .params import Param
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _DESTINATION = re.compile(r"^[^\s\-][^\s]*$")  # never an option of ssh's, never two words
@@ -111,3 +112,13 @@ ON_A_RUN = ("show", "watch", "pause", "resume", "stop", "delete", "report")  # C
 def wanted(command: str, run: object, host: object) -> bool:
     """Whether a CLI command is about another machine's runs (``--host``, or a run named ``HOST:RUN``)."""
     return bool(host) or (command in ON_A_RUN and isinstance(run, str) and bool(split(run)[0]))
+
+
+HERE = "here"  # the form's host row: this machine
+ROW = "host"  # that row's name
+
+
+def field(names: Sequence[str]) -> Param:
+    """The dashboard form's host row: where a run started from it trains (shown only when there are hosts)."""
+    return Param(ROW, "str", HERE, "where the run trains: here (this machine) or a host linked over ssh; its "
+                 "data and checkpoints stay there", choices=(HERE, *names))

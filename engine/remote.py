@@ -8,6 +8,7 @@ follows each run from its cursor: the viewer gets what it missed, nothing twice.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import os
 import queue
@@ -19,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import IO, Any
 
 from . import wire
@@ -89,6 +91,19 @@ def diagnose(host: Host, code: int | None, stderr: str) -> tuple[State, str]:
     return State.FAILED, f"{host.name}: {last}"
 
 
+def unpack_report(files: dict[str, str], folder: Path) -> Path:
+    """Write a report a host sent (``{relative name: base64}``) into ``folder``; returns its report.md. A name
+    that would land outside ``folder`` is refused."""
+    folder = folder.expanduser()
+    for name, data in files.items():
+        path = folder / name
+        if folder.resolve() not in path.resolve().parents:
+            raise LabdeckError(f"a report file outside its folder was refused: {name!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+    return folder / "report.md"
+
+
 class Link:
     """One host's feed and calls. ``on_update`` gets the host's updates (run ids as ``NAME:RUN``) and
     ``on_status`` each change of its state, both from the link's thread."""
@@ -149,8 +164,9 @@ class Link:
             time.sleep(0.02)
         return self.status
 
-    def close(self) -> None:
-        """End the link: the host's serve sees its input end and exits; the runs there go on."""
+    def close(self, wait: bool = True) -> None:
+        """End the link: the host's serve sees its input end and exits; the runs there go on. ``wait``: for the
+        ssh process to end (else only its input is closed)."""
         self._closing.set()
         with self._lock:
             stdin, proc = self._stdin, self._proc
@@ -160,6 +176,8 @@ class Link:
                 stdin.close()
             except OSError:
                 pass
+        if not wait:
+            return
         if proc is not None:
             try:
                 proc.wait(3)

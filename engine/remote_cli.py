@@ -5,7 +5,6 @@ through the host's ``serve`` and closes it: run names travel as data, never in a
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from .errors import LabdeckError
 from .events import BatchMetrics, Event, RunEnded, to_record
 from .feed import EventsUpdate, RunsUpdate, Update
 from .formatting import format_event
-from .remote import Link, State
+from .remote import Link, State, unpack_report
 from .status import ACTIVE, Status
 
 LINK_SECONDS = 30.0  # for a host's first answer
@@ -149,13 +148,6 @@ def _print_event(event: Event, as_json: bool) -> None:
 def _report(link: Link, host: hosts.Host, run_id: str, a: argparse.Namespace) -> int:
     """Written on the host (in its home's reports folder) and copied back into ``--out``."""
     done = link.call("report", timeout=600, target=run_id, copy=True)
-    folder = Path(a.out).expanduser()
-    for name, data in done["files"].items():
-        path = folder / name
-        if folder.resolve() not in path.resolve().parents:  # a name from the host never writes outside --out
-            raise LabdeckError(f"{host.name} sent a report file outside the report folder: {name!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(data))
-    path = folder / "report.md"
+    path = unpack_report(done["files"], Path(a.out))
     print(jsonout.dumps({"report": str(path), "written": f"{host.name}:{done['path']}"}) if a.json else path)
     return 0

@@ -312,3 +312,53 @@ def test_the_cli_lists_shows_watches_and_controls_a_hosts_runs(far, home, tmp_pa
     assert down.returncode == 1 and "Connection refused" in down.stderr and down.stderr.count("\n") == 1
     assert cli("runs", "--host", "-oProxyCommand=x").returncode == 2
     assert cli("show", "box:nope").returncode != 0
+
+
+async def test_the_dashboard_shows_and_controls_a_hosts_runs_beside_its_own(far, home):
+    from labdeck.tui.app import LabdeckApp
+    from labdeck.tui.widgets.param_form import ParamForm
+    from labdeck.tui.widgets.status_bar import StatusBar
+    from labdeck.tui.widgets.virtual_table import VirtualTable
+
+    from .test_tui import RUNS_KEY, SEQUENCE_KEY, until
+
+    store = Store(far.home)
+    slow = runs.create(store, "sequence", tiny(epochs=300))
+    runs.spawn(store, slow)
+    mine = runs.create(Store(home), "sequence", tiny())
+    nowhere = hosts.host("labdeck-nowhere")
+    app = LabdeckApp(home, system_stats=False, hosts=[far, nowhere])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.mounted and f"box:{slow}" in app.model.infos, 60, what="the host's run listed")
+        await until(pilot, lambda: "unreachable" in app.query_one(StatusBar).shown, 30, what="the bad host's line")
+        await pilot.press(RUNS_KEY)
+        table = app.query_one("#runs-table", VirtualTable)
+        await until(pilot, lambda: table.row_count == 2, what="both machines' runs in the table")
+        assert set(table.keys) == {f"box:{slow}", mine}
+        assert [str(c) for c in table.cells_of(f"box:{slow}")[1:3]] == [slow, "box"]
+        assert [str(c) for c in table.cells_of(mine)[1:3]] == [mine, "·"]
+        await until(pilot, lambda: store.get(slow).status == Status.RUNNING, 60, what="the host's run training")
+        table.move_to(f"box:{slow}")
+        await pilot.press("p")
+        await until(pilot, lambda: store.get(slow).status == Status.PAUSED, 30, what="paused on the host by p")
+        await until(pilot, lambda: app.model.infos[f"box:{slow}"].status == Status.PAUSED, 30, what="listed paused")
+        await pilot.press("r")
+        await until(pilot, lambda: store.get(slow).status == Status.RUNNING, 60, what="resumed by r")
+        await pilot.press("enter")  # opens in its tab, followed through the link
+        await until(pilot, lambda: (s := app.model.states.get(f"box:{slow}")) and s.epochs, 60,
+                    what="the host's run's epochs in its tab")
+        await pilot.press("x")
+        await until(pilot, lambda: store.get(slow).status == Status.STOPPED, 60, what="stopped by x")
+
+        await pilot.press(SEQUENCE_KEY)
+        form = app.query_one("#form-sequence", ParamForm)
+        for key, value in tiny().items():
+            form.set_value(key, value)
+        form.set_value("host", "box")
+        await pilot.press("s")
+        await until(pilot, lambda: len(store.runs()) == 2, 30, what="a run started on the host from the form")
+        new = next(i.id for i in store.runs() if i.id != slow)
+        await until(pilot, lambda: f"box:{new}" in app.model.infos, 30, what="the new run listed")
+        assert not Store(home).get(mine).where and len(Store(home).runs()) == 1
+    app.close_links()
+    wait_for(lambda: not _serves(Path(far.home)), 10, what="no serve left on the host after the dashboard quit")

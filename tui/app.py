@@ -50,6 +50,10 @@ from .widgets.status_bar import StatusBar
 from .widgets.tabs import Pane, Tabs
 
 if TYPE_CHECKING:
+    from labdeck.engine.hosts import Host
+
+    from .host_watcher import HostWatcher
+    from .messages import HostChanged
     from .watcher import StoreWatcher
 
 class MainScreen(Screen):
@@ -69,15 +73,23 @@ class LabdeckApp(QuietCloseApp):
     BINDINGS: ClassVar[list[BindingType]] = [*APP_BINDINGS, *TAB_KEYS]
 
     def __init__(self, home: str | Path | None = None, system_stats: bool = True, freeze_gc: bool = False,
-                 open_run: tuple[str, str] | None = None):
+                 open_run: tuple[str, str] | None = None, hosts: list[Host] | None = None):
         """``freeze_gc``: once started, leave what start-up built out of the cyclic collector's work (for the app that
         owns its process: objects frozen are never collected, so an app in a test process would leak).
-        ``open_run``: a run to open once the store is read, and the tab it opens in."""
+        ``open_run``: a run to open once the store is read, and the tab it opens in. ``hosts``: other machines
+        whose runs are shown beside this one's, reached over ssh (docs/remote.md)."""
         super().__init__()
         self.home = Path(home) if home else engine.default_home()
         self.system_stats, self.freeze_gc = system_stats, freeze_gc
         self.specs = registry.specs()
         self.model = RunsModel()
+        self.hosts = list(hosts or [])
+        self.links: dict[str, HostWatcher] = {}
+        if self.hosts:
+            from labdeck.engine.remote import HostStatus, State
+
+            for host in self.hosts:
+                self.model.hosts[host.name] = HostStatus(host.name, State.CONNECTING)
         self.log_scale = True  # losses span decades
         self.watcher: StoreWatcher | None = None
         self.pace = RedrawPace()
@@ -139,6 +151,34 @@ class LabdeckApp(QuietCloseApp):
 
         self.watcher = StoreWatcher(self.home, self.post_message, lambda: self.closing)
         self.watcher.start()
+        if self.hosts:
+            from .host_watcher import HostWatcher
+
+            for host in self.hosts:
+                self.links[host.name] = HostWatcher(host, self.post_message)
+                self.links[host.name].start()
+
+    def follow(self, run_id: str) -> None:
+        """Read a run's events from now on: this machine's store, or the host's link that holds it."""
+        if (link := self.link_of(run_id)) is not None:
+            link.subscribe(run_id)
+        elif self.watcher:
+            self.watcher.subscribe(run_id)
+
+    def link_of(self, run_id: str) -> HostWatcher | None:
+        """The link of the host a run (``HOST:RUN``) is on; None for this machine's."""
+        from labdeck.engine.hosts import split
+
+        where, _ = split(run_id)
+        return self.links.get(where) if where else None
+
+    def close_links(self, wait: bool = True) -> None:
+        """End every host's link: each host's serve exits; its runs go on."""
+        for link in self.links.values():
+            link.link.close(wait)
+
+    def on_unmount(self) -> None:
+        self.close_links(wait=False)
 
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:
@@ -173,6 +213,20 @@ class LabdeckApp(QuietCloseApp):
 
             tell(self, message.alerts)
 
+    def on_host_changed(self, message: HostChanged) -> None:
+        from labdeck.engine.remote import State
+
+        status = message.status
+        self.model.host_changed(status)
+        for content in self.tabs.mounted():
+            content.update_runs()
+        fine = status.state in (State.LIVE, State.CONNECTING, State.CLOSED)
+        self.query_one(StatusBar).doing(f"host {status.name}", None if fine else f"{status.state}: {status.detail}")
+        # a link that dropped says so in the status bar and reconnects; a host never reached, or refusing, is told
+        dropped = status.state in (State.UNREACHABLE, State.STALLED) and status.seen
+        if not fine and not dropped:
+            self.notify(status.detail or f"{status.name}: {status.state}", severity="warning", timeout=10)
+
     def on_store_warning(self, message: StoreWarning) -> None:
         self.notify(message.text, severity="warning", timeout=30)
 
@@ -189,8 +243,7 @@ class LabdeckApp(QuietCloseApp):
         if info is not None and not registry.is_own(info.experiment):  # a script's run: its own view
             from .screens.run_metrics import RunMetricsView
 
-            if self.watcher:
-                self.watcher.subscribe(info.id)
+            self.follow(info.id)
             self.push_screen(RunMetricsView(self.model, info.id))
             return
         if info is not None and (pane := self.tabs.experiment(info.experiment)) is not None:
@@ -199,8 +252,7 @@ class LabdeckApp(QuietCloseApp):
 
     @on(Following)
     def subscribe(self, message: Following) -> None:
-        if self.watcher:
-            self.watcher.subscribe(message.run_id)
+        self.follow(message.run_id)
         self.redraw()  # a run just started or opened shows now, not on the next tick
 
     @on(StoreChanged)
@@ -233,9 +285,8 @@ class LabdeckApp(QuietCloseApp):
                 return
             with self.batch_update():
                 content.redraw(self.model, self.log_scale)
-            if self.watcher:
-                for run_id in content.wanted_runs():
-                    self.watcher.subscribe(run_id)
+            for run_id in content.wanted_runs():
+                self.follow(run_id)
         except NoMatches:  # the timer may fire once more while the DOM is torn down at exit
             pass
 

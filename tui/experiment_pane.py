@@ -63,7 +63,7 @@ class ExperimentPane(Horizontal, TabContent):
     def compose(self) -> ComposeResult:
         with Vertical(classes="form-column"):
             yield Static(f"[b]{self.spec.title}[/]: {self.spec.summary}", classes="pane-title")
-            yield ParamForm(self.spec, id=f"form-{self.spec.name}")
+            yield ParamForm(self.spec, hosts=list(self.model.hosts), id=f"form-{self.spec.name}")
             yield Static("", classes="form-error")
             with Horizontal(classes="controls"):
                 yield Button("Start", id=f"start-{self.spec.name}", variant="success", classes="start", compact=True)
@@ -168,7 +168,7 @@ class ExperimentPane(Horizontal, TabContent):
                 self.run_view.follow()
             info = self.model.infos.get(run_id)
             if info is not None and not self.form_edited:  # the form says what the run on screen used
-                self.form.load(info.asked, info.budget, info.meta.get("alerts", []))
+                self.form.load(info.asked, info.budget, info.meta.get("alerts", []), host=info.where)
         self.pinned = pinned or self.pinned
 
     def update_runs(self) -> None:
@@ -180,7 +180,7 @@ class ExperimentPane(Horizontal, TabContent):
         """A run the user opened: followed from now on, and its values in the form."""
         self.follow(run_id, pinned=True)
         if (info := self.model.infos.get(run_id)) is not None:
-            self.form.load(info.asked, info.budget, info.meta.get("alerts", []))
+            self.form.load(info.asked, info.budget, info.meta.get("alerts", []), host=info.where)
 
     def on_param_form_edited(self, event: ParamForm.Edited) -> None:
         self.form_edited = True
@@ -194,7 +194,7 @@ class ExperimentPane(Horizontal, TabContent):
             self.show_error(_to_fix(errors))
             return
         self.show_error("starting…")
-        self._launch(self.form.raw_values(), self.form.budget(), self.form.alerts())
+        self._launch(self.form.raw_values(), self.form.budget(), self.form.alerts(), self.form.host())
 
     @dataclass
     class Launched(Message):
@@ -206,10 +206,18 @@ class ExperimentPane(Horizontal, TabContent):
         error: str = ""
 
     @work(thread=True, group="launch", exit_on_error=False)
-    def _launch(self, raw: dict[str, str], budget: float | None, alerts: list[str]) -> None:
+    def _launch(self, raw: dict[str, str], budget: float | None, alerts: list[str], host: str = "") -> None:
+        """Create and start the run here, or on ``host`` through its link (the host checks what this one would)."""
         from labdeck import engine
 
         try:
+            if host:
+                link = self.labdeck.links.get(host)
+                if link is None:
+                    raise engine.LabdeckError(f"no link to {host}")
+                started = link.call("start", experiment=self.spec.name, values=raw, budget=budget, alerts=alerts)
+                self.post_message(self.Launched(f"{host}:{started['run_id']}", started["params"], budget))
+                return
             store = engine.Store(self.home)
             run_id = engine.create(store, self.spec.name, raw, budget, alerts=alerts)
             engine.spawn(store, run_id)

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from labdeck.engine.hosts import Host
 
 NO_TERMINAL = ("labdeck: the dashboard needs a terminal (is this a pipe, cron, or 'ssh host' without -t?); "
                "the CLI works anywhere: 'labdeck runs', 'labdeck --help'")
@@ -39,6 +43,33 @@ def dashboard_args(args: list[str]) -> tuple[bool, str | None, str | None]:
     return False, None, None
 
 
+def take_hosts(args: list[str]) -> tuple[list[str], list[str]]:
+    """``args`` without their ``--host NAME`` pairs, and those names (the dashboard over other machines too)."""
+    rest: list[str] = []
+    asked: list[str] = []
+    words = iter(args)
+    for arg in words:
+        if arg == "--host" and (name := next(words, None)) is not None:
+            asked.append(name)
+        elif arg.startswith("--host="):
+            asked.append(arg.partition("=")[2])
+        else:
+            rest.append(arg)
+    return rest, asked
+
+
+def hosts_for(asked: list[str]) -> list[Host] | str:
+    """The hosts the dashboard shows: those asked for, else every one of the settings' [hosts]; or one line
+    saying what is wrong."""
+    from labdeck.engine import hosts, paths, settings
+
+    configured = settings.load(paths.settings()).hosts
+    try:
+        return hosts.chosen(asked, configured) if asked else list(configured.values())
+    except hosts.HostError as exc:
+        return f"labdeck: {exc}"
+
+
 def open_on(home: str | None, run: str) -> tuple[str, str] | str:
     """The run ``run`` names in ``home`` and the tab it opens in, or one line saying why there is none."""
     from labdeck.engine import LabdeckError, Store
@@ -58,7 +89,8 @@ WRITERS = frozenset({"control", "report", "launch", "save-plot", "delete", "cont
 WRITERS_WAIT_SECONDS = 10.0
 
 
-def run_dashboard(home: str | None = None, open_run: tuple[str, str] | None = None) -> int:
+def run_dashboard(home: str | None = None, open_run: tuple[str, str] | None = None,
+                  hosts: list[Host] | None = None) -> int:
     """Run the dashboard in this process, then leave at once: Textual has given the terminal back, and a thread
     still reading (the store reader in a long replay, a figure being built: seconds on a busy machine, with a blank
     screen) must not hold the prompt up. Workers that write are waited for."""
@@ -66,8 +98,9 @@ def run_dashboard(home: str | None = None, open_run: tuple[str, str] | None = No
 
     from .app import LabdeckApp
 
-    app = LabdeckApp(home, freeze_gc=True, open_run=open_run)
+    app = LabdeckApp(home, freeze_gc=True, open_run=open_run, hosts=hosts)
     app.run()
+    app.close_links()  # each host's serve ends with its link
     deadline = time.monotonic() + WRITERS_WAIT_SECONDS
     while time.monotonic() < deadline and any(w.group in WRITERS and not w.is_finished for w in app.workers):
         time.sleep(0.05)
@@ -82,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
         complete()  # prints the candidates and exits
     args = sys.argv[1:] if argv is None else argv
-    dashboard, home, run = dashboard_args(args)
+    rest, asked = take_hosts(args)
+    dashboard, home, run = dashboard_args(rest)
     if dashboard:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             print(NO_TERMINAL, file=sys.stderr)
@@ -91,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(opened, str):
             print(opened, file=sys.stderr)
             return 2
-        return run_dashboard(home=home, open_run=opened)
+        chosen = hosts_for(asked)
+        if isinstance(chosen, str):
+            print(chosen, file=sys.stderr)
+            return 2
+        return run_dashboard(home=home, open_run=opened, hosts=chosen)
     from labdeck.engine.cli import exit_process
     from labdeck.engine.cli import main as cli_main
     from labdeck.engine.procs import process_start_time

@@ -12,6 +12,7 @@ from textual.message import Message
 
 from labdeck.engine import RunInfo
 from labdeck.engine.events import Event
+from labdeck.engine.remote import HostStatus
 from labdeck.engine.store import AlertRecord
 
 
@@ -39,6 +40,14 @@ class AlertsArrived(Message):
     def __init__(self, alerts: list[AlertRecord], fresh: bool):
         super().__init__()
         self.alerts, self.fresh = alerts, fresh
+
+
+class HostChanged(Message):
+    """Another machine's link changed state (live, unreachable, ...: ``engine.remote.State``)."""
+
+    def __init__(self, status: HostStatus):
+        super().__init__()
+        self.status = status
 
 
 class StoreWarning(Message):

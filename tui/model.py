@@ -6,11 +6,15 @@ A plain class (no Textual): the app feeds it the watcher's messages, the panes r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from labdeck.engine import RunInfo
 from labdeck.engine.events import Event, RunEnded
 from labdeck.engine.status import ACTIVE, Status
 from labdeck.engine.store import AlertRecord
+
+if TYPE_CHECKING:
+    from labdeck.engine.remote import HostStatus
 
 from .state import MAX_LOG_LINES, RunState
 
@@ -27,6 +31,11 @@ class RunsModel:
         self.cpu_training = False  # a run trains on this machine's CPU now (see update_runs)
         self.alerts: list[AlertRecord] = []  # what the watchdog told, oldest first (the newest SHOWN_ALERTS)
         self.alerted: dict[str, str] = {}  # run id -> the rule of its latest alert (a mark on its row)
+        self.hosts: dict[str, HostStatus] = {}  # the other machines shown, by name (their runs are NAME:RUN)
+
+    def host_changed(self, status: HostStatus) -> None:
+        self.hosts[status.name] = status
+        self.revision += 1  # the Runs tab marks the host's rows
 
     def add_alerts(self, alerts: list[AlertRecord]) -> None:
         self.alerts = (self.alerts + alerts)[-500:]

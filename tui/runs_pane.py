@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -18,6 +19,10 @@ from labdeck.engine.formatting import fmt, progress
 from labdeck.engine.scores import ranked, score
 
 from .history import PLOT_POINTS
+
+if TYPE_CHECKING:
+    from labdeck.engine.remote import HostStatus
+
 from .messages import OpenRun, StoreChanged
 from .model import RunsModel
 from .state import STATUS_STYLE, RunState
@@ -54,6 +59,18 @@ def key_params(info: RunInfo) -> str:
 COLUMNS = [Column("", 1), Column("run", 18), Column("experiment", 11), Column("status", 11),
            Column("progress", 11), Column("score", 18, wide_only=100), Column("parameters", 0),
            Column("created", 11, wide_only=110)]
+HOST_COLUMN = Column("host", 8)  # after the run's id, where the dashboard shows other machines' runs too
+HERE = "·"  # this machine, in the host column
+
+
+def host_cell(where: str, hosts: dict[str, HostStatus]) -> Text:
+    """A run's host: its name, and a mark when the link to it is not live (the row is as last known)."""
+    if not where:
+        return Text(HERE, style="dim")
+    status = hosts.get(where)
+    if status is None or status.state == "live":
+        return Text(where)
+    return Text.assemble((where, "yellow"), ("?", "bold yellow"))
 
 
 class RunsPane(Vertical, TabContent):
@@ -74,12 +91,14 @@ class RunsPane(Vertical, TabContent):
         self._listed: object = None  # what the table's rows were made from
         self._haystack: dict[str, tuple[RunInfo, str]] = {}  # a run's text the filter searches, per listing of it
         self._ready = False
+        self._hosts = bool(model.hosts)  # other machines' runs are listed too: a host column
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="runs-bar"):
             yield Input(placeholder="filter runs (/)", id="runs-filter")
             yield Static("", id="runs-info")
-        yield VirtualTable(COLUMNS, self._cells, id="runs-table")
+        columns = [*COLUMNS[:2], HOST_COLUMN, *COLUMNS[2:]] if self._hosts else COLUMNS
+        yield VirtualTable(columns, self._cells, id="runs-table")
         with Horizontal(id="compare"):
             yield LinePlot("loss of the marked runs (or the one under the cursor)", "step", id="compare-plot")
             yield DataTable(id="compare-params", cursor_type="none", zebra_stripes=True)
@@ -96,10 +115,13 @@ class RunsPane(Vertical, TabContent):
         status = Text(i.status, style=STATUS_STYLE.get(i.status, ""))
         if trouble(self.model.alerted.get(i.id, FINISHED)):  # the watchdog told something about it (! lists it)
             status = Text.assemble(("! ", "bold red"), status)  # first: a narrow column cuts the end
-        return ["●" if i.id in self.marked else " ", i.id, names.printable(i.experiment, 40), status, progress(i),
-                f"{target} {fmt(value)}" if value is not None else "",
-                (f"{names.printable(i.name, 40)}: " if i.name else "") + key_params(i),
-                time.strftime("%m-%d %H:%M", time.localtime(i.created))]
+        cells = ["●" if i.id in self.marked else " ", i.id, names.printable(i.experiment, 40), status, progress(i),
+                 f"{target} {fmt(value)}" if value is not None else "",
+                 (f"{names.printable(i.name, 40)}: " if i.name else "") + key_params(i),
+                 time.strftime("%m-%d %H:%M", time.localtime(i.created))]
+        if self._hosts:  # the id without its host, which has a column of its own
+            cells[1:2] = [i.id.removeprefix(f"{i.where}:"), host_cell(i.where, self.model.hosts)]
+        return cells
 
     def action_mark(self) -> None:
         self.toggle_mark()
@@ -131,10 +153,14 @@ class RunsPane(Vertical, TabContent):
     @work(thread=True, group="delete", exit_on_error=False)
     def _delete(self, run_id: str) -> None:
         from labdeck.engine import LabdeckError, Store
+        from labdeck.engine.hosts import split
         from labdeck.engine.runs import delete
 
         try:
-            delete(Store(self.home), run_id)
+            if (link := self.labdeck.link_of(run_id)) is not None:
+                link.call("delete", run=split(run_id)[1])
+            else:
+                delete(Store(self.home), run_id)
         except LabdeckError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="warning")
             return
@@ -173,6 +199,7 @@ class RunsPane(Vertical, TabContent):
         held = self._haystack.get(info.id)
         if held is None or held[0] is not info:
             held = self._haystack[info.id] = (info, f"{info.id} {info.experiment} {info.name} {info.status} "
+                                                    f"{info.where or HERE} "
                                                     f"{key_params(info)}".lower())
         return held[1]
 

@@ -8,15 +8,20 @@ it means (the followed run, the one under the cursor, a sweep's first marked tri
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from textual import work
 from textual.widget import Widget
 
 from labdeck import engine
 from labdeck.engine import LabdeckError
+from labdeck.engine.hosts import split
 
 from .messages import Controlled, Doing, ReportWritten, StoreChanged
 from .model import RunsModel
+
+if TYPE_CHECKING:
+    from .app import LabdeckApp
 
 
 class TabContent(Widget):
@@ -25,6 +30,10 @@ class TabContent(Widget):
 
     model: RunsModel
     home: Path
+
+    @property
+    def labdeck(self) -> LabdeckApp:
+        return cast("LabdeckApp", self.app)
 
     # -- what the app asks of every tab's content ---------------------------------------------------------------
     def selected_run(self) -> str | None:
@@ -62,7 +71,10 @@ class TabContent(Widget):
     @work(thread=True, group="control", exit_on_error=False)
     def control(self, action: str, run_id: str) -> None:
         try:
-            getattr(engine, action)(engine.Store(self.home), run_id)
+            if (link := self.labdeck.link_of(run_id)) is not None:
+                link.call(action, run=split(run_id)[1])
+            else:
+                getattr(engine, action)(engine.Store(self.home), run_id)
         except LabdeckError as exc:
             self.post_message(Controlled(action, run_id, str(exc)))
             return
@@ -87,7 +99,14 @@ class TabContent(Widget):
     @work(thread=True, group="report", exit_on_error=False)
     def write_report(self, target: str) -> None:
         try:
-            path = engine.write_report(engine.Store(self.home), target, self.home / "reports" / target)
+            if (link := self.labdeck.link_of(target)) is not None:  # written there, copied back here
+                from labdeck.engine.remote import unpack_report
+
+                where, bare = split(target)
+                done = link.call("report", timeout=600, target=bare, copy=True)
+                path = unpack_report(done["files"], self.home / "reports" / where / bare)
+            else:
+                path = engine.write_report(engine.Store(self.home), target, self.home / "reports" / target)
         except LabdeckError as exc:
             self.post_message(ReportWritten("", target, str(exc)))
             return

@@ -25,6 +25,9 @@ from textual.widgets import DataTable, Input, Static
 from labdeck.engine.alerts import FIELD as ALERTS
 from labdeck.engine.alerts import split_rules
 from labdeck.engine.errors import LabdeckError
+from labdeck.engine.hosts import HERE
+from labdeck.engine.hosts import ROW as HOST_ROW
+from labdeck.engine.hosts import field as host_field
 from labdeck.engine.params import BUDGET, Param, parse_budget
 from labdeck.engine.spec import Spec
 
@@ -90,7 +93,8 @@ class ParamForm(Vertical):
         form: ParamForm
         name: str
 
-    def __init__(self, spec: Spec, **kwargs):
+    def __init__(self, spec: Spec, hosts: list[str] | None = None, **kwargs):
+        """``hosts``: the other machines a run may be started on (a host row, last, when there are some)."""
         super().__init__(**kwargs)
         self.spec = spec
         self.params: dict[str, Param] = {}  # the spec's parameters, the budget after the epochs
@@ -99,7 +103,9 @@ class ParamForm(Vertical):
             if p.name == "epochs":
                 self.params[BUDGET.name] = BUDGET
         self.params.setdefault(BUDGET.name, BUDGET)
-        self.params[ALERTS.name] = ALERTS  # the last row
+        self.params[ALERTS.name] = ALERTS  # the last row ...
+        if hosts:
+            self.params[HOST_ROW] = host_field(hosts)  # ... but for where the run trains
         self.raw: dict[str, str] = {p.name: _text(p.default) for p in self.params.values()}
         self._editing: str | None = None
         self._described: Param | None = None
@@ -284,7 +290,12 @@ class ParamForm(Vertical):
 
     def raw_values(self) -> dict[str, str]:
         """The hyperparameters (without the budget and the alerts)."""
-        return {k: v for k, v in self.raw.items() if k not in (BUDGET.name, ALERTS.name)}
+        return {k: v for k, v in self.raw.items() if k not in (BUDGET.name, ALERTS.name, HOST_ROW)}
+
+    def host(self) -> str:
+        """The host the run is to train on; "" for this machine."""
+        chosen = self.raw.get(HOST_ROW, HERE)
+        return "" if chosen == HERE else chosen
 
     def alerts(self) -> list[str]:
         """The run's watchdog rules (check ``errors`` first)."""
@@ -331,10 +342,13 @@ class ParamForm(Vertical):
                 out[p.name] = value
         return out
 
-    def load(self, values: dict[str, Any], budget: float | None = None, alerts: list[str] | None = None) -> None:
-        """Set every field from a preset or a run's parameters, budget and alerts (missing keys take their
+    def load(self, values: dict[str, Any], budget: float | None = None, alerts: list[str] | None = None,
+             host: str | None = None) -> None:
+        """Set every field from a preset or a run's parameters, budget, alerts and host (missing keys take their
         defaults)."""
         values = dict(values)
+        if host is not None and HOST_ROW in self.params:
+            values[HOST_ROW] = host or HERE
         if budget is not None:
             values[BUDGET.name] = f"{budget:g}"
         if alerts is not None:
