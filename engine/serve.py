@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
-from . import gpus, runs, wire
+from . import gpus, runs, sweep, wire
 from .errors import LabdeckError, one_line
 from .feed import Feed, ensure_watchdog
 from .store import HOST, Store
@@ -122,8 +122,13 @@ def _answer(home: Path, out: _Out, request: dict[str, Any], requests: queue.Queu
 def _call(home: Path, op: str, args: dict[str, Any]) -> Any:
     store = Store(home)
     try:
+        if op in ("resume", "stop") and str(args["run"]).startswith("sw-"):  # a sweep: its trials, its runner
+            getattr(sweep, op)(store, str(args["run"]))
+            return str(args["run"])
         if op in ("pause", "resume", "stop", "delete"):
             return getattr(runs, op)(store, str(args["run"]))
+        if op == "sweep":
+            return list(sweep.start(store, args))
         if op == "start":
             run_id = runs.create(store, str(args["experiment"]), dict(args.get("values") or {}),
                                  args.get("budget"), budget_kind=str(args.get("budget_kind") or "wall"),

@@ -138,6 +138,22 @@ def create(store: Store, experiment: str, trials: list[dict[str, Any]], budget: 
     return sweep_id
 
 
+def start(store: Store, asked: dict[str, Any]) -> tuple[str, int]:
+    """Plan, check, create and start a sweep from what the dashboard's dialog holds (``experiment``, ``base``,
+    ``grid`` and ``ranges`` as KEY=... words, ``random``, ``budget`` text, ``parallel``, ``backend``, ``address``,
+    ``asha``); returns its id and its number of trials. A host does the same for a dialog elsewhere."""
+    experiment = str(asked["experiment"])
+    trials = plan(experiment, dict(asked["base"]), parse_grid(list(asked["grid"])), int(asked["random"]),
+                  parse_ranges(list(asked["ranges"]), experiment))
+    budget = parse_budget(asked["budget"])
+    check_options(int(asked["parallel"]), budget, str(asked["backend"]), asha=bool(asked["asha"]),
+                  address=asked["address"])
+    chosen = {k: asked[k] for k in ("parallel", "backend", "address", "asha")}
+    sweep_id = create(store, experiment, trials, budget, chosen)
+    spawn(store, sweep_id, int(asked["parallel"]))
+    return sweep_id, len(trials)
+
+
 def options(store: Store, sweep_id: str) -> dict[str, Any]:
     """How the sweep was asked to run (empty for a local sweep of an older version)."""
     try:

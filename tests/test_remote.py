@@ -360,5 +360,30 @@ async def test_the_dashboard_shows_and_controls_a_hosts_runs_beside_its_own(far,
         new = next(i.id for i in store.runs() if i.id != slow)
         await until(pilot, lambda: f"box:{new}" in app.model.infos, 30, what="the new run listed")
         assert not Store(home).get(mine).where and len(Store(home).runs()) == 1
+
+        await pilot.press("escape")
+        app.action_new_sweep()  # on the host the form names: its trials train there
+        grid = await until(pilot, lambda: type(app.screen).__name__ == "NewSweep" and app.screen.query("#sweep-cancel")
+                           and app.focused is app.screen.query_one("#sweep-grid") and app.focused, what="dialog")
+        grid.value = "cell=rnn,gru"
+        await pilot.press("enter")
+        await until(pilot, lambda: len({i.sweep for i in store.runs() if i.sweep}) == 1, 30,
+                    what="a sweep created on the host")
+        swept = next(i.sweep for i in store.runs() if i.sweep)
+        await until(pilot, lambda: f"box:{swept}" in app.model.sweeps, 30, what="the host's sweep listed")
+        await until(pilot, lambda: app.screen is app.screen_stack[0], what="the dialog closed")
+        app.query_one("#pane-sweeps").action_control("stop")
+        await until(pilot, lambda: all(i.status not in ACTIVE for i in store.runs() if i.sweep), 60,
+                    what="the host's sweep stopped")
+        assert len(Store(home).runs()) == 1
+
+        await pilot.press("g")  # the GPU view: this machine's and the host's (neither has one here)
+        from textual.widgets import DataTable
+
+        gpu_table = await until(pilot, lambda: type(app.screen).__name__ == "GpuView"
+                                and (t := app.screen.query_one(DataTable)).row_count and t, 30, what="GPU rows")
+        await until(pilot, lambda: "box" in [str(gpu_table.get_row_at(i)[0]) for i in range(gpu_table.row_count)],
+                    30, what="the host's row in the GPU view")
+        await pilot.press("escape")
     app.close_links()
     wait_for(lambda: not _serves(Path(far.home)), 10, what="no serve left on the host after the dashboard quit")

@@ -18,7 +18,7 @@ from labdeck.engine.status import Status
 
 from .messages import NewSweepAsked, StoreChanged
 from .model import RunsModel
-from .runs_pane import loss_lines
+from .runs_pane import host_cell, loss_lines
 from .state import STATUS_STYLE
 from .tab_content import TabContent
 from .widgets.line_plot import Line, LinePlot
@@ -56,7 +56,8 @@ class SweepsPane(Vertical, TabContent):
             yield LinePlot("loss of the marked trials (or the best)", "step", id="sweep-curves")
 
     def on_mount(self) -> None:
-        self.query_one("#sweeps-table", DataTable).add_columns("sweep", "experiment", "trials", "best")
+        hosts = ("host",) if self.model.hosts else ()  # other machines' sweeps are listed too
+        self.query_one("#sweeps-table", DataTable).add_columns("sweep", *hosts, "experiment", "trials", "best")
         self._ready = True
         self.update_runs()
 
@@ -89,8 +90,11 @@ class SweepsPane(Vertical, TabContent):
             spec = registry.get(trials[0].experiment)
             top = sweep.best(trials)
             done = sum(t.status in (Status.FINISHED, Status.FAILED) for t in trials)
-            table.add_row(sweep_id, trials[0].experiment, f"{done}/{len(trials)}",
-                          f"{spec.target} {fmt(top.metrics[spec.target])}" if top else "", key=sweep_id)
+            where = trials[0].where
+            hosts = (host_cell(where, self.model.hosts),) if self.model.hosts else ()
+            table.add_row(sweep_id.removeprefix(f"{where}:") if hosts else sweep_id, *hosts, trials[0].experiment,
+                          f"{done}/{len(trials)}", f"{spec.target} {fmt(top.metrics[spec.target])}" if top else "",
+                          key=sweep_id)
         if self.selected:
             table.move_cursor(row=table.get_row_index(self.selected))
         self._show_trials()
@@ -159,9 +163,13 @@ class SweepsPane(Vertical, TabContent):
     @work(thread=True, group="control-sweep", exit_on_error=False)
     def _control(self, action: str, sweep_id: str) -> None:
         from labdeck.engine import LabdeckError, Store
+        from labdeck.engine.hosts import split
 
         try:
-            getattr(sweep, action)(Store(self.home), sweep_id)
+            if (link := self.labdeck.link_of(sweep_id)) is not None:
+                link.call(action, run=split(sweep_id)[1])
+            else:
+                getattr(sweep, action)(Store(self.home), sweep_id)
         except LabdeckError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="warning")
             return

@@ -19,7 +19,7 @@ def view(name: str, app: LabdeckApp) -> Screen[None]:
     if name == "gpus":
         from .gpus import GpuView
 
-        return GpuView(app.model)
+        return GpuView(app.model, app.links)
     from .reports import ReportList
 
     return ReportList(app.home)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -13,9 +14,14 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 from textual.worker import get_current_worker
 
-from labdeck.engine import gpus
+from labdeck.engine import LabdeckError, gpus
 
 from ..model import RunsModel
+
+if TYPE_CHECKING:
+    from ..host_watcher import HostWatcher
+
+Machine = tuple[str, list[gpus.Gpu], dict[int, list[str]], str]  # host ("" here), its GPUs, runs on each, error
 
 POLL_SECONDS = 2.0
 
@@ -24,9 +30,10 @@ class GpuView(ModalScreen[None]):
     CSS_PATH = Path(__file__).with_name("dialogs.tcss")
     BINDINGS = [Binding("escape,q,g", "close", "Close", id="gpus.close")]
 
-    def __init__(self, model: RunsModel):
+    def __init__(self, model: RunsModel, links: dict[str, HostWatcher] | None = None):
+        """``links``: the other machines shown, whose GPUs are read through their links too."""
         super().__init__()
-        self.model = model
+        self.model, self.links = model, dict(links or {})
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog gpu-dialog"):
@@ -42,23 +49,36 @@ class GpuView(ModalScreen[None]):
     def _poll(self) -> None:
         worker = get_current_worker()
         while not worker.is_cancelled:
-            found = gpus.read()
+            here = gpus.read()
+            found: list[Machine] = [("", here, gpus.runs_on(here, list(self.model.infos.values())), "")]
+            for name, link in self.links.items():
+                try:
+                    answer = link.call("gpus", timeout=POLL_SECONDS * 2)
+                except LabdeckError as exc:
+                    found.append((name, [], {}, str(exc)))
+                    continue
+                found.append((name, [gpus.Gpu(**{**g, "pids": tuple(g["pids"])}) for g in answer["gpus"]],
+                              {int(k): [f"{name}:{r}" for r in v] for k, v in answer["runs"].items()}, ""))
             self.app.call_from_thread(self._show, found)
             time.sleep(POLL_SECONDS)
 
-    def _show(self, found: list[gpus.Gpu]) -> None:
+    def _show(self, machines: list[Machine]) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        table.display = bool(found)
-        if not found:
+        table.display = len(machines) > 1 or bool(machines[0][1])  # with hosts: a row each, GPUs or not
+        if not table.display:
             self.query_one("#gpu-title", Label).update("[b]GPUs[/]: none found here (NVML and nvidia-smi read none)")
             return
-        on = gpus.runs_on(found, list(self.model.infos.values()))
-        for g in found:
-            others = len(g.pids) - len(on[g.index])
-            table.add_row(str(g.index), g.name, f"{g.util:.0f}%",
-                          f"{g.used_mb / 1024:.1f} / {g.total_mb / 1024:.0f} GiB", " ".join(on[g.index]) or "-",
-                          str(others) if others else "-", key=str(g.index))
+        for where, found, on, error in machines:
+            prefix = f"{where or 'here'} " if len(machines) > 1 else ""
+            if error or not found:
+                table.add_row(prefix.strip(), error or "no GPU found", "", "", "", "", key=f"{where}-none")
+            for g in found:
+                others = len(g.pids) - len(on.get(g.index, []))
+                table.add_row(f"{prefix}{g.index}", g.name, f"{g.util:.0f}%",
+                              f"{g.used_mb / 1024:.1f} / {g.total_mb / 1024:.0f} GiB",
+                              " ".join(on.get(g.index, [])) or "-", str(others) if others else "-",
+                              key=f"{where}-{g.index}")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -6,7 +6,7 @@ It creates and starts the sweep itself (in a worker) and closes with its id; a b
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -52,15 +52,18 @@ class NewSweep(ModalScreen[str | None]):
     @classmethod
     def over(cls, pane: ExperimentPane) -> NewSweep:
         """The dialog over an experiment pane's form: its values are every trial's, bar what the sweep varies."""
-        return cls(pane.spec, pane.form.raw_values(), pane.home, pane.form.raw["budget"])
+        return cls(pane.spec, pane.form.raw_values(), pane.home, pane.form.raw["budget"], pane.form.host())
 
-    def __init__(self, spec: Spec, base: dict[str, str], home: Path, budget: str = ""):
+    def __init__(self, spec: Spec, base: dict[str, str], home: Path, budget: str = "", host: str = ""):
+        """``host``: the machine the trials train on ("" this one), from the form's host row."""
         super().__init__()
         self.spec, self.experiment, self.base, self.home, self.budget = spec, spec.name, base, home, budget
+        self.host = host
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"[b]New {self.spec.title} sweep[/] (the other values come from the form)")
+            on = f" on {self.host}" if self.host else ""
+            yield Label(f"[b]New {self.spec.title} sweep{on}[/] (the other values come from the form)")
             yield Label("grid: KEY=V1,V2 … (space between keys; every combination)")
             yield Input(placeholder=grid_example(self.spec), id="sweep-grid", compact=True)
             yield Label("random trials · the ranges they draw from: KEY=LOW:HIGH[:log] …")
@@ -126,18 +129,18 @@ class NewSweep(ModalScreen[str | None]):
         from labdeck.engine import LabdeckError, Store, sweep
 
         try:
-            trials = sweep.plan(v["experiment"], v["base"], sweep.parse_grid(v["grid"]), v["random"],
-                                sweep.parse_ranges(v["ranges"], v["experiment"]))
-            budget = sweep.parse_budget(v["budget"])
-            sweep.check_options(v["parallel"], budget, v["backend"], asha=v["asha"], address=v["address"])
-            options = {k: v[k] for k in ("parallel", "backend", "address", "asha")}
-            store = Store(self.home)
-            sweep_id = sweep.create(store, v["experiment"], trials, budget, options)
-            sweep.spawn(store, sweep_id, v["parallel"])
+            link = cast("LabdeckApp", self.app).links.get(self.host) if self.host else None
+            if self.host and link is None:
+                raise LabdeckError(f"no link to {self.host}")
+            if link is not None:
+                bare, count = link.call("sweep", **v)
+                sweep_id = f"{self.host}:{bare}"
+            else:
+                sweep_id, count = sweep.start(Store(self.home), v)
         except LabdeckError as exc:
             self.app.call_from_thread(self.show_error, str(exc))
             return
-        self.app.call_from_thread(self.notify, f"started sweep {sweep_id}: {len(trials)} trials")
+        self.app.call_from_thread(self.notify, f"started sweep {sweep_id}: {count} trials")
         self.app.call_from_thread(self.dismiss, sweep_id)
 
     def action_cancel(self) -> None:
