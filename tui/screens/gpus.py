@@ -72,13 +72,13 @@ class GpuView(ModalScreen[None]):
         for where, found, on, error in machines:
             prefix = f"{where or 'here'} " if len(machines) > 1 else ""
             if error or not found:
-                table.add_row(prefix.strip(), error or "no GPU found", "", "", "", "", key=f"{where}-none")
+                table.add_row(prefix.strip(), error or "no GPU found", "", "", "", "", key=f"{where}:none")
             for g in found:
                 others = len(g.pids) - len(on.get(g.index, []))
                 table.add_row(f"{prefix}{g.index}", g.name, f"{g.util:.0f}%",
                               f"{g.used_mb / 1024:.1f} / {g.total_mb / 1024:.0f} GiB",
                               " ".join(on.get(g.index, [])) or "-", str(others) if others else "-",
-                              key=f"{where}-{g.index}")
+                              key=f"{where}:{g.index}" if where else str(g.index))
 
     def action_close(self) -> None:
         self.dismiss(None)
