@@ -264,7 +264,9 @@ class RunsPane(Vertical, TabContent):
         states = model.compared_states()
         self.query_one("#compare-plot", LinePlot).show(loss_lines(states), log=log_scale)
         table = self.query_one("#compare-params", DataTable)
-        key = tuple((s.run_id, s.version) for s in states)
+        # what the table shows changes with an epoch (or a script's step), an end or new parameters: not with
+        # every batch point (rebuilding it twice a second was half the tab's CPU with a live run under the cursor)
+        key = tuple((s.run_id, s.latest_epoch, id(s.history.last), s.ended is not None, id(s.params)) for s in states)
         if key == getattr(self, "_params_key", None):
             return
         self._params_key = key
