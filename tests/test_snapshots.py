@@ -233,3 +233,38 @@ def test_sweeps_at_120x40(app, snap_compare):
 
     add_sweep(Store(app.home))
     assert snapshot(snap_compare, app, BIG, on_sweeps)
+
+
+def test_runs_of_two_hosts_at_80x24(home, monkeypatch, snap_compare):
+    """The Runs tab with other machines: a host column, a live host's runs beside this machine's, and a host that
+    cannot be reached named in the status bar (the links are synthetic: tests/test_remote.py has real ones)."""
+    from labdeck.engine import hosts, wire
+    from labdeck.engine.remote import HostStatus, State
+    from labdeck.tui import host_watcher
+    from labdeck.tui.messages import HostChanged, RunsChanged
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    demo_store(home)
+    infos = [wire.info_in(wire.info_out(i), "gpu1") for i in Store(home).runs()[:3]]
+
+    def start(self) -> None:
+        if self.host.name == "gpu1":
+            self.post(HostChanged(HostStatus("gpu1", State.LIVE, "", 1.0, "0.1.0")))
+            self.post(RunsChanged(infos))
+        else:
+            self.post(HostChanged(HostStatus("gpu2", State.UNREACHABLE,
+                                             "gpu2: ssh: connect to host gpu2 port 22: Connection refused")))
+
+    monkeypatch.setattr(host_watcher.HostWatcher, "start", start)
+    app = LabdeckApp(home, system_stats=False, hosts=[hosts.host("gpu1"), hosts.host("me@gpu2")])
+
+    async def runs(pilot):
+        await settle(pilot)
+        await pilot.press(RUNS_KEY)
+        await until(pilot, lambda: "gpu1:" + infos[0].id.split(":")[1] in pilot.app.model.infos, what="host runs")
+        await drawn(pilot)
+
+    assert snapshot(snap_compare, app, SMALL, runs)
+    monkeypatch.delenv("TZ")
+    time.tzset()
