@@ -280,6 +280,9 @@ def test_hosts_come_from_the_settings_and_the_command_line():
         hosts.host("gpu 1")
     assert hosts.split("gpu1:260101-120000-ab12") == ("gpu1", "260101-120000-ab12")
     assert hosts.split("260101-120000-ab12") == ("", "260101-120000-ab12")
+    hosts.checkpoint_elsewhere("260101-120000-ab12", "generate")  # this machine's run: nothing to refuse
+    with pytest.raises(hosts.HostError, match="checkpoint is on gpu1: there, labdeck generate 2601"):
+        hosts.checkpoint_elsewhere("gpu1:260101-120000-ab12", "generate")
     argv = remote.ssh_argv(configured["gpu1"])
     assert argv[-2:] == ["me@gpu1.lab", "~/venv/bin/labdeck serve --stdio --home /scratch/me"]
     spaced = hosts.host("gpu1", command=["~/my venv/bin/labdeck"], home="/data/my runs")

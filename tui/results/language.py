@@ -124,6 +124,9 @@ class LanguageResults(Vertical):
 
         worker = get_current_worker()
         try:
+            from labdeck.engine.hosts import checkpoint_elsewhere
+
+            checkpoint_elsewhere(run_id, "generate")
             store = engine.Store(home)
             mtime = store.checkpoint_path(run_id).stat().st_mtime if store.checkpoint_path(run_id).exists() else 0
             cached = self._generators.get(run_id)

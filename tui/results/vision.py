@@ -156,6 +156,9 @@ class VisionResults(VerticalScroll):
         from labdeck import engine
 
         try:
+            from labdeck.engine.hosts import checkpoint_elsewhere
+
+            checkpoint_elsewhere(run_id, "predict")
             result = engine.predict_with(engine.Store(home), run_id, [path])
         except Exception as exc:
             self.post_message(Predicted(engine.one_line(exc), error=True))
