@@ -26,7 +26,7 @@ from typing import IO, Any
 from . import wire
 from .errors import LabdeckError
 from .feed import AlertsUpdate, EventsUpdate, Update
-from .hosts import Host
+from .hosts import Host, HostError
 from .version import version
 
 CONNECT_SECONDS = 20.0  # from starting ssh to the host's hello
@@ -59,6 +59,10 @@ class HostStatus:
 
 class HostUnavailable(LabdeckError):
     """A call to a host that is not linked now (its status says why)."""
+
+
+class Refused(HostError):
+    """A host refused a call as bad input (no such run, a wrong value): the CLI exits 2, as it would there."""
 
 
 def ssh_argv(host: Host) -> list[str]:
@@ -154,7 +158,8 @@ class Link:
             raise HostUnavailable(f"{self.host.name} did not answer {op} within {timeout:g} s")
         reply = answer[0]
         if not reply.get("ok"):
-            raise LabdeckError(f"{self.host.name}: {reply.get('error') or 'the call failed'}")
+            error = Refused if reply.get("bad_input") else LabdeckError
+            raise error(f"{self.host.name}: {reply.get('error') or 'the call failed'}")
         return reply.get("value")
 
     def wait_live(self, timeout: float) -> HostStatus:

@@ -7,14 +7,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from . import hosts, jsonout, paths, settings
 from .errors import LabdeckError
-from .events import BatchMetrics, Event, RunEnded, to_record
+from .events import BatchMetrics, EpochTable, Event, MetricSeries, RunEnded, to_record
 from .feed import EventsUpdate, RunsUpdate, Update
-from .formatting import format_event
+from .formatting import fmt, format_event
+from .names import printable
 from .remote import Link, State, unpack_report
 from .status import ACTIVE, Status
 
@@ -111,6 +113,7 @@ def _watch(host: hosts.Host, run_id: str, as_json: bool) -> int:
     updates: queue.Queue[Update] = queue.Queue()
     link = _link(host, updates.put)
     status = ""
+    printer = _Printer(as_json)
     try:
         link.follow(run_id)
         qualified = hosts_id(host, run_id)
@@ -124,7 +127,7 @@ def _watch(host: hosts.Host, run_id: str, as_json: bool) -> int:
                     raise LabdeckError(f"no run {run_id} on {host.name}")
             elif isinstance(update, EventsUpdate) and update.run_id == qualified:
                 for event in update.events:
-                    _print_event(event, as_json)
+                    printer(event)
                     if isinstance(event, RunEnded):
                         status = event.status
             if status and status not in ACTIVE:
@@ -136,13 +139,39 @@ def _watch(host: hosts.Host, run_id: str, as_json: bool) -> int:
     return 1 if status in (Status.FAILED, Status.INTERRUPTED) else 0
 
 
-def _print_event(event: Event, as_json: bool) -> None:
-    if as_json:
-        kind, payload = to_record(event) if type(event).__name__ not in ("EpochTable", "MetricSeries") else \
-            (type(event).__name__, {})
-        print(jsonout.dumps({"kind": kind, "run_id": event.run_id, **payload}), flush=True)
-    elif not isinstance(event, BatchMetrics) and (line := format_event(event, False)):
-        print(line, flush=True)
+PROGRESS_SECONDS = 1.0  # a script's run: its last step and values, at most this often (as the local watch)
+
+
+class _Printer:
+    """A host's run's events as ``labdeck watch`` prints a local one's: lines (or JSON lines), and for a script's
+    run a progress line of its last step and values each second it logged something."""
+
+    def __init__(self, as_json: bool):
+        self.as_json, self.next_progress = as_json, 0.0
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, MetricSeries):
+            self._progress(event)
+        elif isinstance(event, EpochTable):
+            return  # a long history's older epochs: the last ones follow as events
+        elif self.as_json:
+            kind, payload = to_record(event)
+            print(jsonout.dumps({"kind": kind, "run_id": event.run_id, **payload}), flush=True)
+        elif not isinstance(event, BatchMetrics) and (line := format_event(event, False)):
+            print(line, flush=True)
+
+    def _progress(self, series: MetricSeries) -> None:
+        now = time.monotonic()
+        last = {k: ys[-1] for k, (xs, ys) in series.series.items() if ys and k != "train_seconds"}
+        if now < self.next_progress or not last:
+            return
+        self.next_progress = now + PROGRESS_SECONDS
+        step = int(max(xs[-1] for xs, _ in series.series.values() if xs))
+        if self.as_json:
+            print(jsonout.dumps({"kind": "progress", "run_id": series.run_id, "step": step, "metrics": last}),
+                  flush=True)
+        else:
+            print(f"step {step}  " + "  ".join(f"{printable(k, 40)} {fmt(v)}" for k, v in last.items()), flush=True)
 
 
 def _report(link: Link, host: hosts.Host, run_id: str, a: argparse.Namespace) -> int:

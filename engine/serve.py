@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import gpus, runs, sweep, wire
-from .errors import LabdeckError, one_line
+from .errors import DataError, LabdeckError, ParamError, RunNotFound, one_line
 from .feed import Feed, ensure_watchdog
 from .store import HOST, Store
 from .version import version
@@ -110,8 +110,8 @@ def _answer(home: Path, out: _Out, request: dict[str, Any], requests: queue.Queu
     try:
         reply["value"] = _call(home, str(request.get("op")), dict(request.get("args") or {}))
         reply["ok"] = True
-    except LabdeckError as exc:
-        reply.update(ok=False, error=str(exc))
+    except LabdeckError as exc:  # bad input (a run that is not there, a wrong value) is said as such: exit 2
+        reply.update(ok=False, error=str(exc), bad_input=isinstance(exc, (ParamError, RunNotFound, DataError)))
     except Exception as exc:  # a host's bug is one line on the viewer's side, not a dead link
         reply.update(ok=False, error=f"{type(exc).__name__}: {one_line(exc)}")
     requests.put({"t": "answered"})

@@ -314,7 +314,8 @@ def test_the_cli_lists_shows_watches_and_controls_a_hosts_runs(far, home, tmp_pa
     down = cli("runs", "--host", "labdeck-nowhere")
     assert down.returncode == 1 and "Connection refused" in down.stderr and down.stderr.count("\n") == 1
     assert cli("runs", "--host", "-oProxyCommand=x").returncode == 2
-    assert cli("show", "box:nope").returncode != 0
+    missing = cli("stop", "box:nope")  # as it would be there: bad input, one line, exit 2
+    assert missing.returncode == 2 and missing.stderr == "labdeck: box: no run 'nope' in " + str(far.home) + "\n"
 
 
 async def test_the_dashboard_shows_and_controls_a_hosts_runs_beside_its_own(far, home):
