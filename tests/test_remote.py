@@ -389,5 +389,12 @@ async def test_the_dashboard_shows_and_controls_a_hosts_runs_beside_its_own(far,
         await until(pilot, lambda: "box" in [str(gpu_table.get_row_at(i)[0]) for i in range(gpu_table.row_count)],
                     30, what="the host's row in the GPU view")
         await pilot.press("escape")
+        await pilot.press("H")  # the Hosts view: each link's state, its labdeck, when last heard, what to do
+        hosts_table = await until(pilot, lambda: type(app.screen).__name__ == "HostsView"
+                                  and (t := app.screen.query_one(DataTable)).row_count == 2 and t, what="hosts")
+        rows = {str(hosts_table.get_row(n)[0]): [str(c) for c in hosts_table.get_row(n)] for n in ("box", nowhere.name)}
+        assert rows["box"][1:4] == ["live", "0.1.0", "now"] and rows["box"][4] == "4"  # slow, new and two trials
+        assert rows[nowhere.name][1] == "unreachable" and "Connection refused" in rows[nowhere.name][5]
+        await pilot.press("escape")
     app.close_links()
     wait_for(lambda: not _serves(Path(far.home)), 10, what="no serve left on the host after the dashboard quit")

@@ -35,6 +35,8 @@ APP_BINDINGS = [
             tooltip="What the watchdog told: NaN or diverging losses, stalls, deaths, ends, your rules"),
     Binding("g", "open('gpus')", "GPUs", show=False, id="app.gpus",
             tooltip="Each GPU's use and memory, and the runs on it"),
+    Binding("H", "open('hosts')", "Hosts", show=False, id="app.hosts",
+            tooltip="Each machine linked over ssh: live or why not, its labdeck, when it was last heard"),
     Binding("question_mark", "help", "Help", key_display="?", id="app.help", tooltip="Every key"),
     Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit the dashboard; runs keep going"),
 ]

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 def view(name: str, app: LabdeckApp) -> Screen[None]:
-    """``alerts``, ``gpus`` or ``reports``, its module imported when first opened."""
+    """``alerts``, ``gpus``, ``hosts`` or ``reports``, its module imported when first opened."""
     if name == "alerts":
         from .alerts import AlertsView
 
@@ -20,6 +20,10 @@ def view(name: str, app: LabdeckApp) -> Screen[None]:
         from .gpus import GpuView
 
         return GpuView(app.model, app.links)
+    if name == "hosts":
+        from .hosts import HostsView
+
+        return HostsView(app.model, app.links)
     from .reports import ReportList
 
     return ReportList(app.home)
