@@ -353,6 +353,12 @@ async def test_the_dashboard_shows_and_controls_a_hosts_runs_beside_its_own(far,
                     what="the host's run's epochs in its tab")
         await pilot.press("x")
         await until(pilot, lambda: store.get(slow).status == Status.STOPPED, 60, what="stopped by x")
+        await pilot.press("R")  # written on the host, copied back under reports/HOST/RUN
+        copied = home / "reports" / "box" / slow / "report.md"
+        await until(pilot, copied.exists, 60, what="the host's report copied back")
+        assert (Path(far.home) / "reports" / slow / "report.md").exists() and "## " in copied.read_text()
+        await until(pilot, lambda: type(app.screen).__name__ == "ReportDone", what="the report shown")
+        await pilot.press("escape")
 
         await pilot.press(SEQUENCE_KEY)
         form = app.query_one("#form-sequence", ParamForm)
