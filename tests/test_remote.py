@@ -351,8 +351,16 @@ async def test_the_dashboard_shows_and_controls_a_hosts_runs_beside_its_own(far,
         await pilot.press("enter")  # opens in its tab, followed through the link
         await until(pilot, lambda: (s := app.model.states.get(f"box:{slow}")) and s.epochs, 60,
                     what="the host's run's epochs in its tab")
+        state = app.model.states[f"box:{slow}"]
+        for _ in range(2):  # the link dies under the open tab: the curves go on, no epoch lost or twice
+            before, sessions = state.latest_epoch, app.links["box"].link.sessions
+            app.links["box"].link.kill_transport()
+            await until(pilot, lambda before=before, sessions=sessions: app.links["box"].link.sessions > sessions
+                        and state.latest_epoch > before + 1, 60, what="epochs arriving after a reconnect")
         await pilot.press("x")
         await until(pilot, lambda: store.get(slow).status == Status.STOPPED, 60, what="stopped by x")
+        await until(pilot, lambda: state.ended is not None, 30, what="the end through the link")
+        assert list(state.epochs) == [int(e) for e in store.history(slow)["epoch"]]
         await pilot.press("R")  # written on the host, copied back under reports/HOST/RUN
         copied = home / "reports" / "box" / slow / "report.md"
         await until(pilot, copied.exists, 60, what="the host's report copied back")
