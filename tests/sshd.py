@@ -62,7 +62,10 @@ def start(folder: Path, env: dict[str, str], forced_command: str | None = None) 
     options = f'command="{forced_command}",no-pty,no-port-forwarding ' if forced_command else ""
     (folder / "authorized_keys").write_text(options + key + "\n")
     os.chmod(folder / "authorized_keys", 0o600)
-    Path("/run/sshd").mkdir(exist_ok=True)  # its privilege separation folder
+    try:
+        Path("/run/sshd").mkdir(exist_ok=True)  # its privilege separation folder (root's sshd needs it)
+    except OSError:
+        pass  # not root: an sshd of one's own runs without privilege separation
     setenv = " ".join(f"{k}={v}" for k, v in env.items())
     for _ in range(5):  # another process may take the port between choosing and binding it
         port = _free_port()
