@@ -245,16 +245,16 @@ def sweep_report(store: Store, sweep_id: str, trials: list[RunInfo], out: Path) 
 def write_report(store: Store, target: str, out: str | Path) -> Path:
     """Write ``report.md`` (and its figures and CSV files) for a run id or a sweep id into ``out``."""
     out = Path(out).expanduser()
+    trials = [r for r in store.runs() if r.sweep == target]
+    info = None if trials else store.get(target)  # a target that is not there creates no folder
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LabdeckError(f"cannot create {out}: {exc.strerror or exc}") from None
-    trials = [r for r in store.runs() if r.sweep == target]
     try:
-        if trials:
+        if info is None:
             md = sweep_report(store, target, trials, out)
         else:
-            info = store.get(target)
             md = [f"# labdeck report: run {info.id}", "", *run_report(store, info, out)]
         path = out / "report.md"
         durable.write_text(path, "\n".join(md))  # whoever waits for report.md to appear never reads half of it

@@ -281,3 +281,14 @@ def test_a_second_tensorboard_export_replaces_the_first_and_a_bad_place_is_one_l
                            f'{locked} && exec "$0" -m labdeck.engine export {run.id} --format tensorboard --out '
                            f"{locked}/tb", sys.executable], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "cannot write" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_report_of_no_run_is_one_line_and_makes_no_folder(home, tmp_path):
+    """A host's serve writes reports under its home's reports/TARGET: a target that is no run or sweep (a typo, or
+    '../..' from a viewer elsewhere) is refused before any folder is made."""
+    Store(home)
+    for target in ("nope", "../../escaped"):
+        out = tmp_path / "reports" / target
+        done = cli("report", target, "--out", str(out))
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and not out.exists()
+    assert not (tmp_path / "escaped").exists()
