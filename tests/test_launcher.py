@@ -38,6 +38,30 @@ def test_home_is_taken_in_both_spellings_and_a_run_opens_the_dashboard_on_it():
     assert launcher.dashboard_args(["--home"]) == (False, None, None)
 
 
+def test_hosts_are_taken_from_the_command_line_else_from_the_settings(home, monkeypatch, capsys):
+    assert launcher.take_hosts(["--host", "gpu1", "--home", "/x", "--host=me@gpu2"]) == (["--home", "/x"],
+                                                                                         ["gpu1", "me@gpu2"])
+    assert launcher.take_hosts(["runs", "--host", "gpu1"]) == (["runs"], ["gpu1"])  # the CLI gets the original
+    assert launcher.hosts_for([]) == []
+    config = home.parent / "config"
+    config.mkdir()
+    (config / "config.toml").write_text('[hosts.gpu1]\nssh = "me@gpu1.lab"\n\n[hosts.gpu2]\n')
+    assert [h.name for h in launcher.hosts_for([])] == ["gpu1", "gpu2"]  # every configured host
+    assert [(h.name, h.destination) for h in launcher.hosts_for(["gpu1", "me@gpu3"])] == [
+        ("gpu1", "me@gpu1.lab"), ("gpu3", "me@gpu3")]
+    assert launcher.hosts_for(["-oProxyCommand=x"]).startswith("labdeck: host '-oProxyCommand=x'")
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Tty())
+    monkeypatch.setattr("sys.stdout", Tty())
+    assert launcher.main(["--host", "gpu 1"]) == 2  # one line before any screen
+    err = capsys.readouterr().err
+    assert err.startswith("labdeck: host 'gpu 1'") and err.count("\n") == 1
+
+
 def test_a_run_that_is_not_there_is_one_line_before_any_screen(monkeypatch, capsys, home):
     class Tty(io.StringIO):
         def isatty(self) -> bool:
