@@ -235,7 +235,7 @@ async def app_open(home: str, run_id: str, host: hosts.Host | None) -> float:
             assert time.monotonic() < deadline, "never drawn"
             await pilot.pause(0.01)
         opened = time.perf_counter() - t0
-    app.close_links()
+    app.links.close()
     return opened
 
 

@@ -410,5 +410,21 @@ async def test_the_dashboard_shows_and_controls_a_hosts_runs_beside_its_own(far,
         assert rows["box"][1:4] == ["live", "0.1.0", "now"] and rows["box"][4] == "4"  # slow, new and two trials
         assert rows[nowhere.name][1] == "unreachable" and "Connection refused" in rows[nowhere.name][5]
         await pilot.press("escape")
-    app.close_links()
+    app.links.close()
     wait_for(lambda: not _serves(Path(far.home)), 10, what="no serve left on the host after the dashboard quit")
+
+
+async def test_labdeck_host_run_opens_the_dashboard_on_a_hosts_run(far, home):
+    from labdeck.tui.app import LabdeckApp
+    from labdeck.tui.experiment_pane import ExperimentPane
+
+    from .test_tui import until
+
+    run_id = runs.create(Store(far.home), "sequence", tiny(hidden="12"))
+    app = LabdeckApp(home, system_stats=False, hosts=[far], open_run=(f"box:{run_id}", "runs"))  # as the launcher
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.active_tab() == "sequence", 60, what="the host's run's tab")
+        pane = app.query_one("#pane-sequence", ExperimentPane)
+        await until(pilot, lambda: pane.run_id == f"box:{run_id}", 30, what="the host's run followed there")
+        assert pane.form.raw["hidden"] == "12" and pane.form.raw["host"] == "box"  # its values, and where it is
+    app.links.close()

@@ -26,6 +26,7 @@ from labdeck import engine
 from labdeck.engine import registry
 
 from .adapters.textual_private import QuietCloseApp
+from .host_watcher import Links
 from .keys import APP_BINDINGS, TAB_KEYS, TABS, palette
 from .messages import (
     AlertsArrived,
@@ -52,7 +53,6 @@ from .widgets.tabs import Pane, Tabs
 if TYPE_CHECKING:
     from labdeck.engine.hosts import Host
 
-    from .host_watcher import HostWatcher
     from .messages import HostChanged
     from .watcher import StoreWatcher
 
@@ -83,13 +83,9 @@ class LabdeckApp(QuietCloseApp):
         self.system_stats, self.freeze_gc = system_stats, freeze_gc
         self.specs = registry.specs()
         self.model = RunsModel()
-        self.hosts = list(hosts or [])
-        self.links: dict[str, HostWatcher] = {}
-        if self.hosts:
-            from labdeck.engine.remote import HostStatus, State
-
-            for host in self.hosts:
-                self.model.hosts[host.name] = HostStatus(host.name, State.CONNECTING)
+        self.links = Links(list(hosts or []), self.post_message)
+        for link in self.links.values():
+            self.model.host_changed(link.status)
         self.log_scale = True  # losses span decades
         self.watcher: StoreWatcher | None = None
         self.pace = RedrawPace()
@@ -151,34 +147,17 @@ class LabdeckApp(QuietCloseApp):
 
         self.watcher = StoreWatcher(self.home, self.post_message, lambda: self.closing)
         self.watcher.start()
-        if self.hosts:
-            from .host_watcher import HostWatcher
-
-            for host in self.hosts:
-                self.links[host.name] = HostWatcher(host, self.post_message)
-                self.links[host.name].start()
+        self.links.start()
 
     def follow(self, run_id: str) -> None:
         """Read a run's events from now on: this machine's store, or the host's link that holds it."""
-        if (link := self.link_of(run_id)) is not None:
+        if (link := self.links.of(run_id)) is not None:
             link.subscribe(run_id)
         elif self.watcher:
             self.watcher.subscribe(run_id)
 
-    def link_of(self, run_id: str) -> HostWatcher | None:
-        """The link of the host a run (``HOST:RUN``) is on; None for this machine's."""
-        from labdeck.engine.hosts import split
-
-        where, _ = split(run_id)
-        return self.links.get(where) if where else None
-
-    def close_links(self, wait: bool = True) -> None:
-        """End every host's link: each host's serve exits; its runs go on."""
-        for link in self.links.values():
-            link.link.close(wait)
-
     def on_unmount(self) -> None:
-        self.close_links(wait=False)
+        self.links.close(wait=False)
 
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:
@@ -202,7 +181,10 @@ class LabdeckApp(QuietCloseApp):
         self.model.update_runs(message.changed, message.removed)
         for content in self.tabs.mounted():  # the others are not mounted yet (lazily)
             content.update_runs()
-        if self._open_first in self.model.infos:
+        if self._open_first in self.model.infos:  # a host's run is listed only now: its tab may not be mounted
+            from .keys import tab_of
+
+            self.action_tab(tab_of(self.model.infos[self._open_first].experiment))
             self.post_message(OpenRun(self._open_first))
             self._open_first = None
 
@@ -214,18 +196,12 @@ class LabdeckApp(QuietCloseApp):
             tell(self, message.alerts)
 
     def on_host_changed(self, message: HostChanged) -> None:
-        from labdeck.engine.remote import State
+        from .screens.hosts import tell
 
-        status = message.status
-        self.model.host_changed(status)
+        self.model.host_changed(message.status)
         for content in self.tabs.mounted():
             content.update_runs()
-        fine = status.state in (State.LIVE, State.CONNECTING, State.CLOSED)
-        self.query_one(StatusBar).doing(f"host {status.name}", None if fine else f"{status.state}: {status.detail}")
-        # a link that dropped says so in the status bar and reconnects; a host never reached, or refusing, is told
-        dropped = status.state in (State.UNREACHABLE, State.STALLED) and status.seen
-        if not fine and not dropped:
-            self.notify(status.detail or f"{status.name}: {status.state}", severity="warning", timeout=10)
+        tell(self, message.status)
 
     def on_store_warning(self, message: StoreWarning) -> None:
         self.notify(message.text, severity="warning", timeout=30)

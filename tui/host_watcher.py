@@ -1,25 +1,31 @@
 """Another machine's runs in the dashboard: a link (``engine.remote``) whose updates become the app's messages, the
-same ones the local store's reader posts, with run ids as ``HOST:RUN``."""
+same ones the local store's reader posts, with run ids as ``HOST:RUN``.
+
+The app imports this module as it starts; the link's modules (ssh, the protocol, the feed) load only for a host.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 from labdeck.engine import hosts
-from labdeck.engine.feed import RunsUpdate, Update
-from labdeck.engine.remote import HostStatus, Link
 
 from .messages import HostChanged, RunsChanged
-from .watcher import message_of
+
+if TYPE_CHECKING:
+    from labdeck.engine.feed import Update
+    from labdeck.engine.remote import HostStatus
 
 
 class HostWatcher:
     def __init__(self, host: hosts.Host, post: Callable[[Message], bool]):
         self.host, self.post = host, post
         self._listed: set[str] = set()  # the host's runs as last listed (a full listing drops the others)
+        from labdeck.engine.remote import Link
+
         self.link = Link(host, self._update, self._status)
 
     def _status(self, status: HostStatus) -> None:
@@ -44,6 +50,10 @@ class HostWatcher:
         return self.link.status
 
     def _update(self, update: Update) -> None:
+        from labdeck.engine.feed import RunsUpdate
+
+        from .watcher import message_of
+
         if isinstance(update, RunsUpdate):
             listed = {i.id for i in update.changed}
             removed = [*update.removed, *(self._listed - listed)] if update.full else update.removed
@@ -51,3 +61,24 @@ class HostWatcher:
             self.post(RunsChanged(update.changed, removed))
             return
         self.post(message_of(update))
+
+
+class Links(dict[str, HostWatcher]):
+    """A dashboard's links, by host name: started with its background work, closed as it quits."""
+
+    def __init__(self, hosts: list[hosts.Host], post: Callable[[Message], bool]):
+        super().__init__((host.name, HostWatcher(host, post)) for host in hosts)
+
+    def start(self) -> None:
+        for link in self.values():
+            link.start()
+
+    def of(self, run_id: str) -> HostWatcher | None:
+        """The link of the host a run (``HOST:RUN``) is on; None for this machine's."""
+        where, _ = hosts.split(run_id)
+        return self.get(where) if where else None
+
+    def close(self, wait: bool = True) -> None:
+        """End every link: each host's serve exits; its runs go on."""
+        for link in self.values():
+            link.link.close(wait)

@@ -100,7 +100,7 @@ def run_dashboard(home: str | None = None, open_run: tuple[str, str] | None = No
 
     app = LabdeckApp(home, freeze_gc=True, open_run=open_run, hosts=hosts)
     app.run()
-    app.close_links()  # each host's serve ends with its link
+    app.links.close()  # each host's serve ends with its link
     deadline = time.monotonic() + WRITERS_WAIT_SECONDS
     while time.monotonic() < deadline and any(w.group in WRITERS and not w.is_finished for w in app.workers):
         time.sleep(0.05)
@@ -121,11 +121,18 @@ def main(argv: list[str] | None = None) -> int:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             print(NO_TERMINAL, file=sys.stderr)
             return 2
-        opened = open_on(home, run) if run else None
+        from labdeck.engine.hosts import split
+
+        where = split(run)[0] if run else ""
+        # a host's run (labdeck gpu1:RUN) opens once its host has listed it: its host is linked whatever --host says
+        opened = (run, "runs") if run and where else open_on(home, run) if run else None
         if isinstance(opened, str):
             print(opened, file=sys.stderr)
             return 2
         chosen = hosts_for(asked)
+        if where and not isinstance(chosen, str) and where not in {h.name for h in chosen}:
+            extra = hosts_for([where])
+            chosen = extra if isinstance(extra, str) else chosen + extra
         if isinstance(chosen, str):
             print(chosen, file=sys.stderr)
             return 2

@@ -7,13 +7,16 @@ asked for that concerns more than one tab (open a run in its tab, write a report
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from labdeck.engine import RunInfo
 from labdeck.engine.events import Event
-from labdeck.engine.remote import HostStatus
 from labdeck.engine.store import AlertRecord
+
+if TYPE_CHECKING:
+    from labdeck.engine.remote import HostStatus
 
 
 # -- from the store watcher (a thread) -------------------------------------------------------------

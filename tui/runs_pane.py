@@ -157,7 +157,7 @@ class RunsPane(Vertical, TabContent):
         from labdeck.engine.runs import delete
 
         try:
-            if (link := self.labdeck.link_of(run_id)) is not None:
+            if (link := self.labdeck.links.of(run_id)) is not None:
                 link.call("delete", run=split(run_id)[1])
             else:
                 delete(Store(self.home), run_id)

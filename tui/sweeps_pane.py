@@ -166,7 +166,7 @@ class SweepsPane(Vertical, TabContent):
         from labdeck.engine.hosts import split
 
         try:
-            if (link := self.labdeck.link_of(sweep_id)) is not None:
+            if (link := self.labdeck.links.of(sweep_id)) is not None:
                 link.call(action, run=split(sweep_id)[1])
             else:
                 getattr(sweep, action)(Store(self.home), sweep_id)

@@ -71,7 +71,7 @@ class TabContent(Widget):
     @work(thread=True, group="control", exit_on_error=False)
     def control(self, action: str, run_id: str) -> None:
         try:
-            if (link := self.labdeck.link_of(run_id)) is not None:
+            if (link := self.labdeck.links.of(run_id)) is not None:
                 link.call(action, run=split(run_id)[1])
             else:
                 getattr(engine, action)(engine.Store(self.home), run_id)
@@ -99,7 +99,7 @@ class TabContent(Widget):
     @work(thread=True, group="report", exit_on_error=False)
     def write_report(self, target: str) -> None:
         try:
-            if (link := self.labdeck.link_of(target)) is not None:  # written there, copied back here
+            if (link := self.labdeck.links.of(target)) is not None:  # written there, copied back here
                 from labdeck.engine.remote import unpack_report
 
                 where, bare = split(target)

@@ -15,6 +15,9 @@ from textual.widgets import DataTable, Label
 from ..model import RunsModel
 
 if TYPE_CHECKING:
+    from labdeck.engine.remote import HostStatus
+
+    from ..app import LabdeckApp
     from ..host_watcher import HostWatcher
 
 REFRESH_SECONDS = 1.0
@@ -26,6 +29,20 @@ def heard(seen: float, now: float) -> str:
         return "never"
     ago = max(0.0, now - seen)
     return "now" if ago < 2 else f"{ago:.0f} s ago" if ago < 120 else f"{ago / 60:.0f} min ago"
+
+
+def tell(app: LabdeckApp, status: HostStatus) -> None:
+    """A host's new state: the status bar names a host that is not live, and why; a host never reached, or one
+    refusing, is toasted too (a link that dropped reconnects by itself: the status bar is enough)."""
+    from labdeck.engine.remote import State
+
+    from ..widgets.status_bar import StatusBar
+
+    fine = status.state in (State.LIVE, State.CONNECTING, State.CLOSED)
+    app.query_one(StatusBar).doing(f"host {status.name}", None if fine else f"{status.state}: {status.detail}")
+    dropped = status.state in (State.UNREACHABLE, State.STALLED) and status.seen
+    if not fine and not dropped:
+        app.notify(status.detail or f"{status.name}: {status.state}", severity="warning", timeout=10)
 
 
 class HostsView(ModalScreen[None]):
