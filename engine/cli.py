@@ -440,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "  labdeck run sequence --budget 20          train a wave forecaster for 20 s\n"
                         "  labdeck run vision --set dataset=shapes --budget 30   offline images\n"
                         "  labdeck runs                              every run, live\n"
+                        "  labdeck --host gpu1 --host me@gpu2        the dashboard over this machine and them\n"
                         "  labdeck params vision                     every hyperparameter with its help\n\n"
                         "exit status: 0 done, 1 a run or sweep that failed (or a store that cannot be written),\n"
                         "2 bad input, 130 interrupted by Ctrl+C")

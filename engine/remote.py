@@ -366,4 +366,7 @@ class Link:
                     self._followed[message["run"]] = (update.cursor, dict(update.counts))
         elif isinstance(update, AlertsUpdate) and update.alerts:
             self._alerts_after = max(int(a["id"]) for a in message["alerts"])
-        self.on_update(update)
+        try:
+            self.on_update(update)
+        except Exception as exc:  # the viewer's own bug: said as this host's status, the link goes on
+            self._set(State.FAILED, f"{self.host.name}: showing its update failed: {type(exc).__name__}: {exc}")
