@@ -22,9 +22,9 @@ from labdeck.engine.status import ACTIVE, Status
 from . import sshd
 from .conftest import cli, kill_processes_of, tiny, wait_for
 
-pytestmark = [pytest.mark.skipif(not sshd.available(), reason="OpenSSH's server is not installed (.ci/run "
-                                                                "installs openssh-server)"),
-              pytest.mark.xdist_group("ssh")]
+# Not an xdist group: each test worker starts its own server (module scope), and the tests spread over both.
+pytestmark = pytest.mark.skipif(not sshd.available(), reason="OpenSSH's server is not installed (.ci/run installs "
+                                                             "openssh-server)")
 
 
 @pytest.fixture(scope="module")
