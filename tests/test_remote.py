@@ -428,3 +428,25 @@ async def test_labdeck_host_run_opens_the_dashboard_on_a_hosts_run(far, home):
         await until(pilot, lambda: pane.run_id == f"box:{run_id}", 30, what="the host's run followed there")
         assert pane.form.raw["hidden"] == "12" and pane.form.raw["host"] == "box"  # its values, and where it is
     app.links.close()
+
+
+def test_a_link_that_stalls_is_said_and_opened_again(far, monkeypatch):
+    """The host's serve stops answering (SIGSTOP: a hung machine, a dead route that TCP has not noticed): after
+    STALL_SECONDS without a line the link says so, and a new one takes over."""
+    import signal
+
+    monkeypatch.setattr(remote, "STALL_SECONDS", 2.0)
+    statuses: list[remote.HostStatus] = []
+    link = remote.Link(far, lambda u: None, statuses.append).start()
+    try:
+        assert link.wait_live(30).state == remote.State.LIVE
+        (serve,) = _serves(Path(far.home))
+        serve.send_signal(signal.SIGSTOP)
+        wait_for(lambda: any(s.state == remote.State.STALLED for s in statuses), 15, what="the stall said")
+        stalled = next(s for s in statuses if s.state == remote.State.STALLED)
+        assert "nothing for" in stalled.detail and "reconnecting" in stalled.detail
+        wait_for(lambda: link.status.state == remote.State.LIVE and link.sessions >= 2, 30, what="a new link live")
+        serve.send_signal(signal.SIGCONT)
+    finally:
+        link.close()
+    wait_for(lambda: not _serves(Path(far.home)), 10, what="the stalled serve gone too")
