@@ -226,7 +226,8 @@ def test_each_failure_is_a_status_with_what_to_do(server, monkeypatch, tmp_path,
 def test_a_key_restricted_to_the_serve_command_works(tmp_path, monkeypatch):
     """An authorized key with command=: the host runs its own fixed serve line whatever the client asks."""
     home = tmp_path / "far"
-    env = {k: os.environ[k] for k in ("LABDECK_CONFIG", "LABDECK_STATE", "XDG_CACHE_HOME") if k in os.environ}
+    env = {k: os.environ[k] for k in ("LABDECK_CONFIG", "LABDECK_STATE", "XDG_CACHE_HOME", "LABDECK_WATCHDOG")
+           if k in os.environ}
     srv = sshd.start(tmp_path / "sshd", env, forced_command=f"{sshd.LABDECK} serve --stdio --home {home}")
     try:
         monkeypatch.setenv("LABDECK_SSH", srv.ssh)
@@ -240,6 +241,7 @@ def test_a_key_restricted_to_the_serve_command_works(tmp_path, monkeypatch):
             viewer.link.close()
     finally:
         srv.stop()
+        kill_processes_of(home)
 
 
 def test_events_runs_and_alerts_travel_whole(home):
