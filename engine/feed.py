@@ -75,13 +75,6 @@ class Feed:
             self._followed[run_id] = _Followed(cursor, counts)
             self._catch_up.add(run_id)
 
-    def unfollow(self, run_id: str) -> None:
-        self._followed.pop(run_id, None)
-
-    @property
-    def followed(self) -> set[str]:
-        return set(self._followed)
-
     def poll(self, list_runs: bool = False) -> list[Update]:
         """One look: what changed since the last. ``list_runs``: read the run list now, not at its next second."""
         out: list[Update] = []

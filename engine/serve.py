@@ -80,9 +80,12 @@ def serve(home: Path | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
                         return 2
                     feed = Feed(store, ensure_watchdog(store.home), alerts_after=request.get("alerts_after"))
                 elif kind == "follow" and feed is not None:
-                    feed.follow(str(request["run"]), int(request.get("cursor") or 0), request.get("counts"))
-                elif kind == "unfollow" and feed is not None:
-                    feed.unfollow(str(request["run"]))
+                    counts = request.get("counts")
+                    try:
+                        feed.follow(str(request["run"]), int(request.get("cursor") or 0),
+                                    {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else None)
+                    except (KeyError, TypeError, ValueError) as exc:
+                        out.send({"t": "error", "error": f"a follow that does not parse: {exc}"})
                 elif kind == "call":
                     calls.submit(_answer, store.home, out, request, requests)
                 elif kind == "answered":
