@@ -452,3 +452,14 @@ def test_a_link_that_stalls_is_said_and_opened_again(far, monkeypatch):
     finally:
         link.close()
     wait_for(lambda: not _serves(Path(far.home)), 10, what="the stalled serve gone too")
+
+
+def test_a_down_hosts_rows_say_how_old_they_are():
+    from labdeck.tui.runs_pane import host_cell
+
+    statuses = {"gpu1": remote.HostStatus("gpu1", remote.State.LIVE, "", 100.0),
+                "gpu2": remote.HostStatus("gpu2", remote.State.UNREACHABLE, "gpu2: the link dropped", 100.0),
+                "gpu3": remote.HostStatus("gpu3", remote.State.REFUSED, "gpu3: ssh login refused")}
+    assert [str(host_cell(h, statuses, now=112.4)) for h in ("", "gpu1", "gpu2", "gpu3")] == [
+        "·", "gpu1", "gpu2 12s", "gpu3 ?"]
+    assert str(host_cell("gpu2", statuses, now=100.0 + 7200)) == "gpu2 2h"

@@ -63,14 +63,22 @@ HOST_COLUMN = Column("host", 8)  # after the run's id, where the dashboard shows
 HERE = "·"  # this machine, in the host column
 
 
-def host_cell(where: str, hosts: dict[str, HostStatus]) -> Text:
-    """A run's host: its name, and a mark when the link to it is not live (the row is as last known)."""
+def host_cell(where: str, hosts: dict[str, HostStatus], now: float | None = None) -> Text:
+    """A run's host: its name, and while the link to it is not live how old the row is (``?``: never heard)."""
     if not where:
         return Text(HERE, style="dim")
     status = hosts.get(where)
     if status is None or status.state == "live":
         return Text(where)
-    return Text.assemble((where, "yellow"), ("?", "bold yellow"))
+    return Text.assemble((where, "yellow"), (f" {age(status.seen, now)}", "bold yellow"))
+
+
+def age(seen: float, now: float | None = None) -> str:
+    """How long ago, short: 9s, 12m, 3h ("?": never)."""
+    if not seen:
+        return "?"
+    ago = max(0.0, (time.time() if now is None else now) - seen)
+    return f"{ago:.0f}s" if ago < 60 else f"{ago / 60:.0f}m" if ago < 3600 else f"{ago / 3600:.0f}h"
 
 
 class RunsPane(Vertical, TabContent):
@@ -92,6 +100,7 @@ class RunsPane(Vertical, TabContent):
         self._haystack: dict[str, tuple[RunInfo, str]] = {}  # a run's text the filter searches, per listing of it
         self._ready = False
         self._hosts = bool(model.hosts)  # other machines' runs are listed too: a host column
+        self._now = time.time()  # when the host column's ages were last drawn (they move each second)
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="runs-bar"):
@@ -106,6 +115,8 @@ class RunsPane(Vertical, TabContent):
     def on_mount(self) -> None:
         self._ready = True
         self.update_runs()
+        if self._hosts:
+            self.set_interval(1.0, self._age_stale_rows)
 
     def _cells(self, run_id: str) -> list:
         i = self.model.infos.get(run_id)
@@ -120,7 +131,7 @@ class RunsPane(Vertical, TabContent):
                  (f"{names.printable(i.name, 40)}: " if i.name else "") + key_params(i),
                  time.strftime("%m-%d %H:%M", time.localtime(i.created))]
         if self._hosts:  # the id without its host, which has a column of its own
-            cells[1:2] = [i.id.removeprefix(f"{i.where}:"), host_cell(i.where, self.model.hosts)]
+            cells[1:2] = [i.id.removeprefix(f"{i.where}:"), host_cell(i.where, self.model.hosts, self._now)]
         return cells
 
     def action_mark(self) -> None:
@@ -250,6 +261,16 @@ class RunsPane(Vertical, TabContent):
     def cycle_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
         self.update_runs()
+
+    def _age_stale_rows(self) -> None:
+        """A host whose link is down: its rows say how old they are, a second at a time."""
+        stale = {name for name, status in self.model.hosts.items() if status.state != "live"}
+        now = time.time()
+        if not stale or not self.region.area:  # every host live, or the tab hidden
+            return
+        self._now = now
+        table = self.query_one("#runs-table", VirtualTable)
+        table.changed([i.id for i in self.model.infos.values() if i.where in stale])
 
     def compared_ids(self) -> list[str]:
         if not self._ready:
