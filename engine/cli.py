@@ -20,8 +20,8 @@ from . import jsonout, paths, presets, registry, runs, sweep
 from .alerts import split_rules
 from .errors import DataError, LabdeckError, ParamError, RunNotFound, StoreMissing
 from .events import BatchMetrics, Event, Phase, Progress, to_record
-from .formatting import done, format_event
 from .formatting import fmt as _fmt
+from .formatting import format_event, run_line
 from .hosts import HostError, wanted
 from .names import printable
 from .notify import terminal_notification
@@ -151,11 +151,7 @@ def cmd_runs(store: Store, a: argparse.Namespace) -> int:
         print(f"no runs in {store.home}")
         return 0
     for i in infos:
-        spec = registry.get(i.experiment) if registry.is_own(i.experiment) else None
-        target = spec.target if spec else ""
-        score = f"{target} {_fmt(i.metrics[target])}" if target in i.metrics else ""
-        print(f"{i.id}  {printable(i.experiment, 30):<9} {i.status:<11} {_age(i.created)}  "
-              f"{done(i.experiment, i.epochs):>10}  {score}")
+        print(run_line(i))
     return 0
 
 

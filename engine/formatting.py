@@ -112,3 +112,15 @@ def done(experiment: str, epochs: int) -> str:
     from . import registry
 
     return f"{epochs} ep" if registry.is_own(experiment) else f"step {epochs}"
+
+
+def run_line(info: RunInfo) -> str:
+    """A run as ``labdeck runs`` lists it: id, experiment, status, created, how far, and its target's score."""
+    from . import registry
+    from .names import printable
+
+    target = registry.get(info.experiment).target if registry.is_own(info.experiment) else ""
+    score = f"{target} {fmt(info.metrics[target])}" if target in info.metrics else ""
+    created = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created))
+    return (f"{info.id}  {printable(info.experiment, 30):<9} {info.status:<11} {created}  "
+            f"{done(info.experiment, info.epochs):>10}  {score}")

@@ -11,14 +11,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import hosts, jsonout, paths, settings
+from . import hosts, jsonout, paths, settings, wire
 from .errors import LabdeckError
 from .events import BatchMetrics, EpochTable, Event, MetricSeries, RunEnded, to_record
 from .feed import EventsUpdate, RunsUpdate, Update
-from .formatting import fmt, format_event
+from .formatting import fmt, format_event, run_line
 from .names import printable
 from .remote import Link, State, unpack_report
 from .status import ACTIVE, Status
+from .store import RunInfo
 
 LINK_SECONDS = 30.0  # for a host's first answer
 
@@ -69,18 +70,16 @@ def hosts_id(host: hosts.Host, run_id: str) -> str:
     return f"{host.name}:{run_id}"
 
 
-def _print_cli(result: dict[str, Any], prefix: str = "") -> int:
-    out = str(result.get("stdout", ""))
-    if prefix:  # each run's line starts with its id: shown as HOST:RUN, as show and stop take it
-        out = "".join(prefix + line if line[:1].isdigit() else line for line in out.splitlines(keepends=True))
-    sys.stdout.write(out)
+def _print_cli(result: dict[str, Any]) -> int:
+    sys.stdout.write(str(result.get("stdout", "")))
     sys.stderr.write(str(result.get("stderr", "")))
     return int(result.get("code", 1))
 
 
 def _runs(a: argparse.Namespace) -> int:
+    """Each host's runs, newest first, as ``labdeck runs`` lists this machine's, with ids as HOST:RUN."""
     chosen = hosts.chosen(a.host, configured())
-    listed: list[dict[str, Any]] = []
+    listed: list[RunInfo] = []
     worst = 0
     for host in chosen:
         try:
@@ -90,19 +89,22 @@ def _runs(a: argparse.Namespace) -> int:
             worst = 1
             continue
         try:
-            argv = ["runs", *(["--experiment", a.experiment] if a.experiment else []), *(["--json"] if a.json else [])]
+            argv = ["runs", *(["--experiment", a.experiment] if a.experiment else []), "--json"]
             result = link.call("cli", argv=argv)
         finally:
             link.close()
-        if a.json:
-            for run in json.loads(result["stdout"] or "[]"):
-                listed.append({**run, "run_id": hosts_id(host, run["run_id"]), "host": host.name})
-        else:
-            if len(chosen) > 1:
-                print(f"# {host.name}")
-            worst = max(worst, _print_cli(result, prefix=f"{host.name}:"))
+        if result["code"] != 0:
+            sys.stderr.write(str(result.get("stderr", "")))
+            worst = max(worst, int(result["code"]))
+            continue
+        listed += [wire.info_in(run, host.name) for run in json.loads(result["stdout"] or "[]")]
+    listed.sort(key=lambda i: i.created, reverse=True)  # newest first, whichever host
     if a.json:
-        print(jsonout.dumps(listed))
+        print(jsonout.dumps([{**i.to_json(), "run_id": i.id, "host": i.where} for i in listed]))
+    elif not listed and not worst:
+        print(f"no runs on {', '.join(h.name for h in chosen)}")
+    for info in [] if a.json else listed:
+        print(run_line(info))
     return worst
 
 
