@@ -254,7 +254,8 @@ class Link:
                 errors.append(line.decode(errors="replace"))
 
         threading.Thread(target=read_out, args=(proc.stdout,), daemon=True).start()
-        threading.Thread(target=read_err, args=(proc.stderr,), daemon=True).start()
+        err_reader = threading.Thread(target=read_err, args=(proc.stderr,), daemon=True)
+        err_reader.start()
         with self._lock:
             self._proc = proc
         hello = False
@@ -283,7 +284,7 @@ class Link:
         if hello:
             self._set(State.UNREACHABLE, f"{self.host.name}: the link dropped; reconnecting")
         else:
-            time.sleep(0.05)  # the stderr reader's last lines
+            err_reader.join(1)  # ssh has exited: its last words are read to the end
             self._set(*diagnose(self.host, code, "".join(errors)))
         return hello
 
