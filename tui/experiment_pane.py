@@ -212,10 +212,8 @@ class ExperimentPane(Horizontal, TabContent):
 
         try:
             if host:
-                link = self.labdeck.links.get(host)
-                if link is None:
-                    raise engine.LabdeckError(f"no link to {host}")
-                started = link.call("start", experiment=self.spec.name, values=raw, budget=budget, alerts=alerts)
+                started = self.labdeck.links.to(host).call("start", experiment=self.spec.name, values=raw,
+                                                           budget=budget, alerts=alerts)
                 self.post_message(self.Launched(f"{host}:{started['run_id']}", started["params"], budget))
                 return
             store = engine.Store(self.home)

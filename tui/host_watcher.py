@@ -78,6 +78,14 @@ class Links(dict[str, HostWatcher]):
         where, _ = hosts.split(run_id)
         return self.get(where) if where else None
 
+    def to(self, name: str) -> HostWatcher:
+        """The link to the host ``name``, which the form or a dialog named (one line if there is none)."""
+        if name not in self:
+            from labdeck.engine import LabdeckError
+
+            raise LabdeckError(f"no link to {name}: open the dashboard with --host {name}")
+        return self[name]
+
     def close(self, wait: bool = True) -> None:
         """End every link: each host's serve exits; its runs go on."""
         for link in self.values():

@@ -129,11 +129,8 @@ class NewSweep(ModalScreen[str | None]):
         from labdeck.engine import LabdeckError, Store, sweep
 
         try:
-            link = cast("LabdeckApp", self.app).links.get(self.host) if self.host else None
-            if self.host and link is None:
-                raise LabdeckError(f"no link to {self.host}")
-            if link is not None:
-                bare, count = link.call("sweep", **v)
+            if self.host:
+                bare, count = cast("LabdeckApp", self.app).links.to(self.host).call("sweep", **v)
                 sweep_id = f"{self.host}:{bare}"
             else:
                 sweep_id, count = sweep.start(Store(self.home), v)
