@@ -11,6 +11,8 @@ installs it). Measures:
   the local store;
 - a 1,000,000-step script run (5 metrics) opened through the link: follow -> its history received (and its size on
   the wire), and the real app (headless, 120x40) from start to the run's metrics view drawn; the same locally.
+The remote figures are over loopback, and again over a slow link (``--rate`` bytes/s each way, ``--delay`` s one
+way: ssh's ProxyCommand through this script's ``--proxy``) for the latency and the million steps.
 Goals (issue 33): event -> pixel p95 <= 300 ms; dashboard < 5% of a core with 3 x 5 live runs; 1 M steps open
 in <= 3 s.
 """
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -63,15 +66,61 @@ def writer(home: str, count: int, seconds: float) -> None:
         time.sleep(0.5)
 
 
+def proxy(host: str, port: int, rate: float, delay: float) -> None:
+    """ssh's ProxyCommand for a slow link: bytes both ways at ``rate`` bytes/s, each ``delay`` s late."""
+    import queue
+    import socket
+    import threading
+
+    sock = socket.create_connection((host, port))
+
+    def carry(read: Any, write: Any, end: Any) -> threading.Thread:
+        chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
+
+        def reader() -> None:
+            while data := read():
+                chunks.put((time.monotonic(), data))
+            chunks.put((time.monotonic(), b""))
+
+        def writer() -> None:
+            while True:
+                sent, data = chunks.get()
+                time.sleep(max(0.0, sent + delay - time.monotonic()))
+                if not data:
+                    end()
+                    return
+                write(data)
+                time.sleep(len(data) / rate)  # the link's bandwidth
+
+        threading.Thread(target=reader, daemon=True).start()
+        done = threading.Thread(target=writer, daemon=True)
+        done.start()
+        return done
+
+    carry(lambda: os.read(0, 16384), sock.sendall, lambda: sock.shutdown(socket.SHUT_WR))
+    down = carry(lambda: sock.recv(16384), lambda data: os.write(1, data), lambda: None)
+    down.join()
+    os._exit(0)
+
+
+def slow_link(server: sshd.SshServer, rate: float, delay: float) -> str:
+    """An ssh host name for the server through a slow link (``proxy``), added to its client config."""
+    text = server.config.read_text()
+    block = text.split("Host labdeck-nowhere")[0].replace("Host labdeck-test", "Host labdeck-slow")
+    server.config.write_text(text + block + f"  ProxyCommand {sys.executable} {Path(__file__).resolve()} --proxy "
+                             f"127.0.0.1 {server.port} {rate:g} {delay:g}\n")
+    return "labdeck-slow"
+
+
 def start_writer(home: str, count: int, seconds: float) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, __file__, "--writer", home, str(count), str(seconds)])
 
 
-def config(folder: Path, homes: dict[str, str]) -> dict[str, str]:
+def config(folder: Path, homes: dict[str, str], via: str = "labdeck-test") -> dict[str, str]:
     """A settings folder whose [hosts] are ``homes`` (name -> the host's home) over the test server."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.toml").write_text("".join(
-        f'[hosts.{name}]\nssh = "labdeck-test"\ncommand = "{LABDECK}"\nhome = "{home}"\n\n'
+        f'[hosts.{name}]\nssh = "{via}"\ncommand = "{LABDECK}"\nhome = "{home}"\n\n'
         for name, home in homes.items()))
     return {"LABDECK_CONFIG": str(folder)}
 
@@ -90,9 +139,10 @@ def open_first_run(term: Terminal, run_id: str) -> None:
     time.sleep(1.5)
 
 
-def event_to_pixel(tmp: Path, env: dict[str, str], remote_home: bool, count: int) -> list[float]:
+def event_to_pixel(tmp: Path, env: dict[str, str], remote_home: bool, count: int, via: str = "labdeck-test"
+                   ) -> list[float]:
     local = str(tmp / ("local-empty" if remote_home else "local-lat"))
-    far = str(tmp / "far-lat")
+    far = str(tmp / f"far-lat-{via}")
     home = far if remote_home else local
     sleeper = subprocess.Popen(["sleep", "3600"])
     store = Store(home)
@@ -101,7 +151,7 @@ def event_to_pixel(tmp: Path, env: dict[str, str], remote_home: bool, count: int
     store.claim(run_id, sleeper.pid, psutil.Process(sleeper.pid).create_time(), "cpu (synthetic)")
     store.emit(RunStarted(run_id, "sequence", params, "cpu (synthetic)", "fp32"))
     Store(local).close()
-    extra = config(tmp / "config-lat", {"box": far}) if remote_home else config(tmp / "config-none", {})
+    extra = config(tmp / f"config-lat-{via}", {"box": far}, via) if remote_home else config(tmp / "config-none", {})
     latencies = []
     gaps = random.Random(1)
     try:
@@ -180,7 +230,7 @@ def dashboard_cpu(tmp: Path, env: dict[str, str], remote_homes: bool, seconds: f
             w.kill()
 
 
-def million_steps(tmp: Path, steps: int) -> dict[str, float]:
+def million_steps(tmp: Path, steps: int, slow: str) -> dict[str, float]:
     far = str(tmp / "far-huge")
     store = Store(far)
     run_id = store.create_run("my-loop", {"lr": 3e-4})
@@ -193,20 +243,22 @@ def million_steps(tmp: Path, steps: int) -> dict[str, float]:
     updates = [u for u in feed.poll() if isinstance(u, EventsUpdate)]
     out["history read, this machine (s)"] = time.perf_counter() - t0
     out["history on the wire (MB)"] = len(wire.dumps(wire.update_out(updates[0]))) / 1e6
-    got: list[float] = []
-    host = hosts.host("labdeck-test", "box", LABDECK, far)
-    link = remote.Link(host, lambda u: got.append(time.perf_counter()) if isinstance(u, EventsUpdate) else None)
-    link.start()
-    assert link.wait_live(30).state == remote.State.LIVE, link.status
-    t0 = time.perf_counter()
-    link.follow(run_id)
-    while not got:
-        time.sleep(0.001)
-    out["history through the link (s)"] = got[0] - t0
-    link.close()
     out["app: open, this machine's store (s)"] = asyncio.run(app_open(far, run_id, None))
-    out["app: open, through the link (s)"] = asyncio.run(app_open(str(tmp / "local-huge-empty"), f"box:{run_id}",
-                                                                  host))
+    for via, label in (("labdeck-test", "loopback"), (slow, "slow link")):
+        got: list[float] = []
+        host = hosts.host(via, "box", LABDECK, far)
+        link = remote.Link(host, lambda u, got=got: got.append(time.perf_counter())
+                           if isinstance(u, EventsUpdate) else None)
+        link.start()
+        assert link.wait_live(60).state == remote.State.LIVE, link.status
+        t0 = time.perf_counter()
+        link.follow(run_id)
+        while not got:
+            time.sleep(0.001)
+        out[f"history through the link, {label} (s)"] = got[0] - t0
+        link.close()
+        out[f"app: open through the link, {label} (s)"] = asyncio.run(
+            app_open(str(tmp / f"local-huge-empty-{label}"), f"box:{run_id}", host))
     return out
 
 
@@ -249,8 +301,14 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=40)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--steps", type=int, default=1_000_000)
+    ap.add_argument("--rate", type=float, default=1e6, help="the slow link's bytes a second, each way")
+    ap.add_argument("--delay", type=float, default=0.05, help="the slow link's one-way delay, seconds")
     ap.add_argument("--writer", nargs=3, metavar=("HOME", "COUNT", "SECONDS"), help=argparse.SUPPRESS)
+    ap.add_argument("--proxy", nargs=4, metavar=("HOST", "PORT", "RATE", "DELAY"), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.proxy:
+        proxy(a.proxy[0], int(a.proxy[1]), float(a.proxy[2]), float(a.proxy[3]))
+        return 0
     if a.writer:
         writer(a.writer[0], int(a.writer[1]), float(a.writer[2]))
         return 0
@@ -264,10 +322,12 @@ def main() -> int:
     server = sshd.start(tmp / "sshd", {"OMP_NUM_THREADS": "1", "LABDECK_WATCHDOG": "0"})
     env = {"LABDECK_SSH": server.ssh, "LABDECK_WATCHDOG": "0"}
     os.environ.update(env)
+    slow = slow_link(server, a.rate, a.delay)
     try:
         print(f"\nevent on the host -> pixel on the terminal, {a.events} Phase events, 120x40:")
-        for label, far in (("this machine's store", False), ("a host over loopback ssh", True)):
-            lat = event_to_pixel(tmp, env, far, a.events)
+        for label, far, via in (("this machine's store", False, ""), ("a host over loopback ssh", True, "labdeck-test"),
+                                (f"slow link ({a.rate / 1e6:g} MB/s, {1000 * a.delay:g} ms)", True, slow)):
+            lat = event_to_pixel(tmp, env, far, a.events, via or "labdeck-test")
             print(f"  {label:26s} p50 {1000 * statistics.median(lat):6.0f} ms  p95 {1000 * pct(lat, 0.95):6.0f} ms  "
                   f"max {1000 * max(lat):6.0f} ms")
         print(f"\ndashboard CPU over {a.seconds:g} s, % of one core (the dashboard process / its ssh clients):")
@@ -275,8 +335,8 @@ def main() -> int:
             for view, (own, kids, n) in dashboard_cpu(tmp, env, far, a.seconds).items():
                 print(f"  {label:22s} {view:32s} {own:5.1f}%  / {kids:4.1f}% ({n} ssh)")
         print(f"\na script run of {a.steps:,} steps x 5 metrics:")
-        for key, value in million_steps(tmp, a.steps).items():
-            print(f"  {key:40s} {value:7.3f}")
+        for key, value in million_steps(tmp, a.steps, slow).items():
+            print(f"  {key:44s} {value:7.3f}")
     finally:
         server.stop()
     return 0
