@@ -100,6 +100,11 @@ def chosen(asked: Iterable[str], configured: dict[str, Host]) -> list[Host]:
     return list(out.values())
 
 
+def qualify(where: str, run_id: str) -> str:
+    """``gpu1:RUN`` for a run of the host ``gpu1``; this machine's runs (``where`` "") keep their plain ids."""
+    return f"{where}:{run_id}" if where else run_id
+
+
 def split(run_id: str) -> tuple[str, str]:
     """(host name, the run's id there) of ``NAME:RUN``; ("", run_id) for this machine's run."""
     where, colon, bare = run_id.partition(":")

@@ -59,15 +59,11 @@ def main(a: argparse.Namespace) -> int:
         if a.command == "report":
             return _report(link, host, run_id, a)
         done = link.call(a.command, run=run_id)
-        qualified = hosts_id(host, done)
+        qualified = hosts.qualify(host.name, done)
         print(jsonout.dumps({"action": a.command, "run_id": qualified}) if a.json else f"{a.command}: {qualified}")
         return 0
     finally:
         link.close()
-
-
-def hosts_id(host: hosts.Host, run_id: str) -> str:
-    return f"{host.name}:{run_id}"
 
 
 def _print_cli(result: dict[str, Any]) -> int:
@@ -118,7 +114,7 @@ def _watch(host: hosts.Host, run_id: str, as_json: bool) -> int:
     printer = _Printer(as_json)
     try:
         link.follow(run_id)
-        qualified = hosts_id(host, run_id)
+        qualified = hosts.qualify(host.name, run_id)
         while True:
             update = updates.get()
             if isinstance(update, RunsUpdate):
@@ -180,5 +176,5 @@ def _report(link: Link, host: hosts.Host, run_id: str, a: argparse.Namespace) ->
     """Written on the host (in its home's reports folder) and copied back into ``--out``."""
     done = link.call("report", timeout=600, target=run_id, copy=True)
     path = unpack_report(done["files"], Path(a.out))
-    print(jsonout.dumps({"report": str(path), "written": f"{host.name}:{done['path']}"}) if a.json else path)
+    print(jsonout.dumps({"report": str(path), "written": hosts.qualify(host.name, done["path"])}) if a.json else path)
     return 0

@@ -12,6 +12,7 @@ from typing import Any
 
 from .events import EVENT_TYPES, EpochTable, Event, MetricSeries, from_record, to_record
 from .feed import AlertsUpdate, EventsUpdate, RunsUpdate, Update
+from .hosts import qualify
 from .store import AlertRecord, RunInfo
 
 PROTOCOL = 1
@@ -85,11 +86,6 @@ def alert_in(record: dict[str, Any], where: str = "") -> AlertRecord:
     record = dict(record)
     record["run_id"] = qualify(where, record["run_id"])
     return AlertRecord(**record)
-
-
-def qualify(where: str, run_id: str) -> str:
-    """``gpu1:RUN`` for a run of the host ``gpu1``; this machine's runs keep their plain ids."""
-    return f"{where}:{run_id}" if where else run_id
 
 
 # -- the feed's updates ----------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from textual.widgets import Button, Static
 
 from labdeck.engine import presets
 from labdeck.engine.errors import LabdeckError
+from labdeck.engine.hosts import qualify
 from labdeck.engine.spec import Spec
 
 from .messages import Following, StoreChanged
@@ -214,7 +215,7 @@ class ExperimentPane(Horizontal, TabContent):
             if host:
                 started = self.labdeck.links.to(host).call("start", experiment=self.spec.name, values=raw,
                                                            budget=budget, alerts=alerts)
-                self.post_message(self.Launched(f"{host}:{started['run_id']}", started["params"], budget))
+                self.post_message(self.Launched(qualify(host, started["run_id"]), started["params"], budget))
                 return
             store = engine.Store(self.home)
             run_id = engine.create(store, self.spec.name, raw, budget, alerts=alerts)

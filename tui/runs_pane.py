@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Input, Static
 from labdeck.engine import RunInfo, names, registry
 from labdeck.engine.alerts import FINISHED, trouble
 from labdeck.engine.formatting import fmt, progress
+from labdeck.engine.hosts import split
 from labdeck.engine.scores import ranked, score
 
 from .history import PLOT_POINTS
@@ -131,7 +132,7 @@ class RunsPane(Vertical, TabContent):
                  (f"{names.printable(i.name, 40)}: " if i.name else "") + key_params(i),
                  time.strftime("%m-%d %H:%M", time.localtime(i.created))]
         if self._hosts:  # the id without its host, which has a column of its own
-            cells[1:2] = [i.id.removeprefix(f"{i.where}:"), host_cell(i.where, self.model.hosts, self._now)]
+            cells[1:2] = [split(i.id)[1], host_cell(i.where, self.model.hosts, self._now)]
         return cells
 
     def action_mark(self) -> None:
@@ -164,7 +165,6 @@ class RunsPane(Vertical, TabContent):
     @work(thread=True, group="delete", exit_on_error=False)
     def _delete(self, run_id: str) -> None:
         from labdeck.engine import LabdeckError, Store
-        from labdeck.engine.hosts import split
         from labdeck.engine.runs import delete
 
         try:

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 
 from labdeck.engine import RunInfo, registry, sweep
 from labdeck.engine.formatting import fmt, progress
+from labdeck.engine.hosts import split
 from labdeck.engine.status import Status
 
 from .messages import NewSweepAsked, StoreChanged
@@ -92,7 +93,7 @@ class SweepsPane(Vertical, TabContent):
             done = sum(t.status in (Status.FINISHED, Status.FAILED) for t in trials)
             where = trials[0].where
             hosts = (host_cell(where, self.model.hosts),) if self.model.hosts else ()
-            table.add_row(sweep_id.removeprefix(f"{where}:") if hosts else sweep_id, *hosts, trials[0].experiment,
+            table.add_row(split(sweep_id)[1] if hosts else sweep_id, *hosts, trials[0].experiment,
                           f"{done}/{len(trials)}", f"{spec.target} {fmt(top.metrics[spec.target])}" if top else "",
                           key=sweep_id)
         if self.selected:
@@ -163,7 +164,6 @@ class SweepsPane(Vertical, TabContent):
     @work(thread=True, group="control-sweep", exit_on_error=False)
     def _control(self, action: str, sweep_id: str) -> None:
         from labdeck.engine import LabdeckError, Store
-        from labdeck.engine.hosts import split
 
         try:
             if (link := self.labdeck.links.of(sweep_id)) is not None:

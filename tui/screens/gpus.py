@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Label
 from textual.worker import get_current_worker
 
 from labdeck.engine import LabdeckError, gpus
+from labdeck.engine.hosts import qualify
 
 from ..model import RunsModel
 
@@ -58,7 +59,7 @@ class GpuView(ModalScreen[None]):
                     found.append((name, [], {}, str(exc)))
                     continue
                 found.append((name, [gpus.Gpu(**{**g, "pids": tuple(g["pids"])}) for g in answer["gpus"]],
-                              {int(k): [f"{name}:{r}" for r in v] for k, v in answer["runs"].items()}, ""))
+                              {int(k): [qualify(name, r) for r in v] for k, v in answer["runs"].items()}, ""))
             self.app.call_from_thread(self._show, found)
             time.sleep(POLL_SECONDS)
 
@@ -72,13 +73,13 @@ class GpuView(ModalScreen[None]):
         for where, found, on, error in machines:
             prefix = f"{where or 'here'} " if len(machines) > 1 else ""
             if error or not found:
-                table.add_row(prefix.strip(), error or "no GPU found", "", "", "", "", key=f"{where}:none")
+                table.add_row(prefix.strip(), error or "no GPU found", "", "", "", "", key=qualify(where, "none"))
             for g in found:
                 others = len(g.pids) - len(on.get(g.index, []))
                 table.add_row(f"{prefix}{g.index}", g.name, f"{g.util:.0f}%",
                               f"{g.used_mb / 1024:.1f} / {g.total_mb / 1024:.0f} GiB",
                               " ".join(on.get(g.index, [])) or "-", str(others) if others else "-",
-                              key=f"{where}:{g.index}" if where else str(g.index))
+                              key=qualify(where, str(g.index)))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from labdeck.engine.hosts import qualify
 from labdeck.engine.spec import Spec
 
 from ..messages import StoreChanged
@@ -131,7 +132,7 @@ class NewSweep(ModalScreen[str | None]):
         try:
             if self.host:
                 bare, count = cast("LabdeckApp", self.app).links.to(self.host).call("sweep", **v)
-                sweep_id = f"{self.host}:{bare}"
+                sweep_id = qualify(self.host, bare)
             else:
                 sweep_id, count = sweep.start(Store(self.home), v)
         except LabdeckError as exc:
