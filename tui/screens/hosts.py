@@ -25,10 +25,11 @@ REFRESH_SECONDS = 1.0
 
 def heard(seen: float, now: float) -> str:
     """How long ago a host last said something: its rows are as fresh as this."""
+    from ..runs_pane import age
+
     if not seen:
         return "never"
-    ago = max(0.0, now - seen)
-    return "now" if ago < 2 else f"{ago:.0f} s ago" if ago < 120 else f"{ago / 60:.0f} min ago"
+    return "now" if now - seen < 2 else f"{age(seen, now)} ago"
 
 
 def tell(app: LabdeckApp, status: HostStatus) -> None:
