@@ -258,7 +258,7 @@ def _progress(store: Store, run_id: str, as_json: bool) -> None:
 
 
 def cmd_control(store: Store, a: argparse.Namespace) -> int:
-    if a.run.startswith("sw-") and a.command in ("stop", "resume"):
+    if sweep.is_sweep(a.run) and a.command in ("stop", "resume"):
         return cmd_sweep_control(store, a)
     action = {"pause": runs.pause, "resume": runs.resume, "stop": runs.stop}[a.command]
     run_id = action(store, a.run)

@@ -125,7 +125,7 @@ def _answer(home: Path, out: _Out, request: dict[str, Any], requests: queue.Queu
 def _call(home: Path, op: str, args: dict[str, Any]) -> Any:
     store = Store(home)
     try:
-        if op in ("resume", "stop") and str(args["run"]).startswith("sw-"):  # a sweep: its trials, its runner
+        if op in ("resume", "stop") and sweep.is_sweep(str(args["run"])):  # its trials, its runner
             getattr(sweep, op)(store, str(args["run"]))
             return str(args["run"])
         if op in ("pause", "resume", "stop", "delete"):

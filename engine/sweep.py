@@ -126,11 +126,19 @@ def check_options(parallel: int, budget: float | None, backend: str = "local", a
         check_address(address)
 
 
+PREFIX = "sw-"  # a sweep's id starts so; a run's never does
+
+
+def is_sweep(target: str) -> bool:
+    """Whether ``stop``/``resume`` of ``target`` means a sweep (its trials, its runner) rather than one run."""
+    return target.startswith(PREFIX)
+
+
 def create(store: Store, experiment: str, trials: list[dict[str, Any]], budget: float | None = None,
            options: dict[str, Any] | None = None, budget_kind: str = "wall", alerts: Sequence[str] = ()) -> str:
     """Record the sweep's trials (queued runs) and how it runs (``options``: parallel, backend, ...); ``alerts``:
     every trial's watchdog rules (a rule's stop stops that trial)."""
-    sweep_id = "sw-" + time.strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+    sweep_id = PREFIX + time.strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     for overrides in trials:
         runs.create(store, experiment, overrides, budget, sweep=sweep_id,
                     here=(options or {}).get("backend") != "ray", budget_kind=budget_kind, alerts=alerts)

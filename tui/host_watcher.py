@@ -7,6 +7,7 @@ The app imports this module as it starts; the link's modules (ssh, the protocol,
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
@@ -77,6 +78,16 @@ class Links(dict[str, HostWatcher]):
         """The link of the host a run (``HOST:RUN``) is on; None for this machine's."""
         where, _ = hosts.split(run_id)
         return self.get(where) if where else None
+
+    def act(self, home: Path, op: str, target: str) -> None:
+        """Pause, resume, stop or delete a run, or stop or resume a sweep: on its host through the link, or in this
+        machine's store (from a worker: a host's answer is waited for)."""
+        if (link := self.of(target)) is not None:
+            link.call(op, run=hosts.split(target)[1])
+            return
+        from labdeck.engine import Store, runs, sweep
+
+        getattr(sweep if sweep.is_sweep(target) and op in ("stop", "resume") else runs, op)(Store(home), target)
 
     def to(self, name: str) -> HostWatcher:
         """The link to the host ``name``, which the form or a dialog named (one line if there is none)."""

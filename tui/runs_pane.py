@@ -164,14 +164,10 @@ class RunsPane(Vertical, TabContent):
 
     @work(thread=True, group="delete", exit_on_error=False)
     def _delete(self, run_id: str) -> None:
-        from labdeck.engine import LabdeckError, Store
-        from labdeck.engine.runs import delete
+        from labdeck.engine import LabdeckError
 
         try:
-            if (link := self.labdeck.links.of(run_id)) is not None:
-                link.call("delete", run=split(run_id)[1])
-            else:
-                delete(Store(self.home), run_id)
+            self.labdeck.links.act(self.home, "delete", run_id)
         except LabdeckError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="warning")
             return

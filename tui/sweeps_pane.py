@@ -163,13 +163,10 @@ class SweepsPane(Vertical, TabContent):
 
     @work(thread=True, group="control-sweep", exit_on_error=False)
     def _control(self, action: str, sweep_id: str) -> None:
-        from labdeck.engine import LabdeckError, Store
+        from labdeck.engine import LabdeckError
 
         try:
-            if (link := self.labdeck.links.of(sweep_id)) is not None:
-                link.call(action, run=split(sweep_id)[1])
-            else:
-                getattr(sweep, action)(Store(self.home), sweep_id)
+            self.labdeck.links.act(self.home, action, sweep_id)
         except LabdeckError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="warning")
             return

@@ -71,10 +71,7 @@ class TabContent(Widget):
     @work(thread=True, group="control", exit_on_error=False)
     def control(self, action: str, run_id: str) -> None:
         try:
-            if (link := self.labdeck.links.of(run_id)) is not None:
-                link.call(action, run=split(run_id)[1])
-            else:
-                getattr(engine, action)(engine.Store(self.home), run_id)
+            self.labdeck.links.act(self.home, action, run_id)
         except LabdeckError as exc:
             self.post_message(Controlled(action, run_id, str(exc)))
             return
