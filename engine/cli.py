@@ -379,7 +379,7 @@ def cmd_sweep_control(store: Store, a: argparse.Namespace) -> int:
               else f"stop: sweep {sweep_id} ({len(stopped)} trials stopped)")
         return 0
     sweep.resume(store, sweep_id)
-    parallel = sweep.options(store, sweep_id).get("parallel", 1)
+    parallel = store.sweep_options(sweep_id).get("parallel", 1)
     print(jsonout.dumps({"action": "resume", "sweep_id": sweep_id, "parallel": parallel}) if a.json
           else f"resume: sweep {sweep_id} (unfinished trials continue in the background, {parallel} at a time)")
     return 0

@@ -175,6 +175,7 @@ class Store:
         self.warning = ""  # what the user should know about this store (it is on a network file system)
         self._lock = threading.RLock()  # a snapshot's body reads through the same methods
         self._runners: dict[str, tuple[float, bool]] = {}  # sweep id -> (when looked up, its runner alive)
+        self._ray_sweeps: dict[str, bool] = {}  # sweep id -> its trials run on Ray
         self._memory: sqlite3.Connection | None = None  # an old read-only store, brought up to date in memory
         self._uri = f"{(self.home / 'labdeck.db').resolve().as_uri()}?mode=ro"  # how a second reader opens it
         if read_only:
@@ -449,9 +450,12 @@ class Store:
         (rid, exp, status, params, created, ended, pid, pid_start, message, metrics, secs, epochs, device,
          control, sweep, budget, host, name, meta, points, budget_kind) = row
         # A queued run without a process yet (a sweep's later trial) waits; one whose process died is interrupted.
-        # A process on another machine (a Ray trial on another node) cannot be checked from here: its status
-        # stands until it ends or the Ray driver records why it did not.
-        if (status in ACTIVE and not (status == Status.QUEUED and pid is None) and is_local(host)
+        # A Ray trial's row is its driver's to keep: the process it names, on any node, is a staging store's and
+        # ends a moment before the driver hears how, so its status stands while the driver lives and no longer.
+        if status in ACTIVE and sweep and self._relayed(sweep):
+            if not self._sweep_runner_alive(sweep):
+                status = Status.INTERRUPTED
+        elif (status in ACTIVE and not (status == Status.QUEUED and pid is None) and is_local(host)
                 and not process_alive(pid, pid_start)):
             status = Status.INTERRUPTED
         elif status == Status.QUEUED and pid is None and sweep and not self._sweep_runner_alive(sweep):
@@ -459,6 +463,26 @@ class Store:
         return RunInfo(rid, exp, status, _json_dict(params), created, ended, pid, message, _json_dict(metrics),
                        secs, epochs, device, control, sweep, budget, history or {}, host, name, budget_kind,
                        _json_dict(meta), points)
+
+    def set_sweep_options(self, sweep: str, options: dict[str, Any]) -> None:
+        (self.home / f"{sweep}.options").write_text(json.dumps(options))
+
+    def sweep_options(self, sweep: str) -> dict[str, Any]:
+        """How the sweep was asked to run (empty for a local sweep of an older version)."""
+        try:
+            saved = json.loads((self.home / f"{sweep}.options").read_text())
+        except (OSError, ValueError):
+            return {}
+        return saved if isinstance(saved, dict) else {}
+
+    def _relayed(self, sweep: str) -> bool:
+        """Whether the sweep's trials run on Ray, their records carried here by its driver."""
+        if (relayed := self._ray_sweeps.get(sweep)) is None:
+            options = self.sweep_options(sweep)
+            relayed = options.get("backend") == "ray"
+            if options:  # written just after the trials: until then, asked again
+                self._ray_sweeps[sweep] = relayed
+        return relayed
 
     def _sweep_runner_alive(self, sweep: str) -> bool:
         """Whether the process that starts a sweep's trials is alive (looked up at most once a second)."""

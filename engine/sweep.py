@@ -142,7 +142,7 @@ def create(store: Store, experiment: str, trials: list[dict[str, Any]], budget: 
     for overrides in trials:
         runs.create(store, experiment, overrides, budget, sweep=sweep_id,
                     here=(options or {}).get("backend") != "ray", budget_kind=budget_kind, alerts=alerts)
-    (store.home / f"{sweep_id}.options").write_text(json.dumps(options or {}))
+    store.set_sweep_options(sweep_id, options or {})
     return sweep_id
 
 
@@ -160,15 +160,6 @@ def start(store: Store, asked: dict[str, Any]) -> tuple[str, int]:
     sweep_id = create(store, experiment, trials, budget, chosen)
     spawn(store, sweep_id, int(asked["parallel"]))
     return sweep_id, len(trials)
-
-
-def options(store: Store, sweep_id: str) -> dict[str, Any]:
-    """How the sweep was asked to run (empty for a local sweep of an older version)."""
-    try:
-        saved: dict[str, Any] = json.loads((store.home / f"{sweep_id}.options").read_text())
-        return saved
-    except (OSError, ValueError):
-        return {}
 
 
 def trials(store: Store, sweep_id: str) -> list[RunInfo]:
@@ -223,7 +214,7 @@ def resume(store: Store, sweep_id: str, parallel: int | None = None) -> str:
     for info in infos:
         if info.status in (Status.STOPPED, Status.INTERRUPTED, Status.QUEUED):
             store.request(info.id, "run")
-    spawn(store, sweep_id, parallel or options(store, sweep_id).get("parallel", 1))
+    spawn(store, sweep_id, parallel or store.sweep_options(sweep_id).get("parallel", 1))
     return sweep_id
 
 
@@ -250,7 +241,7 @@ def stop(store: Store, sweep_id: str, settle: float = 30.0) -> list[str]:
     started see the stop request and return at once).
     """
     sweep_id = full_id(trials(store, sweep_id))
-    ray = options(store, sweep_id).get("backend") == "ray"
+    ray = store.sweep_options(sweep_id).get("backend") == "ray"
     if not ray:
         _stop_runner(store, sweep_id, settle)
     stopped, running = [], []
@@ -336,7 +327,7 @@ def run(store: Store, sweep_id: str, parallel: int = 1, on_trial: Callable[[RunI
     reported: set[str] = {i.id for i in infos if i.status in DONE}
     for run_id in todo:
         store.request(run_id, "run")  # clear an earlier stop of the sweep
-    opts = options(store, sweep_id)
+    opts = store.sweep_options(sweep_id)
     if opts.get("backend") == "ray":
         from .ray_backend import run_trials
 

@@ -387,6 +387,25 @@ def test_trials_of_a_sweep_whose_runner_died_do_not_wait_for_ever(home):
     assert {i.status for i in Store(home).runs()} == {"interrupted"}
 
 
+def test_a_ray_trial_whose_process_ended_stands_until_its_driver_says_how_or_dies(home):
+    """A trial's process exits a moment before the Ray driver carries its end here: not read as interrupted
+    (nor alerted as dead) meanwhile; once the driver itself is gone, nothing will say how, and it is."""
+    from labdeck.engine import sweep
+    from labdeck.engine.procs import process_start_time
+
+    store = Store(home)
+    sweep_id = sweep.create(store, "sequence", [tiny(hidden=4)], options={"backend": "ray"})
+    (trial,) = sweep.trials(store, sweep_id)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    store.set_process(trial.id, int(dead.stdout), 0.0)  # on this node, as the driver wrote its row
+    store.set_status(trial.id, "running")
+    runner = home / f"{sweep_id}.runner"
+    runner.write_text(json.dumps([os.getpid(), process_start_time(os.getpid())]))
+    assert Store(home).get(trial.id).status == "running"
+    runner.write_text(json.dumps([int(dead.stdout), 0.0]))  # the driver was killed
+    assert Store(home).get(trial.id).status == "interrupted"
+
+
 # Run inside a mount namespace where the home is really read-only or really full: what a user can still do there.
 ON_A_MOUNTED_HOME = r"""
 import asyncio, contextlib, io, json, sys, time
