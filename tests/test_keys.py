@@ -340,3 +340,45 @@ async def test_a_running_sweep_trial_shows_how_far_it_is(home):
         table = app.query_one("#trials-table", DataTable)
         await until(pilot, lambda: table.row_count == 3, what="the trials listed")
         assert str(table.get_row("demo-trial-32")[3]) == "12/30 ep" and sweep_id
+
+
+async def test_new_batch_points_wait_their_turn_and_anything_else_redraws_the_run_at_once(home, monkeypatch):
+    """A live run's batch points come several times a second: they redraw its view (a new figure and a screen update)
+    at most once a POINTS_SECONDS; anything else, as an epoch's end, at once, with the points before it."""
+    from labdeck.engine.events import BatchMetrics, EpochMetrics
+    from labdeck.tui import run_view
+    from labdeck.tui.messages import RunEvents
+    from labdeck.tui.widgets.line_plot import LinePlot
+
+    demo_store(home)
+    app = LabdeckApp(home, system_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await start(pilot)
+        await pilot.press(KEY["sequence"])
+        pane = app.query_one("#pane-sequence", ExperimentPane)
+        run_id = await until(pilot, lambda: pane.run_id and app.model.states.get(pane.run_id) and pane.run_id,
+                             what="a run followed")
+        state = app.model.states[run_id]
+        plot = pane.query_one(".loss-plot", LinePlot)
+        monkeypatch.setattr(run_view, "POINTS_SECONDS", 3600.0)
+        m = {"train_loss": 0.5, "test_loss": 0.6}
+        epoch = state.latest_epoch + 1
+        app.post_message(RunEvents(run_id, [EpochMetrics(run_id, epoch, 0, m, 0.01, 1.0, 0.5, epoch)]))
+        await until(pilot, lambda: state.latest_epoch == epoch and pane.drawn_version == state.version and plot.drawn,
+                    what="the epoch drawn")
+
+        def batch_points() -> int:
+            return next((len(ln.xs) for ln in plot.lines if ln.label.startswith("batch")), 0)
+
+        before = batch_points()
+        app.post_message(RunEvents(run_id, [BatchMetrics(run_id, epoch + 1, step, 0.4, 1000.0, step / 100, step / 10)
+                                            for step in range(1, 6)]))
+        await until(pilot, lambda: state.last_batch is not None and state.last_batch.step == 5, what="the points")
+        app.redraw()
+        assert batch_points() == before and pane.drawn_version < state.version  # they wait their turn
+        app.post_message(RunEvents(run_id, [EpochMetrics(run_id, epoch + 1, 0, m, 0.01, 1.0, 0.5, epoch + 1)]))
+        await until(pilot, lambda: batch_points() == before + 5 and pane.drawn_version == state.version,
+                    what="an epoch redraws at once")
+        monkeypatch.setattr(run_view, "POINTS_SECONDS", 0.0)
+        app.post_message(RunEvents(run_id, [BatchMetrics(run_id, epoch + 2, 9, 0.3, 900.0, 0.2, 2.0)]))
+        await until(pilot, lambda: batch_points() == before + 6, what="the points at their turn")

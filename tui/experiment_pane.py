@@ -152,7 +152,7 @@ class ExperimentPane(Horizontal, TabContent):
     def redraw_all(self) -> None:
         """Draw everything again on the next redraw (a display setting changed)."""
         if self.run_view is not None:
-            self.run_view.drawn_version = -1
+            self.run_view.redraw_all()
 
     # -- following runs ------------------------------------------------------------------------------------------
     def show_error(self, text: str) -> None:

@@ -6,6 +6,7 @@ imported then.
 
 from __future__ import annotations
 
+import time
 from typing import TypeVar, cast
 
 from textual.app import ComposeResult
@@ -27,6 +28,9 @@ from .widgets.metrics_panel import MetricsPanel
 from .widgets.run_header import RunHeader
 
 LOSS_KEYS = names.LOSSES
+# New points alone (batch losses, a script's values) redraw the view at most this often; any other news at once. A
+# live run brings points several times a second, and each redraw costs a new figure and a screen update.
+POINTS_SECONDS = 1.0
 W = TypeVar("W", bound=Widget)
 
 
@@ -35,6 +39,8 @@ class RunView(Vertical):
         super().__init__(**kwargs)
         self.spec = spec
         self.drawn_version = -1
+        self._outline: tuple[int, bool] | None = None  # the state's outline_version and log scale last drawn
+        self._drawn_at = 0.0
         self._log_lines = 0
         self._views: dict[type | str, Widget] = {}
         self._header: RunHeader | None = None
@@ -103,9 +109,14 @@ class RunView(Vertical):
             return False
         return True
 
+    def redraw_all(self) -> None:
+        """Draw everything again on the next redraw (a display setting changed)."""
+        self.drawn_version = -1
+        self._outline = None
+
     def follow(self) -> None:
         """A different run is followed: start its log afresh and draw it all on the next redraw."""
-        self.drawn_version = -1
+        self.redraw_all()
         self._log_lines = 0
         if (log := self._view(RichLog)) is not None:
             log.clear()
@@ -152,6 +163,10 @@ class RunView(Vertical):
             if results is not None and compared:
                 self._show_results(results, state, compared, log_scale)
             return
+        now = time.monotonic()
+        if self._outline == (state.outline_version, log_scale) and now - self._drawn_at < POINTS_SECONDS:
+            return  # only new points since the last redraw: they wait for their turn
+        self._outline, self._drawn_at = (state.outline_version, log_scale), now
         lines = []
         for key in LOSS_KEYS:
             xs, ys = state.series(key, PLOT_POINTS)

@@ -61,6 +61,7 @@ class RunState:
     log: deque = field(default_factory=lambda: deque(maxlen=MAX_LOG_LINES))
     log_total: int = 0  # lines ever logged (the deque keeps only the last ones)
     version: int = 0  # bumped on every change, so views redraw only when needed
+    outline_version: int = 0  # the version of the last change other than new points on the curves
     _smoothed: tuple = field(default_factory=lambda: (None, [], []), repr=False)  # (made from, xs, ys)
 
     def apply(self, event: Event, log: bool = True) -> None:
@@ -114,6 +115,8 @@ class RunState:
                 self.log.append(line)
                 self.log_total += 1
         self.version += 1
+        if not isinstance(event, (BatchMetrics, MetricSeries)):
+            self.outline_version = self.version
 
     @property
     def epochs(self):
@@ -185,3 +188,4 @@ class RunState:
         """A resume or a new start was asked for: show it at once, before the run's process says anything."""
         self.status, self.phase, self.ended = status, "starting", None
         self.version += 1
+        self.outline_version = self.version
