@@ -46,6 +46,7 @@ class RunView(Vertical):
         self._header: RunHeader | None = None
         self._loss_plot: LinePlot | None = None
         self._metrics: MetricsPanel | None = None
+        self._tabs: TabbedContent | None = None
 
     def compose(self) -> ComposeResult:
         yield RunHeader(self.spec.unit)
@@ -70,6 +71,7 @@ class RunView(Vertical):
                 self._header = self.query_one(RunHeader)
                 self._loss_plot = self.query_one(".loss-plot", LinePlot)
                 self._metrics = self.query_one(MetricsPanel)
+                self._tabs = self.query_one(".run-tabs", TabbedContent)
             except NoMatches:
                 return False
         return True
@@ -142,8 +144,10 @@ class RunView(Vertical):
         """The run's new log lines, once the log has been on screen: a RichLog keeps every line written before it
         knows its width, beyond its ``max_lines`` (a hidden log fed for days grew without bound); until then the
         run's own last lines wait in ``state.log``."""
+        if self._log_lines == state.log_total or self._tabs is None or self._tabs.active != f"log-{self.spec.name}":
+            return  # asked first: a widget's size is a lookup in the screen's map, and this runs at every tick
         log = self._view(RichLog)
-        if log is None or not log.size.width or self._log_lines == state.log_total:
+        if log is None or not log.size.width:
             return
         fresh = min(state.log_total - self._log_lines, len(state.log))
         for line in list(state.log)[len(state.log) - fresh:] if fresh > 0 else []:
