@@ -62,6 +62,9 @@ class SweepsPane(Vertical, TabContent):
         self._ready = True
         self.update_runs()
 
+    def on_show(self) -> None:
+        self.update_runs()
+
     # -- data ----------------------------------------------------------------------------------
     def groups(self) -> dict[str, list[RunInfo]]:
         """Each sweep's trials in the order they were created, the sweeps too."""
@@ -73,8 +76,8 @@ class SweepsPane(Vertical, TabContent):
         return self.groups().get(self.selected or "", [])
 
     def update_runs(self) -> None:
-        if not self._ready:
-            return
+        if not self._ready or not self.region.area:
+            return  # being mounted, or its tab is hidden: on_show draws (its tables' rebuilds repaint the screen)
         key = (self.model.revision, self.selected, frozenset(self.marked), self.param_index)
         if key == self._drawn:
             return
