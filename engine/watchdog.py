@@ -21,7 +21,7 @@ from . import alerts, notify, paths, settings
 from .listing import RunListing
 from .procs import process_alive
 from .status import ACTIVE, Status
-from .store import AlertRecord, Store
+from .store import AlertRecord, RunInfo, Store
 
 LOCK = "watchdog.lock"
 POLL_SECONDS = 0.5  # a death is told within about this long (and the store read that finds it)
@@ -75,7 +75,13 @@ class Watchdog:
         for run_id in gone:
             self.status.pop(run_id, None)
         self._stalls()
-        return any(s in ACTIVE for s in self.status.values())
+        return any(s in ACTIVE and self._watched(self.listing.infos[r]) for r, s in self.status.items())
+
+    @staticmethod
+    def _watched(info: RunInfo) -> bool:
+        """Whether a run has something to watch: a process, or a sweep's runner that will start one. A queued run
+        that never got a process (its start failed) has neither; whatever starts it later starts a watchdog too."""
+        return info.status in ACTIVE and not (info.status == Status.QUEUED and info.pid is None and not info.sweep)
 
     def _stalls(self) -> None:
         running = [r for r, s in self.status.items() if s == Status.RUNNING]

@@ -442,3 +442,22 @@ def test_a_run_that_learns_nothing_plateaus_when_the_settings_ask(home):
     assert runs.run_here(store, run_id).status == "finished"
     told = store.alerts(run_id=run_id)  # a rule on an evaluation metric (from the second epoch, step 14) too
     assert [a.rule for a in told] == ["test_mse>0.01@14", PLATEAU, FINISHED] and "at step 14" in told[0].message
+
+
+def test_a_watchdog_ends_when_what_is_left_is_a_run_that_never_got_a_process(home):
+    """A run recorded but never started (its start failed) has no process to die or stall: the watchdog does not
+    wait for it for ever. A sweep's trial waiting for its runner does keep it, as a runner may still die."""
+    import json
+    import os
+
+    from labdeck.engine import sweep
+    from labdeck.engine.procs import process_start_time
+    from labdeck.engine.watchdog import Watchdog
+
+    store = Store(home)
+    orphan = runs.create(store, "sequence", tiny())
+    dog = Watchdog(store, 60.0, ())
+    assert store.get(orphan).status == "queued" and not dog.look()
+    sweep_id = sweep.create(store, "sequence", [tiny(hidden=4)])
+    (home / f"{sweep_id}.runner").write_text(json.dumps([os.getpid(), process_start_time(os.getpid())]))
+    assert dog.look()  # its trial waits for a live runner
