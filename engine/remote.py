@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import wire
-from .errors import LabdeckError
+from .errors import LabdeckError, one_line
 from .feed import AlertsUpdate, EventsUpdate, Update
 from .hosts import Host, HostError
 from .version import version
@@ -121,7 +121,8 @@ class Link:
         self._alerts_after: int | None = None
         self._stdin: IO[bytes] | None = None  # the live session's, None between sessions
         self._proc: subprocess.Popen[bytes] | None = None
-        self._pending: dict[int, tuple[threading.Event, list[dict[str, Any]]]] = {}
+        # call id -> (answered, the answer, what takes its parts)
+        self._pending: dict[int, tuple[threading.Event, list[dict[str, Any]], Callable[[str], None] | None]] = {}
         self._ids = itertools.count(1)
         self._closing = threading.Event()
         self.thread: threading.Thread | None = None
@@ -141,13 +142,14 @@ class Link:
             self._followed[run_id] = (0, {})
         self._send({"t": "follow", "run": run_id, "cursor": 0})
 
-    def call(self, op: str, timeout: float = 60.0, **args: Any) -> Any:
-        """Ask the host to do ``op`` (pause, resume, stop, delete, start, report, gpus, cli); its answer, or
-        a ``LabdeckError`` with its one line."""
+    def call(self, op: str, timeout: float = 60.0, on_part: Callable[[str], None] | None = None, **args: Any) -> Any:
+        """Ask the host to do ``op`` (pause, resume, stop, delete, start, report, gpus, cli, generate); its answer,
+        or a ``LabdeckError`` with its one line. ``on_part``: takes what a long call sends before its answer (a
+        generated text's parts), from the link's thread."""
         done, answer = threading.Event(), list[dict[str, Any]]()
         call_id = next(self._ids)
         with self._lock:
-            self._pending[call_id] = (done, answer)
+            self._pending[call_id] = (done, answer, on_part)
         if not self._send({"t": "call", "id": call_id, "op": op, "args": args}):
             with self._lock:
                 self._pending.pop(call_id, None)
@@ -265,7 +267,7 @@ class Link:
             with self._lock:
                 self._stdin, self._proc = None, None
                 pending, self._pending = self._pending, {}
-            for done, answer in pending.values():
+            for done, answer, _ in pending.values():
                 answer.append({"ok": False, "error": f"the link to {self.host.name} dropped before it answered"})
                 done.set()
             try:
@@ -354,6 +356,15 @@ class Link:
             if waiter is not None:
                 waiter[1].append(message)
                 waiter[0].set()
+            return
+        if kind == "part":
+            with self._lock:
+                waiter = self._pending.get(message.get("id"))  # type: ignore[arg-type]
+            if waiter is not None and waiter[2] is not None:
+                try:
+                    waiter[2](str(message.get("text") or ""))
+                except Exception as exc:  # the viewer's own bug: said as this host's status, the link goes on
+                    self._set(State.FAILED, f"{self.host.name}: taking a call's part failed: {one_line(exc)}")
             return
         if kind in ("tick", "hello"):
             return

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +29,7 @@ from .version import version
 POLL_SECONDS = 0.1  # a followed run's event reaches the link within this (plus the link's own time)
 TICK_SECONDS = 1.0  # a line at least this often: the viewer tells a quiet host from a stalled link
 REPORT_BYTES = 64 << 20  # the most a report copied back may hold
+PART_SECONDS = 0.1  # a generated text travels in parts this far apart (the viewer's prompt streams it)
 CLI_COMMANDS = ("runs", "show", "alerts", "params", "export")  # what a viewer may ask the CLI of this host for
 
 
@@ -110,8 +112,12 @@ def serve(home: Path | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
 
 def _answer(home: Path, out: _Out, request: dict[str, Any], requests: queue.Queue[dict[str, Any] | None]) -> None:
     reply: dict[str, Any] = {"t": "reply", "id": request.get("id")}
+
+    def part(text: str) -> None:  # what a long call has so far (a generated text), before its reply
+        out.send({"t": "part", "id": request.get("id"), "text": text})
+
     try:
-        reply["value"] = _call(home, str(request.get("op")), dict(request.get("args") or {}))
+        reply["value"] = _call(home, str(request.get("op")), dict(request.get("args") or {}), part)
         reply["ok"] = True
     except LabdeckError as exc:  # bad input (a run that is not there, a wrong value) is said as such: exit 2
         reply.update(ok=False, error=str(exc), bad_input=isinstance(exc, (ParamError, RunNotFound, DataError)))
@@ -122,7 +128,7 @@ def _answer(home: Path, out: _Out, request: dict[str, Any], requests: queue.Queu
         out.send(reply)
 
 
-def _call(home: Path, op: str, args: dict[str, Any]) -> Any:
+def _call(home: Path, op: str, args: dict[str, Any], part: Callable[[str], None]) -> Any:
     store = Store(home)
     try:
         if op in ("resume", "stop") and sweep.is_sweep(str(args["run"])):  # its trials, its runner
@@ -146,6 +152,8 @@ def _call(home: Path, op: str, args: dict[str, Any]) -> Any:
                     "runs": {str(k): v for k, v in gpus.runs_on(found, store.runs()).items()}}
         if op == "cli":
             return _cli(home, [str(a) for a in args.get("argv") or []])
+        if op == "generate":
+            return _generate(store, args, part)
         raise LabdeckError(f"this host does not know the call {op!r} (labdeck {version()})")
     finally:
         store.close()
@@ -164,6 +172,30 @@ def _report(store: Store, target: str, copy: bool) -> dict[str, Any]:
                 raise LabdeckError(f"the report in {path.parent} is over {REPORT_BYTES >> 20} MB: copy it with scp")
             files[file.relative_to(path.parent).as_posix()] = base64.b64encode(file.read_bytes()).decode()
     return {"path": str(path), "files": files}
+
+
+def _generate(store: Store, args: dict[str, Any], part: Callable[[str], None]) -> dict[str, Any]:
+    """A language run's text from its latest checkpoint, sent in parts as it is made; the reply holds the rest."""
+    from .predict import barely_trained, generator
+
+    info = store.get(str(args["run"]))
+    try:
+        options = (int(args["tokens"]), float(args["temperature"]), int(args["top_k"]), float(args["top_p"]),
+                   int(args["seed"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParamError(f"generate: tokens, temperature, top_k, top_p and seed are numbers ({exc})") from None
+    gen = generator(store, info)
+    start = last = time.perf_counter()
+    chunk: list[str] = []
+    count = 0
+    for piece in gen.stream(str(args.get("prompt") or ""), *options):
+        chunk.append(piece)
+        count += 1
+        if time.perf_counter() - last >= PART_SECONDS:
+            part("".join(chunk))
+            chunk, last = [], time.perf_counter()
+    return {"text": "".join(chunk), "tokens": count, "rate": count / max(time.perf_counter() - start, 1e-9),
+            "epoch": gen.epoch, "note": barely_trained(info)}
 
 
 def _cli(home: Path, argv: list[str]) -> dict[str, Any]:

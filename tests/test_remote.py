@@ -3,6 +3,7 @@ home: listing, following live, controls, reconnects without gap or duplicate, an
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -463,3 +464,51 @@ def test_a_down_hosts_rows_say_how_old_they_are():
     assert [str(host_cell(h, statuses, now=112.4)) for h in ("", "gpu1", "gpu2", "gpu3")] == [
         "·", "gpu1", "gpu2 12s", "gpu3 ?"]
     assert str(host_cell("gpu2", statuses, now=100.0 + 7200)) == "gpu2 2h"
+
+
+async def test_a_hosts_language_run_generates_there_and_streams_its_text_back(far, home, tmp_path):
+    from textual.widgets import Input, Static, TextArea
+
+    from labdeck.engine import generator, registry
+    from labdeck.tui.app import LabdeckApp
+    from labdeck.tui.experiment_pane import ExperimentPane
+
+    from .test_language import TEXT
+    from .test_language import tiny as tiny_language
+    from .test_tui import until
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT)
+    store = Store(far.home)
+    run_id = runs.create(store, "language", tiny_language(corpus))
+    assert runs.run_here(store, run_id).status == Status.FINISHED  # trained on the host, its checkpoint there only
+    app = LabdeckApp(home, system_stats=False, hosts=[far])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.mounted and f"box:{run_id}" in app.model.infos, 60, what="the host's run")
+        await pilot.press(str(registry.names().index("language") + 1))
+        pane = app.query_one("#pane-language", ExperimentPane)
+        await until(pilot, lambda: pane.run_id == f"box:{run_id}", what="the host's run followed")
+        pane.query_one("TabbedContent").active = "results-language"
+        prompt = await until(pilot, lambda: (q := app.query("#lang-prompt")) and q.first(), what="results mounted")
+        app.query_one("#lang-tokens", Input).value = "3000"
+        options = app.query_one("LanguageResults").options()
+        prompt.focus()
+        await pilot.press(*"the ", "enter")
+        output = app.query_one("#lang-output", TextArea)
+        status = app.query_one("#lang-status", Static)
+        await until(pilot, lambda: len(output.text) > len("the "), what="the first part")
+        await until(pilot, lambda: "3000 tokens at" in str(status.render()), timeout=120, what="the text done")
+        assert "on box" in str(status.render())
+        here = generator(store, run_id).stream("the ", options["tokens"], options["temperature"], options["top_k"],
+                                                options["top_p"], options["seed"])
+        assert output.text == "the " + "".join(here)  # the host's model, the same seed: the same text, whole
+        parts: list[str] = []
+        done = await asyncio.to_thread(app.links["box"].call, "generate", on_part=parts.append, run=run_id,
+                                       prompt="the ", **options)
+        assert parts and "".join(parts) + done["text"] == output.text[len("the "):]  # it came in parts
+        app.query_one("#lang-top_p", Input).value = "7"
+        prompt.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: str(status.render()).startswith("box: ") and "top" in str(status.render()),
+                    what="the host's one line for a bad option")
+        assert app.is_running

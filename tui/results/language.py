@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 from ..widgets.line_plot import Line, LinePlot
 
 FLUSH_SECONDS = 0.03  # stream pieces to the UI in ~30 Hz chunks: one message per token would flood it
+GENERATE_SECONDS = 600.0  # the longest a host may take over a text
+
+
+def stats_text(count: int, rate: float, epoch: int, note: str | None, where: str = "") -> str:
+    """What the status line says of a finished text."""
+    on = f" on {where}" if where else ""
+    return f"{count} tokens at {rate:,.0f}/s{on} (checkpoint of epoch {epoch})" + (f" · {note}" if note else "")
 OPTIONS = (  # (id, label, default, type)
     ("temperature", "temp", "0.8", float), ("top_k", "top-k", "0", int), ("top_p", "top-p", "0.95", float),
     ("tokens", "tokens", "300", int), ("seed", "seed", "0", int),
@@ -122,38 +129,56 @@ class LanguageResults(Vertical):
     def _generate(self, home, run_id: str, prompt: str, options: dict) -> None:
         from labdeck import engine
 
-        worker = get_current_worker()
         try:
-            from labdeck.engine.hosts import checkpoint_elsewhere
-
-            checkpoint_elsewhere(run_id, "generate")
-            store = engine.Store(home)
-            mtime = store.checkpoint_path(run_id).stat().st_mtime if store.checkpoint_path(run_id).exists() else 0
-            cached = self._generators.get(run_id)
-            if cached is None or cached[0] != mtime:  # a running run saved a newer checkpoint
-                cached = self._generators[run_id] = (mtime, engine.generator(store, run_id))
-            gen = cached[1]
-            t0 = time.perf_counter()
-            chunk, last, count = [], t0, 0
-            for piece in gen.stream(prompt, options["tokens"], options["temperature"], options["top_k"],
-                                    options["top_p"], options["seed"]):
-                if worker.is_cancelled:
-                    return
-                chunk.append(piece)
-                count += 1
-                now = time.perf_counter()
-                if now - last >= FLUSH_SECONDS:
-                    self.post_message(Streamed("".join(chunk)))
-                    chunk, last = [], now
-            rate = count / max(time.perf_counter() - t0, 1e-9)
-            from labdeck.engine.predict import barely_trained
-
-            note = barely_trained(store.get(run_id))
-            self.post_message(Streamed("".join(chunk), done=True,
-                                       stats=f"{count} tokens at {rate:,.0f}/s (checkpoint of epoch {gen.epoch})"
-                                       + (f" · {note}" if note else "")))
+            if (link := cast("LabdeckApp", self.app).links.of(run_id)) is not None:
+                self._generate_there(link, run_id, prompt, options)
+            else:
+                self._generate_here(engine.Store(home), run_id, prompt, options)
         except Exception as exc:
             self.post_message(Streamed("", done=True, error=engine.one_line(exc)))
+
+    def _generate_here(self, store, run_id: str, prompt: str, options: dict) -> None:
+        from labdeck import engine
+        from labdeck.engine.predict import barely_trained
+
+        worker = get_current_worker()
+        mtime = store.checkpoint_path(run_id).stat().st_mtime if store.checkpoint_path(run_id).exists() else 0
+        cached = self._generators.get(run_id)
+        if cached is None or cached[0] != mtime:  # a running run saved a newer checkpoint
+            cached = self._generators[run_id] = (mtime, engine.generator(store, run_id))
+        gen = cached[1]
+        t0 = time.perf_counter()
+        chunk, last, count = [], t0, 0
+        for piece in gen.stream(prompt, options["tokens"], options["temperature"], options["top_k"],
+                                options["top_p"], options["seed"]):
+            if worker.is_cancelled:
+                return
+            chunk.append(piece)
+            count += 1
+            now = time.perf_counter()
+            if now - last >= FLUSH_SECONDS:
+                self.post_message(Streamed("".join(chunk)))
+                chunk, last = [], now
+        rate = count / max(time.perf_counter() - t0, 1e-9)
+        self.post_message(Streamed("".join(chunk), done=True,
+                                   stats=stats_text(count, rate, gen.epoch, barely_trained(store.get(run_id)))))
+
+    def _generate_there(self, link, run_id: str, prompt: str, options: dict) -> None:
+        """A host's run: generated there from its checkpoint, the text streamed back in parts."""
+        from labdeck.engine.hosts import split
+
+        worker = get_current_worker()
+
+        def part(text: str) -> None:  # from the link's thread
+            if not worker.is_cancelled:
+                self.post_message(Streamed(text))
+
+        where, bare = split(run_id)
+        done = link.call("generate", timeout=GENERATE_SECONDS, on_part=part, run=bare, prompt=prompt, **options)
+        if not worker.is_cancelled:
+            self.post_message(Streamed(done["text"], done=True,
+                                       stats=stats_text(done["tokens"], done["rate"], done["epoch"], done["note"],
+                                                        where)))
 
     @on(Streamed)
     def _streamed(self, message: Streamed) -> None:
