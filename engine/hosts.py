@@ -111,13 +111,6 @@ def split(run_id: str) -> tuple[str, str]:
     return (where, bare) if colon and _NAME.match(where) else ("", run_id)
 
 
-def checkpoint_elsewhere(run_id: str, command: str) -> None:
-    """Refuse, in one line, what needs a host's run's checkpoint here (text generation, classifying an image)."""
-    where, bare = split(run_id)
-    if where:
-        raise HostError(f"run {bare}'s checkpoint is on {where}: there, labdeck {command} {bare}")
-
-
 ON_A_RUN = ("show", "watch", "pause", "resume", "stop", "delete", "report")  # CLI commands that take HOST:RUN
 
 

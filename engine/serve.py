@@ -29,6 +29,7 @@ from .version import version
 POLL_SECONDS = 0.1  # a followed run's event reaches the link within this (plus the link's own time)
 TICK_SECONDS = 1.0  # a line at least this often: the viewer tells a quiet host from a stalled link
 REPORT_BYTES = 64 << 20  # the most a report copied back may hold
+IMAGE_BYTES = 32 << 20  # the largest image a viewer may send to be classified
 PART_SECONDS = 0.1  # a generated text travels in parts this far apart (the viewer's prompt streams it)
 CLI_COMMANDS = ("runs", "show", "alerts", "params", "export")  # what a viewer may ask the CLI of this host for
 
@@ -154,6 +155,8 @@ def _call(home: Path, op: str, args: dict[str, Any], part: Callable[[str], None]
             return _cli(home, [str(a) for a in args.get("argv") or []])
         if op == "generate":
             return _generate(store, args, part)
+        if op == "classify":
+            return _classify(store, args)
         raise LabdeckError(f"this host does not know the call {op!r} (labdeck {version()})")
     finally:
         store.close()
@@ -196,6 +199,29 @@ def _generate(store: Store, args: dict[str, Any], part: Callable[[str], None]) -
             chunk, last = [], time.perf_counter()
     return {"text": "".join(chunk), "tokens": count, "rate": count / max(time.perf_counter() - start, 1e-9),
             "epoch": gen.epoch, "note": barely_trained(info)}
+
+
+def _classify(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    """A vision run's classes for an image the viewer sent (its bytes, written to a private folder for the call)."""
+    import tempfile
+
+    from .predict import predict
+
+    info = store.get(str(args["run"]))
+    name = Path(str(args.get("name") or "image")).name or "image"  # a file name only, never a path on this host
+    try:
+        data = base64.b64decode(str(args["data"]), validate=True)
+    except (KeyError, ValueError) as exc:
+        raise ParamError(f"classify: the image's bytes do not decode ({exc})") from None
+    if len(data) > IMAGE_BYTES:
+        raise ParamError(f"classify: {name} is over {IMAGE_BYTES >> 20} MB")
+    with tempfile.TemporaryDirectory(prefix="labdeck-classify-") as folder:
+        path = Path(folder) / name
+        path.write_bytes(data)
+        result = predict(store, info, [str(path)])
+    for image in result["images"]:
+        image["image"] = name
+    return result
 
 
 def _cli(home: Path, argv: list[str]) -> dict[str, Any]:

@@ -283,9 +283,6 @@ def test_hosts_come_from_the_settings_and_the_command_line():
         hosts.host("gpu 1")
     assert hosts.split("gpu1:260101-120000-ab12") == ("gpu1", "260101-120000-ab12")
     assert hosts.split("260101-120000-ab12") == ("", "260101-120000-ab12")
-    hosts.checkpoint_elsewhere("260101-120000-ab12", "generate")  # this machine's run: nothing to refuse
-    with pytest.raises(hosts.HostError, match="checkpoint is on gpu1: there, labdeck generate 2601"):
-        hosts.checkpoint_elsewhere("gpu1:260101-120000-ab12", "generate")
     argv = remote.ssh_argv(configured["gpu1"])
     assert argv[-2:] == ["me@gpu1.lab", "~/venv/bin/labdeck serve --stdio --home /scratch/me"]
     spaced = hosts.host("gpu1", command=["~/my venv/bin/labdeck"], home="/data/my runs")
@@ -512,3 +509,46 @@ async def test_a_hosts_language_run_generates_there_and_streams_its_text_back(fa
         await until(pilot, lambda: str(status.render()).startswith("box: ") and "top" in str(status.render()),
                     what="the host's one line for a bad option")
         assert app.is_running
+
+
+async def test_a_hosts_vision_run_classifies_an_image_from_this_machine(far, home, tmp_path):
+    from PIL import Image
+    from textual.widgets import Input, Static
+
+    from labdeck.engine import predict_with, registry
+    from labdeck.engine.experiments.vision.shapes import generate
+    from labdeck.tui.app import LabdeckApp
+    from labdeck.tui.experiment_pane import ExperimentPane
+
+    from .test_tui import until
+    from .test_vision import tiny as tiny_vision
+
+    store = Store(far.home)
+    run_id = runs.create(store, "vision", tiny_vision(epochs=1))
+    assert runs.run_here(store, run_id).status == Status.FINISHED  # its checkpoint on the host only
+    images, _ = generate(1, 32, seed=5)
+    path = tmp_path / "mine.png"  # on this machine only
+    Image.fromarray(images[0]).save(path)
+    app = LabdeckApp(home, system_stats=False, hosts=[far])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.mounted and f"box:{run_id}" in app.model.infos, 60, what="the host's run")
+        await pilot.press(str(registry.names().index("vision") + 1))
+        pane = app.query_one("#pane-vision", ExperimentPane)
+        await until(pilot, lambda: pane.run_id == f"box:{run_id}", what="the host's run followed")
+        pane.query_one("TabbedContent").active = "results-vision"
+        box = await until(pilot, lambda: (q := app.query("#vision-path")) and q.first(Input), what="results mounted")
+        said = app.query_one("#vision-predicted", Static)
+        bad = tmp_path / "bad.jpg"
+        bad.write_text("not an image")
+        for asked, expected in ((str(path), f"{path} (on box): "), (str(tmp_path / "nope.png"), "nope.png: "),
+                                (str(bad), "box: ")):
+            box.value = asked
+            box.focus()
+            await pilot.press("enter")
+            await until(pilot, lambda expected=expected: expected in str(said.render()), 60, what=expected)
+        assert "not a readable image" in str(said.render()) and "\n" not in str(said.render())
+        top = predict_with(store, run_id, [str(path)])["images"][0]["top"]  # the host's model on the same image
+        box.value = str(path)
+        await pilot.press("enter")
+        shown = ", ".join(f"{t['class']} {t['probability']:.1%}" for t in top)
+        await until(pilot, lambda: str(said.render()) == f"{path} (on box): {shown}", 60, what="the host's classes")

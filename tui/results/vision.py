@@ -156,16 +156,36 @@ class VisionResults(VerticalScroll):
         from labdeck import engine
 
         try:
-            from labdeck.engine.hosts import checkpoint_elsewhere
-
-            checkpoint_elsewhere(run_id, "predict")
-            result = engine.predict_with(engine.Store(home), run_id, [path])
+            if (link := cast("LabdeckApp", self.app).links.of(run_id)) is not None:
+                result, on = self._classify_there(link, run_id, path), f" (on {link.host.name})"
+            else:
+                result, on = engine.predict_with(engine.Store(home), run_id, [path]), ""
         except Exception as exc:
             self.post_message(Predicted(engine.one_line(exc), error=True))
             return
         top = result["images"][0]["top"]
-        text = f"{path}: " + ", ".join(f"{t['class']} {t['probability']:.1%}" for t in top)
+        text = f"{path}{on}: " + ", ".join(f"{t['class']} {t['probability']:.1%}" for t in top)
         self.post_message(Predicted(text))
+
+    @staticmethod
+    def _classify_there(link, run_id: str, path: str) -> dict:
+        """A host's run: this machine's image, sent to be classified by the model on the host."""
+        import base64
+        from pathlib import Path
+
+        from labdeck.engine import DataError
+        from labdeck.engine.hosts import split
+        from labdeck.engine.serve import IMAGE_BYTES
+
+        file = Path(path).expanduser()
+        try:
+            if file.stat().st_size > IMAGE_BYTES:
+                raise DataError(f"{path}: over {IMAGE_BYTES >> 20} MB, more than a host is sent to classify")
+            data = file.read_bytes()
+        except OSError as exc:
+            raise DataError(f"{path}: {exc.strerror or exc}") from None
+        return link.call("classify", timeout=120, run=split(run_id)[1], name=file.name,
+                         data=base64.b64encode(data).decode())
 
     @on(Predicted)
     def _show_prediction(self, message: Predicted) -> None:
