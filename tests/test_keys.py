@@ -21,6 +21,16 @@ async def start(pilot) -> LabdeckApp:
     return app
 
 
+async def follow_a_sequence_run(pilot) -> tuple[ExperimentPane, str]:
+    """The Sequence tab, following the newest of its runs once loaded: its pane and the run's id."""
+    app = await start(pilot)
+    await pilot.press(KEY["sequence"])
+    pane = app.query_one("#pane-sequence", ExperimentPane)
+    run_id = await until(pilot, lambda: pane.run_id and app.model.states.get(pane.run_id) and pane.run_id,
+                         what="a run followed")
+    return pane, run_id
+
+
 def help_text(form: ParamForm) -> str:
     return str(form.query_one(".param-help", Static).render())
 
@@ -233,11 +243,7 @@ async def test_a_hidden_log_keeps_no_backlog_and_shows_the_last_lines_when_opene
     demo_store(home)
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
-        await start(pilot)
-        await pilot.press(KEY["sequence"])
-        pane = app.query_one("#pane-sequence", ExperimentPane)
-        run_id = await until(pilot, lambda: pane.run_id and app.model.states.get(pane.run_id) and pane.run_id,
-                             what="a run followed")
+        pane, run_id = await follow_a_sequence_run(pilot)
         log = pane.query_one(RichLog)
         m = {"train_loss": 0.5, "test_loss": 0.6}
         state = app.model.states[run_id]
@@ -281,10 +287,7 @@ async def test_shift_m_picks_any_metric_of_an_experiments_run_over_epochs_or_tim
     demo_store(home)
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
-        await start(pilot)
-        await pilot.press(KEY["sequence"])
-        pane = app.query_one("#pane-sequence", ExperimentPane)
-        await until(pilot, lambda: pane.run_id and app.model.states.get(pane.run_id), what="a run followed")
+        await follow_a_sequence_run(pilot)
         await pilot.press("escape", "M")
         view = await until(pilot, lambda: isinstance(app.screen, RunMetricsView) and app.screen, what="the view")
         listing = view.query_one("#metric-list", SelectionList)
@@ -353,11 +356,7 @@ async def test_new_batch_points_wait_their_turn_and_anything_else_redraws_the_ru
     demo_store(home)
     app = LabdeckApp(home, system_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await start(pilot)
-        await pilot.press(KEY["sequence"])
-        pane = app.query_one("#pane-sequence", ExperimentPane)
-        run_id = await until(pilot, lambda: pane.run_id and app.model.states.get(pane.run_id) and pane.run_id,
-                             what="a run followed")
+        pane, run_id = await follow_a_sequence_run(pilot)
         state = app.model.states[run_id]
         plot = pane.query_one(".loss-plot", LinePlot)
         monkeypatch.setattr(run_view, "POINTS_SECONDS", 3600.0)

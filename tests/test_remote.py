@@ -466,9 +466,8 @@ def test_a_down_hosts_rows_say_how_old_they_are():
 async def test_a_hosts_language_run_generates_there_and_streams_its_text_back(far, home, tmp_path):
     from textual.widgets import Input, Static, TextArea
 
-    from labdeck.engine import generator, registry
+    from labdeck.engine import generator
     from labdeck.tui.app import LabdeckApp
-    from labdeck.tui.experiment_pane import ExperimentPane
 
     from .test_language import TEXT
     from .test_language import tiny as tiny_language
@@ -481,11 +480,7 @@ async def test_a_hosts_language_run_generates_there_and_streams_its_text_back(fa
     assert runs.run_here(store, run_id).status == Status.FINISHED  # trained on the host, its checkpoint there only
     app = LabdeckApp(home, system_stats=False, hosts=[far])
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.mounted and f"box:{run_id}" in app.model.infos, 60, what="the host's run")
-        await pilot.press(str(registry.names().index("language") + 1))
-        pane = app.query_one("#pane-language", ExperimentPane)
-        await until(pilot, lambda: pane.run_id == f"box:{run_id}", what="the host's run followed")
-        pane.query_one("TabbedContent").active = "results-language"
+        await open_results_of(pilot, "language", f"box:{run_id}")
         prompt = await until(pilot, lambda: (q := app.query("#lang-prompt")) and q.first(), what="results mounted")
         app.query_one("#lang-tokens", Input).value = "3000"
         options = app.query_one("LanguageResults").options()
@@ -515,10 +510,9 @@ async def test_a_hosts_vision_run_classifies_an_image_from_this_machine(far, hom
     from PIL import Image
     from textual.widgets import Input, Static
 
-    from labdeck.engine import predict_with, registry
+    from labdeck.engine import predict_with
     from labdeck.engine.experiments.vision.shapes import generate
     from labdeck.tui.app import LabdeckApp
-    from labdeck.tui.experiment_pane import ExperimentPane
 
     from .test_tui import until
     from .test_vision import tiny as tiny_vision
@@ -531,11 +525,7 @@ async def test_a_hosts_vision_run_classifies_an_image_from_this_machine(far, hom
     Image.fromarray(images[0]).save(path)
     app = LabdeckApp(home, system_stats=False, hosts=[far])
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.mounted and f"box:{run_id}" in app.model.infos, 60, what="the host's run")
-        await pilot.press(str(registry.names().index("vision") + 1))
-        pane = app.query_one("#pane-vision", ExperimentPane)
-        await until(pilot, lambda: pane.run_id == f"box:{run_id}", what="the host's run followed")
-        pane.query_one("TabbedContent").active = "results-vision"
+        await open_results_of(pilot, "vision", f"box:{run_id}")
         box = await until(pilot, lambda: (q := app.query("#vision-path")) and q.first(Input), what="results mounted")
         said = app.query_one("#vision-predicted", Static)
         bad = tmp_path / "bad.jpg"
@@ -552,3 +542,19 @@ async def test_a_hosts_vision_run_classifies_an_image_from_this_machine(far, hom
         await pilot.press("enter")
         shown = ", ".join(f"{t['class']} {t['probability']:.1%}" for t in top)
         await until(pilot, lambda: str(said.render()) == f"{path} (on box): {shown}", 60, what="the host's classes")
+
+
+async def open_results_of(pilot, experiment: str, run_id: str):
+    """The experiment's tab on a host's run (``box:RUN``), its Results view mounted: the tab's pane."""
+    from labdeck.engine import registry
+    from labdeck.tui.experiment_pane import ExperimentPane
+
+    from .test_tui import until
+
+    app = pilot.app
+    await until(pilot, lambda: app.mounted and run_id in app.model.infos, 60, what="the host's run listed")
+    await pilot.press(str(registry.names().index(experiment) + 1))
+    pane = app.query_one(f"#pane-{experiment}", ExperimentPane)
+    await until(pilot, lambda: pane.run_id == run_id, what="the host's run followed")
+    pane.query_one("TabbedContent").active = f"results-{experiment}"
+    return pane
