@@ -143,9 +143,9 @@ class Link:
         self._send({"t": "follow", "run": run_id, "cursor": 0})
 
     def call(self, op: str, timeout: float = 60.0, on_part: Callable[[str], None] | None = None, **args: Any) -> Any:
-        """Ask the host to do ``op`` (pause, resume, stop, delete, start, report, gpus, cli, generate); its answer,
-        or a ``LabdeckError`` with its one line. ``on_part``: takes what a long call sends before its answer (a
-        generated text's parts), from the link's thread."""
+        """Ask the host to do ``op`` (pause, resume, stop, delete, start, report, gpus, cli, generate,
+        classify); its answer, or a ``LabdeckError`` with its one line. ``on_part``: takes what a long call sends
+        before its answer (a generated text's parts), from the link's thread."""
         done, answer = threading.Event(), list[dict[str, Any]]()
         call_id = next(self._ids)
         with self._lock:

@@ -208,7 +208,8 @@ def _classify(store: Store, args: dict[str, Any]) -> dict[str, Any]:
     from .predict import predict
 
     info = store.get(str(args["run"]))
-    name = Path(str(args.get("name") or "image")).name or "image"  # a file name only, never a path on this host
+    name = Path(str(args.get("name") or "")).name  # a file name only, never a path on this host
+    name = name if name not in ("", ".", "..") else "image"
     try:
         data = base64.b64decode(str(args["data"]), validate=True)
     except (KeyError, ValueError) as exc:
