@@ -122,7 +122,7 @@ class Link:
         self._stdin: IO[bytes] | None = None  # the live session's, None between sessions
         self._proc: subprocess.Popen[bytes] | None = None
         # call id -> (answered, the answer, what takes its parts)
-        self._pending: dict[int, tuple[threading.Event, list[dict[str, Any]], Callable[[str], None] | None]] = {}
+        self._pending: dict[int, tuple[threading.Event, list[dict[str, Any]], Callable[[str], object] | None]] = {}
         self._ids = itertools.count(1)
         self._closing = threading.Event()
         self.thread: threading.Thread | None = None
@@ -142,10 +142,11 @@ class Link:
             self._followed[run_id] = (0, {})
         self._send({"t": "follow", "run": run_id, "cursor": 0})
 
-    def call(self, op: str, timeout: float = 60.0, on_part: Callable[[str], None] | None = None, **args: Any) -> Any:
+    def call(self, op: str, timeout: float = 60.0, on_part: Callable[[str], object] | None = None, **args: Any
+             ) -> Any:
         """Ask the host to do ``op`` (pause, resume, stop, delete, start, report, gpus, cli, generate,
         classify); its answer, or a ``LabdeckError`` with its one line. ``on_part``: takes what a long call sends
-        before its answer (a generated text's parts), from the link's thread."""
+        before its answer (a generated text's parts), from the link's thread; returning False ends the call there."""
         done, answer = threading.Event(), list[dict[str, Any]]()
         call_id = next(self._ids)
         with self._lock:
@@ -362,9 +363,12 @@ class Link:
                 waiter = self._pending.get(message.get("id"))  # type: ignore[arg-type]
             if waiter is not None and waiter[2] is not None:
                 try:
-                    waiter[2](str(message.get("text") or ""))
+                    wanted = waiter[2](str(message.get("text") or ""))
                 except Exception as exc:  # the viewer's own bug: said as this host's status, the link goes on
                     self._set(State.FAILED, f"{self.host.name}: taking a call's part failed: {one_line(exc)}")
+                    wanted = False
+                if wanted is False:  # the viewer wants no more of it: the host ends the call
+                    self._send({"t": "cancel", "id": message.get("id")})
             return
         if kind in ("tick", "hello"):
             return

@@ -66,6 +66,7 @@ def serve(home: Path | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
 
     threading.Thread(target=read, name="labdeck-serve-stdin", daemon=True).start()
     calls = ThreadPoolExecutor(2, thread_name_prefix="labdeck-serve-call")
+    stops: dict[Any, threading.Event] = {}  # the calls under way, by id: what a cancel sets
     feed: Feed | None = None
     try:
         while True:
@@ -90,8 +91,12 @@ def serve(home: Path | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
                     except (KeyError, TypeError, ValueError) as exc:
                         out.send({"t": "error", "error": f"a follow that does not parse: {exc}"})
                 elif kind == "call":
-                    calls.submit(_answer, store.home, out, request, requests)
+                    stops[request.get("id")] = threading.Event()
+                    calls.submit(_answer, store.home, out, request, requests, stops[request.get("id")])
+                elif kind == "cancel" and (stop := stops.get(request.get("id"))) is not None:
+                    stop.set()  # a long call (a text being generated) ends at its next step
                 elif kind == "answered":
+                    stops.pop(request.get("id"), None)
                     list_now = True  # a control's effect is listed now, not at the next second's look
                 try:
                     request = requests.get_nowait()
@@ -111,25 +116,26 @@ def serve(home: Path | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
         store.close()
 
 
-def _answer(home: Path, out: _Out, request: dict[str, Any], requests: queue.Queue[dict[str, Any] | None]) -> None:
+def _answer(home: Path, out: _Out, request: dict[str, Any], requests: queue.Queue[dict[str, Any] | None],
+            stop: threading.Event) -> None:
     reply: dict[str, Any] = {"t": "reply", "id": request.get("id")}
 
     def part(text: str) -> None:  # what a long call has so far (a generated text), before its reply
         out.send({"t": "part", "id": request.get("id"), "text": text})
 
     try:
-        reply["value"] = _call(home, str(request.get("op")), dict(request.get("args") or {}), part)
+        reply["value"] = _call(home, str(request.get("op")), dict(request.get("args") or {}), part, stop)
         reply["ok"] = True
     except LabdeckError as exc:  # bad input (a run that is not there, a wrong value) is said as such: exit 2
         reply.update(ok=False, error=str(exc), bad_input=isinstance(exc, (ParamError, RunNotFound, DataError)))
     except Exception as exc:  # a host's bug is one line on the viewer's side, not a dead link
         reply.update(ok=False, error=f"{type(exc).__name__}: {one_line(exc)}")
-    requests.put({"t": "answered"})
+    requests.put({"t": "answered", "id": request.get("id")})
     with contextlib.suppress(BrokenPipeError, ConnectionResetError, ValueError):
         out.send(reply)
 
 
-def _call(home: Path, op: str, args: dict[str, Any], part: Callable[[str], None]) -> Any:
+def _call(home: Path, op: str, args: dict[str, Any], part: Callable[[str], None], stop: threading.Event) -> Any:
     store = Store(home)
     try:
         if op in ("resume", "stop") and sweep.is_sweep(str(args["run"])):  # its trials, its runner
@@ -154,7 +160,7 @@ def _call(home: Path, op: str, args: dict[str, Any], part: Callable[[str], None]
         if op == "cli":
             return _cli(home, [str(a) for a in args.get("argv") or []])
         if op == "generate":
-            return _generate(store, args, part)
+            return _generate(store, args, part, stop)
         if op == "classify":
             return _classify(store, args)
         raise LabdeckError(f"this host does not know the call {op!r} (labdeck {version()})")
@@ -177,8 +183,10 @@ def _report(store: Store, target: str, copy: bool) -> dict[str, Any]:
     return {"path": str(path), "files": files}
 
 
-def _generate(store: Store, args: dict[str, Any], part: Callable[[str], None]) -> dict[str, Any]:
-    """A language run's text from its latest checkpoint, sent in parts as it is made; the reply holds the rest."""
+def _generate(store: Store, args: dict[str, Any], part: Callable[[str], None], stop: threading.Event
+              ) -> dict[str, Any]:
+    """A language run's text from its latest checkpoint, sent in parts as it is made; the reply holds the rest.
+    ``stop``: the viewer no longer wants it (a new prompt replaced it): the text ends there."""
     from .predict import barely_trained, generator
 
     info = store.get(str(args["run"]))
@@ -192,6 +200,8 @@ def _generate(store: Store, args: dict[str, Any], part: Callable[[str], None]) -
     chunk: list[str] = []
     count = 0
     for piece in gen.stream(str(args.get("prompt") or ""), *options):
+        if stop.is_set():
+            break
         chunk.append(piece)
         count += 1
         if time.perf_counter() - last >= PART_SECONDS:

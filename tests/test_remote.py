@@ -498,6 +498,16 @@ async def test_a_hosts_language_run_generates_there_and_streams_its_text_back(fa
         done = await asyncio.to_thread(app.links["box"].call, "generate", on_part=parts.append, run=run_id,
                                        prompt="the ", **options)
         assert parts and "".join(parts) + done["text"] == output.text[len("the "):]  # it came in parts
+        taken: list[str] = []
+
+        def first_part_only(text: str) -> bool:  # as a prompt replaced by a new one: the host stops at once
+            taken.append(text)
+            return False
+
+        many = {**options, "tokens": 10**6}  # about 5 minutes of text here
+        done = await asyncio.to_thread(app.links["box"].call, "generate", timeout=30, on_part=first_part_only,
+                                       run=run_id, prompt="the ", **many)
+        assert len(taken) <= 2 and done["tokens"] < 10**5
         app.query_one("#lang-top_p", Input).value = "7"
         prompt.focus()
         await pilot.press("enter")

@@ -169,9 +169,11 @@ class LanguageResults(Vertical):
 
         worker = get_current_worker()
 
-        def part(text: str) -> None:  # from the link's thread
-            if not worker.is_cancelled:
-                self.post_message(Streamed(text))
+        def part(text: str) -> bool:  # from the link's thread; False: a new prompt replaced this one, the host stops
+            if worker.is_cancelled:
+                return False
+            self.post_message(Streamed(text))
+            return True
 
         where, bare = split(run_id)
         done = link.call("generate", timeout=GENERATE_SECONDS, on_part=part, run=bare, prompt=prompt, **options)
