@@ -100,7 +100,7 @@ def test_a_hosts_runs_are_listed_followed_live_and_controlled(far):
         assert epochs == [1, 2] or isinstance(got[0], EpochTable)
         assert Store(far.home).get(done).status == Status.FINISHED
 
-        slow = start_run(link, epochs=200)
+        slow = start_run(link, epochs=100_000)  # trains until stopped below, however slow the machine
         wait_for(lambda: Store(far.home).get(slow).status == Status.RUNNING, 60, what="the slow run training")
         assert link.call("pause", run=slow) == slow
         wait_for(lambda: viewer.runs()[f"box:{slow}"].status == Status.PAUSED, 30, what="paused, as listed")
@@ -303,7 +303,7 @@ def test_the_cli_lists_shows_watches_and_controls_a_hosts_runs(far, home, tmp_pa
     assert [(r["run_id"], r["host"]) for r in as_json] == [(f"box:{done}", "box")]
     assert cli("show", f"box:{done}").stdout.startswith(f"run {done}")
     assert cli("pause", f"box:{done}").returncode == 1  # queued, never started: the host's one line
-    slow = runs.create(store, "sequence", tiny(epochs=200))
+    slow = runs.create(store, "sequence", tiny(epochs=100_000))  # trains until stopped below
     runs.spawn(store, slow)
     wait_for(lambda: store.get(slow).status == Status.RUNNING, 60, what="the host's run training")
     assert cli("stop", f"box:{slow}", check=True).stdout.strip() == f"stop: box:{slow}"
@@ -327,7 +327,8 @@ async def test_the_dashboard_shows_and_controls_a_hosts_runs_beside_its_own(far,
     from .test_tui import RUNS_KEY, SEQUENCE_KEY, until
 
     store = Store(far.home)
-    slow = runs.create(store, "sequence", tiny(epochs=300))
+    # trains until x stops it: 300 tiny epochs took 7 s here, and a loaded machine's reconnects outlasted them
+    slow = runs.create(store, "sequence", tiny(epochs=100_000))
     runs.spawn(store, slow)
     mine = runs.create(Store(home), "sequence", tiny())
     nowhere = hosts.host("labdeck-nowhere")
