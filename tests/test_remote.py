@@ -356,8 +356,14 @@ async def test_the_dashboard_shows_and_controls_a_hosts_runs_beside_its_own(far,
         for _ in range(2):  # the link dies under the open tab: the curves go on, no epoch lost or twice
             before, sessions = state.latest_epoch, app.links["box"].link.sessions
             app.links["box"].link.kill_transport()
-            await until(pilot, lambda before=before, sessions=sessions: app.links["box"].link.sessions > sessions
-                        and state.latest_epoch > before + 1, 60, what="epochs arriving after a reconnect")
+            try:
+                await until(pilot, lambda before=before, sessions=sessions: app.links["box"].link.sessions > sessions
+                            and state.latest_epoch > before + 1, 60, what="epochs arriving after a reconnect")
+            except AssertionError as exc:  # what the link, the host's store and the tab held then
+                link = app.links["box"].link
+                raise AssertionError(f"{exc}: sessions {sessions} -> {link.sessions}, {link.status}, tab at epoch "
+                                     f"{state.latest_epoch} (from {before}), host's run {store.get(slow).status} "
+                                     f"at epoch {store.get(slow).epochs}") from None
         await pilot.press("x")
         await until(pilot, lambda: store.get(slow).status == Status.STOPPED, 60, what="stopped by x")
         await until(pilot, lambda: state.ended is not None, 30, what="the end through the link")
