@@ -327,8 +327,9 @@ async def test_the_dashboard_shows_and_controls_a_hosts_runs_beside_its_own(far,
     from .test_tui import RUNS_KEY, SEQUENCE_KEY, until
 
     store = Store(far.home)
-    # trains until x stops it: 300 tiny epochs took 7 s here, and a loaded machine's reconnects outlasted them
-    slow = runs.create(store, "sequence", tiny(epochs=100_000))
+    # trains until x stops it (300 tiny epochs took 7 s here, and a loaded machine's reconnects outlasted them), at
+    # a few epochs a second: a tiny run's 40 a second flood the link and the app with events on a loaded machine
+    slow = runs.create(store, "sequence", tiny(epochs=100_000, length=3000))
     runs.spawn(store, slow)
     mine = runs.create(Store(home), "sequence", tiny())
     nowhere = hosts.host("labdeck-nowhere")
