@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -72,6 +75,31 @@ def barely_trained(info: RunInfo) -> str | None:
                     f"{info.train_seconds:.0f} s of training): expect the same few words or letters whatever the "
                     "prompt; train it longer (--budget 300) for text that follows the prompt")
     return None
+
+
+@dataclass(frozen=True)
+class Text:
+    rest: str  # what was made after the last part
+    tokens: int
+    rate: float  # tokens a second
+
+
+def text_in_parts(pieces: Iterable[str], every: float, part: Callable[[str], object],
+                  stopped: Callable[[], bool] = lambda: False) -> Text:
+    """Gather a generator's pieces and hand them to ``part`` at most once each ``every`` seconds (one call per token
+    would flood a UI or a link), until they end or ``stopped()``."""
+    start = last = time.perf_counter()
+    chunk: list[str] = []
+    count = 0
+    for piece in pieces:
+        if stopped():
+            break
+        chunk.append(piece)
+        count += 1
+        if (now := time.perf_counter()) - last >= every:
+            part("".join(chunk))
+            chunk, last = [], now
+    return Text("".join(chunk), count, count / max(time.perf_counter() - start, 1e-9))
 
 
 def generator(store: Store, info: RunInfo) -> Generator:

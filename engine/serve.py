@@ -187,7 +187,7 @@ def _generate(store: Store, args: dict[str, Any], part: Callable[[str], None], s
               ) -> dict[str, Any]:
     """A language run's text from its latest checkpoint, sent in parts as it is made; the reply holds the rest.
     ``stop``: the viewer no longer wants it (a new prompt replaced it): the text ends there."""
-    from .predict import barely_trained, generator
+    from .predict import barely_trained, generator, text_in_parts
 
     info = store.get(str(args["run"]))
     try:
@@ -196,19 +196,9 @@ def _generate(store: Store, args: dict[str, Any], part: Callable[[str], None], s
     except (KeyError, TypeError, ValueError) as exc:
         raise ParamError(f"generate: tokens, temperature, top_k, top_p and seed are numbers ({exc})") from None
     gen = generator(store, info)
-    start = last = time.perf_counter()
-    chunk: list[str] = []
-    count = 0
-    for piece in gen.stream(str(args.get("prompt") or ""), *options):
-        if stop.is_set():
-            break
-        chunk.append(piece)
-        count += 1
-        if time.perf_counter() - last >= PART_SECONDS:
-            part("".join(chunk))
-            chunk, last = [], time.perf_counter()
-    return {"text": "".join(chunk), "tokens": count, "rate": count / max(time.perf_counter() - start, 1e-9),
-            "epoch": gen.epoch, "note": barely_trained(info)}
+    made = text_in_parts(gen.stream(str(args.get("prompt") or ""), *options), PART_SECONDS, part, stop.is_set)
+    return {"text": made.rest, "tokens": made.tokens, "rate": made.rate, "epoch": gen.epoch,
+            "note": barely_trained(info)}
 
 
 def _classify(store: Store, args: dict[str, Any]) -> dict[str, Any]:

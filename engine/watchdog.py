@@ -79,9 +79,10 @@ class Watchdog:
 
     @staticmethod
     def _watched(info: RunInfo) -> bool:
-        """Whether a run has something to watch: a process, or a sweep's runner that will start one. A queued run
-        that never got a process (its start failed) has neither; whatever starts it later starts a watchdog too."""
-        return info.status in ACTIVE and not (info.status == Status.QUEUED and info.pid is None and not info.sweep)
+        """Whether an active run has something to watch: a process, or a sweep's runner that will start one. A
+        queued run that never got a process (its start failed) has neither; whatever starts it later starts a
+        watchdog too."""
+        return not (info.status == Status.QUEUED and info.pid is None and not info.sweep)
 
     def _stalls(self) -> None:
         running = [r for r, s in self.status.items() if s == Status.RUNNING]

